@@ -1,0 +1,3 @@
+"""QuarkLink Provisioning Station."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,256 @@
+"""The records an instance holds, as immutable plain data.
+
+These cross every boundary (instance -> engine -> UI, and later HTTP and the offline mirror), so they
+hold no behaviour beyond small derived properties and carry no secret: a signing key record has its
+public part only.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from app.domain.chips import ChipType
+from app.domain.device_id import DeviceID
+from app.domain.kinds import (
+    BootloaderKind,
+    DeviceState,
+    HealthLevel,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which slice of a listing to return. Listings are never returned whole."""
+
+    offset: int = 0
+    limit: int = DEFAULT_PAGE_SIZE
+    search: str = ""
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            raise ValueError("page offset cannot be negative")
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"page limit must be between 1 and {MAX_PAGE_SIZE}")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    total: int
+    offset: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True)
+class DeviceCounts:
+    """How many devices are in each state. `total` counts every device, whatever its state."""
+
+    registered: int = 0
+    enrolled: int = 0
+    revoked: int = 0
+    expired: int = 0
+    renewed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.registered + self.enrolled + self.revoked + self.expired + self.renewed
+
+    def of(self, state: DeviceState) -> int:
+        return int(getattr(self, state.value))
+
+
+@dataclass(frozen=True)
+class Batch:
+    name: str
+    policy: str
+    created_at: datetime
+    counts: DeviceCounts
+    firmware: str | None = None
+    attribute_filters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: DeviceID
+    batch: str
+    state: DeviceState
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class AddDevicesResult:
+    """What a bulk add did. Duplicates are counted; a sample of each kind is kept for the person."""
+
+    added: int
+    duplicates_in_input: int = 0
+    already_present: int = 0
+    duplicate_samples: tuple[DeviceID, ...] = ()
+    present_samples: tuple[tuple[DeviceID, str], ...] = ()  # (id, batch that already holds it)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A signing key held by the instance. Only its public part ever leaves the instance."""
+
+    name: str
+    key_type: KeyType
+    public_key_pem: str
+    key_digest_hex: str  # Secure Boot V2 digest of the public key, as burned into eFuse
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    role: str  # "root", "issuing" or "tls" for the instance PKI
+    subject: str
+    issuer: str
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+    fingerprint_sha256: str
+    pem: str
+
+
+@dataclass(frozen=True)
+class FirmwareImage:
+    """An image in the instance's catalog. `variant` is the bootloader or IEF kind, '' otherwise."""
+
+    name: str
+    device_type: ChipType
+    kind: ImageKind
+    variant: str
+    size: int
+    sha256: str
+    simulation: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProvisioningTask:
+    name: str
+    device_type: ChipType
+    bootloader: BootloaderKind
+    ief: IefKind
+    signing_key: str
+    bootloader_image: str
+    partition_table_image: str
+    ief_image: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FlashImage:
+    """One image ready to be written: where, what, and its SHA-256 for the provisioning record."""
+
+    offset: int
+    kind: ImageKind
+    name: str
+    data: bytes = field(repr=False)
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class TaskImages:
+    """The images of a task, signed by the instance with the task's key, in flashing order."""
+
+    task: str
+    device_type: ChipType
+    bootloader_kind: BootloaderKind
+    key_digest_hex: str
+    images: tuple[FlashImage, ...]
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """One dashboard status panel: e.g. HSM 'ok', IoT Hubs '3 of 5' (degraded)."""
+
+    name: str
+    level: HealthLevel
+    up: int
+    total: int
+    detail: str
+
+    @property
+    def label(self) -> str:
+        if self.level is HealthLevel.DEGRADED:
+            return f"{self.up} of {self.total}"
+        return self.level.value
+
+
+@dataclass(frozen=True)
+class CertificateCounts:
+    valid: int = 0
+    expired: int = 0
+    not_used: int = 0
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    health: tuple[ComponentHealth, ...]
+    devices: DeviceCounts
+    certificates: CertificateCounts
+    last_activity: tuple[ActivityEntry, ...]
+
+
+@dataclass(frozen=True)
+class InstanceParams:
+    """What a board's IEF asks for to reach the instance. The root CA is public."""
+
+    endpoint: str
+    port: int
+    root_ca_pem: str
+
+    @property
+    def root_ca_base64(self) -> str:
+        """The IEF expects the PEM text base64-encoded on one line."""
+        return base64.b64encode(self.root_ca_pem.encode("ascii")).decode("ascii")
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """Which instance this is and who is acting on it, for status bars and `instance status`."""
+
+    name: str
+    kind: str  # "local" or "remote"
+    location: str  # database path or URL
+    version: str
+    actor: str
+    role: Role
+
+
+def sample(values: Sequence[T], limit: int = 20) -> tuple[T, ...]:
+    """The first `limit` values: enough for a person to see what went wrong, not a million lines."""
+    return tuple(values[:limit])

@@ -1,0 +1,1 @@
+"""esptool wrapper, firmware images (bin, Intel HEX), chip checks. No Qt."""

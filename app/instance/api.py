@@ -1,0 +1,157 @@
+"""The `Instance` protocol: everything the UI and the engine need from a QuarkLink instance.
+
+Three implementations are planned: the built-in local instance (SQLite), a remote client over HTTPS and
+an offline mirror. The protocol is shaped for the remote case: every listing is paginated
+(`PageRequest` -> `Page`), bulk changes are one call, and nothing needs a call per row. Private keys never
+cross it: signing happens inside the instance (`task_images`) and only public parts come back.
+
+Every method raises `app.domain.errors` types with a message a person can act on:
+ValidationError for bad input, NotFoundError for unknown names, ConflictError for clashes,
+PermissionDeniedError when the acting user's role does not allow the change, and
+SecretUnavailableError when a private key is needed but its protecting secret is not available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from app.domain.chips import ChipType
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.records import (
+    ActivityEntry,
+    AddDevicesResult,
+    Batch,
+    CertificateInfo,
+    DashboardSummary,
+    Device,
+    FirmwareImage,
+    InstanceInfo,
+    InstanceParams,
+    Page,
+    PageRequest,
+    ProvisioningTask,
+    SigningKey,
+    TaskImages,
+    User,
+)
+
+DEFAULT_POLICY = "default"
+DEFAULT_IEF_PORT = 6000
+
+
+@runtime_checkable
+class Instance(Protocol):
+    # --- identity and overview -------------------------------------------------------------------
+    def info(self) -> InstanceInfo:
+        """Which instance this is and who is acting on it."""
+        ...
+
+    def dashboard_summary(self) -> DashboardSummary:
+        """Health panels, device and certificate counts, the last 10 activity entries."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- batches and devices ---------------------------------------------------------------------
+    def create_batch(
+        self,
+        name: str,
+        policy: str = DEFAULT_POLICY,
+        firmware: str | None = None,
+        attribute_filters: Sequence[tuple[str, str]] = (),
+    ) -> Batch: ...
+
+    def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
+        """Batches by name; `page.search` filters by a substring of the name."""
+        ...
+
+    def get_batch(self, name: str) -> Batch: ...
+
+    def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
+        """Add many devices in one transaction.
+
+        Every ID is validated first; one bad ID rejects the whole call (ValidationError naming its
+        index) and nothing is added. IDs repeated in the input or already in the instance are skipped
+        and reported in the result.
+        """
+        ...
+
+    def list_devices(self, batch: str, page: PageRequest = PageRequest()) -> Page[Device]:
+        """A batch's devices in the order they were added; any offset is as cheap as the first."""
+        ...
+
+    def find_device(self, device_id: str) -> Device | None: ...
+
+    def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
+        """Change the state of many devices at once; returns how many changed."""
+        ...
+
+    # --- PKI and instance parameters -------------------------------------------------------------
+    def certificates(self) -> tuple[CertificateInfo, ...]:
+        """The instance PKI: OEM root, issuing and TLS certificates (public PEM included)."""
+        ...
+
+    def instance_params(self) -> InstanceParams:
+        """What a board's IEF needs to reach this instance: endpoint, port and root CA."""
+        ...
+
+    def set_instance_params(self, endpoint: str, port: int) -> InstanceParams: ...
+
+    # --- signing keys ----------------------------------------------------------------------------
+    def create_signing_key(self, name: str, key_type: KeyType) -> SigningKey:
+        """Generate a key inside the instance. May take seconds (RSA-3072)."""
+        ...
+
+    def list_signing_keys(self, page: PageRequest = PageRequest()) -> Page[SigningKey]: ...
+
+    def get_signing_key(self, name: str) -> SigningKey:
+        """The key's public part; the private part is never returned."""
+        ...
+
+    # --- firmware images -------------------------------------------------------------------------
+    def import_image(
+        self, name: str, device_type: ChipType, kind: ImageKind, variant: str, data: bytes
+    ) -> FirmwareImage:
+        """Check (ESP image header, chip id, size) and store a person's own image."""
+        ...
+
+    def list_images(
+        self, page: PageRequest = PageRequest(), device_type: ChipType | None = None
+    ) -> Page[FirmwareImage]: ...
+
+    # --- provisioning tasks ----------------------------------------------------------------------
+    def create_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        """Images left as None are the newest catalog image of the right type, kind and variant."""
+        ...
+
+    def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]: ...
+
+    def get_task(self, name: str) -> ProvisioningTask: ...
+
+    def task_images(self, task: str) -> TaskImages:
+        """The task's bootloader and IEF signed (Secure Boot V2) with its key, plus the partition table."""
+        ...
+
+    # --- users and activity ----------------------------------------------------------------------
+    def create_user(self, username: str, password: str, role: Role) -> User: ...
+
+    def list_users(self, page: PageRequest = PageRequest()) -> Page[User]: ...
+
+    def set_user_role(self, username: str, role: Role) -> User: ...
+
+    def delete_user(self, username: str) -> None: ...
+
+    def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
+        """Newest first; `page.search` matches actor, action, target or details."""
+        ...

@@ -1,0 +1,1 @@
+"""Serial-port discovery, hotplug and board identification. No Qt."""

@@ -1,0 +1,1 @@
+"""The provisioning engine: per-port pipeline, supervisor, IEF UART session, records. No Qt."""

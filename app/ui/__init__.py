@@ -1,0 +1,1 @@
+"""Qt widgets, pages and item models: the only package that touches widgets."""

@@ -1,0 +1,1 @@
+"""Qt adapters (QtCore only) that run engine and instance calls off the GUI thread."""
