@@ -72,7 +72,8 @@ class DeviceCounts:
         return self.registered + self.enrolled + self.revoked + self.expired + self.renewed
 
     def of(self, state: DeviceState) -> int:
-        return int(getattr(self, state.value))
+        value: int = getattr(self, state.value)
+        return value
 
 
 @dataclass(frozen=True)
