@@ -208,7 +208,7 @@ class ComponentHealth:
     def label(self) -> str:
         if self.level is HealthLevel.DEGRADED:
             return f"{self.up} of {self.total}"
-        return self.level.value
+        return str(self.level.value)
 
 
 @dataclass(frozen=True)
