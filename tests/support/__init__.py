@@ -1,0 +1,1 @@
+"""Test-only parts shared by the whole suite (importable by subprocesses via PYTHONPATH)."""
