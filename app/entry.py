@@ -1,0 +1,27 @@
+"""The composition root: `ql-station` and `python -m app` start here.
+
+It is the one module allowed to reach both the headless CLI and the Qt UI, so that nothing below
+`app/workers` ever imports Qt: the GUI is imported only when the person asks for the window.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from app.cli.main import build_parser, run
+from app.system.paths import resolve_data_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(args_list)
+    if args.command in (None, "gui"):
+        from app.ui.application import run_gui
+
+        return run_gui(
+            data_dir=resolve_data_dir(args.data_dir),
+            demo=bool(getattr(args, "demo", False)),
+            actor=args.actor,
+        )
+    return run(args_list)

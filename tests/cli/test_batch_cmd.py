@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+
+
+def ids(n: int) -> list[str]:
+    return [secrets.token_hex(32) for _ in range(n)]
+
+
+def test_create_add_list_show(cli: Cli, tmp_path: Path) -> None:
+    assert cli("batch", "create", "line-1", "--policy", "factory").code == 0
+    devices = ids(3)
+    file = tmp_path / "devices.json"
+    file.write_text(json.dumps({"devices": devices[:2]}))
+    added = cli("batch", "add", "line-1", "--file", str(file))
+    assert added.code == 0, added.err
+    assert "added 2 device(s)" in added.out
+    one = cli("batch", "add", "line-1", "--device", devices[2].upper())
+    assert one.code == 0 and "added 1" in one.out
+
+    listing = json.loads(cli("batch", "list", "--json").out)
+    assert [(b["name"], b["policy"], b["counts"]["registered"]) for b in listing] == [("line-1", "factory", 3)]
+
+    shown = json.loads(cli("batch", "show", "line-1", "--json").out)
+    assert [d["device_id"] for d in shown["devices"]] == devices  # file order, then the one added, lowercase
+    assert {d["state"] for d in shown["devices"]} == {"registered"}
+
+    text = cli("batch", "show", "line-1", "--limit", "1").out
+    assert devices[0] in text and devices[1] not in text and "2 more" in text
+
+
+def test_duplicates_are_reported_not_added_twice(cli: Cli) -> None:
+    cli("batch", "create", "a")
+    cli("batch", "create", "b")
+    first, second = ids(2)
+    assert cli("batch", "add", "a", "--device", first).code == 0
+    result = json.loads(cli("batch", "add", "b", "--device", first, "--device", second, "--device", second, "--json").out)
+    assert result["added"] == 1
+    assert result["duplicates_in_input"] == 1
+    assert result["already_present"] == 1
+    assert result["present_samples"] == [[first, "a"]]
+
+
+def test_bad_file_rejected_whole_with_line_and_index(cli: Cli, tmp_path: Path) -> None:
+    cli("batch", "create", "line-1")
+    good = ids(2)
+    file = tmp_path / "bad.json"
+    file.write_text('{"devices": [\n  "%s",\n  "%s",\n  "not-hex"\n]}\n' % (good[0], good[1]))
+    result = cli("batch", "add", "line-1", "--file", str(file))
+    assert result.code == 2
+    assert "nothing was imported" in result.err
+    assert "line 4, device #2" in result.err
+    assert "Traceback" not in result.err
+    shown = json.loads(cli("batch", "show", "line-1", "--json").out)
+    assert shown["devices"] == []
+
+
+def test_malformed_json_names_the_line(cli: Cli, tmp_path: Path) -> None:
+    cli("batch", "create", "line-1")
+    file = tmp_path / "broken.json"
+    file.write_text('{"devices": [\n "%s"\n,,]}' % ids(1)[0])
+    result = cli("batch", "add", "line-1", "--file", str(file))
+    assert result.code == 2
+    assert "not valid JSON" in result.err and "line 3" in result.err
+
+
+def test_bad_device_id_on_the_command_line(cli: Cli) -> None:
+    cli("batch", "create", "line-1")
+    result = cli("batch", "add", "line-1", "--device", "abc")
+    assert result.code == 2
+    assert "64 hexadecimal characters" in result.err
+
+
+def test_unknown_batch_and_duplicate_name(cli: Cli) -> None:
+    missing = cli("batch", "show", "nope")
+    assert missing.code == 2 and "nope" in missing.err
+    assert cli("batch", "create", "x").code == 0
+    again = cli("batch", "create", "x")
+    assert again.code == 2 and "already" in again.err
+
+
+def test_unreadable_file(cli: Cli, tmp_path: Path) -> None:
+    cli("batch", "create", "line-1")
+    result = cli("batch", "add", "line-1", "--file", str(tmp_path / "missing.json"))
+    assert result.code == 2 and "cannot read" in result.err
+
+
+def test_bad_filter(cli: Cli) -> None:
+    result = cli("batch", "create", "x", "--filter", "novalue")
+    assert result.code == 2 and "KEY=VALUE" in result.err

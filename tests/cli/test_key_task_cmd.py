@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from tests.cli.conftest import Cli
+
+
+def test_key_create_list_export(cli: Cli) -> None:
+    created = cli("key", "create", "ec", "--type", "ecdsa-p256")
+    assert created.code == 0, created.err
+    keys = json.loads(cli("key", "list", "--json").out)
+    assert [(k["name"], k["key_type"]) for k in keys] == [("ec", "ecdsa-p256")]
+    assert len(keys[0]["key_digest_hex"]) == 64
+    exported = cli("key", "export", "ec").out
+    assert "PRIVATE" not in exported
+    assert load_pem_public_key(exported.encode()).key_size == 256  # type: ignore[union-attr]
+
+
+def test_key_bad_type(cli: Cli) -> None:
+    result = cli("key", "create", "k", "--type", "dsa")
+    assert result.code == 2 and "ecdsa-p256, rsa-3072" in result.err
+
+
+def test_task_refuses_ecdsa_key_for_esp32c3(cli: Cli) -> None:
+    cli("key", "create", "ec", "--type", "ecdsa-p256")
+    result = cli(
+        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "ec"
+    )
+    assert result.code == 2
+    assert "rsa-3072" in result.err
+
+
+def test_task_bad_words(cli: Cli) -> None:
+    result = cli(
+        "task", "create", "t", "--device-type", "esp8266", "--bootloader", "dev", "--ief", "debug", "--key", "k"
+    )
+    assert result.code == 2 and "unknown device type" in result.err
+    result = cli(
+        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "prod", "--ief", "debug", "--key", "k"
+    )
+    assert result.code == 2 and "dev, release" in result.err
+    result = cli(
+        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "none"
+    )
+    assert result.code == 2 and "none" in result.err
+
+
+def test_image_list_has_simulation_images(cli: Cli) -> None:
+    images = json.loads(cli("image", "list", "--device-type", "esp32c3", "--json").out)
+    kinds = {(i["kind"], i["variant"]) for i in images if i["simulation"]}
+    assert {("bootloader", "dev"), ("bootloader", "release"), ("partition-table", ""), ("ief", "debug")} <= kinds
+    assert all(i["device_type"] == "esp32c3" for i in images)
