@@ -21,14 +21,13 @@ class PassphraseDialog(QDialog):
         self.setWindowTitle("Protect the instance keys")
         self.is_new = is_new
         layout = QVBoxLayout(self)
-        text = (
-            "This computer has no OS keyring to hold the key that protects the instance's private keys.\n"
-            + (
-                "Choose a passphrase. It is not stored: you will be asked for it each time the station starts."
-                if is_new
-                else "Enter the passphrase chosen when this instance was created."
-            )
+        ask = (
+            "Choose a passphrase. It is not stored: you will be asked for it each time the station starts."
+            if is_new
+            else "Enter the passphrase chosen when this instance was created."
         )
+        why = "This computer has no OS keyring to hold the key that protects the instance's private keys."
+        text = f"{why}\n{ask}"
         explanation = QLabel(text)
         explanation.setWordWrap(True)
         layout.addWidget(explanation)
@@ -44,7 +43,9 @@ class PassphraseDialog(QDialog):
         self.problem = QLabel("")
         self.problem.setObjectName("problem")
         layout.addWidget(self.problem)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

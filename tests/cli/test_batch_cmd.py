@@ -23,7 +23,9 @@ def test_create_add_list_show(cli: Cli, tmp_path: Path) -> None:
     assert one.code == 0 and "added 1" in one.out
 
     listing = json.loads(cli("batch", "list", "--json").out)
-    assert [(b["name"], b["policy"], b["counts"]["registered"]) for b in listing] == [("line-1", "factory", 3)]
+    assert [(b["name"], b["policy"], b["counts"]["registered"]) for b in listing] == [
+        ("line-1", "factory", 3)
+    ]
 
     shown = json.loads(cli("batch", "show", "line-1", "--json").out)
     assert [d["device_id"] for d in shown["devices"]] == devices  # file order, then the one added, lowercase
@@ -38,7 +40,9 @@ def test_duplicates_are_reported_not_added_twice(cli: Cli) -> None:
     cli("batch", "create", "b")
     first, second = ids(2)
     assert cli("batch", "add", "a", "--device", first).code == 0
-    result = json.loads(cli("batch", "add", "b", "--device", first, "--device", second, "--device", second, "--json").out)
+    result = json.loads(
+        cli("batch", "add", "b", "--device", first, "--device", second, "--device", second, "--json").out
+    )
     assert result["added"] == 1
     assert result["duplicates_in_input"] == 1
     assert result["already_present"] == 1
@@ -49,7 +53,7 @@ def test_bad_file_rejected_whole_with_line_and_index(cli: Cli, tmp_path: Path) -
     cli("batch", "create", "line-1")
     good = ids(2)
     file = tmp_path / "bad.json"
-    file.write_text('{"devices": [\n  "%s",\n  "%s",\n  "not-hex"\n]}\n' % (good[0], good[1]))
+    file.write_text(f'{{"devices": [\n  "{good[0]}",\n  "{good[1]}",\n  "not-hex"\n]}}\n')
     result = cli("batch", "add", "line-1", "--file", str(file))
     assert result.code == 2
     assert "nothing was imported" in result.err
@@ -62,7 +66,7 @@ def test_bad_file_rejected_whole_with_line_and_index(cli: Cli, tmp_path: Path) -
 def test_malformed_json_names_the_line(cli: Cli, tmp_path: Path) -> None:
     cli("batch", "create", "line-1")
     file = tmp_path / "broken.json"
-    file.write_text('{"devices": [\n "%s"\n,,]}' % ids(1)[0])
+    file.write_text(f'{{"devices": [\n "{ids(1)[0]}"\n,,]}}')
     result = cli("batch", "add", "line-1", "--file", str(file))
     assert result.code == 2
     assert "not valid JSON" in result.err and "line 3" in result.err

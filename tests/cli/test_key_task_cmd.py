@@ -26,7 +26,17 @@ def test_key_bad_type(cli: Cli) -> None:
 def test_task_refuses_ecdsa_key_for_esp32c3(cli: Cli) -> None:
     cli("key", "create", "ec", "--type", "ecdsa-p256")
     result = cli(
-        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "ec"
+        "task",
+        "create",
+        "t",
+        "--device-type",
+        "esp32c3",
+        "--bootloader",
+        "dev",
+        "--ief",
+        "debug",
+        "--key",
+        "ec",
     )
     assert result.code == 2
     assert "rsa-3072" in result.err
@@ -34,15 +44,45 @@ def test_task_refuses_ecdsa_key_for_esp32c3(cli: Cli) -> None:
 
 def test_task_bad_words(cli: Cli) -> None:
     result = cli(
-        "task", "create", "t", "--device-type", "esp8266", "--bootloader", "dev", "--ief", "debug", "--key", "k"
+        "task",
+        "create",
+        "t",
+        "--device-type",
+        "esp8266",
+        "--bootloader",
+        "dev",
+        "--ief",
+        "debug",
+        "--key",
+        "k",
     )
     assert result.code == 2 and "unknown device type" in result.err
     result = cli(
-        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "prod", "--ief", "debug", "--key", "k"
+        "task",
+        "create",
+        "t",
+        "--device-type",
+        "esp32c3",
+        "--bootloader",
+        "prod",
+        "--ief",
+        "debug",
+        "--key",
+        "k",
     )
     assert result.code == 2 and "dev, release" in result.err
     result = cli(
-        "task", "create", "t", "--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "none"
+        "task",
+        "create",
+        "t",
+        "--device-type",
+        "esp32c3",
+        "--bootloader",
+        "dev",
+        "--ief",
+        "debug",
+        "--key",
+        "none",
     )
     assert result.code == 2 and "none" in result.err
 
@@ -50,5 +90,10 @@ def test_task_bad_words(cli: Cli) -> None:
 def test_image_list_has_simulation_images(cli: Cli) -> None:
     images = json.loads(cli("image", "list", "--device-type", "esp32c3", "--json").out)
     kinds = {(i["kind"], i["variant"]) for i in images if i["simulation"]}
-    assert {("bootloader", "dev"), ("bootloader", "release"), ("partition-table", ""), ("ief", "debug")} <= kinds
+    assert {
+        ("bootloader", "dev"),
+        ("bootloader", "release"),
+        ("partition-table", ""),
+        ("ief", "debug"),
+    } <= kinds
     assert all(i["device_type"] == "esp32c3" for i in images)

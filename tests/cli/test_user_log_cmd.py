@@ -10,7 +10,9 @@ from tests.cli.conftest import Cli
 
 def test_user_create_reads_password_from_stdin_and_never_stores_it(cli: Cli, data_dir: Path) -> None:
     password = secrets.token_urlsafe(12)
-    result = cli("user", "create", "alice", "--role", "contributor", "--password-stdin", stdin=password + "\n")
+    result = cli(
+        "user", "create", "alice", "--role", "contributor", "--password-stdin", stdin=password + "\n"
+    )
     assert result.code == 0, result.err
     users = json.loads(cli("user", "list", "--json").out)
     assert ("alice", "contributor") in [(u["username"], u["role"]) for u in users]
@@ -32,7 +34,17 @@ def test_username_rules_and_short_password(cli: Cli) -> None:
 
 def test_contributor_cannot_create_users(cli: Cli) -> None:
     cli("user", "create", "carol", "--role", "contributor", "--password-stdin", stdin="carol-password\n")
-    denied = cli("--user", "carol", "user", "create", "dave", "--role", "contributor", "--password-stdin", stdin="x" * 12)
+    denied = cli(
+        "--user",
+        "carol",
+        "user",
+        "create",
+        "dave",
+        "--role",
+        "contributor",
+        "--password-stdin",
+        stdin="x" * 12,
+    )
     assert denied.code == 2
     assert "administrator" in denied.err.lower()
 

@@ -66,7 +66,9 @@ class DashboardPage(Page):
         self.device_panels = {name: _Panel(name) for name in ("Renewed", "Enrolled", "Revoked", "Expired")}
         for column, panel in enumerate(self.device_panels.values()):
             counts.addWidget(panel, 0, column)
-        self.cert_panels = {name: _Panel(f"Certificates {name.lower()}") for name in ("Valid", "Expired", "Not used")}
+        self.cert_panels = {
+            name: _Panel(f"Certificates {name.lower()}") for name in ("Valid", "Expired", "Not used")
+        }
         for column, panel in enumerate(self.cert_panels.values()):
             counts.addWidget(panel, 1, column)
         layout.addLayout(counts)
@@ -102,7 +104,12 @@ class DashboardPage(Page):
             panel.value.setStyleSheet(f"color: {LEVEL_COLOURS[health.level]}; font-weight: bold;")
             panel.setToolTip(health.detail)
         d = summary.devices
-        for name, value in (("Renewed", d.renewed), ("Enrolled", d.enrolled), ("Revoked", d.revoked), ("Expired", d.expired)):
+        for name, value in (
+            ("Renewed", d.renewed),
+            ("Enrolled", d.enrolled),
+            ("Revoked", d.revoked),
+            ("Expired", d.expired),
+        ):
             self.device_panels[name].value.setText(f"{value:,}")
         c = summary.certificates
         for name, value in (("Valid", c.valid), ("Expired", c.expired), ("Not used", c.not_used)):

@@ -1,0 +1,118 @@
+"""Batches: named groups of devices with a policy, and a device counter per state.
+
+The counters live on the batch row and are changed in the same transaction as the devices they count,
+so a batch listing or the dashboard is O(batches) even with millions of devices.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.domain.errors import ConflictError, NotFoundError, ValidationError
+from app.domain.kinds import DeviceState
+from app.domain.names import validate_name
+from app.domain.records import Batch, DeviceCounts, Page, PageRequest
+from app.instance.local.database import from_ms, now_ms
+from app.instance.local.paging import fetch_page, search_clause
+
+STATE_COLUMNS = tuple(state.value for state in DeviceState)
+_COLUMNS = "name, policy, firmware, attribute_filters, created_ms, " + ", ".join(STATE_COLUMNS)
+
+
+def create(
+    conn: sqlite3.Connection,
+    name: str,
+    policy: str,
+    firmware: str | None,
+    attribute_filters: Sequence[tuple[str, str]],
+) -> Batch:
+    batch_name = validate_name(name, "batch")
+    policy_name = validate_name(policy, "policy")
+    firmware_name = None if firmware is None or not firmware.strip() else validate_name(firmware, "firmware")
+    filters = _validate_filters(attribute_filters)
+    if conn.execute("SELECT 1 FROM batches WHERE name = ?", (batch_name,)).fetchone() is not None:
+        raise ConflictError(f"a batch named {batch_name!r} already exists")
+    created = now_ms()
+    conn.execute(
+        "INSERT INTO batches (name, policy, firmware, attribute_filters, created_ms) VALUES (?, ?, ?, ?, ?)",
+        (batch_name, policy_name, firmware_name, json.dumps(filters), created),
+    )
+    return Batch(
+        name=batch_name,
+        policy=policy_name,
+        created_at=from_ms(created),
+        counts=DeviceCounts(),
+        firmware=firmware_name,
+        attribute_filters=tuple((k, v) for k, v in filters),
+    )
+
+
+def get(conn: sqlite3.Connection, name: str) -> Batch:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE name = ?", (name.strip(),)).fetchone()  # noqa: S608
+    if row is None:
+        raise NotFoundError(f"there is no batch named {name.strip()!r}")
+    return _batch(row)
+
+
+def id_of(conn: sqlite3.Connection, name: str) -> int:
+    row = conn.execute("SELECT id FROM batches WHERE name = ?", (name.strip(),)).fetchone()
+    if row is None:
+        raise NotFoundError(f"there is no batch named {name.strip()!r}")
+    return int(row[0])
+
+
+def list_batches(conn: sqlite3.Connection, page: PageRequest) -> Page[Batch]:
+    where, params = search_clause(("name",), page.search)
+    return fetch_page(
+        conn,
+        select=_COLUMNS,
+        table="batches",
+        where=where,
+        params=params,
+        order_by="name",
+        page=page,
+        row_to_item=_batch,
+    )
+
+
+def total_counts(conn: sqlite3.Connection) -> DeviceCounts:
+    """Device counts over the whole instance: a sum over batch rows, never a scan of devices."""
+    sums = ", ".join(f"coalesce(sum({column}), 0)" for column in STATE_COLUMNS)
+    row = conn.execute(f"SELECT {sums} FROM batches").fetchone()  # noqa: S608
+    return DeviceCounts(**dict(zip(STATE_COLUMNS, row, strict=True)))
+
+
+def adjust_counts(conn: sqlite3.Connection, batch_id: int, changes: Mapping[DeviceState, int]) -> None:
+    """Add (or with negative numbers, remove) devices to a batch's per-state counters."""
+    assignments = [(f"{state.value} = {state.value} + ?", delta) for state, delta in changes.items() if delta]
+    if not assignments:
+        return
+    sql = ", ".join(a for a, _ in assignments)
+    conn.execute(f"UPDATE batches SET {sql} WHERE id = ?", [d for _, d in assignments] + [batch_id])  # noqa: S608
+
+
+def _validate_filters(filters: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    result = []
+    for index, item in enumerate(filters):
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise ValidationError(f"attribute filter #{index} must be a (key, value) pair")
+        key, value = item
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValidationError(f"attribute filter #{index} must have text for its key and value")
+        result.append((validate_name(key, "attribute filter key"), value.strip()))
+    return result
+
+
+def _batch(row: tuple[Any, ...]) -> Batch:
+    counts = DeviceCounts(**dict(zip(STATE_COLUMNS, row[5:], strict=True)))
+    return Batch(
+        name=row[0],
+        policy=row[1],
+        created_at=from_ms(row[4]),
+        counts=counts,
+        firmware=row[2],
+        attribute_filters=tuple((str(k), str(v)) for k, v in json.loads(row[3])),
+    )

@@ -1,0 +1,350 @@
+"""`LocalInstance`: the built-in instance, a SQLite file on this computer, behind the `Instance` protocol.
+
+It is a thin coordinator: each concern (batches, devices, keys, images, tasks, users, activity, PKI) is a
+module of SQL functions, and this class decides the transaction, the permission check and the activity
+entry around them. Every change and its activity entry commit together. Slow work that needs no
+database (validating a million IDs, generating or using keys) runs outside the lock, so a GUI worker
+thread listing batches is not held up by another one signing images.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from app import __version__
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.records import (
+    ActivityEntry,
+    AddDevicesResult,
+    Batch,
+    CertificateInfo,
+    DashboardSummary,
+    Device,
+    FirmwareImage,
+    InstanceInfo,
+    InstanceParams,
+    Page,
+    PageRequest,
+    ProvisioningTask,
+    SigningKey,
+    TaskImages,
+    User,
+)
+from app.instance.api import DEFAULT_POLICY
+from app.instance.local import (
+    activity,
+    batches,
+    certificates,
+    dashboard,
+    devices,
+    first_start,
+    image_catalog,
+    meta,
+    params,
+    signing_keys,
+    tasks,
+    users,
+)
+from app.instance.local.database import Database
+from app.instance.local.key_protection import PassphrasePrompt
+from app.instance.local.key_unlock import LazyProtector
+from app.instance.local.migrations import migrate
+from app.instance.local.signing import generate_signing_key
+from app.instance.local.task_signing import build_task_images
+from app.system.keyring_store import KeyringStore
+
+
+class LocalInstance:
+    """Open with `LocalInstance.open(path)`; close when done (or use it as a context manager)."""
+
+    def __init__(
+        self, db: Database, actor: str, protector: LazyProtector, certs: tuple[CertificateInfo, ...]
+    ) -> None:
+        self._db = db
+        self._actor = actor
+        self._protector = protector
+        self._certs = certs
+        tls = [c for c in certs if c.role == "tls"]
+        self._tls_names = certificates.tls_names(tls[0].pem) if tls else frozenset()
+
+    @classmethod
+    def open(
+        cls,
+        db_path: Path,
+        *,
+        actor: str | None = None,
+        passphrase_prompt: PassphrasePrompt | None = None,
+        keyring: KeyringStore | None = None,
+    ) -> LocalInstance:
+        """Open (creating on first use) the instance in `db_path`.
+
+        `actor` None acts as the built-in local administrator `station`: whoever can open the file is
+        trusted like a local admin. A named actor must be an existing user; its role sets what it may do.
+        """
+        db = Database(Path(db_path))
+        try:
+            with db.session() as conn:
+                migrate(conn)
+            with db.read() as conn:
+                acting = users.STATION_ACTOR if actor is None else users.canonical_actor(conn, actor)
+            store = keyring if keyring is not None else KeyringStore()
+            unlocked = None
+            if not first_start.is_initialised(db):
+                unlocked = first_start.initialise(db, acting, store, passphrase_prompt)
+            with db.read() as conn:
+                certs = certificates.load_all(conn)
+            return cls(db, acting, LazyProtector(db, store, passphrase_prompt, unlocked), certs)
+        except BaseException:
+            db.close()
+            raise
+
+    def __enter__(self) -> LocalInstance:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _change(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on behalf of the actor, who must still exist."""
+        with self._db.write() as conn:
+            users.role_of(conn, self._actor)
+            yield conn
+
+    # --- identity and overview -------------------------------------------------------------------
+    def info(self) -> InstanceInfo:
+        with self._db.read() as conn:
+            return InstanceInfo(
+                name=meta.require(conn, meta.INSTANCE_NAME),
+                kind="local",
+                location=str(self._db.path),
+                version=__version__,
+                actor=self._actor,
+                role=users.role_of(conn, self._actor),
+            )
+
+    def authenticate(self, username: str, password: str) -> User:
+        """Check a user's password (for sign-in to the station or, later, to the HTTP server)."""
+        with self._db.read() as conn:
+            return users.authenticate(conn, username, password)
+
+    def dashboard_summary(self) -> DashboardSummary:
+        mode = self._protector.mode()
+        with self._db.read() as conn:
+            return dashboard.summary(
+                conn,
+                certs=self._certs,
+                tls_hostnames=self._tls_names,
+                protection_mode=mode,
+                unlocked=self._protector.is_unlocked,
+                database_bytes=self._db.file_size(),
+            )
+
+    # --- batches and devices ---------------------------------------------------------------------
+    def create_batch(
+        self,
+        name: str,
+        policy: str = DEFAULT_POLICY,
+        firmware: str | None = None,
+        attribute_filters: Sequence[tuple[str, str]] = (),
+    ) -> Batch:
+        with self._change() as conn:
+            batch = batches.create(conn, name, policy, firmware, attribute_filters)
+            activity.record(conn, self._actor, "batch.create", batch.name, f"policy {batch.policy}")
+        return batch
+
+    def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
+        with self._db.read() as conn:
+            return batches.list_batches(conn, page)
+
+    def get_batch(self, name: str) -> Batch:
+        with self._db.read() as conn:
+            return batches.get(conn, name)
+
+    def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
+        blobs = devices.device_id_blobs(device_ids)
+        with self._change() as conn:
+            result = devices.add(conn, batch, blobs)
+            if blobs:
+                details = (
+                    f"{result.added} added, {result.duplicates_in_input} repeated in the input, "
+                    f"{result.already_present} already in the instance"
+                )
+                activity.record(conn, self._actor, "batch.add-devices", batch.strip(), details)
+        return result
+
+    def list_devices(self, batch: str, page: PageRequest = PageRequest()) -> Page[Device]:
+        with self._db.read() as conn:
+            return devices.list_devices(conn, batch, page)
+
+    def find_device(self, device_id: str) -> Device | None:
+        (blob,) = devices.device_id_blobs([device_id])
+        with self._db.read() as conn:
+            return devices.find(conn, blob)
+
+    def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
+        blobs = devices.device_id_blobs(device_ids)
+        with self._change() as conn:
+            changed = devices.set_state(conn, blobs, state)
+            if changed:
+                target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
+                details = f"{changed} of {len(blobs)} set to {state.value}"
+                activity.record(conn, self._actor, "device.set-state", target, details)
+        return changed
+
+    # --- PKI and instance parameters -------------------------------------------------------------
+    def certificates(self) -> tuple[CertificateInfo, ...]:
+        return self._certs
+
+    def instance_params(self) -> InstanceParams:
+        with self._db.read() as conn:
+            return params.read(conn, certificates.root_pem(self._certs))
+
+    def set_instance_params(self, endpoint: str, port: int) -> InstanceParams:
+        host = params.validate_endpoint(endpoint)
+        number = params.validate_port(port)
+        with self._change() as conn:
+            params.write(conn, host, number)
+            activity.record(conn, self._actor, "instance.set-params", "ief-endpoint", f"{host}:{number}")
+            return params.read(conn, certificates.root_pem(self._certs))
+
+    # --- signing keys ----------------------------------------------------------------------------
+    def create_signing_key(self, name: str, key_type: KeyType) -> SigningKey:
+        if not isinstance(key_type, KeyType):
+            raise ValidationError(f"key type must be one of {', '.join(k.value for k in KeyType)}")
+        with self._db.read() as conn:
+            key_name = signing_keys.check_new_name(conn, name)
+        protector = self._protector.get()  # before the slow part: a missing secret fails at once
+        generated = generate_signing_key(key_type)
+        sealed = protector.encrypt(generated.private_key_pem, signing_keys.protector_label(key_name))
+        with self._change() as conn:
+            key = signing_keys.insert(
+                conn, key_name, key_type, generated.public_key_pem, generated.key_digest_hex, sealed
+            )
+            activity.record(
+                conn, self._actor, "key.create", key.name, f"{key_type.value}, digest {key.key_digest_hex}"
+            )
+        return key
+
+    def list_signing_keys(self, page: PageRequest = PageRequest()) -> Page[SigningKey]:
+        with self._db.read() as conn:
+            return signing_keys.list_keys(conn, page)
+
+    def get_signing_key(self, name: str) -> SigningKey:
+        with self._db.read() as conn:
+            return signing_keys.get(conn, name)
+
+    # --- firmware images -------------------------------------------------------------------------
+    def import_image(
+        self, name: str, device_type: ChipType, kind: ImageKind, variant: str, data: bytes
+    ) -> FirmwareImage:
+        checked = image_catalog.check(name, device_type, kind, variant, data)
+        with self._change() as conn:
+            image = image_catalog.insert(conn, checked)
+            details = f"{image.device_type.value} {image.kind.value} {image.variant}".rstrip()
+            activity.record(
+                conn, self._actor, "image.import", image.name, f"{details}, sha256 {image.sha256}"
+            )
+        return image
+
+    def list_images(
+        self, page: PageRequest = PageRequest(), device_type: ChipType | None = None
+    ) -> Page[FirmwareImage]:
+        with self._db.read() as conn:
+            return image_catalog.list_images(conn, page, device_type)
+
+    # --- provisioning tasks ----------------------------------------------------------------------
+    def create_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        spec = tasks.TaskSpec(
+            name,
+            device_type,
+            bootloader,
+            ief,
+            signing_key,
+            bootloader_image,
+            partition_table_image,
+            ief_image,
+        )
+        with self._change() as conn:
+            task = tasks.create(conn, spec)
+            details = (
+                f"{task.device_type.value}, bootloader {task.bootloader.value}, IEF {task.ief.value}, "
+                f"key {task.signing_key}"
+            )
+            activity.record(conn, self._actor, "task.create", task.name, details)
+        return task
+
+    def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]:
+        with self._db.read() as conn:
+            return tasks.list_tasks(conn, page)
+
+    def get_task(self, name: str) -> ProvisioningTask:
+        with self._db.read() as conn:
+            return tasks.get(conn, name)
+
+    def task_images(self, task: str) -> TaskImages:
+        with self._db.read() as conn:
+            parts = tasks.parts(conn, task)
+            task_name = tasks.get(conn, task).name
+            key = signing_keys.get(conn, parts.signing_key)
+            sealed = signing_keys.encrypted_private_key(conn, key.name)
+            images = [image_catalog.stored(conn, image_id) for image_id in parts.image_ids]
+        private_key_pem = self._protector.get().decrypt(sealed, signing_keys.protector_label(key.name))
+        result = build_task_images(task_name, parts, key, private_key_pem, images)
+        with self._change() as conn:
+            activity.record(conn, self._actor, "task.sign-images", task_name, f"signed with key {key.name}")
+        return result
+
+    # --- users and activity ----------------------------------------------------------------------
+    def create_user(self, username: str, password: str, role: Role) -> User:
+        with self._change() as conn:
+            users.require_user_manager(conn, self._actor)
+            user = users.create(conn, username, password, role)
+            activity.record(conn, self._actor, "user.create", user.username, f"role {user.role.value}")
+        return user
+
+    def list_users(self, page: PageRequest = PageRequest()) -> Page[User]:
+        with self._db.read() as conn:
+            return users.list_users(conn, page)
+
+    def set_user_role(self, username: str, role: Role) -> User:
+        if not isinstance(role, Role):
+            raise ValidationError(f"role must be one of {', '.join(r.value for r in Role)}")
+        with self._change() as conn:
+            users.require_user_manager(conn, self._actor)
+            user, before = users.set_role(conn, username, role)
+            if before is not role:
+                details = f"{before.value} -> {role.value}"
+                activity.record(conn, self._actor, "user.set-role", user.username, details)
+        return user
+
+    def delete_user(self, username: str) -> None:
+        with self._change() as conn:
+            users.require_user_manager(conn, self._actor)
+            user = users.delete(conn, username)
+            activity.record(conn, self._actor, "user.delete", user.username, f"was {user.role.value}")
+
+    def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
+        with self._db.read() as conn:
+            return activity.list_activity(conn, page)

@@ -1,0 +1,159 @@
+"""The local instance schema, as an ordered list of migrations keyed by `PRAGMA user_version`.
+
+A database at version N gets migrations N+1.. applied, each in its own transaction with the version bump,
+so an interrupted upgrade leaves the file at a version it really has. Migrations are only ever appended.
+
+Storage choices that keep a million-device batch cheap:
+- device IDs are 32-byte BLOBs, not 64-character text;
+- `devices` is clustered on (batch_id, seq), so a page at any offset is a range read, and a separate
+  unique index on device_id keeps an ID in one batch only;
+- each batch row carries a counter per device state, updated in the same transaction as the devices,
+  so listings and the dashboard never scan devices.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from app.instance.local.database import DatabaseError
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('administrator', 'contributor')),
+    password_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    policy TEXT NOT NULL,
+    firmware TEXT,
+    attribute_filters TEXT NOT NULL DEFAULT '[]',
+    created_ms INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    registered INTEGER NOT NULL DEFAULT 0,
+    enrolled INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    expired INTEGER NOT NULL DEFAULT 0,
+    renewed INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE devices (
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    seq INTEGER NOT NULL,
+    device_id BLOB NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    added_ms INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX devices_by_id ON devices (device_id);
+
+CREATE TABLE certificates (
+    role TEXT PRIMARY KEY,
+    certificate_pem TEXT NOT NULL,
+    encrypted_private_key BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE signing_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    key_type TEXT NOT NULL,
+    public_key_pem TEXT NOT NULL,
+    key_digest_hex TEXT NOT NULL,
+    encrypted_private_key BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    device_type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    simulation INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX images_by_type ON images (device_type, kind, variant, id);
+
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    device_type TEXT NOT NULL,
+    bootloader TEXT NOT NULL,
+    ief TEXT NOT NULL,
+    signing_key_id INTEGER NOT NULL REFERENCES signing_keys (id),
+    bootloader_image_id INTEGER NOT NULL REFERENCES images (id),
+    partition_table_image_id INTEGER NOT NULL REFERENCES images (id),
+    ief_image_id INTEGER NOT NULL REFERENCES images (id),
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT ''
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    value: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return value
+
+
+def migrate(conn: sqlite3.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
+    """Bring the schema to the newest version; return the version it was at before."""
+    before = user_version(conn)
+    if before > len(migrations):
+        raise DatabaseError(
+            f"this instance database has schema version {before}, newer than this station understands "
+            f"({len(migrations)}); update the station or open another data folder"
+        )
+    for version in range(before + 1, len(migrations) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) >= version:  # another process migrated while we waited
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(migrations[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return before
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction).
+
+    Pieces are joined until SQLite says the statement is complete, so a ';' inside a string or a
+    trigger body does not split it.
+    """
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n\t;"):
+                statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,75 @@
+"""Schema versions: applied in order, each with its version bump, never downgraded."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.instance.local.database import DatabaseError
+from app.instance.local.instance import LocalInstance
+from app.instance.local.migrations import MIGRATIONS, SCHEMA_VERSION, migrate, user_version
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def test_a_new_instance_is_at_the_newest_version(tmp_path: Path) -> None:
+    path = tmp_path / "i.sqlite3"
+    LocalInstance.open(path).close()
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {
+            "meta",
+            "users",
+            "batches",
+            "devices",
+            "certificates",
+            "signing_keys",
+            "images",
+            "tasks",
+        } <= tables
+    finally:
+        raw.close()
+
+
+def test_migrate_applies_each_step_once(conn: sqlite3.Connection) -> None:
+    steps = ("CREATE TABLE a (x);", "CREATE TABLE b (y); INSERT INTO a VALUES (1);")
+    assert migrate(conn, steps) == 0
+    assert user_version(conn) == 2
+    assert migrate(conn, steps) == 2
+    assert conn.execute("SELECT count(*) FROM a").fetchone()[0] == 1
+    grown = (*steps, "ALTER TABLE b ADD COLUMN z;")
+    assert migrate(conn, grown) == 2
+    assert user_version(conn) == 3
+
+
+def test_a_failing_step_keeps_the_version_it_really_has(conn: sqlite3.Connection) -> None:
+    steps = ("CREATE TABLE a (x);", "CREATE TABLE c (y); CREATE TABLE a (again);")
+    with pytest.raises(sqlite3.OperationalError, match="table a already exists"):
+        migrate(conn, steps)
+    assert user_version(conn) == 1
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "c" not in tables
+
+
+def test_a_newer_database_is_refused(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(DatabaseError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this station"):
+        migrate(conn)
+
+
+def test_opening_a_newer_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(DatabaseError, match="update the station or open another data folder"):
+        LocalInstance.open(path)
