@@ -1,0 +1,290 @@
+"""The host side of the IEF UART protocol: answer the board's requests, receive its DeviceID.
+
+After boot the Initial Enrolment Firmware prints a marker line `IEF DATA` (a NUL follows it in the
+known implementation) and then one request per line: `ql_rootCA`, `ql_endpoint`, `ql_port`,
+`wifi_ssid`, `wifi_password`, or `deviceID:<64 hex>`. We answer each with exactly one write of one
+line, because the board reads a reply with a single read of at most 1024 bytes: a longer reply is
+refused here, never sent in pieces. The UART also carries ROM and ESP-IDF log output, interleaved and
+cut at arbitrary read boundaries; those lines go to the slot's log. The WiFi password is never put
+into a log line, event or error: every text leaving this module is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from app.domain.device_id import DeviceID, parse_device_id
+from app.domain.errors import StationError, ValidationError
+
+MARKER = "IEF DATA"
+DEVICE_ID_PREFIX = "deviceID:"
+DEVICE_ID_ACK = "OK"
+MAX_REPLY_BYTES = 1023  # the reply line including its "\n"; the board's single read takes 1024
+MASK = "********"
+_READ_SLICE = 0.05
+_LINE_ENDS = re.compile(rb"[\n\x00]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_IDF_LOG = re.compile(r"^[EWIDV] \(\d+\) ")
+
+
+class SerialLike(Protocol):
+    """What we need of a pyserial port (a real one, `rfc2217://`, `socket://` or `loop://`)."""
+
+    timeout: float | None
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+
+class IefRequest(Enum):
+    ROOT_CA = "ql_rootCA"
+    ENDPOINT = "ql_endpoint"
+    PORT = "ql_port"
+    WIFI_SSID = "wifi_ssid"
+    WIFI_PASSWORD = "wifi_password"  # noqa: S105  (a request name, not a password)
+
+
+class IefError(StationError):
+    """The IEF exchange failed: the board said something we cannot accept, or a reply cannot be sent."""
+
+
+class IefTimeoutError(IefError):
+    """The board did not say what we were waiting for in time."""
+
+
+class IefConnectionLostError(IefError):
+    """The UART went away mid-exchange (board unplugged, virtual board stopped)."""
+
+
+@dataclass(frozen=True)
+class IefAnswers:
+    """What the board may ask for. The password is kept out of repr and out of every message."""
+
+    root_ca_pem: str
+    endpoint: str
+    port: int
+    ssid: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class IefLine:
+    """A line for the slot's log: `board` output as received (scrubbed), or a `protocol` note of ours."""
+
+    source: str  # "board" or "protocol"
+    text: str
+
+
+@dataclass(frozen=True)
+class IefResult:
+    device_id: DeviceID
+    answered: tuple[IefRequest, ...]
+    seconds: float
+
+
+LineCallback = Callable[[IefLine], None]
+
+
+class _Waiting(Enum):
+    MARKER = "the 'IEF DATA' marker that starts the exchange (did the board boot the flashed IEF?)"
+    REQUEST = "the request line that follows 'IEF DATA'"
+    NEXT = "the next request or the board's DeviceID"
+
+
+def run_ief_session(
+    port: SerialLike,
+    answers: IefAnswers,
+    *,
+    overall_timeout: float = 90.0,
+    request_timeout: float = 30.0,
+    on_line: LineCallback | None = None,
+) -> IefResult:
+    """Serve the board on `port` until it sends its DeviceID; return it. Raises IefError/IefTimeoutError."""
+    return _Session(port, answers, overall_timeout, request_timeout, on_line).run()
+
+
+class _Session:
+    def __init__(
+        self,
+        port: SerialLike,
+        answers: IefAnswers,
+        overall_timeout: float,
+        request_timeout: float,
+        on_line: LineCallback | None,
+    ) -> None:
+        self._port = port
+        self._answers = answers
+        self._overall = overall_timeout
+        self._per_request = request_timeout
+        self._on_line = on_line
+        self._buffer = b""
+        self._answered: list[IefRequest] = []
+        self._waiting = _Waiting.MARKER
+        self._last_board_line = ""
+        self._step_deadline = 0.0
+
+    def run(self) -> IefResult:
+        start = time.monotonic()
+        overall_deadline = start + self._overall
+        self._step_deadline = start + self._per_request
+        saved_timeout = self._port.timeout
+        self._port.timeout = _READ_SLICE
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= overall_deadline:
+                    raise self._timeout(self._overall, overall=True)
+                if now >= self._step_deadline:
+                    raise self._timeout(self._per_request, overall=False)
+                try:
+                    lines = self._read_lines()
+                except OSError as error:  # pyserial's SerialException is an OSError
+                    raise self._lost(error) from None
+                for line in lines:
+                    device_id = self._handle(line)
+                    if device_id is not None:
+                        return IefResult(device_id, tuple(self._answered), time.monotonic() - start)
+        finally:
+            self._port.timeout = saved_timeout
+
+    def _progressed(self) -> None:
+        """The board moved the exchange on: the per-request clock starts again."""
+        self._step_deadline = time.monotonic() + self._per_request
+
+    def _read_lines(self) -> list[str]:
+        waiting = int(getattr(self._port, "in_waiting", 0) or 0)
+        chunk = self._port.read(waiting if waiting > 0 else 1)
+        if not chunk:
+            return []
+        self._buffer += chunk
+        parts = _LINE_ENDS.split(self._buffer)
+        self._buffer = parts.pop()
+        return [part.decode("utf-8", errors="replace").replace("\r", "") for part in parts]
+
+    def _handle(self, raw: str) -> DeviceID | None:
+        line = _ANSI.sub("", raw).strip()
+        if not line:
+            return None
+        if line == MARKER:
+            self._waiting = _Waiting.REQUEST
+            self._progressed()
+            return None
+        if self._waiting is _Waiting.MARKER or _IDF_LOG.match(line):
+            self._board(line)
+            return None
+        if line.startswith(DEVICE_ID_PREFIX):
+            return self._accept_device_id(line[len(DEVICE_ID_PREFIX) :])
+        request = _request(line)
+        if request is not None:
+            self._answer(request)
+            return None
+        if self._waiting is _Waiting.REQUEST:
+            raise IefError(
+                f"the board sent an unknown request after 'IEF DATA': {self._scrub(line)[:80]!r}; "
+                f"expected one of {', '.join(r.value for r in IefRequest)} or deviceID:<64 hex>. "
+                "The IEF on the board may not match this station; reflash it or check the task's IEF image"
+            )
+        self._board(line)
+        return None
+
+    def _answer(self, request: IefRequest) -> None:
+        reply = self._reply_for(request)
+        if "\n" in reply or "\r" in reply:
+            raise IefError(f"the answer to {request.value} contains a line break; the IEF takes one line")
+        data = (reply + "\n").encode("utf-8")
+        if len(data) > MAX_REPLY_BYTES:
+            raise IefError(
+                f"the answer to {request.value} would be {len(data)} bytes, but the IEF reads at most "
+                f"{MAX_REPLY_BYTES} bytes per reply; nothing was sent. {_too_long_hint(request)}"
+            )
+        self._send(data)
+        shown = MASK if request is IefRequest.WIFI_PASSWORD else _abbreviated(reply)
+        self._protocol(f"{request.value} -> {shown}")
+        self._answered.append(request)
+        self._waiting = _Waiting.NEXT
+        self._progressed()
+
+    def _reply_for(self, request: IefRequest) -> str:
+        answers = self._answers
+        if request is IefRequest.ROOT_CA:
+            return base64.b64encode(answers.root_ca_pem.encode("ascii")).decode("ascii")
+        if request is IefRequest.ENDPOINT:
+            return answers.endpoint
+        if request is IefRequest.PORT:
+            return str(answers.port)
+        if request is IefRequest.WIFI_SSID:
+            return answers.ssid
+        return answers.password
+
+    def _accept_device_id(self, value: str) -> DeviceID:
+        try:
+            device_id = parse_device_id(value)
+        except ValidationError as error:
+            raise IefError(f"the board sent an invalid DeviceID: {self._scrub(str(error))}") from None
+        self._send(f"{DEVICE_ID_ACK}\n".encode("ascii"))
+        self._protocol(f"deviceID {device_id} -> {DEVICE_ID_ACK}")
+        return device_id
+
+    def _send(self, data: bytes) -> None:
+        """One write call: the board takes each reply with a single read."""
+        try:
+            self._port.write(data)
+            flush = getattr(self._port, "flush", None)
+            if callable(flush):
+                flush()
+        except OSError as error:
+            raise self._lost(error) from None
+
+    def _lost(self, error: OSError) -> IefConnectionLostError:
+        answered = ", ".join(r.value for r in self._answered) or "nothing yet"
+        return IefConnectionLostError(
+            f"the connection to the board was lost during the IEF exchange ({self._scrub(str(error))}; "
+            f"answered: {answered}); check the board is still plugged in, then re-enrol it"
+        )
+
+    def _timeout(self, seconds: float, overall: bool) -> IefTimeoutError:
+        answered = ", ".join(r.value for r in self._answered) or "nothing yet"
+        last = f"; the board's last line was {self._last_board_line[:80]!r}" if self._last_board_line else ""
+        if overall:
+            text = f"the IEF exchange did not finish within {seconds:g} s (answered: {answered})"
+        else:
+            text = f"no answer from the board within {seconds:g} s (answered: {answered})"
+        return IefTimeoutError(f"{text}; waiting for {self._waiting.value}{last}")
+
+    def _board(self, line: str) -> None:
+        text = self._scrub(line)
+        self._last_board_line = text
+        if self._on_line is not None:
+            self._on_line(IefLine("board", text))
+
+    def _protocol(self, text: str) -> None:
+        if self._on_line is not None:
+            self._on_line(IefLine("protocol", self._scrub(text)))
+
+    def _scrub(self, text: str) -> str:
+        secret = self._answers.password
+        return text.replace(secret, MASK) if secret else text
+
+
+def _request(line: str) -> IefRequest | None:
+    for request in IefRequest:
+        if line == request.value:
+            return request
+    return None
+
+
+def _abbreviated(reply: str) -> str:
+    return reply if len(reply) <= 48 else f"{reply[:24]}... ({len(reply)} characters)"
+
+
+def _too_long_hint(request: IefRequest) -> str:
+    if request is IefRequest.ROOT_CA:
+        return "The instance's root CA certificate is too large for the IEF; use a smaller (e.g. EC) root CA"
+    return f"Shorten the {request.value.replace('_', ' ')}"

@@ -1,0 +1,380 @@
+"""The IEF session against a scripted fake board on the other end of a real loopback TCP connection.
+
+The fake board (test code) plays the IEF's side of the UART: boot noise, `IEF DATA` markers, request
+lines, reading each reply with one read. The station side opens it as pyserial `socket://`, as it
+would open a virtual board. A small spy around that pyserial port records each write call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import serial
+
+from app.provisioning.ief_session import (
+    MASK,
+    IefAnswers,
+    IefConnectionLostError,
+    IefError,
+    IefLine,
+    IefRequest,
+    IefTimeoutError,
+    run_ief_session,
+)
+
+PASSWORD = "correct-horse-battery-9"
+ROOT_CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vy\n-----END CERTIFICATE-----\n"
+ANSWERS = IefAnswers(
+    root_ca_pem=ROOT_CA, endpoint="ql.example.net", port=6000, ssid="line-7", password=PASSWORD
+)
+DEVICE_ID = hashlib.sha256(b"board-1 enrolment key").hexdigest()
+MARK = b"IEF DATA\x00\r\n"
+ROM_BOOT = (
+    b"ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
+    b"rst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n"
+)
+
+
+@dataclass
+class Send:
+    data: bytes
+    pause: float = 0.0
+
+
+@dataclass
+class Reply:
+    """The board reads one reply with one read, like the IEF (at most 1024 bytes)."""
+
+
+@dataclass
+class Pause:
+    seconds: float
+
+
+@dataclass
+class FakeBoard:
+    script: list[Send | Reply | Pause]
+    replies: list[bytes] = field(default_factory=list)
+    received: bytes = b""
+    error: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self) -> FakeBoard:
+        """Until the board has run its whole script (read every reply it expects)."""
+        assert self.done.wait(timeout=5), "fake board did not finish its script"
+        return self
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            for step in self.script:
+                if isinstance(step, Send):
+                    conn.sendall(step.data)
+                    time.sleep(step.pause)
+                elif isinstance(step, Pause):
+                    time.sleep(step.seconds)
+                else:
+                    data = self._read_line(conn)
+                    self.replies.append(data)
+        except OSError as err:
+            self.error = str(err)
+        finally:
+            self.done.set()
+
+    def _read_line(self, conn: socket.socket) -> bytes:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+            self.received += chunk
+        return data
+
+
+class SpyPort:
+    """Delegates to a real pyserial port and remembers every write call."""
+
+    def __init__(self, port: Any) -> None:
+        self._port = port
+        self.writes: list[bytes] = []
+
+    @property
+    def timeout(self) -> float | None:
+        value: float | None = self._port.timeout
+        return value
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._port.timeout = value
+
+    @property
+    def in_waiting(self) -> int:
+        value: int = self._port.in_waiting
+        return value
+
+    def read(self, size: int = 1) -> bytes:
+        data: bytes = self._port.read(size)
+        return data
+
+    def write(self, data: bytes) -> int | None:
+        self.writes.append(bytes(data))
+        written: int | None = self._port.write(data)
+        return written
+
+
+@pytest.fixture
+def connect() -> Iterator[Any]:
+    opened: list[tuple[socket.socket, threading.Thread, Any]] = []
+
+    def _connect(board: FakeBoard) -> SpyPort:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        opened_port = threading.Event()
+
+        def run() -> None:
+            conn, _ = server.accept()
+            # pyserial empties its input buffer while opening socket://: speak only once it is open
+            opened_port.wait(timeout=5)
+            with conn:
+                board.serve(conn)
+                time.sleep(0.2)  # let the station read the last bytes before the line drops
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        port = serial.serial_for_url(f"socket://127.0.0.1:{server.getsockname()[1]}", timeout=1)
+        opened_port.set()
+        opened.append((server, thread, port))
+        return SpyPort(port)
+
+    yield _connect
+    for server, thread, port in opened:
+        port.close()
+        thread.join(timeout=5)
+        server.close()
+
+
+def _request(name: str) -> list[Send | Reply | Pause]:
+    return [Send(MARK), Send(name.encode() + b"\r\n"), Reply()]
+
+
+def _full_script(device_id: str = DEVICE_ID) -> list[Send | Reply | Pause]:
+    script: list[Send | Reply | Pause] = [Send(ROM_BOOT), Send(b"I (312) ief: starting enrolment\r\n")]
+    for request in IefRequest:
+        script += _request(request.value)
+    return [*script, Send(MARK), Send(f"deviceID:{device_id}\r\n".encode()), Reply()]
+
+
+def _run(port: SpyPort, answers: IefAnswers = ANSWERS, **kwargs: Any) -> tuple[Any, list[IefLine]]:
+    lines: list[IefLine] = []
+    result = run_ief_session(port, answers, on_line=lines.append, **kwargs)
+    return result, lines
+
+
+def test_normal_run_answers_every_request(connect: Any) -> None:
+    board = FakeBoard(_full_script())
+    port = connect(board)
+    result, lines = _run(port)
+    assert result.device_id == DEVICE_ID
+    assert result.answered == tuple(IefRequest)
+    assert board.wait().replies == [
+        base64.b64encode(ROOT_CA.encode()) + b"\n",
+        b"ql.example.net\n",
+        b"6000\n",
+        b"line-7\n",
+        PASSWORD.encode() + b"\n",
+        b"OK\n",
+    ]
+    assert port.writes == board.replies  # one write call per reply, each one whole line
+    board_lines = [line.text for line in lines if line.source == "board"]
+    assert board_lines[:3] == ["ESP-ROM:esp32c3-api1-20210207", "Build:Feb  7 2021", board_lines[2]]
+    assert "I (312) ief: starting enrolment" in board_lines
+    protocol = [line.text for line in lines if line.source == "protocol"]
+    assert "wifi_password -> ********" in protocol
+    assert "ql_endpoint -> ql.example.net" in protocol
+    assert f"deviceID {DEVICE_ID} -> OK" in protocol
+
+
+def test_already_configured_board_only_sends_device_id(connect: Any) -> None:
+    board = FakeBoard([Send(ROM_BOOT), Send(MARK), Send(f"deviceID:{DEVICE_ID.upper()}\n".encode()), Reply()])
+    result, _ = _run(connect(board))
+    assert result.device_id == DEVICE_ID  # canonical lowercase
+    assert result.answered == ()
+    assert board.wait().replies == [b"OK\n"]
+
+
+def test_nul_crlf_and_lines_split_across_reads(connect: Any) -> None:
+    pieces = [
+        b"\x00\x00I (1) x: a\r",
+        b"\n",
+        b"IEF D",
+        b"ATA",
+        b"\x00",
+        b"\r\nql_end",
+        b"point",
+        b"\r",
+        b"\n",
+    ]
+    script: list[Send | Reply | Pause] = [Send(p, pause=0.06) for p in pieces]
+    script += [Reply(), Send(b"IEF DATA\x00deviceID:" + DEVICE_ID[:30].encode(), pause=0.1)]
+    script += [Send(DEVICE_ID[30:].encode() + b"\r\n"), Reply()]
+    board = FakeBoard(script)
+    result, lines = _run(connect(board))
+    assert board.wait().replies == [b"ql.example.net\n", b"OK\n"]
+    assert result.answered == (IefRequest.ENDPOINT,)
+    assert result.device_id == DEVICE_ID
+    assert [line.text for line in lines if line.source == "board"] == ["I (1) x: a"]
+
+
+def test_log_output_interleaved_with_the_protocol(connect: Any) -> None:
+    noisy = b"\x1b[0;32mI (845) wifi:mode : sta (24:0a:c4:1f:67:7d)\x1b[0m\r\n"
+    script: list[Send | Reply | Pause] = [
+        Send(ROM_BOOT),
+        Send(MARK),
+        Send(noisy),
+        Send(b"W (850) ief: slow flash\r\n"),
+    ]
+    script += [Send(b"wifi_ssid\r\n"), Reply(), Send(b"some free text from a debug build\r\n")]
+    script += [Send(MARK), Send(noisy), Send(f"deviceID:{DEVICE_ID}\n".encode()), Reply()]
+    board = FakeBoard(script)
+    result, lines = _run(connect(board))
+    assert result.answered == (IefRequest.WIFI_SSID,)
+    board_lines = [line.text for line in lines if line.source == "board"]
+    assert board_lines.count("I (845) wifi:mode : sta (24:0a:c4:1f:67:7d)") == 2  # colour codes removed
+    assert "W (850) ief: slow flash" in board_lines
+    assert "some free text from a debug build" in board_lines
+
+
+def test_garbage_request_is_refused(connect: Any) -> None:
+    board = FakeBoard(
+        [Send(b"\xff\xfe random boot noise\r\n"), Send(MARK), Send(b"ql_give_me_keys\r\n"), Pause(0.3)]
+    )
+    port = connect(board)
+    with pytest.raises(IefError) as err:
+        _run(port)
+    message = str(err.value)
+    assert "unknown request after 'IEF DATA': 'ql_give_me_keys'" in message
+    assert "ql_rootCA, ql_endpoint, ql_port, wifi_ssid, wifi_password or deviceID:<64 hex>" in message
+    assert port.writes == []
+
+
+def test_no_marker_times_out_naming_what_was_awaited(connect: Any) -> None:
+    board = FakeBoard([Send(ROM_BOOT), Pause(1.0)])
+    with pytest.raises(IefTimeoutError) as err:
+        _run(connect(board), request_timeout=0.4)
+    message = str(err.value)
+    assert message.startswith("no answer from the board within 0.4 s (answered: nothing yet)")
+    assert "waiting for the 'IEF DATA' marker" in message
+    assert "last line was 'rst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)'" in message
+
+
+def test_silence_after_a_request_times_out(connect: Any) -> None:
+    board = FakeBoard([*_request("ql_port"), Pause(1.0)])
+    with pytest.raises(IefTimeoutError) as err:
+        _run(connect(board), request_timeout=0.4)
+    assert "(answered: ql_port); waiting for the next request or the board's DeviceID" in str(err.value)
+
+
+def test_overall_timeout_even_while_requests_keep_coming(connect: Any) -> None:
+    script: list[Send | Reply | Pause] = []
+    for _ in range(8):
+        script += [*_request("wifi_ssid"), Pause(0.2)]
+    board = FakeBoard(script)
+    with pytest.raises(IefTimeoutError) as err:
+        _run(connect(board), overall_timeout=0.8, request_timeout=0.5)
+    assert str(err.value).startswith(
+        "the IEF exchange did not finish within 0.8 s (answered: wifi_ssid, wifi_ssid"
+    )
+
+
+def test_too_long_root_ca_is_refused_and_nothing_sent(connect: Any) -> None:
+    huge = "-----BEGIN CERTIFICATE-----\n" + "A" * 900 + "\n-----END CERTIFICATE-----\n"
+    answers = IefAnswers(huge, "ql.example.net", 6000, "line-7", PASSWORD)
+    board = FakeBoard([*_request("ql_rootCA"), Pause(0.3)])
+    port = connect(board)
+    with pytest.raises(IefError) as err:
+        _run(port, answers)
+    message = str(err.value)
+    size = len(base64.b64encode(huge.encode())) + 1
+    assert f"the answer to ql_rootCA would be {size} bytes" in message
+    assert "at most 1023 bytes per reply; nothing was sent" in message
+    assert "root CA certificate is too large" in message
+    assert port.writes == []
+
+
+def test_reply_of_exactly_1023_bytes_is_sent_whole(connect: Any) -> None:
+    ssid = "s" * 1022
+    board = FakeBoard([*_request("wifi_ssid"), Send(MARK), Send(f"deviceID:{DEVICE_ID}\n".encode()), Reply()])
+    port = connect(board)
+    _run(port, IefAnswers(ROOT_CA, "ql.example.net", 6000, ssid, PASSWORD))
+    assert port.writes[0] == ssid.encode() + b"\n"
+    assert len(port.writes[0]) == 1023
+
+
+def test_line_break_in_an_answer_is_refused(connect: Any) -> None:
+    board = FakeBoard([*_request("wifi_ssid"), Pause(0.3)])
+    port = connect(board)
+    with pytest.raises(IefError, match="the answer to wifi_ssid contains a line break"):
+        _run(port, IefAnswers(ROOT_CA, "ql.example.net", 6000, "line\n7", PASSWORD))
+    assert port.writes == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("1234", "a DeviceID is exactly 64 hexadecimal characters, this one has 4"),
+        ("g" * 64, "'g' at position 1 is not one"),
+        ("", "a DeviceID cannot be empty"),
+    ],
+)
+def test_bad_device_id_is_refused(connect: Any, sent: str, expected: str) -> None:
+    board = FakeBoard([Send(MARK), Send(f"deviceID:{sent}\n".encode()), Pause(0.3)])
+    port = connect(board)
+    with pytest.raises(IefError) as err:
+        _run(port)
+    assert str(err.value).startswith("the board sent an invalid DeviceID: ")
+    assert expected in str(err.value)
+    assert port.writes == []  # no acknowledgement for a bad ID
+
+
+def test_password_never_appears_in_logs_events_or_errors(
+    connect: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    leak = f"D (900) wifi: connecting to line-7 with {PASSWORD}\r\n".encode()
+    script: list[Send | Reply | Pause] = [*_request("wifi_password"), Send(leak), Send(MARK)]
+    script += [Send(f"deviceID:{PASSWORD}\n".encode()), Pause(0.3)]
+    board = FakeBoard(script)
+    lines: list[IefLine] = []
+    with pytest.raises(IefError) as err:
+        run_ief_session(connect(board), ANSWERS, on_line=lines.append)
+    assert board.wait().replies == [PASSWORD.encode() + b"\n"]  # the board did get it
+    seen = [line.text for line in lines] + [str(err.value), repr(ANSWERS), caplog.text]
+    assert all(PASSWORD not in text for text in seen)
+    assert f"D (900) wifi: connecting to line-7 with {MASK}" in seen
+    assert "wifi_password -> ********" in seen
+
+
+def test_password_masked_in_a_timeout_too(connect: Any) -> None:
+    board = FakeBoard([Send(MARK), Send(f"I (5) x: {PASSWORD}\n".encode()), Pause(0.6)])
+    with pytest.raises(IefTimeoutError) as err:
+        _run(connect(board), request_timeout=0.3)
+    assert PASSWORD not in str(err.value)
+    assert MASK in str(err.value)
+
+
+def test_board_vanishing_mid_exchange(connect: Any) -> None:
+    board = FakeBoard(_request("ql_endpoint"))  # then the board's end of the line closes
+    with pytest.raises(IefConnectionLostError) as err:
+        _run(connect(board))
+    assert "connection to the board was lost during the IEF exchange" in str(err.value)
+    assert "answered: ql_endpoint" in str(err.value)
