@@ -8,6 +8,7 @@ public part only.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Generic, TypeVar
 
 from app.domain.chips import ChipType
 from app.domain.device_id import DeviceID
+from app.domain.errors import ValidationError
 from app.domain.kinds import (
     BootloaderKind,
     DeviceState,
@@ -236,8 +238,28 @@ class InstanceParams:
 
     @property
     def root_ca_base64(self) -> str:
-        """The IEF expects the PEM text base64-encoded on one line."""
-        return base64.b64encode(self.root_ca_pem.encode("ascii")).decode("ascii")
+        """The root CA as the IEF takes it: the certificate (DER) base64-encoded on one line."""
+        return certificate_base64(self.root_ca_pem)
+
+
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+_PEM_END = "-----END CERTIFICATE-----"
+
+
+def certificate_base64(pem: str) -> str:
+    """A PEM certificate as one line of base64 of its DER: the PEM body without armour or breaks.
+
+    This is the form the IEF receives. Base64 of the whole PEM text would be a third longer (an EC
+    root CA's 818 PEM bytes become 1092) and overflow the IEF's single 1024-byte read.
+    """
+    lines = [line.strip() for line in pem.strip().splitlines()]
+    if len(lines) < 3 or lines[0] != _PEM_BEGIN or lines[-1] != _PEM_END:
+        raise ValidationError(f"the root CA is not one PEM certificate ({_PEM_BEGIN} ... {_PEM_END})")
+    try:
+        der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except binascii.Error:
+        raise ValidationError("the root CA's PEM body is not valid base64") from None
+    return base64.b64encode(der).decode("ascii")
 
 
 @dataclass(frozen=True)

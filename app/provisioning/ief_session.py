@@ -11,7 +11,6 @@ into a log line, event or error: every text leaving this module is scrubbed of i
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Protocol
 
 from app.domain.device_id import DeviceID, parse_device_id
 from app.domain.errors import StationError, ValidationError
+from app.domain.records import certificate_base64
 
 MARKER = "IEF DATA"
 DEVICE_ID_PREFIX = "deviceID:"
@@ -128,6 +128,7 @@ class _Session:
         self._answered: list[IefRequest] = []
         self._waiting = _Waiting.MARKER
         self._last_board_line = ""
+        self._unknown_request = ""
         self._step_deadline = 0.0
 
     def run(self) -> IefResult:
@@ -186,11 +187,8 @@ class _Session:
             self._answer(request)
             return None
         if self._waiting is _Waiting.REQUEST:
-            raise IefError(
-                f"the board sent an unknown request after 'IEF DATA': {self._scrub(line)[:80]!r}; "
-                f"expected one of {', '.join(r.value for r in IefRequest)} or deviceID:<64 hex>. "
-                "The IEF on the board may not match this station; reflash it or check the task's IEF image"
-            )
+            # Noise is ignored (it may be a garbled log line); the timeout will name it if nothing follows.
+            self._unknown_request = self._scrub(line)[:80]
         self._board(line)
         return None
 
@@ -214,7 +212,7 @@ class _Session:
     def _reply_for(self, request: IefRequest) -> str:
         answers = self._answers
         if request is IefRequest.ROOT_CA:
-            return base64.b64encode(answers.root_ca_pem.encode("ascii")).decode("ascii")
+            return certificate_base64(answers.root_ca_pem)
         if request is IefRequest.ENDPOINT:
             return answers.endpoint
         if request is IefRequest.PORT:
@@ -256,6 +254,13 @@ class _Session:
             text = f"the IEF exchange did not finish within {seconds:g} s (answered: {answered})"
         else:
             text = f"no answer from the board within {seconds:g} s (answered: {answered})"
+        if self._unknown_request:
+            last = (
+                f"; after 'IEF DATA' the board sent {self._unknown_request!r}, which is not a request this "
+                f"station knows (expected one of {', '.join(r.value for r in IefRequest)} or "
+                "deviceID:<64 hex>). The IEF on the board may not match this station; reflash it or check "
+                "the task's IEF image"
+            )
         return IefTimeoutError(f"{text}; waiting for {self._waiting.value}{last}")
 
     def _board(self, line: str) -> None:
