@@ -14,7 +14,21 @@ from types import ModuleType
 from typing import TextIO
 
 from app import __version__
-from app.cli import batch_cmd, image_cmd, instance_cmd, key_cmd, log_cmd, task_cmd, user_cmd
+from app.cli import (
+    batch_cmd,
+    image_cmd,
+    instance_cmd,
+    key_cmd,
+    log_cmd,
+    port_worker_cmd,
+    ports_cmd,
+    provision_cmd,
+    records_cmd,
+    reenrol_cmd,
+    sim_cmd,
+    task_cmd,
+    user_cmd,
+)
 from app.cli.context import CliContext
 from app.domain.errors import StationError
 from app.system.paths import DataDir, resolve_data_dir
@@ -27,6 +41,12 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     image_cmd,
     user_cmd,
     log_cmd,
+    ports_cmd,
+    provision_cmd,
+    reenrol_cmd,
+    records_cmd,
+    sim_cmd,
+    port_worker_cmd,
 )
 
 Handler = Callable[[CliContext, argparse.Namespace], int]

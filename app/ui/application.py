@@ -1,41 +1,79 @@
-"""Start the GUI: QApplication, open the instance off the GUI thread, then show the window."""
+"""Start the GUI: QApplication, preferences and theme, the station log, then the instance and the window.
+
+The instance is opened on a worker thread (first start generates the PKI), with a passphrase dialog
+first when this computer has no OS keyring.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QThreadPool
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.domain.records import InstanceInfo
 from app.instance.api import Instance
 from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
 from app.ui.main_window import MainWindow
+from app.ui.models.station_log import StationLogModel
+from app.ui.pages.context import PageContext
 from app.ui.passphrase_dialog import ask_passphrase
-from app.ui.style import STYLE_SHEET
+from app.ui.settings import StationSettings
+from app.ui.startup_probe import StartupProbe
+from app.ui.style import apply_theme
 from app.workers.background import start_call
+from app.workers.log_relay import LogRelay
+
+APP_TITLE = "QuarkLink Provisioning Station"
 
 
-def open_local_instance(data_dir: Path, actor: str | None, passphrase: str | None) -> Instance:
+def open_local_instance(
+    data_dir: Path, actor: str | None, passphrase: str | None, keyring: KeyringStore
+) -> tuple[Instance, InstanceInfo]:
     """Runs on a worker thread: first start generates the PKI, which must not freeze the window."""
     from app.instance.local.instance import LocalInstance
 
     paths = DataDir(data_dir).ensure()
-    return LocalInstance.open(
+    instance = LocalInstance.open(
         paths.local_instance_db,
         actor=actor,
         passphrase_prompt=(lambda _reason, _new: passphrase) if passphrase else None,
+        keyring=keyring,
     )
+    try:
+        return instance, instance.info()
+    except BaseException:
+        instance.close()
+        raise
+
+
+def station_log(logger_name: str = "app") -> tuple[StationLogModel, LogRelay]:
+    """The station's own log: every record of the `app` loggers, into a bounded model."""
+    model = StationLogModel()
+    relay = LogRelay()
+    relay.lines_ready.connect(model.append_lines)
+    logger = logging.getLogger(logger_name)
+    logger.setLevel(logging.DEBUG)
+    relay.attach(logger)
+    return model, relay
 
 
 def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
-    app.setApplicationName("QuarkLink Provisioning Station")
-    app.setStyleSheet(STYLE_SHEET)
+    app.setApplicationName(APP_TITLE)
+    app.setOrganizationName("QuarkLink")
+    settings = StationSettings()
+    apply_theme(app, settings.theme)
+    log_model, relay = station_log()
+    probe = StartupProbe.from_env()
+    keyring = KeyringStore()
 
     passphrase = None
-    if not KeyringStore().available():
+    if not keyring.available():
         # No OS keyring: the person gives a passphrase for this session; it is never stored.
         is_new = not DataDir(data_dir).local_instance_db.exists()
         passphrase = ask_passphrase(None, is_new)
@@ -44,19 +82,44 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
 
     windows: list[MainWindow] = []
 
-    def opened(instance: Instance) -> None:
-        window = MainWindow(instance, instance.info())
+    def opened(result: tuple[Instance, InstanceInfo]) -> None:
+        instance, info = result
+        context = PageContext(instance, info, settings, keyring, log_model, data_dir)
+        window = MainWindow(context)
         windows.append(window)
+        if probe is not None:
+            probe.watch(window)
         window.show()
 
     def failed(message: str) -> None:
-        QMessageBox.critical(None, "QuarkLink Provisioning Station", message)
+        QMessageBox.critical(None, APP_TITLE, message)
         app.exit(1)
 
     start_call(
-        lambda: open_local_instance(data_dir, actor, passphrase), "Opening the local instance", opened, failed
+        lambda: open_local_instance(data_dir, actor, passphrase, keyring),
+        "Opening the local instance",
+        opened,
+        failed,
     )
     code = app.exec()
-    for window in windows:
-        window.instance.close()
+    shut_down(app, windows, relay)
     return int(code)
+
+
+def shut_down(app: QApplication, windows: list[MainWindow], relay: LogRelay) -> None:
+    """Finish in a fixed order: workers, their pending results, the windows, then the instances.
+
+    Leaving Qt objects for the interpreter to collect after the event loop ends lets them die in any
+    order, which crashes PySide now and then.
+    """
+    QThreadPool.globalInstance().waitForDone()  # no worker may still be using an instance
+    app.processEvents()  # deliver finished results while their widgets still exist
+    relay.detach()
+    instances = [window.instance for window in windows]
+    for window in windows:
+        window.close()
+        window.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    windows.clear()
+    for instance in instances:
+        instance.close()

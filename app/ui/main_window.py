@@ -1,82 +1,162 @@
-"""The station window: navigation on the left, one page at a time, status bar, one error sink."""
+"""The station window: navigation on the left, one page at a time, status bar, one error sink.
+
+Pages come from the registry (app/ui/pages/registry.py), filtered by the signed-in user's role. Every
+page's `error` signal ends in `show_error`, the one place failures reach the person; `navigate` lets
+a page switch to another; a `ProvisioningRequest` from the Provisioning page is handed to whichever page
+can accept one (the Station page).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
-from app.domain.records import InstanceInfo
-from app.instance.api import Instance
+from app.ui.icons import load_icon
 from app.ui.pages.base import Page
-from app.ui.pages.dashboard import DashboardPage
+from app.ui.pages.context import PageContext
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.ui.pages.registry import PAGES, pages_for
+from app.ui.widgets.error_banner import ErrorBanner
+
+log = logging.getLogger(__name__)
+STATUS_MESSAGE_MS = 8_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, instance: Instance, info: InstanceInfo) -> None:
+    def __init__(self, context: PageContext, page_classes: Sequence[type[Page]] = PAGES) -> None:
         super().__init__()
-        self.instance = instance
-        self.info = info
-        self.setWindowTitle(f"QuarkLink Provisioning Station — {info.name}")
-        self.resize(1200, 780)
+        self.context = context
+        self.instance = context.instance
+        self.info = context.info
+        self.setWindowTitle(f"QuarkLink Provisioning Station — {self.info.name}")
+        self.resize(1280, 800)
 
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.nav = QListWidget()
-        self.nav.setObjectName("navigation")
-        self.nav.setFixedWidth(190)
+        layout.setSpacing(0)
+        layout.addWidget(self._navigation_column())
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(0)
+        self.error_banner = ErrorBanner()
         self.stack = QStackedWidget()
-        layout.addWidget(self.nav)
-        layout.addWidget(self.stack, 1)
+        right.addWidget(self.error_banner)
+        right.addWidget(self.stack, 1)
+        layout.addLayout(right, 1)
         self.setCentralWidget(central)
 
         self.pages: list[Page] = []
-        for page in sorted(self._make_pages(), key=lambda p: p.order):
-            self._add_page(page)
-        self.nav.currentRowChanged.connect(self._show_page)
+        for page_class in pages_for(self.info.role, tuple(page_classes)):
+            self._add_page(page_class(context))
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
-        self.user_label = QLabel(f"{info.actor} ({info.role.value})")
+        self.user_label = QLabel(f"Signed in as {self.info.actor} ({self.info.role.value})")
+        self.ports_label = QLabel()
+        self.set_port_count(None)
         self.statusBar().addWidget(self.connection_label, 1)
         self.statusBar().addPermanentWidget(self.user_label)
+        self.statusBar().addPermanentWidget(self.ports_label)
         self.nav.setCurrentRow(0)
 
-    def _make_pages(self) -> list[Page]:
-        return [DashboardPage(self.instance)]
+    def _navigation_column(self) -> QWidget:
+        column = QWidget()
+        column.setFixedWidth(200)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        title = QLabel("QuarkLink")
+        title.setObjectName("navigationTitle")
+        subtitle = QLabel("Provisioning Station")
+        subtitle.setObjectName("navigationSubtitle")
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addWidget(self.nav, 1)
+        return column
 
     def _add_page(self, page: Page) -> None:
         self.pages.append(page)
         self.stack.addWidget(page)
-        item = QListWidgetItem(page.title)
+        item = QListWidgetItem(load_icon(page.icon), page.title)
         item.setData(Qt.ItemDataRole.UserRole, page.title)
         self.nav.addItem(item)
-        error = getattr(page, "error", None)
-        if error is not None:
-            error.connect(self.show_error)
+        page.error.connect(self.show_error)
+        page.navigate.connect(self.show_page)
+        page.status.connect(lambda message: self.statusBar().showMessage(message, STATUS_MESSAGE_MS))
+        requested = getattr(page, "provisioning_requested", None)
+        if requested is not None:
+            requested.connect(self.route_provisioning_request)
+        port_count = getattr(page, "port_count_changed", None)  # the Station page reports its ports
+        if port_count is not None:
+            port_count.connect(self.set_port_count)
 
     def _connection_text(self) -> str:
         where = "built-in local instance" if self.info.kind == "local" else "remote instance"
         return f"Connected to the {where} “{self.info.name}” — {self.info.location}"
 
-    def _show_page(self, row: int) -> None:
-        if 0 <= row < len(self.pages):
-            self.stack.setCurrentIndex(row)
-            self.pages[row].refresh()
+    # --- navigation ------------------------------------------------------------------------------
+    def titles(self) -> list[str]:
+        return [page.title for page in self.pages]
+
+    def has_page(self, title: str) -> bool:
+        return title in self.titles()
 
     def page(self, title: str) -> Page:
-        return next(p for p in self.pages if p.title == title)
+        for page in self.pages:
+            if page.title == title:
+                return page
+        raise KeyError(f"no page titled {title!r} for {self.info.role.value}s")
+
+    def show_page(self, title: str) -> bool:
+        if not self.has_page(title):
+            return False
+        self.nav.setCurrentRow(self.titles().index(title))
+        return True
+
+    def current_page(self) -> Page:
+        page = self.stack.currentWidget()
+        assert isinstance(page, Page)
+        return page
+
+    # --- status and errors -----------------------------------------------------------------------
+    def set_port_count(self, count: int | None) -> None:
+        """How many ports the station is watching (None until the Station page reports it)."""
+        self.ports_label.setText("ports: —" if count is None else f"ports: {count}")
 
     def show_error(self, message: str) -> None:
-        """The one place errors reach the person."""
-        self.statusBar().showMessage(message, 15_000)
-        QMessageBox.warning(self, "QuarkLink Provisioning Station", message)
+        """The one place errors reach the person: a banner above the page, and the station log."""
+        log.warning("%s", message)
+        self.statusBar().showMessage(message.splitlines()[0] if message else "", STATUS_MESSAGE_MS)
+        self.error_banner.show_message(message)
+
+    def route_provisioning_request(self, request: ProvisioningRequest) -> bool:
+        """Give the request to the page that can start it (the Station page), and show that page."""
+        for page in self.pages:
+            accept = getattr(page, "accept_provisioning_request", None)
+            if accept is not None:
+                self.show_page(page.title)
+                accept(request)
+                return True
+        self.statusBar().showMessage(
+            f"Provisioning {request.task!r} into {request.batch!r} is ready; the Station page runs it.",
+            STATUS_MESSAGE_MS,
+        )
+        return False

@@ -5,6 +5,9 @@ never touches a widget. Results reach the callbacks through the `_Relay` object'
 is created on the calling (GUI) thread, so the worker's emissions are queued there. Connecting a
 lambda directly would run it on the worker thread, which is the mistake this module exists to avoid.
 Every error becomes one message for the window's single error sink.
+
+`owner` ties a call to the widget that asked for it: if the widget is destroyed before the result
+arrives (a dialog closed, a window torn down), the result is dropped instead of reaching a dead object.
 """
 
 from __future__ import annotations
@@ -27,22 +30,36 @@ class _Relay(QObject):
     succeeded = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, on_success: Callable[[Any], None], on_failure: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        on_success: Callable[[Any], None],
+        on_failure: Callable[[str], None],
+        owner: QObject | None = None,
+    ) -> None:
         super().__init__()
         self._on_success = on_success
         self._on_failure = on_failure
+        self._dropped = False
         self.succeeded.connect(self._deliver_success)
         self.failed.connect(self._deliver_failure)
+        if owner is not None:
+            owner.destroyed.connect(self._drop)
+
+    @Slot()
+    def _drop(self) -> None:
+        self._dropped = True
 
     @Slot(object)
     def _deliver_success(self, result: object) -> None:
         _live.discard(self)
-        self._on_success(result)
+        if not self._dropped:
+            self._on_success(result)
 
     @Slot(str)
     def _deliver_failure(self, message: str) -> None:
         _live.discard(self)
-        self._on_failure(message)
+        if not self._dropped:
+            self._on_failure(message)
 
 
 class BackgroundCall(QRunnable):
@@ -73,8 +90,9 @@ def start_call(
     on_success: Callable[[Any], None],
     on_failure: Callable[[str], None],
     pool: QThreadPool | None = None,
+    owner: QObject | None = None,
 ) -> None:
     """Start `fn` on the pool; the callbacks run later on the thread that called this (the GUI thread)."""
-    relay = _Relay(on_success, on_failure)
+    relay = _Relay(on_success, on_failure, owner)
     _live.add(relay)
     (pool or QThreadPool.globalInstance()).start(BackgroundCall(fn, what, relay))

@@ -2,31 +2,126 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from pytestqt.qtbot import QtBot
 
+from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.ui.main_window import MainWindow
+from app.ui.pages.base import Page
+from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.ui.pages.registry import PAGES, STATION_ORDER
+
+ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Settings"]
 
 
-def test_window_says_it_is_connected_to_the_local_instance(qtbot: QtBot, tmp_path: Path) -> None:
-    instance = LocalInstance.open(tmp_path / "local.sqlite3")
-    try:
-        instance.create_batch("visible-batch")
-        window = MainWindow(instance, instance.info())
-        qtbot.addWidget(window)
-        window.show()
-        assert "built-in local instance" in window.connection_label.text()
-        assert str(tmp_path) in window.connection_label.text()
-        assert "administrator" in window.user_label.text()
+def nav_titles(window: MainWindow) -> list[str]:
+    return [window.nav.item(row).text() for row in range(window.nav.count())]
 
-        dashboard = window.page("Dashboard")
-        assert isinstance(dashboard, DashboardPage)
-        qtbot.waitUntil(lambda: dashboard.summary is not None, timeout=10_000)
-        assert "HSM" in dashboard.health_panels
-        actions = [dashboard.activity.item(r, 2).text() for r in range(dashboard.activity.rowCount())]
-        assert any("batch" in a for a in actions)
-    finally:
-        instance.close()
+
+def test_window_says_which_instance_and_who(window: MainWindow, instance: LocalInstance) -> None:
+    info = instance.info()
+    assert "built-in local instance" in window.connection_label.text()
+    assert info.name in window.connection_label.text()
+    assert info.location in window.connection_label.text()
+    assert window.user_label.text() == "Signed in as station (administrator)"
+    assert window.ports_label.text() == "ports: —"
+    window.set_port_count(4)
+    assert window.ports_label.text() == "ports: 4"
+
+
+def test_navigation_follows_the_instance_order(window: MainWindow) -> None:
+    assert nav_titles(window) == ADMIN_PAGES
+    assert all(not window.nav.item(row).icon().isNull() for row in range(window.nav.count()))
+    orders = [page.order for page in window.pages]
+    assert orders == sorted(orders)
+    logs, settings = window.page("Logs").order, window.page("Settings").order
+    assert logs < STATION_ORDER < settings, "the Station page's slot must sit between Logs and Settings"
+
+
+def test_clicking_navigation_shows_the_page(window: MainWindow, qtbot: QtBot) -> None:
+    window.nav.setCurrentRow(ADMIN_PAGES.index("HSM"))
+    assert window.current_page().title == "HSM"
+    assert window.show_page("Logs")
+    assert window.current_page().title == "Logs"
+    assert not window.show_page("Firmwares")
+
+
+def test_a_contributor_does_not_see_users(
+    qtbot: QtBot, contributor_instance: LocalInstance, make_context: Callable[[Instance], PageContext]
+) -> None:
+    window = MainWindow(make_context(contributor_instance))
+    qtbot.addWidget(window)
+    window.show()
+    assert "Users" not in nav_titles(window)
+    assert nav_titles(window) == [t for t in ADMIN_PAGES if t != "Users"]
+    assert window.user_label.text() == "Signed in as carol (contributor)"
+    assert not window.has_page("Users")
+
+
+def test_dashboard_loads_in_the_background_and_shows_activity(
+    window: MainWindow, instance: LocalInstance, qtbot: QtBot
+) -> None:
+    dashboard = window.page("Dashboard")
+    assert isinstance(dashboard, DashboardPage)
+    qtbot.waitUntil(lambda: dashboard.summary is not None, timeout=10_000)
+    assert "HSM" in dashboard.health_panels
+    actions = [dashboard.activity_model.record(r).action for r in range(dashboard.activity_model.rowCount())]
+    assert "instance.create" in actions
+
+
+def test_go_to_devices_switches_page(window: MainWindow) -> None:
+    dashboard = window.page("Dashboard")
+    assert isinstance(dashboard, DashboardPage)
+    dashboard.go_devices.click()
+    assert window.current_page().title == "Devices"
+    window.show_page("Dashboard")
+    dashboard.go_hsm.click()
+    assert window.current_page().title == "HSM"
+
+
+def test_page_errors_reach_the_one_sink(window: MainWindow, qtbot: QtBot, instance: LocalInstance) -> None:
+    devices = window.page("Devices")
+    instance.close()  # every later call fails inside the worker
+    devices.refresh()
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=10_000)
+    assert window.error_banner.message().startswith("Loading the batches failed")
+    window.error_banner.dismiss.click()
+    assert not window.error_banner.isVisible()
+
+
+def test_provisioning_request_waits_for_a_station_page(window: MainWindow) -> None:
+    request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
+    assert window.route_provisioning_request(request) is False
+    assert "the Station page runs it" in window.statusBar().currentMessage()
+
+
+class _StationStandIn(Page):
+    """Shape of the Station page as the window sees it: order 60 and accept_provisioning_request."""
+
+    title = "Station"
+    icon = "station"
+    order = STATION_ORDER
+
+    def __init__(self, context: PageContext) -> None:
+        super().__init__(context)
+        self.accepted: list[ProvisioningRequest] = []
+
+    def accept_provisioning_request(self, request: ProvisioningRequest) -> None:
+        self.accepted.append(request)
+
+
+def test_a_registered_station_page_gets_the_request(qtbot: QtBot, context: PageContext) -> None:
+    window = MainWindow(context, (*PAGES, _StationStandIn))
+    qtbot.addWidget(window)
+    window.show()
+    assert nav_titles(window)[-2:] == ["Station", "Settings"]
+    request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
+    assert window.route_provisioning_request(request)
+    station = window.page("Station")
+    assert isinstance(station, _StationStandIn)
+    assert station.accepted == [request]
+    assert window.current_page() is station

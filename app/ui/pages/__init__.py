@@ -1,1 +1,1 @@
-"""One page, one module. `PAGES` is the registry the main window builds its navigation from."""
+"""One page, one module; `registry.PAGES` is the list the main window builds its navigation from."""

@@ -1,123 +1,128 @@
-"""Dashboard: the instance's health panels, device and certificate counts, last activity."""
+"""Dashboard: the instance's health panels, device and certificate counts, and the last activity.
+
+It mirrors the instance's own dashboard, so an operator sees at a glance whether the HSM, backend,
+database and IoT hubs are fine before starting a shift. It refreshes in the background every 10 s
+while it is visible, and whenever it is shown.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
-from app.domain.kinds import HealthLevel
-from app.domain.records import DashboardSummary
-from app.instance.api import Instance
+from app.domain.records import ActivityEntry, DashboardSummary
+from app.ui.models.formatting import count, when
+from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
-from app.workers.background import start_call
+from app.ui.pages.context import PageContext
+from app.ui.widgets.column_chooser import ColumnChooser
+from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.panels import HealthPanel, StatPanel
+from app.ui.widgets.record_view import RecordView
 
-LEVEL_COLOURS = {HealthLevel.OK: "#2e7d32", HealthLevel.DEGRADED: "#ef6c00", HealthLevel.DOWN: "#c62828"}
-
-
-class _Panel(QFrame):
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.setObjectName("panel")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        self.title = QLabel(title)
-        self.title.setObjectName("panelTitle")
-        self.value = QLabel("…")
-        self.value.setObjectName("panelValue")
-        layout.addWidget(self.title)
-        layout.addWidget(self.value)
+DEVICE_STATES = ("Renewed", "Enrolled", "Revoked", "Expired")
+CERTIFICATE_STATES = ("Valid", "Expired", "Not used")
+ACTIVITY_COLUMNS: tuple[Column[ActivityEntry], ...] = (
+    Column("When", lambda e: when(e.at), sort_key=lambda e: e.id),
+    Column("Who", lambda e: e.actor),
+    Column("Action", lambda e: e.action),
+    Column("Target", lambda e: e.target, tooltip=lambda e: e.target),
+    Column("Details", lambda e: e.details, tooltip=lambda e: e.details),
+)
 
 
 class DashboardPage(Page):
     title = "Dashboard"
     icon = "dashboard"
     order = 0
-    error = Signal(str)
+    refresh_interval_ms = 10_000
 
-    def __init__(self, instance: Instance) -> None:
-        super().__init__()
-        self._instance = instance
+    def __init__(self, context: PageContext) -> None:
+        super().__init__(context)
+        self.summary: DashboardSummary | None = None
+        self._loading = False
         layout = QVBoxLayout(self)
-        header = QHBoxLayout()
-        heading = QLabel("Dashboard")
-        heading.setObjectName("pageTitle")
-        header.addWidget(heading)
-        header.addStretch(1)
+        layout.setContentsMargins(20, 14, 20, 14)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
-        header.addWidget(self.refresh_button)
-        layout.addLayout(header)
+        layout.addWidget(PageHeader("Dashboard", f"{context.info.name} — status, devices and activity"))
 
         self.health_grid = QGridLayout()
-        self.health_panels: dict[str, _Panel] = {}
+        self.health_panels: dict[str, HealthPanel] = {}
         layout.addLayout(self.health_grid)
 
-        counts = QGridLayout()
-        self.device_panels = {name: _Panel(name) for name in ("Renewed", "Enrolled", "Revoked", "Expired")}
+        devices_row = QHBoxLayout()
+        devices_row.addWidget(section_title("Devices"), 1)
+        self.go_devices = QPushButton("Go to Devices")
+        self.go_devices.clicked.connect(lambda: self.navigate.emit("Devices"))
+        devices_row.addWidget(self.go_devices)
+        layout.addLayout(devices_row)
+        grid = QGridLayout()
+        self.device_panels = {name: StatPanel(name, "devices") for name in DEVICE_STATES}
         for column, panel in enumerate(self.device_panels.values()):
-            counts.addWidget(panel, 0, column)
-        self.cert_panels = {
-            name: _Panel(f"Certificates {name.lower()}") for name in ("Valid", "Expired", "Not used")
-        }
-        for column, panel in enumerate(self.cert_panels.values()):
-            counts.addWidget(panel, 1, column)
-        layout.addLayout(counts)
+            grid.addWidget(panel, 0, column)
+            grid.setColumnStretch(column, 1)
+        layout.addLayout(grid)
 
-        activity_title = QLabel("Last activity")
-        activity_title.setObjectName("sectionTitle")
-        layout.addWidget(activity_title)
-        self.activity = QTableWidget(0, 4)
-        self.activity.setHorizontalHeaderLabels(["When (UTC)", "Who", "Action", "Target"])
-        self.activity.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.activity.verticalHeader().setVisible(False)
-        self.activity.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        certs_row = QHBoxLayout()
+        certs_row.addWidget(section_title("Certificates"), 1)
+        self.go_hsm = QPushButton("Go to HSM")
+        self.go_hsm.clicked.connect(lambda: self.navigate.emit("HSM"))
+        certs_row.addWidget(self.go_hsm)
+        layout.addLayout(certs_row)
+        grid = QGridLayout()
+        self.cert_panels = {name: StatPanel(name, "certificates") for name in CERTIFICATE_STATES}
+        for column, panel in enumerate(self.cert_panels.values()):
+            grid.addWidget(panel, 0, column)
+        for column in range(len(DEVICE_STATES)):  # the same widths as the device panels above
+            grid.setColumnStretch(column, 1)
+        layout.addLayout(grid)
+
+        self.activity_model = RecordTableModel(ACTIVITY_COLUMNS, self)
+        self.activity_proxy = sorting_proxy(self.activity_model, self)
+        self.activity = RecordView(self.activity_proxy, widths=(150, 110, 150, 260))
+        self.activity.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search activity…")
+        self.search.setMinimumWidth(220)
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.activity_proxy.setFilterFixedString)
+        self.columns = ColumnChooser(self.activity, hidden=())
+        activity_row = QHBoxLayout()
+        activity_row.addWidget(section_title("Last activity"), 1)
+        activity_row.addWidget(self.search)
+        activity_row.addWidget(self.columns)
+        activity_row.addWidget(self.refresh_button)
+        layout.addLayout(activity_row)
         layout.addWidget(self.activity, 1)
-        self.summary: DashboardSummary | None = None
 
     def refresh(self) -> None:
+        if self._loading:
+            return
+        self._loading = True
         self.refresh_button.setEnabled(False)
-        start_call(self._instance.dashboard_summary, "Loading the dashboard", self._show, self._failed)
+        self.call(self.instance.dashboard_summary, "Loading the dashboard", self._show, self._failed)
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, _message: str) -> None:
+        self._loading = False
         self.refresh_button.setEnabled(True)
-        self.error.emit(message)
 
     def _show(self, summary: DashboardSummary) -> None:
+        self._loading = False
         self.refresh_button.setEnabled(True)
         self.summary = summary
         for index, health in enumerate(summary.health):
             panel = self.health_panels.get(health.name)
             if panel is None:
-                panel = self.health_panels[health.name] = _Panel(health.name)
+                panel = self.health_panels[health.name] = HealthPanel(health.name)
                 self.health_grid.addWidget(panel, 0, index)
-            panel.value.setText(health.label.upper() if health.label in ("ok", "down") else health.label)
-            panel.value.setStyleSheet(f"color: {LEVEL_COLOURS[health.level]}; font-weight: bold;")
-            panel.setToolTip(health.detail)
+                self.health_grid.setColumnStretch(index, 1)
+            panel.show_health(health)
         d = summary.devices
-        for name, value in (
-            ("Renewed", d.renewed),
-            ("Enrolled", d.enrolled),
-            ("Revoked", d.revoked),
-            ("Expired", d.expired),
-        ):
-            self.device_panels[name].value.setText(f"{value:,}")
+        for name, value in zip(DEVICE_STATES, (d.renewed, d.enrolled, d.revoked, d.expired), strict=True):
+            self.device_panels[name].set_value(count(value))
+        self.go_devices.setToolTip(f"{count(d.total)} devices in all, {count(d.registered)} not yet enrolled")
         c = summary.certificates
-        for name, value in (("Valid", c.valid), ("Expired", c.expired), ("Not used", c.not_used)):
-            self.cert_panels[name].value.setText(f"{value:,}")
-        self.activity.setRowCount(len(summary.last_activity))
-        for row, entry in enumerate(summary.last_activity):
-            values = (entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.actor, entry.action, entry.target)
-            for column, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.activity.setItem(row, column, item)
+        for name, value in zip(CERTIFICATE_STATES, (c.valid, c.expired, c.not_used), strict=True):
+            self.cert_panels[name].set_value(count(value))
+        self.activity_model.set_records(summary.last_activity)

@@ -1,0 +1,1 @@
+"""Item models behind the pages' views: plain records in, Qt roles out."""

@@ -1,0 +1,213 @@
+"""A batch's devices as a virtual table: a million rows, only the visible pages ever loaded.
+
+`rowCount()` is the batch's device count from the first page's `total`; `data()` for a row whose page
+is not cached returns a placeholder and asks for that page (offset = row rounded down to the page
+size). The instance answers any offset as cheaply as the first, so scrolling to row 999,800 costs one
+request, not 5,000 (`canFetchMore` paging would have to load everything above it).
+
+Requests run on the thread pool, at most `max_in_flight` at a time; the newest wish is served first and
+only the last `max_queued` wishes are kept, so dragging the scroll bar across a million rows loads the
+pages where it stops, not every page it passed. Pages live in a small LRU cache.
+
+The view sits on this model directly, without a QSortFilterProxyModel: a proxy maps every source row
+(and would read every row to sort or filter), which is exactly what a million-row table cannot afford.
+Searching is a DeviceID prefix sent to the instance instead.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QColor
+
+from app.domain.kinds import DeviceState
+from app.domain.records import Device, Page, PageRequest
+from app.instance.api import Instance
+from app.ui.models.formatting import fixed_font, when
+from app.ui.models.table_model import ROOT, Index
+from app.workers.background import start_call
+
+HEADERS = ("#", "DeviceID", "State", "Added")
+PLACEHOLDER = "loading…"
+STATE_COLOURS = {
+    DeviceState.ENROLLED: QColor("#2e7d32"),
+    DeviceState.RENEWED: QColor("#1565c0"),
+    DeviceState.REVOKED: QColor("#c62828"),
+    DeviceState.EXPIRED: QColor("#ef6c00"),
+}
+
+
+class PagedDeviceModel(QAbstractTableModel):
+    error = Signal(str)
+    page_loaded = Signal(int)  # the offset of a page that arrived
+
+    def __init__(
+        self,
+        instance: Instance,
+        page_size: int = 200,
+        cache_pages: int = 64,
+        max_in_flight: int = 2,
+        max_queued: int = 6,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._instance = instance
+        self.page_size = page_size
+        self._cache_pages = cache_pages
+        self._max_in_flight = max_in_flight
+        self._max_queued = max_queued
+        self._batch: str | None = None
+        self._search = ""
+        self._total = 0
+        self._known = False
+        self._generation = 0
+        self._pages: OrderedDict[int, tuple[Device, ...]] = OrderedDict()
+        self._in_flight: set[int] = set()
+        self._queue: deque[int] = deque()
+        self._failed: set[int] = set()
+
+    @property
+    def batch(self) -> str | None:
+        return self._batch
+
+    @property
+    def total_known(self) -> bool:
+        """True once the first page said how many devices match."""
+        return self._known
+
+    def set_batch(self, batch: str | None, search: str = "") -> None:
+        """Show `batch` (None: nothing); `search` keeps IDs starting with those hex digits."""
+        self._batch = batch
+        self._search = search.strip()
+        self.reload()
+
+    def reload(self) -> None:
+        """Forget every cached page and start again from the first (after states changed, say)."""
+        self._generation += 1
+        self.beginResetModel()
+        self._pages.clear()
+        self._in_flight.clear()
+        self._queue.clear()
+        self._failed.clear()
+        self._total = 0
+        self._known = False
+        self.endResetModel()
+        if self._batch is not None:
+            self._want(0)
+
+    def cached_pages(self) -> list[int]:
+        return list(self._pages)
+
+    def device(self, row: int) -> Device | None:
+        """The device at `row` if its page is loaded."""
+        page = self._pages.get(row - row % self.page_size)
+        if page is None:
+            return None
+        position = row % self.page_size
+        return page[position] if position < len(page) else None
+
+    # --- Qt model interface ---------------------------------------------------------------------
+    def rowCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else self._total
+
+    def columnCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        offset = row - row % self.page_size
+        page = self._pages.get(offset)
+        if page is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                self._want(offset)
+                return f"{row + 1:,}" if column == 0 else (PLACEHOLDER if column == 1 else "")
+            return None
+        self._pages.move_to_end(offset)
+        position = row - offset
+        if position >= len(page):
+            return None
+        device = page[position]
+        if role == Qt.ItemDataRole.DisplayRole:
+            values = (f"{row + 1:,}", device.device_id, device.state.value, when(device.added_at))
+            return values[column]
+        if role == Qt.ItemDataRole.FontRole and column == 1:
+            return fixed_font()
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            return STATE_COLOURS.get(device.state)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # --- loading --------------------------------------------------------------------------------
+    def _want(self, offset: int) -> None:
+        if offset in self._in_flight or offset in self._failed or offset in self._pages:
+            return
+        if offset in self._queue:
+            self._queue.remove(offset)
+        self._queue.append(offset)
+        while len(self._queue) > self._max_queued:
+            self._queue.popleft()
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._queue and len(self._in_flight) < self._max_in_flight:
+            offset = self._queue.pop()
+            self._in_flight.add(offset)
+            self._request(offset)
+
+    def _request(self, offset: int) -> None:
+        batch, generation = self._batch, self._generation
+        assert batch is not None
+        request = PageRequest(offset=offset, limit=self.page_size, search=self._search)
+        start_call(
+            lambda: self._instance.list_devices(batch, request),
+            f"Loading the devices of batch {batch!r}",
+            lambda page: self._arrived(generation, offset, page),
+            lambda message: self._failed_page(generation, offset, message),
+            owner=self,
+        )
+
+    def _failed_page(self, generation: int, offset: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._in_flight.discard(offset)
+        self._failed.add(offset)
+        if len(self._failed) == 1:
+            self.error.emit(message)  # once per batch shown, not once per page
+        self._pump()
+
+    def _arrived(self, generation: int, offset: int, page: Page[Device]) -> None:
+        if generation != self._generation:
+            return
+        self._in_flight.discard(offset)
+        self._pages[offset] = page.items
+        while len(self._pages) > self._cache_pages:
+            self._pages.popitem(last=False)
+        self._resize(page.total)
+        last = min(offset + len(page.items), self._total) - 1
+        if last >= offset:
+            self.dataChanged.emit(self.index(offset, 0), self.index(last, len(HEADERS) - 1))
+        self.page_loaded.emit(offset)
+        self._pump()
+
+    def _resize(self, total: int) -> None:
+        if not self._known or total < self._total:
+            self.beginResetModel()
+            self._total = total
+            self._known = True
+            self.endResetModel()
+        elif total > self._total:
+            self.beginInsertRows(QModelIndex(), self._total, total - 1)
+            self._total = total
+            self.endInsertRows()

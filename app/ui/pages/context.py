@@ -1,0 +1,27 @@
+"""What every page is built from: one object, so the registry can create any page the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.records import InstanceInfo
+from app.instance.api import Instance
+from app.system.keyring_store import KeyringStore
+from app.ui.models.station_log import StationLogModel
+from app.ui.settings import StationSettings
+
+
+@dataclass
+class PageContext:
+    """The instance the window is connected to and the station-wide parts pages share.
+
+    `instance` is only ever called from worker threads (see app/workers/background.py).
+    """
+
+    instance: Instance
+    info: InstanceInfo
+    settings: StationSettings
+    keyring: KeyringStore
+    station_log: StationLogModel
+    data_dir: Path

@@ -1,0 +1,203 @@
+"""Devices: the instance's batches, and the devices of the selected batch.
+
+The batches table is small and sorted/searched locally. The devices table can hold a million rows, so
+it is the virtual `PagedDeviceModel` (only visible pages load) and its search is a DeviceID prefix the
+instance answers.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from app.domain.records import AddDevicesResult, Batch
+from app.ui.models.device_pages import PagedDeviceModel
+from app.ui.models.formatting import count, day
+from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
+from app.ui.pages.base import Page
+from app.ui.pages.context import PageContext
+from app.ui.pages.devices_batch_dialog import CreateBatchDialog
+from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.record_view import RecordView
+from app.workers.listing import Listing, collect
+
+BATCH_COLUMNS: tuple[Column[Batch], ...] = (
+    Column("Name", lambda b: b.name),
+    Column("Devices", lambda b: count(b.counts.total), sort_key=lambda b: b.counts.total, align_right=True),
+    Column(
+        "Enrolled", lambda b: count(b.counts.enrolled), sort_key=lambda b: b.counts.enrolled, align_right=True
+    ),
+    Column(
+        "Expired", lambda b: count(b.counts.expired), sort_key=lambda b: b.counts.expired, align_right=True
+    ),
+    Column(
+        "Revoked", lambda b: count(b.counts.revoked), sort_key=lambda b: b.counts.revoked, align_right=True
+    ),
+    Column("Policy", lambda b: b.policy),
+    Column("Created", lambda b: day(b.created_at), sort_key=lambda b: b.created_at),
+)
+
+
+class DevicesPage(Page):
+    title = "Devices"
+    icon = "devices"
+    order = 10
+
+    def __init__(self, context: PageContext) -> None:
+        super().__init__(context)
+        self.listing: Listing[Batch] | None = None
+        self._loading = False
+        self._select_after_load: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 14)
+        self.create_button = QPushButton("Create batch…")
+        self.create_button.setObjectName("primary")
+        self.create_button.clicked.connect(self.open_create_dialog)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        layout.addWidget(
+            PageHeader(
+                "Devices",
+                "Batches of device identities; a board's DeviceID joins a batch when it is provisioned.",
+                self.create_button,
+                self.refresh_button,
+            )
+        )
+        self.batch_model = RecordTableModel(BATCH_COLUMNS, self)
+        self.batch_proxy = sorting_proxy(self.batch_model, self)
+        self.batches = RecordView(self.batch_proxy, widths=(220, 100, 100, 100, 100, 120))
+        self.batches.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.batches.selectionModel().selectionChanged.connect(self._batch_selected)
+        self.batch_search = QLineEdit()
+        self.batch_search.setPlaceholderText("Search batches…")
+        self.batch_search.setMinimumWidth(220)
+        self.batch_search.setClearButtonEnabled(True)
+        self.batch_search.textChanged.connect(self.batch_proxy.setFilterFixedString)
+        self.batch_count = QLabel("")
+        self.batch_count.setObjectName("hint")
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(section_title("Batches"))
+        row.addWidget(self.batch_count, 1)
+        row.addWidget(self.batch_search)
+        top_layout.addLayout(row)
+        top_layout.addWidget(self.batches)
+
+        self.device_model = PagedDeviceModel(self.instance, parent=self)
+        self.device_model.error.connect(self.error)
+        self.device_model.modelReset.connect(self._update_device_count)
+        self.device_model.rowsInserted.connect(self._update_device_count)
+        self.devices = RecordView(self.device_model, widths=(80, 520, 100), sortable=False)
+        self.devices_title = section_title("Devices")
+        self.device_count = QLabel("Select a batch to see its devices.")
+        self.device_count.setObjectName("hint")
+        self.device_search = QLineEdit()
+        self.device_search.setPlaceholderText("DeviceID starts with…")
+        self.device_search.setMinimumWidth(220)
+        self.device_search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(300)
+        self._search_timer.timeout.connect(self._search_devices)
+        self.device_search.textChanged.connect(lambda _text: self._search_timer.start())
+
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.devices_title)
+        row.addWidget(self.device_count, 1)
+        row.addWidget(self.device_search)
+        bottom_layout.addLayout(row)
+        bottom_layout.addWidget(self.devices)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([230, 470])
+        layout.addWidget(splitter, 1)
+
+    # --- batches ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        if self._loading:
+            return
+        self._loading = True
+        self.call(
+            lambda: collect(self.instance.list_batches), "Loading the batches", self._show, self._failed
+        )
+
+    def _failed(self, _message: str) -> None:
+        self._loading = False
+
+    def _show(self, listing: Listing[Batch]) -> None:
+        self._loading = False
+        keep = self._select_after_load or self.selected_batch()
+        self._select_after_load = None
+        self.listing = listing
+        self.batch_model.set_records(listing.items)
+        shown = (
+            f"{count(len(listing.items))} of {count(listing.total)}"
+            if listing.truncated
+            else count(listing.total)
+        )
+        self.batch_count.setText(f"{shown} batches")
+        if keep is not None:
+            self.select_batch(keep)
+
+    def selected_batch(self) -> str | None:
+        row = self.batches.selected_source_row()
+        return None if row is None else self.batch_model.record(row).name
+
+    def select_batch(self, name: str) -> bool:
+        for row, batch in enumerate(self.batch_model.records()):
+            if batch.name == name:
+                index = self.batch_proxy.mapFromSource(self.batch_model.index(row, 0))
+                flags = (
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                )
+                self.batches.selectionModel().select(index, flags)
+                self.batches.scrollTo(index)
+                return True
+        return False
+
+    def _batch_selected(self) -> None:
+        name = self.selected_batch()
+        if name != self.device_model.batch:
+            self.devices_title.setText(f"Devices in {name}" if name else "Devices")
+            self.device_model.set_batch(name, self.device_search.text())
+            self._update_device_count()
+        elif name is not None:
+            self.device_model.reload()
+
+    # --- devices ---------------------------------------------------------------------------------
+    def _search_devices(self) -> None:
+        if self.device_model.batch is not None:
+            self.device_model.set_batch(self.device_model.batch, self.device_search.text())
+
+    def _update_device_count(self) -> None:
+        if self.device_model.batch is None:
+            self.device_count.setText("Select a batch to see its devices.")
+        elif not self.device_model.total_known:
+            self.device_count.setText("loading…")
+        else:
+            search = self.device_search.text().strip()
+            matching = f" starting with {search}" if search else ""
+            self.device_count.setText(f"{count(self.device_model.rowCount())} devices{matching}")
+
+    # --- create ----------------------------------------------------------------------------------
+    def open_create_dialog(self) -> CreateBatchDialog:
+        dialog = CreateBatchDialog(self, self.instance)
+        dialog.created.connect(self._created)
+        dialog.open()
+        return dialog
+
+    def _created(self, batch: Batch, result: AddDevicesResult | None) -> None:
+        added = result.added if result else 0
+        skipped = (result.duplicates_in_input + result.already_present) if result else 0
+        note = f", {count(skipped)} skipped as duplicates" if skipped else ""
+        self.status.emit(f"Batch {batch.name!r} created with {count(added)} devices{note}")
+        self._select_after_load = batch.name
+        self.refresh()

@@ -1,0 +1,241 @@
+"""Create Batch: a name, a policy, and DeviceIDs typed one by one or read from a JSON file.
+
+Nothing reaches the instance until the person presses "Create batch": a file is read and checked in
+the background first, and a bad file's problems are listed line by line in the dialog (each with its
+line and device number) so the person can fix the file and load it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QWidget,
+)
+
+from app.domain.batch_file import BatchFileError, parse_batch_file
+from app.domain.device_id import DeviceID, parse_device_id
+from app.domain.errors import ValidationError
+from app.domain.names import validate_name
+from app.domain.records import AddDevicesResult, Batch
+from app.instance.api import DEFAULT_POLICY, Instance
+from app.ui.models.formatting import count
+from app.ui.style import DOWN
+from app.ui.widgets.form_dialog import FormDialog
+from app.workers.background import start_call
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """A batch file read on a worker: its IDs, or the reasons it was rejected."""
+
+    name: str
+    ids: tuple[DeviceID, ...] = ()
+    problems: tuple[str, ...] = ()
+    total_problems: int = 0
+
+
+def read_batch_file(path: Path) -> FileOutcome:
+    """Runs on a worker thread: reading and checking a million IDs takes a moment."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileOutcome(
+            path.name, problems=(f"cannot read the file: {exc.strerror or exc}",), total_problems=1
+        )
+    try:
+        ids = parse_batch_file(data, source=path.name)
+    except BatchFileError as exc:
+        return FileOutcome(
+            path.name, problems=tuple(str(p) for p in exc.problems), total_problems=exc.total_problems
+        )
+    return FileOutcome(path.name, ids=tuple(ids))
+
+
+class CreateBatchDialog(FormDialog):
+    created = Signal(object, object)  # Batch, AddDevicesResult | None
+
+    def __init__(self, parent: QWidget | None, instance: Instance) -> None:
+        super().__init__(
+            parent,
+            "Create batch",
+            "Create batch",
+            'Add DeviceIDs one at a time, or load a JSON file {"devices": ["<64 hex>", …]}. '
+            "Nothing is created until you press Create batch.",
+        )
+        self.setMinimumWidth(640)
+        self._instance = instance
+        self.typed_ids: list[DeviceID] = []
+        self.file: FileOutcome | None = None
+        self.batch: Batch | None = None
+
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. line-2 March")
+        self.policy = QLineEdit(DEFAULT_POLICY)
+        self.form.addRow("Name", self.name)
+        self.form.addRow("Policy", self.policy)
+
+        self.id_input = QLineEdit()
+        self.id_input.setPlaceholderText("DeviceID: 64 hexadecimal characters")
+        self.id_input.textChanged.connect(self._check_typed_id)
+        self.id_input.returnPressed.connect(self.add_typed_id)
+        self.add_button = QPushButton("Add")
+        self.add_button.setEnabled(False)
+        self.add_button.setAutoDefault(False)
+        self.add_button.clicked.connect(self.add_typed_id)
+        row = QHBoxLayout()
+        row.addWidget(self.id_input, 1)
+        row.addWidget(self.add_button)
+        self.form.addRow("Device ID", row)
+        self.id_problem = QLabel("")
+        self.id_problem.setObjectName("hint")
+        self.form.addRow("", self.id_problem)
+
+        self.id_list = QListWidget()
+        self.id_list.setMaximumHeight(110)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setAutoDefault(False)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.form.addRow("Typed IDs", self.id_list)
+        self.form.addRow("", self.remove_button)
+
+        self.file_button = QPushButton("From JSON file…")
+        self.file_button.setAutoDefault(False)
+        self.file_button.clicked.connect(self._choose_file)
+        self.file_label = QLabel("no file loaded")
+        self.file_label.setObjectName("hint")
+        row = QHBoxLayout()
+        row.addWidget(self.file_button)
+        row.addWidget(self.file_label, 1)
+        self.form.addRow("File", row)
+
+        self.problems_title = QLabel("")
+        self.problems_title.setObjectName("problem")
+        self.problems = QListWidget()
+        self.problems.setMaximumHeight(150)
+        self.extra.addWidget(self.problems_title)
+        self.extra.addWidget(self.problems)
+        self.problems_title.hide()
+        self.problems.hide()
+        self.summary = QLabel("")
+        self.extra.addWidget(self.summary)
+        self.ok_button.setAutoDefault(False)
+        self._update_summary()
+
+    # --- typed IDs -------------------------------------------------------------------------------
+    def _check_typed_id(self, text: str) -> DeviceID | None:
+        """Say what is wrong with the ID being typed; the ID when it can be added."""
+        device_id: DeviceID | None = None
+        if not text.strip():
+            message, bad = "", False
+        else:
+            try:
+                device_id = parse_device_id(text)
+            except ValidationError as exc:
+                message, bad = str(exc), True
+            else:
+                bad = device_id in self.typed_ids
+                message = "already in the list" if bad else "valid DeviceID — press Enter or Add"
+        self.id_problem.setText(message)
+        self.id_problem.setStyleSheet(f"color: {DOWN};" if bad else "")
+        self.add_button.setEnabled(device_id is not None and not bad)
+        return None if bad else device_id
+
+    def add_typed_id(self) -> bool:
+        device_id = self._check_typed_id(self.id_input.text())
+        if device_id is None:
+            return False
+        self.typed_ids.append(device_id)
+        self.id_list.addItem(device_id)
+        self.id_input.clear()
+        self._update_summary()
+        return True
+
+    def _remove_selected(self) -> None:
+        for item in self.id_list.selectedItems():
+            self.typed_ids.remove(DeviceID(item.text()))
+            self.id_list.takeItem(self.id_list.row(item))
+        self._update_summary()
+
+    # --- file ------------------------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load DeviceIDs", "", "Batch files (*.json);;All files (*)"
+        )
+        if path:
+            self.load_file(Path(path))
+
+    def load_file(self, path: Path) -> None:
+        """Read and check `path` in the background; the result replaces any earlier file."""
+        self.file = None
+        self.file_label.setText(f"reading {path.name}…")
+        self.file_button.setEnabled(False)
+        self.ok_button.setEnabled(False)
+        start_call(
+            lambda: read_batch_file(path),
+            f"Reading {path.name}",
+            self._file_read,
+            self._file_failed,
+            owner=self,
+        )
+
+    def _file_failed(self, message: str) -> None:
+        self._file_read(FileOutcome("file", problems=(message,), total_problems=1))
+
+    def _file_read(self, outcome: FileOutcome) -> None:
+        self.file_button.setEnabled(True)
+        self.ok_button.setEnabled(not self.busy)
+        self.problems.clear()
+        if outcome.problems:
+            self.file = None
+            self.file_label.setText(f"{outcome.name} was rejected; nothing from it will be imported")
+            self.problems_title.setText(f"{outcome.name}: {outcome.total_problems} problem(s)")
+            self.problems.addItems(list(outcome.problems))
+            if outcome.total_problems > len(outcome.problems):
+                self.problems.addItem(f"… and {outcome.total_problems - len(outcome.problems)} more")
+        else:
+            self.file = outcome
+            self.file_label.setText(f"{outcome.name}: {count(len(outcome.ids))} DeviceIDs ready")
+        self.problems_title.setVisible(bool(outcome.problems))
+        self.problems.setVisible(bool(outcome.problems))
+        self._update_summary()
+
+    # --- create ----------------------------------------------------------------------------------
+    def all_ids(self) -> list[DeviceID]:
+        return [*self.typed_ids, *(self.file.ids if self.file else ())]
+
+    def _update_summary(self) -> None:
+        typed, from_file = len(self.typed_ids), len(self.file.ids) if self.file else 0
+        self.summary.setText(
+            f"The batch will start with {count(typed + from_file)} devices "
+            f"({count(typed)} typed, {count(from_file)} from the file)."
+        )
+
+    def submit(self) -> None:
+        try:
+            name = validate_name(self.name.text(), "batch")
+            policy = validate_name(self.policy.text(), "policy")
+        except ValidationError as exc:
+            self.show_problem(str(exc))
+            return
+        ids = self.all_ids()
+        instance = self._instance
+
+        def create() -> tuple[Batch, AddDevicesResult | None]:
+            batch = instance.create_batch(name, policy)
+            return batch, (instance.add_devices(batch.name, ids) if ids else None)
+
+        self.run(create, "Creating the batch", self._done)
+
+    def _done(self, outcome: tuple[Batch, AddDevicesResult | None]) -> None:
+        self.batch = outcome[0]
+        self.created.emit(*outcome)
+        self.accept()

@@ -1,0 +1,113 @@
+"""Provisioning: the instance's tasks, creating one, and starting a provisioning run.
+
+"Start provisioning…" collects the WiFi network, batch and task and emits a `ProvisioningRequest`;
+the main window hands it to the Station page, where the person picks the ports.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+
+from app.domain.records import ProvisioningTask
+from app.ui.models.formatting import count, when
+from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
+from app.ui.pages.base import Page
+from app.ui.pages.context import PageContext
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
+from app.ui.pages.provisioning_task_dialog import BOOTLOADER_LABELS, IEF_LABELS, CreateTaskDialog
+from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.record_view import RecordView
+from app.workers.listing import Listing, collect
+
+
+def _images(task: ProvisioningTask) -> str:
+    return f"{task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
+
+
+TASK_COLUMNS: tuple[Column[ProvisioningTask], ...] = (
+    Column("Name", lambda t: t.name),
+    Column("Device", lambda t: t.device_type.display_name),
+    Column("Bootloader", lambda t: t.bootloader.value, tooltip=lambda t: BOOTLOADER_LABELS[t.bootloader]),
+    Column("IEF", lambda t: t.ief.value, tooltip=lambda t: IEF_LABELS[t.ief]),
+    Column("Signing key", lambda t: t.signing_key),
+    Column("Created", lambda t: when(t.created_at), sort_key=lambda t: t.created_at),
+    Column("Images", _images, tooltip=lambda t: _images(t).replace(", ", "\n")),
+)
+
+
+class ProvisioningPage(Page):
+    title = "Provisioning"
+    icon = "provisioning"
+    order = 30
+    provisioning_requested = Signal(object)  # ProvisioningRequest, for the Station page
+
+    def __init__(self, context: PageContext) -> None:
+        super().__init__(context)
+        self.listing: Listing[ProvisioningTask] | None = None
+        self.last_request: ProvisioningRequest | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 14)
+        self.create_button = QPushButton("Create task…")
+        self.create_button.clicked.connect(self.open_create_dialog)
+        self.start_button = QPushButton("Start provisioning…")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.open_start_dialog)
+        layout.addWidget(
+            PageHeader(
+                "Provisioning",
+                "A task says what to flash: chip, bootloader, IEF and the key that signs them.",
+                self.create_button,
+                self.start_button,
+            )
+        )
+        self.model = RecordTableModel(TASK_COLUMNS, self)
+        self.proxy = sorting_proxy(self.model, self)
+        self.tasks = RecordView(self.proxy, widths=(180, 90, 90, 90, 150, 150))
+        self.tasks.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search tasks…")
+        self.search.setMinimumWidth(220)
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("hint")
+        row = QHBoxLayout()
+        row.addWidget(section_title("Tasks"))
+        row.addWidget(self.count_label, 1)
+        row.addWidget(self.search)
+        layout.addLayout(row)
+        layout.addWidget(self.tasks, 1)
+
+    def refresh(self) -> None:
+        self.call(lambda: collect(self.instance.list_tasks), "Loading the tasks", self._show)
+
+    def _show(self, listing: Listing[ProvisioningTask]) -> None:
+        self.listing = listing
+        self.model.set_records(listing.items)
+        self.count_label.setText(f"{count(listing.total)} tasks")
+
+    def selected_task(self) -> str | None:
+        row = self.tasks.selected_source_row()
+        return None if row is None else self.model.record(row).name
+
+    def open_create_dialog(self) -> CreateTaskDialog:
+        dialog = CreateTaskDialog(self, self.instance)
+        dialog.created.connect(self._task_created)
+        dialog.open()
+        return dialog
+
+    def _task_created(self, task: ProvisioningTask) -> None:
+        self.status.emit(f"Task {task.name!r} created")
+        self.refresh()
+
+    def open_start_dialog(self) -> StartProvisioningDialog:
+        dialog = StartProvisioningDialog(self, self.instance, self.context.keyring, task=self.selected_task())
+        dialog.requested.connect(self._requested)
+        dialog.open()
+        return dialog
+
+    def _requested(self, request: ProvisioningRequest) -> None:
+        self.last_request = request
+        self.provisioning_requested.emit(request)

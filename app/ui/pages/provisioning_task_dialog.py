@@ -1,0 +1,180 @@
+"""Create Task: chip, bootloader and IEF variants, signing key, and the catalog images to flash.
+
+Images default to the newest catalog image of the right chip, kind and variant (the instance's own
+rule, so the default is passed as "no choice" and the instance resolves it). The instance checks the
+key against the chip's Secure Boot V2 rules; its refusal is shown inline, word for word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QWidget
+
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
+from app.domain.names import validate_name
+from app.domain.records import FirmwareImage, ProvisioningTask, SigningKey
+from app.instance.api import Instance
+from app.ui.pages.hsm_key_dialog import KEY_TYPE_LABELS, CreateKeyDialog
+from app.ui.widgets.form_dialog import FormDialog
+from app.workers.background import start_call
+from app.workers.listing import Listing, collect
+
+BOOTLOADER_LABELS = {
+    BootloaderKind.DEV: "Development (re-flashable)",
+    BootloaderKind.RELEASE: "Release (burns eFuses)",
+}
+IEF_LABELS = {IefKind.DEBUG: "Debug (verbose UART log)", IefKind.NON_DEBUG: "Non-debug"}
+
+
+def newest(
+    images: Sequence[FirmwareImage], chip: ChipType, kind: ImageKind, variant: str
+) -> list[FirmwareImage]:
+    """Matching images, newest first (the instance's default is the first)."""
+    matching = [i for i in images if i.device_type is chip and i.kind is kind and i.variant == variant]
+    return sorted(matching, key=lambda i: i.created_at, reverse=True)
+
+
+class CreateTaskDialog(FormDialog):
+    created = Signal(object)  # ProvisioningTask
+
+    def __init__(self, parent: QWidget | None, instance: Instance) -> None:
+        super().__init__(parent, "Create provisioning task", "Create task")
+        self.setMinimumWidth(560)
+        self._instance = instance
+        self.task: ProvisioningTask | None = None
+        self.images: tuple[FirmwareImage, ...] = ()
+        self.keys_loaded = False
+
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. esp32c3-lab")
+        self.device_type = QComboBox()
+        for chip in ChipType:
+            self.device_type.addItem(chip.display_name, chip)
+        self.bootloader = QComboBox()
+        for kind, label in BOOTLOADER_LABELS.items():
+            self.bootloader.addItem(label, kind)
+        self.ief = QComboBox()
+        for ief, label in IEF_LABELS.items():
+            self.ief.addItem(label, ief)
+        self.signing_key = QComboBox()
+        self.new_key_button = QPushButton("Create new key…")
+        self.new_key_button.setAutoDefault(False)
+        self.new_key_button.clicked.connect(self.open_key_dialog)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.signing_key, 1)
+        key_row.addWidget(self.new_key_button)
+        self.bootloader_image = QComboBox()
+        self.partition_table_image = QComboBox()
+        self.ief_image = QComboBox()
+
+        self.form.addRow("Name", self.name)
+        self.form.addRow("Device type", self.device_type)
+        self.form.addRow("Bootloader", self.bootloader)
+        self.form.addRow("IEF", self.ief)
+        self.form.addRow("Signing key", key_row)
+        self.form.addRow("Bootloader image", self.bootloader_image)
+        self.form.addRow("Partition table", self.partition_table_image)
+        self.form.addRow("IEF image", self.ief_image)
+        for combo in (self.device_type, self.bootloader, self.ief):
+            combo.currentIndexChanged.connect(self._fill_images)
+        self.key_dialog: CreateKeyDialog | None = None
+        self.load_keys()
+        start_call(
+            lambda: collect(instance.list_images),
+            "Loading the image catalog",
+            self._images_loaded,
+            self.show_problem,
+            owner=self,
+        )
+
+    # --- choices ---------------------------------------------------------------------------------
+    def load_keys(self, select: str | None = None) -> None:
+        start_call(
+            lambda: collect(self._instance.list_signing_keys),
+            "Loading the signing keys",
+            lambda listing: self._keys_loaded(listing, select),
+            self.show_problem,
+            owner=self,
+        )
+
+    def _keys_loaded(self, listing: Listing[SigningKey], select: str | None) -> None:
+        current = select or self.signing_key.currentData()
+        self.signing_key.clear()
+        for key in listing.items:
+            self.signing_key.addItem(
+                f"{key.name}  ({KEY_TYPE_LABELS.get(key.key_type, key.key_type.value)})", key.name
+            )
+        if not listing.items:
+            self.signing_key.addItem("no signing keys yet: create one", None)
+        index = self.signing_key.findData(current)
+        if index < 0:
+            index = next((i for i, k in enumerate(listing.items) if k.key_type is KeyType.RSA_3072), 0)
+        self.signing_key.setCurrentIndex(index)
+        self.keys_loaded = True
+
+    def _images_loaded(self, listing: Listing[FirmwareImage]) -> None:
+        self.images = listing.items
+        self._fill_images()
+
+    def _fill_images(self) -> None:
+        chip, boot, ief = (
+            self.device_type.currentData(),
+            self.bootloader.currentData(),
+            self.ief.currentData(),
+        )
+        choices = (
+            (self.bootloader_image, ImageKind.BOOTLOADER, boot.value),
+            (self.partition_table_image, ImageKind.PARTITION_TABLE, ""),
+            (self.ief_image, ImageKind.IEF, ief.value),
+        )
+        for combo, kind, variant in choices:
+            combo.clear()
+            matching = newest(self.images, chip, kind, variant)
+            for position, image in enumerate(matching):
+                suffix = "  (newest)" if position == 0 else ""
+                combo.addItem(f"{image.name}{suffix}", None if position == 0 else image.name)
+            if not matching:
+                combo.addItem("no matching image in the catalog", None)
+
+    def open_key_dialog(self) -> CreateKeyDialog:
+        self.key_dialog = CreateKeyDialog(self, self._instance)
+        self.key_dialog.created.connect(lambda key: self.load_keys(select=key.name))
+        self.key_dialog.open()
+        return self.key_dialog
+
+    # --- create ----------------------------------------------------------------------------------
+    def submit(self) -> None:
+        try:
+            name = validate_name(self.name.text(), "task")
+        except ValidationError as exc:
+            self.show_problem(str(exc))
+            return
+        key = self.signing_key.currentData()
+        if not key:
+            self.show_problem("Choose a signing key, or create one with “Create new key…”.")
+            return
+        instance = self._instance
+        chip, boot, ief = (
+            self.device_type.currentData(),
+            self.bootloader.currentData(),
+            self.ief.currentData(),
+        )
+        images = (
+            self.bootloader_image.currentData(),
+            self.partition_table_image.currentData(),
+            self.ief_image.currentData(),
+        )
+        self.run(
+            lambda: instance.create_task(name, chip, boot, ief, key, *images),
+            f"Creating task {name!r}",
+            self._done,
+        )
+
+    def _done(self, task: ProvisioningTask) -> None:
+        self.task = task
+        self.created.emit(task)
+        self.accept()

@@ -1,0 +1,55 @@
+"""Dashboard panels: a figure with its name, and a health panel coloured by its level."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
+
+from app.domain.kinds import HealthLevel
+from app.domain.records import ComponentHealth
+from app.ui.style import DEGRADED, DOWN, OK
+
+LEVEL_COLOURS = {HealthLevel.OK: OK, HealthLevel.DEGRADED: DEGRADED, HealthLevel.DOWN: DOWN}
+
+
+class StatPanel(QFrame):
+    def __init__(self, title: str, detail: str = "") -> None:
+        super().__init__()
+        self.setObjectName("panel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        layout.setSpacing(2)
+        self.title = QLabel(title)
+        self.title.setObjectName("panelTitle")
+        self.value = QLabel("—")
+        self.value.setObjectName("panelValue")
+        self.detail = QLabel(detail)
+        self.detail.setObjectName("panelDetail")
+        layout.addWidget(self.title)
+        layout.addWidget(self.value)
+        layout.addWidget(self.detail)
+
+    def set_value(self, text: str) -> None:
+        self.value.setText(text)
+
+
+class HealthPanel(StatPanel):
+    """Green "OK", orange "3 of 5" or red "DOWN"; the tooltip says why."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.level: HealthLevel | None = None
+
+    def show_health(self, health: ComponentHealth) -> None:
+        self.level = health.level
+        text = health.label if health.level is HealthLevel.DEGRADED else health.level.value.upper()
+        colour = LEVEL_COLOURS[health.level]
+        self.value.setText(text)
+        self.value.setStyleSheet(f"color: {colour};")
+        self.setStyleSheet(f"QFrame#panel {{ border-left: 5px solid {colour}; }}")
+        self.detail.setText(_short(health.detail))
+        self.setToolTip(health.detail)
+
+
+def _short(text: str, limit: int = 44) -> str:
+    first = text.split(";")[0].strip()
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"

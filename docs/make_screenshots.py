@@ -1,0 +1,256 @@
+"""Screenshots of every page, taken from a real window on a real local instance with demo data.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--out docs/screenshots]
+
+Runs offscreen in a temporary data folder. Secrets stay in an in-memory keyring made for this script, so
+neither the person's OS keyring nor their station preferences are touched. Each page is grabbed at
+1280x800 once its background loads have finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from keyring.backend import KeyringBackend  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from app.domain.chips import ChipType  # noqa: E402
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role  # noqa: E402
+from app.instance.local.instance import LocalInstance  # noqa: E402
+from app.system.keyring_store import KeyringStore  # noqa: E402
+from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.main_window import MainWindow  # noqa: E402
+from app.ui.pages.context import PageContext  # noqa: E402
+from app.ui.pages.devices import DevicesPage  # noqa: E402
+from app.ui.pages.hsm import HsmPage  # noqa: E402
+from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
+from app.ui.settings import StationSettings  # noqa: E402
+from app.ui.style import apply_theme  # noqa: E402
+
+SIZE = (1280, 800)
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives and dies with this script."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+class ScriptKeyring(KeyringStore):
+    def __init__(self) -> None:
+        super().__init__(service="ql-station-screenshots")
+        self._memory = MemoryKeyring()
+
+    def _backend(self) -> KeyringBackend:
+        return self._memory
+
+
+def ids(count: int, salt: str) -> list[str]:
+    return [hashlib.sha256(f"{salt}-{i}".encode()).hexdigest() for i in range(count)]
+
+
+def demo_data(instance: LocalInstance) -> None:
+    instance.create_signing_key("production-2025", KeyType.RSA_3072)
+    instance.create_signing_key("lab-rsa", KeyType.RSA_3072)
+    instance.create_signing_key("legacy-ecdsa", KeyType.ECDSA_P256)
+    instance.create_task(
+        "esp32c3-production", ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "production-2025"
+    )
+    instance.create_task("esp32-lab", ChipType.ESP32, BootloaderKind.DEV, IefKind.DEBUG, "lab-rsa")
+    instance.create_task("esp32s3-field", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.NON_DEBUG, "lab-rsa")
+    line = ids(12_480, "line")
+    instance.create_batch("line-2 March", policy="factory")
+    instance.add_devices("line-2 March", line)
+    instance.set_device_state(line[:11_300], DeviceState.ENROLLED)  # the newest boards are not enrolled yet
+    instance.set_device_state(line[2:11_300:47], DeviceState.RENEWED)
+    instance.set_device_state(line[5:11_300:297], DeviceState.REVOKED)
+    instance.set_device_state(line[9:11_300:538], DeviceState.EXPIRED)
+    lab = ids(64, "lab")
+    instance.create_batch("lab veFuse builds", policy="lab")
+    instance.add_devices("lab veFuse builds", lab)
+    instance.set_device_state(lab[:40], DeviceState.ENROLLED)
+    field = ids(310, "field")
+    instance.create_batch("field re-enrolment", policy="default")
+    instance.add_devices("field re-enrolment", field)
+    instance.set_device_state(field[:288], DeviceState.ENROLLED)
+    instance.set_device_state(field[288:293], DeviceState.EXPIRED)
+    instance.create_batch("line-3 April", policy="factory")
+    instance.create_user("alice", "alice-demo-password", Role.ADMINISTRATOR)
+    instance.create_user("bob", "bob-demo-password", Role.CONTRIBUTOR)
+    instance.create_user("dana", "dana-demo-password", Role.CONTRIBUTOR)
+
+
+def station_log_lines() -> None:
+    log = logging.getLogger("app.provisioning.supervisor")
+    ports = logging.getLogger("app.ports.hotplug")
+    ports.info("board plugged in: rfc2217://127.0.0.1:40411 (virtual ESP32-C3)")
+    ports.info("board plugged in: rfc2217://127.0.0.1:40412 (virtual ESP32-C3)")
+    log.debug("port 40411: worker started (pid 48211)")
+    log.info("port 40411: ESP32-C3 detected, MAC 58:cf:79:0a:12:3e, secure boot off")
+    log.info("port 40411: flashed bootloader, partition table, IEF in 9.8 s (verified)")
+    log.info("port 40411: DeviceID 3f2a…9c1d added to batch 'line-2 March'")
+    log.warning("port 40412: board slow to answer in download mode; retrying at 115200 baud")
+    log.error("port 40413: board vanished during flash at 0x10000 (412,160 of 655,360 bytes)")
+    log.info("port 40412: DeviceID 9b0e…41aa added to batch 'line-2 March'")
+
+
+def settle(app: QApplication, rounds: int = 6) -> None:
+    """Let every background call finish and every result be shown."""
+    pool = QThreadPool.globalInstance()
+    for _ in range(rounds):
+        pool.waitForDone(30_000)
+        for _ in range(5):
+            app.processEvents()
+    QCoreApplication.sendPostedEvents()
+
+
+def shoot(app: QApplication, widget: QWidget, path: Path, before: Callable[[], None] | None = None) -> None:
+    if before is not None:
+        before()
+    settle(app)
+    widget.grab().save(str(path))
+    print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv)
+    with tempfile.TemporaryDirectory(prefix="ql-screenshots-") as folder:
+        root = Path(folder)
+        keyring = ScriptKeyring()
+        settings = StationSettings(QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat))
+        apply_theme(app, "light")
+        log_model, relay = station_log()
+        db = root / "station" / "instance" / "local.sqlite3"
+        db.parent.mkdir(parents=True)
+        instance = LocalInstance.open(db, keyring=keyring)
+        windows: list[MainWindow] = []
+        try:
+            demo_data(instance)
+            station_log_lines()
+            context = PageContext(instance, instance.info(), settings, keyring, log_model, root / "station")
+            window = MainWindow(context)
+            windows.append(window)
+            take_all(app, window, out, root)
+        finally:
+            if windows:
+                shut_down(app, windows, relay)  # closes the instance too
+            else:
+                relay.detach()
+                instance.close()
+    return 0
+
+
+def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    window.resize(*SIZE)
+    window.set_port_count(4)
+    window.show()
+    settle(app)
+
+    def page(title: str) -> Callable[[], None]:
+        return lambda: window.show_page(title)
+
+    shoot(app, window, out / "dashboard.png", page("Dashboard"))
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+
+    def devices_ready() -> None:
+        window.show_page("Devices")
+        settle(app)
+        devices.select_batch("line-2 March")
+
+    shoot(app, window, out / "devices.png", devices_ready)
+    hsm = window.page("HSM")
+    assert isinstance(hsm, HsmPage)
+
+    def hsm_ready() -> None:
+        window.show_page("HSM")
+        settle(app)
+        hsm.keys.selectRow(0)
+
+    shoot(app, window, out / "hsm.png", hsm_ready)
+    for title in ("Provisioning", "Users", "Logs", "Settings"):
+        shoot(app, window, out / f"{title.lower()}.png", page(title))
+    dialogs(app, window, out, root)
+    apply_theme(app, "dark")
+    shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
+    apply_theme(app, "light")
+
+
+def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """The dialogs people meet most: a rejected batch file, a new task, starting a run."""
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    bad = root / "line-4.json"
+    good = ids(3, "bad-file")
+    bad.write_text(
+        '{"devices": [\n'
+        f'  "{good[0]}",\n'
+        f'  "{good[1][:61]}",\n'
+        '  "3F2A9C1D-0000-4000-8000-00000000",\n'
+        f'  "{good[2]}",\n'
+        "  null\n"
+        "]}\n"
+    )
+    create = devices.open_create_dialog()
+    create.name.setText("line-4 May")
+    create.id_input.setText(good[2][:50])
+    create.load_file(bad)
+    shoot(app, create, out / "devices-create-batch.png")
+    create.reject()
+
+    provisioning = window.page("Provisioning")
+    assert isinstance(provisioning, ProvisioningPage)
+    window.show_page("Provisioning")
+    task = provisioning.open_create_dialog()
+    task.name.setText("esp32s3-lab")
+    settle(app)
+    task.device_type.setCurrentIndex(task.device_type.findData(ChipType.ESP32S3))
+    task.signing_key.setCurrentIndex(task.signing_key.findData("legacy-ecdsa"))
+    task.submit()
+    shoot(app, task, out / "provisioning-create-task.png")
+    task.reject()
+
+    start = provisioning.open_start_dialog()
+    settle(app)
+    start.ssid.setText("factory-floor-2")
+    start.password.setText("demo-wifi-password")
+    start.remember.setChecked(True)
+    start.batch.setCurrentIndex(start.batch.findData("line-2 March"))
+    start.task.setCurrentIndex(start.task.findData("esp32c3-production"))
+    shoot(app, start, out / "provisioning-start.png")
+    start.reject()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

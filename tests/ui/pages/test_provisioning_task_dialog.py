@@ -1,0 +1,114 @@
+"""Create Task through its widgets, against the instance's own catalog and key rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
+from app.instance.local.instance import LocalInstance
+from app.ui.pages.provisioning_task_dialog import CreateTaskDialog
+from tests.ui.pool_drain import drain_pool
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot, instance: LocalInstance) -> Iterator[CreateTaskDialog]:
+    instance.create_signing_key("lab-ecdsa", KeyType.ECDSA_P256)
+    instance.create_signing_key("production", KeyType.RSA_3072)
+    task = CreateTaskDialog(None, instance)
+    qtbot.addWidget(task)
+    task.show()
+    qtbot.waitUntil(lambda: task.keys_loaded and bool(task.images), timeout=10_000)
+    yield task
+    drain_pool()
+
+
+def choose(combo, data: object) -> None:  # type: ignore[no-untyped-def]
+    index = combo.findData(data)
+    assert index >= 0, f"{data!r} is not offered"
+    combo.setCurrentIndex(index)
+
+
+def submit(qtbot: QtBot, dialog: CreateTaskDialog) -> None:
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+
+
+def test_images_default_to_the_newest_matching_catalog_image(dialog: CreateTaskDialog) -> None:
+    choose(dialog.device_type, ChipType.ESP32C3)
+    choose(dialog.bootloader, BootloaderKind.RELEASE)
+    choose(dialog.ief, IefKind.NON_DEBUG)
+    assert dialog.bootloader_image.currentText() == "sim-esp32c3-bootloader-release  (newest)"
+    assert dialog.partition_table_image.currentText() == "sim-esp32c3-partition-table  (newest)"
+    assert dialog.ief_image.currentText() == "sim-esp32c3-ief-non-debug  (newest)"
+    assert dialog.bootloader_image.currentData() is None, "the newest is the instance's own default"
+
+
+def test_the_rsa_key_is_preselected(dialog: CreateTaskDialog) -> None:
+    assert dialog.signing_key.currentData() == "production"
+
+
+def test_create_a_task(qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance) -> None:
+    dialog.name.setText("c3-lab")
+    choose(dialog.device_type, ChipType.ESP32C3)
+    choose(dialog.ief, IefKind.DEBUG)
+    with qtbot.waitSignal(dialog.created, timeout=10_000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    task = instance.get_task("c3-lab")
+    assert (task.device_type, task.bootloader, task.ief, task.signing_key) == (
+        ChipType.ESP32C3,
+        BootloaderKind.DEV,
+        IefKind.DEBUG,
+        "production",
+    )
+    assert task.ief_image == "sim-esp32c3-ief-debug"
+
+
+def test_an_ecdsa_key_is_refused_with_the_instance_message(
+    qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance
+) -> None:
+    dialog.name.setText("s3-ecdsa")
+    choose(dialog.device_type, ChipType.ESP32S3)
+    choose(dialog.signing_key, "lab-ecdsa")
+    submit(qtbot, dialog)
+    with pytest.raises(ValidationError) as refused:
+        instance.create_task("s3-ecdsa", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, "lab-ecdsa")
+    assert str(refused.value) in dialog.problem.text()
+    assert "rsa-3072 signatures only" in dialog.problem.text()
+    assert instance.list_tasks().total == 0
+    assert dialog.isVisible()
+
+
+def test_an_image_chosen_by_name_is_used(
+    qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance
+) -> None:
+    newer = instance.list_images(device_type=ChipType.ESP32)
+    sim_ief = next(i for i in newer.items if i.kind is ImageKind.IEF and i.variant == "debug")
+    dialog.name.setText("named-images")
+    assert dialog.ief_image.count() == 1
+    assert dialog.ief_image.itemText(0).startswith(sim_ief.name)
+    with qtbot.waitSignal(dialog.created, timeout=10_000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert instance.get_task("named-images").ief_image == sim_ief.name
+
+
+def test_create_new_key_from_the_task_dialog_selects_it(
+    qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance
+) -> None:
+    key_dialog = dialog.open_key_dialog()
+    key_dialog.name.setText("fresh-rsa")
+    with qtbot.waitSignal(key_dialog.created, timeout=30_000):
+        qtbot.mouseClick(key_dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.signing_key.currentData() == "fresh-rsa", timeout=10_000)
+    assert instance.get_signing_key("fresh-rsa").key_type is KeyType.RSA_3072
+
+
+def test_no_name_no_call(qtbot: QtBot, dialog: CreateTaskDialog) -> None:
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.problem.text() == "task name cannot be empty"
+    assert not dialog.busy

@@ -1,0 +1,70 @@
+"""start_call: results and errors come back on the GUI thread; a dead owner gets nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool
+from pytestqt.qtbot import QtBot
+
+from app.domain.errors import NotFoundError
+from app.workers.background import start_call
+
+
+def test_the_result_arrives_on_the_calling_thread(qtbot: QtBot) -> None:
+    seen: list[tuple[object, bool]] = []
+    worker_threads: list[threading.Thread] = []
+
+    def work() -> int:
+        worker_threads.append(threading.current_thread())
+        return 42
+
+    start_call(
+        work,
+        "Answering",
+        lambda r: seen.append((r, threading.current_thread() is threading.main_thread())),
+        lambda m: seen.append((m, False)),
+    )
+    qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    assert seen == [(42, True)]
+    assert worker_threads[0] is not threading.main_thread()
+
+
+def test_a_station_error_becomes_one_message(qtbot: QtBot) -> None:
+    failures: list[str] = []
+
+    def work() -> None:
+        raise NotFoundError("there is no batch named 'x'")
+
+    start_call(work, "Loading the batch", lambda _r: None, failures.append)
+    qtbot.waitUntil(lambda: bool(failures), timeout=5_000)
+    assert failures == ["Loading the batch failed: there is no batch named 'x'"]
+
+
+def test_a_defect_is_reported_and_logged(qtbot: QtBot, caplog) -> None:  # type: ignore[no-untyped-def]
+    failures: list[str] = []
+    start_call(lambda: 1 / 0, "Dividing", lambda _r: None, failures.append)
+    qtbot.waitUntil(lambda: bool(failures), timeout=5_000)
+    assert failures == ["Dividing failed unexpectedly: ZeroDivisionError: division by zero"]
+    assert "Traceback" in caplog.text
+
+
+def test_a_destroyed_owner_gets_nothing(qtbot: QtBot) -> None:
+    owner = QObject()
+    gate = threading.Event()
+    delivered: list[object] = []
+    start_call(lambda: gate.wait(5) and "late", "Waiting", delivered.append, delivered.append, owner=owner)
+    with qtbot.waitSignal(owner.destroyed, timeout=5_000):
+        owner.deleteLater()
+    gate.set()
+    assert QThreadPool.globalInstance().waitForDone(5_000)
+    QCoreApplication.processEvents()  # the queued result is delivered now, to nobody
+    assert delivered == []
+
+
+def test_a_live_owner_gets_its_result(qtbot: QtBot) -> None:
+    owner = QObject()
+    delivered: list[object] = []
+    start_call(lambda: "on time", "Answering", delivered.append, delivered.append, owner=owner)
+    qtbot.waitUntil(lambda: bool(delivered), timeout=5_000)
+    assert delivered == ["on time"]
