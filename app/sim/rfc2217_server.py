@@ -1,0 +1,228 @@
+"""One virtual board as an RFC 2217 serial port on loopback (`rfc2217://127.0.0.1:<port>`).
+
+RFC 2217 (Telnet COM port control) carries the baud rate and the DTR/RTS lines as well as the data, so
+esptool's reset sequences reach the board's auto-reset circuit. pyserial's `PortManager` does the Telnet
+side; this module gives it a "serial port" that is the board's pins, and a filter that passes runs of
+data through whole instead of byte by byte.
+
+Like a real serial port, one client at a time: a second connection is closed at once. Unplugging stops
+listening, so opening the URL fails the way opening a vanished /dev/ttyUSB0 does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from serial.rfc2217 import IAC, M_NORMAL, PortManager
+
+from app.sim.board import VirtualBoard
+
+_IAC_DOUBLED = IAC + IAC
+RECONNECT_GRACE = 0.5
+
+
+class _BoardPins:
+    """The serial-port object PortManager drives: settings and modem lines of the board's UART."""
+
+    bytesize = 8
+    parity = "N"
+    stopbits = 1
+    xonxoff = False
+    rtscts = False
+    break_condition = False
+    cts = dsr = ri = cd = False
+
+    def __init__(self, board: VirtualBoard) -> None:
+        self._board = board
+
+    @property
+    def baudrate(self) -> int:
+        return self._board.uart.host_baud
+
+    @baudrate.setter
+    def baudrate(self, value: int) -> None:
+        if value > 0:
+            self._board.uart.host_baud = value
+
+    @property
+    def dtr(self) -> bool:
+        return self._board.lines[0]
+
+    @dtr.setter
+    def dtr(self, value: bool) -> None:
+        self._board.set_lines(dtr=value)
+
+    @property
+    def rts(self) -> bool:
+        return self._board.lines[1]
+
+    @rts.setter
+    def rts(self, value: bool) -> None:
+        self._board.set_lines(rts=value)
+
+    def reset_input_buffer(self) -> None:
+        pass  # nothing is buffered between the board and the network
+
+    def reset_output_buffer(self) -> None:
+        pass
+
+
+class _Connection:
+    """Thread-safe writer PortManager answers through; board data goes through the same lock."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self.sock.sendall(data)
+
+
+class _FastPortManager(PortManager):  # type: ignore[misc]
+    """PortManager whose data path handles whole runs between IAC bytes (MiB-sized flash images)."""
+
+    def filter(self, data: bytes) -> Iterator[bytes]:
+        pos = 0
+        parent = super().filter
+        while pos < len(data):
+            if self.mode == M_NORMAL and self.suboption is None:
+                found = data.find(IAC, pos)
+                if found < 0:
+                    yield data[pos:]
+                    return
+                if found > pos:
+                    yield data[pos:found]
+                pos = found
+            yield from parent(data[pos : pos + 1])
+            pos += 1
+
+
+class BoardServer:
+    def __init__(self, board: VirtualBoard, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.board = board
+        self.host = host
+        self.port = port
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self._lock = threading.RLock()
+        self._released = threading.Condition(self._lock)
+        self._threads: list[threading.Thread] = []
+        self.on_unplug: Callable[[BoardServer], None] | None = None
+        self.on_replug: Callable[[BoardServer], None] | None = None
+        board.on_vanish = self.unplug
+
+    @property
+    def url(self) -> str:
+        return f"rfc2217://{self.host}:{self.port}"
+
+    @property
+    def plugged(self) -> bool:
+        return self._listener is not None
+
+    def start(self) -> None:
+        """Listen (on the same port again after an unplug) and power the board on."""
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(2)
+            self.port = listener.getsockname()[1]
+            self._listener = listener
+        self._spawn(self._accept_loop, listener)
+        self.board.power_on()
+
+    def replug(self) -> None:
+        self.start()
+        if self.on_replug is not None:
+            self.on_replug(self)
+
+    def unplug(self) -> None:
+        """The USB cable is pulled: the port disappears and the board loses power."""
+        with self._lock:
+            listener, client = self._listener, self._client
+            self._listener = self._client = None
+        if listener is None:
+            return
+        self.board.power_off()
+        for sock in (listener, client):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+        if self.on_unplug is not None:
+            self.on_unplug(self)
+
+    def close(self) -> None:
+        self.on_unplug = None
+        self.unplug()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(timeout=5)
+        self._threads.clear()
+        self.board.close()
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"sim-{self.board.name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return  # unplugged or closed
+            if not self._claim(sock, listener):
+                sock.close()  # the port is already open elsewhere
+                continue
+            self._spawn(self._serve, sock)
+
+    def _claim(self, sock: socket.socket, listener: socket.socket) -> bool:
+        """Take `sock` as the client; a client that is just closing gets a moment to finish."""
+        deadline = time.monotonic() + RECONNECT_GRACE
+        with self._released:
+            while self._client is not None and self._listener is listener:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._released.wait(left)
+            if self._listener is not listener:
+                return False
+            self._client = sock
+            return True
+
+    def _serve(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = _Connection(sock)
+        manager = _FastPortManager(_BoardPins(self.board), connection)
+        uart = self.board.uart
+        uart.attach(lambda data: connection.write(data.replace(IAC, _IAC_DOUBLED)))
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data = b"".join(manager.filter(chunk))
+                if data:
+                    uart.host_data(data)
+        except OSError:
+            pass
+        finally:
+            uart.detach()
+            with self._released:
+                if self._client is sock:
+                    self._client = None
+                self._released.notify_all()
+            with contextlib.suppress(OSError):
+                sock.close()
+            self.board.port_closed()

@@ -1,0 +1,216 @@
+"""The board's UART as a wire: bytes take their time at the baud rate, and faults happen on it.
+
+The host side (the RFC 2217 connection thread) hands in bytes as they arrive from the network; each
+chunk becomes readable by the board only when its last byte would have finished arriving at the host's
+baud rate. Bytes the board sends are held back the same way at the board's baud rate. With pacing off,
+both happen at once (fast tests). A baud-rate mismatch between the two ends garbles bytes, as it would
+on a real wire, and bytes sent while the chip is held in reset are lost.
+
+Everything the board's firmware does blocks here, so a reset (or unplugging) interrupts it: every wait
+checks the "generation" the firmware started in and raises `Interrupted` when it has moved on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from app.sim.faults import Faults
+
+BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
+_RX_PIECE = 64
+_TX_SLICE_SECONDS = 0.002
+_IDLE_SLACK = 0.002
+_BAUD_TOLERANCE = 0.04
+
+
+class Interrupted(Exception):
+    """The firmware's run ended: the chip was reset, powered off or the simulator is closing."""
+
+
+def garble(data: bytes) -> bytes:
+    """What bytes look like when read at the wrong baud rate: deterministic junk, never SLIP END."""
+    return bytes(((b * 73 + 41) & 0xFF) if ((b * 73 + 41) & 0xFF) != 0xC0 else 0x3F for b in data)
+
+
+class Uart:
+    def __init__(self, faults: Faults, pacing: bool = True) -> None:
+        self.faults = faults
+        self.pacing = pacing
+        self._cv = threading.Condition()
+        self._rx: deque[tuple[float, bytes]] = deque()
+        self._rx_free = 0.0
+        self._tx_free = 0.0
+        self._send: Callable[[bytes], None] | None = None
+        self._send_lock = threading.Lock()
+        self.generation = 0
+        self.receiving = True  # False while the chip is held in reset or powered off
+        self.host_baud = 115200
+        self.board_baud: int | None = None  # None: the ROM auto-detects the host's rate
+        self.rx_bytes = 0  # wire bytes from the host since plug-in (after drops)
+        self.tx_bytes = 0  # wire bytes to the host since plug-in
+        self.rx_seen = 0  # bytes that passed the fault filters (the every-Nth counters)
+        self.tx_seen = 0
+        self.on_rx_limit: Callable[[], None] | None = None
+
+    # ----------------------------------------------------------------- host side
+    def attach(self, send: Callable[[bytes], None]) -> None:
+        with self._send_lock:
+            self._send = send
+
+    def detach(self) -> None:
+        with self._send_lock:
+            self._send = None
+
+    def host_data(self, data: bytes) -> None:
+        """Bytes from the host; called by the connection thread in arrival order."""
+        data = self._rx_faults(data)
+        limit = self.faults.vanish_at_rx_byte
+        hit_limit = False
+        if limit is not None and self.rx_bytes + len(data) >= limit:
+            data = data[: max(0, limit - self.rx_bytes)]
+            hit_limit = True
+        with self._cv:
+            self.rx_bytes += len(data)
+            if self.receiving and data:
+                if self._mismatched():
+                    data = garble(data)
+                now = time.monotonic()
+                start = max(now, self._rx_free)
+                baud = self.host_baud
+                for pos in range(0, len(data), _RX_PIECE):
+                    piece = data[pos : pos + _RX_PIECE]
+                    start += len(piece) * BITS_PER_BYTE / baud if self.pacing else 0.0
+                    self._rx.append((start, piece))
+                self._rx_free = start
+                self._cv.notify_all()
+        if hit_limit and self.on_rx_limit is not None:
+            self.faults.vanish_at_rx_byte = None
+            self.on_rx_limit()
+
+    def _rx_faults(self, data: bytes) -> bytes:
+        corrupt, drop = self.faults.corrupt_rx_every, self.faults.drop_rx_every
+        if not corrupt and not drop:
+            self.rx_seen += len(data)
+            return data
+        out = bytearray()
+        for byte in data:
+            self.rx_seen += 1
+            if drop and self.rx_seen % drop == 0:
+                continue
+            out.append(byte ^ 1 if corrupt and self.rx_seen % corrupt == 0 else byte)
+        return bytes(out)
+
+    def _mismatched(self) -> bool:
+        board = self.board_baud
+        return board is not None and abs(self.host_baud - board) > board * _BAUD_TOLERANCE
+
+    # ----------------------------------------------------------------- board side
+    def interrupt(self, receiving: bool) -> None:
+        """End the firmware's current run (reset / power change); pending input is lost."""
+        with self._cv:
+            self.generation += 1
+            self.receiving = receiving
+            self._rx.clear()
+            self._cv.notify_all()
+
+    def set_receiving(self, receiving: bool) -> None:
+        with self._cv:
+            self.receiving = receiving
+
+    def _check(self, generation: int) -> None:
+        if generation != self.generation:
+            raise Interrupted
+
+    def read(self, generation: int, max_bytes: int, timeout: float | None) -> bytes:
+        """Up to `max_bytes` that have fully arrived; b"" after `timeout` seconds with nothing."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while True:
+                self._check(generation)
+                now = time.monotonic()
+                if self._rx and self._rx[0][0] <= now:
+                    return self._take(now, max_bytes)
+                if deadline is not None and now >= deadline:
+                    return b""
+                waits = [t - now for t in (deadline, self._rx[0][0] if self._rx else None) if t is not None]
+                self._cv.wait(min(waits) if waits else None)
+
+    def _take(self, now: float, max_bytes: int) -> bytes:
+        out = bytearray()
+        while self._rx and self._rx[0][0] <= now and len(out) < max_bytes:
+            ready, piece = self._rx.popleft()
+            room = max_bytes - len(out)
+            if len(piece) > room:
+                self._rx.appendleft((ready, piece[room:]))
+                piece = piece[:room]
+            out += piece
+        return bytes(out)
+
+    def pending(self) -> int:
+        """Bytes that have fully arrived and not been read yet."""
+        now = time.monotonic()
+        with self._cv:
+            return sum(len(p) for t, p in self._rx if t <= now)
+
+    def discard_input(self) -> None:
+        with self._cv:
+            self._rx.clear()
+
+    def sleep(self, generation: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with self._cv:
+            while True:
+                self._check(generation)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cv.wait(left)
+
+    def write(self, generation: int, data: bytes) -> None:
+        """Send bytes at the board's baud rate (blocking like a UART FIFO), faults applied."""
+        self._check(generation)
+        data = self._tx_faults(data)
+        if self._mismatched():
+            data = garble(data)
+        baud = self.board_baud or self.host_baud
+        if not self.pacing:
+            self._emit(data)
+            return
+        step = max(16, int(baud / BITS_PER_BYTE * _TX_SLICE_SECONDS))
+        for pos in range(0, len(data), step):
+            piece = data[pos : pos + step]
+            now = time.monotonic()
+            start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
+            end = start + len(piece) * BITS_PER_BYTE / baud
+            if end > now:
+                self.sleep(generation, end - now)
+            self._check(generation)
+            self._tx_free = end
+            self._emit(piece)
+
+    def _tx_faults(self, data: bytes) -> bytes:
+        corrupt, drop = self.faults.corrupt_tx_every, self.faults.drop_tx_every
+        if not corrupt and not drop:
+            self.tx_seen += len(data)
+            return data
+        out = bytearray()
+        for byte in data:
+            self.tx_seen += 1
+            if drop and self.tx_seen % drop == 0:
+                continue
+            out.append(byte ^ 1 if corrupt and self.tx_seen % corrupt == 0 else byte)
+        return bytes(out)
+
+    def _emit(self, data: bytes) -> None:
+        with self._send_lock:
+            self.tx_bytes += len(data)
+            send = self._send
+            if send is None:
+                return  # nobody has the port open: the bytes are lost, as on a closed USB-UART
+            try:
+                send(data)
+            except OSError:
+                self._send = None

@@ -1,0 +1,95 @@
+"""The wire: bytes take their time at the baud rate, mismatched rates garble, resets interrupt."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.sim.faults import Faults
+from app.sim.uart import Interrupted, Uart, garble
+
+
+def _collecting(uart: Uart) -> list[bytes]:
+    sent: list[bytes] = []
+    uart.attach(sent.append)
+    return sent
+
+
+def test_board_output_is_paced_at_its_baud_rate() -> None:
+    uart = Uart(Faults(), pacing=True)
+    sent = _collecting(uart)
+    uart.board_baud = uart.host_baud = 460800
+    start = time.perf_counter()
+    uart.write(uart.generation, b"x" * 23040)  # 230400 bits: 0.5 s at 460800 baud
+    elapsed = time.perf_counter() - start
+    assert 0.48 <= elapsed <= 0.9  # never faster than the wire; a busy machine may be slower
+    assert b"".join(sent) == b"x" * 23040
+    assert uart.tx_bytes == 23040
+
+
+def test_host_input_arrives_at_the_hosts_baud_rate() -> None:
+    uart = Uart(Faults(), pacing=True)
+    uart.host_baud = 115200
+    start = time.perf_counter()
+    uart.host_data(b"y" * 2880)  # 28800 bits: 0.25 s at 115200 baud
+    got = b""
+    while len(got) < 2880:
+        got += uart.read(uart.generation, 4096, 1.0)
+    elapsed = time.perf_counter() - start
+    assert got == b"y" * 2880
+    assert 0.24 <= elapsed <= 0.6
+
+
+def test_without_pacing_everything_is_immediate() -> None:
+    uart = Uart(Faults(), pacing=False)
+    sent = _collecting(uart)
+    start = time.perf_counter()
+    uart.write(uart.generation, b"z" * 100_000)
+    uart.host_data(b"w" * 100_000)
+    assert uart.read(uart.generation, 200_000, 0.1) == b"w" * 100_000
+    assert time.perf_counter() - start < 0.2
+    assert len(b"".join(sent)) == 100_000
+
+
+def test_mismatched_baud_rates_garble_both_ways() -> None:
+    uart = Uart(Faults(), pacing=False)
+    sent = _collecting(uart)
+    uart.board_baud = 115200
+    uart.host_baud = 921600
+    uart.write(uart.generation, b"IEF DATA\r\n")
+    uart.host_data(b"ql.example\n")
+    assert b"".join(sent) == garble(b"IEF DATA\r\n") != b"IEF DATA\r\n"
+    assert uart.read(uart.generation, 100, 0.1) == garble(b"ql.example\n")
+    assert 0xC0 not in garble(bytes(range(256)))
+
+
+def test_a_reset_interrupts_a_blocked_read_and_drops_input() -> None:
+    uart = Uart(Faults(), pacing=False)
+    generation = uart.generation
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            uart.read(generation, 10, None)
+        except Interrupted as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.05)
+    uart.interrupt(receiving=False)
+    thread.join(timeout=1)
+    assert errors and isinstance(errors[0], Interrupted)
+    uart.host_data(b"lost while in reset")
+    uart.interrupt(receiving=True)
+    assert uart.read(uart.generation, 100, 0.05) == b""
+    with pytest.raises(Interrupted):
+        uart.write(generation, b"from an old run")
+
+
+def test_nobody_listening_loses_output() -> None:
+    uart = Uart(Faults(), pacing=False)
+    uart.write(uart.generation, b"into the void")
+    assert uart.tx_bytes == len(b"into the void")
