@@ -82,7 +82,8 @@ def _esp32(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     crypt = (efuses.flash_crypt_cnt & 0x7F) << 20
     word6 = (1 << 5) if efuses.secure_boot_en else 0  # ABS_DONE_1: Secure Boot V2 enabled
     cali_val = 1280  # with CK8M = 80 below, the ROM computes a 40 MHz crystal
-    return {
+    block2 = _digest_words(base + 0x58, efuses.key_digests[0]) if efuses.key_digests else {}
+    return block2 | {
         base + 0x00: crypt,
         base + 0x04: mac_lo,
         base + 0x08: mac_hi,
@@ -93,6 +94,19 @@ def _esp32(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
         0x3FF6607C: (1 << 31) if rev.major >= 3 else 0,  # APB_CTL_DATE, revision bit 2
         0x3FF5F06C: cali_val << 7,  # RTCCALICFG1
     }
+
+
+def _digest_words(address: int, digest: bytes) -> dict[int, int]:
+    """A 32-byte key digest as the eFuse read registers hold it: 8 little-endian words."""
+    return {address + 4 * i: int.from_bytes(digest[4 * i : 4 * i + 4], "little") for i in range(8)}
+
+
+def _key_blocks(base: int, efuses: EfuseState) -> dict[int, int]:
+    """BLOCK_KEY0.. of ESP32-S2/S3/C3 (read address base + 0x9C, one block every 0x20 bytes)."""
+    regs: dict[int, int] = {}
+    for index, digest in enumerate(efuses.key_digests):
+        regs.update(_digest_words(base + 0x9C + 0x20 * index, digest))
+    return regs
 
 
 def _block0(base: int, efuses: EfuseState, sb_bit: int = 20) -> dict[int, int]:
@@ -109,7 +123,7 @@ def _esp32c3(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     base = 0x60008800
     block1 = base + 0x44
     w0, w1 = _mac_words(mac)
-    regs = _block0(base, efuses)
+    regs = _block0(base, efuses) | _key_blocks(base, efuses)
     regs.update(
         {
             block1: w0,
@@ -132,7 +146,7 @@ def _esp32s2(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     base = 0x3F41A000
     block1 = base + 0x44
     w0, w1 = _mac_words(mac)
-    regs = _block0(base, efuses)
+    regs = _block0(base, efuses) | _key_blocks(base, efuses)
     regs.update(
         {
             block1: w0,
