@@ -15,6 +15,12 @@ from app.system.paths import resolve_data_dir
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["port-worker"]:
+        # One of many children of the supervisor: import only the worker, so esptool's logger is ours
+        # before esptool loads and 32 children do not each import the CLI and the simulator.
+        from app.provisioning.port_worker import main as worker_main
+
+        return worker_main()
     args = build_parser().parse_args(args_list)
     if args.command in (None, "gui"):
         from app.ui.application import run_gui

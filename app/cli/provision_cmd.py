@@ -1,0 +1,193 @@
+"""`ql-station provision`: provision the boards on some ports (or all of them) with a task, into a batch.
+
+    ql-station provision --task T --batch B --ssid S --password-stdin (--port URL ... | --all)
+                         [--confirm-release TEXT] [--json]
+
+The WiFi password is read from stdin (never from argv, where other users of the computer can see it).
+A release bootloader burns eFuses for good, so a release task needs `--confirm-release` with the batch
+name typed exactly; without it nothing is flashed. Human output is one line per step per port and a
+summary table; `--json` prints the engine's event stream, one JSON object per line. The exit status is
+0 only when every board passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from app.cli.context import CliContext
+from app.cli.table import print_table
+from app.domain.errors import ValidationError
+from app.instance.api import Instance
+from app.ports.discovery import list_all_ports
+from app.provisioning.device_push import UNREACHABLE_ERRORS, flush_outbox
+from app.provisioning.events import Event, LogEvent, LogSource, Outcome, ResultEvent, StepEvent, StepStatus
+from app.provisioning.job import DEFAULT_BAUD, PortJob
+from app.provisioning.job_builder import provisioning_job
+from app.provisioning.records import RecordsDB
+from app.provisioning.supervisor import PortSummary, Supervisor
+
+EXIT_ALL_PASSED = 0
+EXIT_SOME_FAILED = 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("provision", help="flash and enrol the boards on some ports (or all of them)")
+    parser.add_argument("--task", required=True, help="provisioning task name")
+    parser.add_argument("--batch", required=True, help="batch the boards' DeviceIDs are added to")
+    add_wifi_arguments(parser)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", action="append", metavar="URL", help="serial port or URL (repeatable)")
+    where.add_argument("--all", action="store_true", help="every port with a likely ESP32 board on it")
+    parser.add_argument(
+        "--confirm-release",
+        metavar="TEXT",
+        help="for a release task: the batch name, typed exactly (a release bootloader burns eFuses)",
+    )
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"flash at (default {DEFAULT_BAUD})")
+    parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    parser.set_defaults(handler=provision_command)
+
+
+def add_wifi_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ssid", required=True, help="WiFi network the boards join")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the WiFi password from the first line of stdin (empty line: an open network)",
+    )
+
+
+def read_password(stream: TextIO | None = None) -> str:
+    line = (stream or sys.stdin).readline()
+    return line.rstrip("\r\n")
+
+
+def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    password = read_password()
+    ports = resolve_ports(ctx, args.port, args.all)
+    instance = ctx.open_instance()
+    job = provisioning_job(
+        instance,
+        task=args.task,
+        batch=args.batch,
+        ssid=args.ssid,
+        password=password,
+        confirm_release=args.confirm_release,
+        baud=args.baud,
+    )
+    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+
+
+def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:
+    if explicit:
+        ports = [p.strip() for p in explicit if p.strip()]
+        if not ports:
+            raise ValidationError("--port needs a serial port name or URL")
+        return list(dict.fromkeys(ports))
+    found = [p.url for p in list_all_ports(ctx.data_dir.sim_registry) if p.likely_esp]
+    if not found:
+        raise ValidationError(
+            "no boards found: plug in an ESP32 board (or start virtual ones with `ql-station sim`), "
+            "or name the port with --port"
+        )
+    return found
+
+
+def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
+    """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
+    printer = JsonPrinter(ctx.out) if json_mode else HumanPrinter(ctx.out, [j.port for j in jobs])
+    with RecordsDB(ctx.data_dir.records_db) as records:
+        _flush(instance, records, printer)
+        supervisor = Supervisor(instance, records, printer)
+        try:
+            for job in jobs:
+                supervisor.start(job)
+            supervisor.wait()
+        finally:
+            supervisor.close()  # after Ctrl-C: cancels every worker and resets its board
+        summaries = sorted(supervisor.summaries(), key=lambda s: [j.port for j in jobs].index(s.port))
+        _flush(instance, records, printer)
+    printer.summary(summaries)
+    passed = len(summaries) == len(jobs) and all(s.outcome is Outcome.PASS for s in summaries)
+    return EXIT_ALL_PASSED if passed else EXIT_SOME_FAILED
+
+
+def _flush(instance: Instance, records: RecordsDB, printer: JsonPrinter | HumanPrinter) -> None:
+    """Send DeviceIDs queued while the instance was unreachable; quietly keep them if it still is."""
+    if records.pending_count() == 0:
+        return
+    try:
+        report = flush_outbox(instance, records)
+    except UNREACHABLE_ERRORS:
+        return
+    for message in report.messages:
+        printer.on_event(LogEvent(port="", level="info", source=LogSource.ENGINE, text=f"outbox: {message}"))
+
+
+class JsonPrinter:
+    """The event stream as is: one JSON object per line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def on_event(self, event: Event) -> None:
+        line = event.to_json_line()
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+    def on_finished(self, summary: PortSummary) -> None:
+        pass
+
+    def summary(self, summaries: Sequence[PortSummary]) -> None:
+        pass
+
+
+class HumanPrinter:
+    """One line per finished step per port, then a table a person can read at a glance."""
+
+    def __init__(self, out: TextIO, ports: Sequence[str]) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self._width = max((len(p) for p in ports), default=0)
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, StepEvent) and event.status is not StepStatus.STARTED:
+            word = "ok" if event.status is StepStatus.PASSED else "FAILED"
+            self._line(event.port, f"{event.step.value:<7} {word:<6} {event.message}".rstrip())
+        elif isinstance(event, ResultEvent) and event.outcome is Outcome.CANCELLED:
+            self._line(event.port, f"cancelled: {event.message}")
+        elif isinstance(event, LogEvent) and not event.port:
+            self._line("station", event.text)
+
+    def _line(self, port: str, text: str) -> None:
+        with self._lock:
+            self._out.write(f"{port:<{self._width}}  {text}\n")
+            self._out.flush()
+
+    def on_finished(self, summary: PortSummary) -> None:
+        pass
+
+    def summary(self, summaries: Sequence[PortSummary]) -> None:
+        rows = [
+            (s.port, s.outcome.value.upper(), s.device_id or "-", f"{s.duration_s:.1f} s", _push_note(s))
+            for s in summaries
+        ]
+        with self._lock:
+            self._out.write("\n")
+            print_table(self._out, ["Port", "Result", "DeviceID", "Time", "Batch"], rows)
+            passed = sum(1 for s in summaries if s.outcome is Outcome.PASS)
+            self._out.write(f"{passed} of {len(summaries)} board(s) passed\n")
+            for s in summaries:
+                if s.outcome is not Outcome.PASS:
+                    self._out.write(f"{s.port}: {s.message}\n")
+
+
+def _push_note(summary: PortSummary) -> str:
+    return summary.push_state.value if summary.device_id else "-"

@@ -1,0 +1,88 @@
+"""Turn what a person chose (task, batch, WiFi, confirmation) into the job every port's worker gets.
+
+Everything that can be refused without a board is refused here, once, before any worker starts: an
+unknown batch or task, bad WiFi values, a missing or wrong release confirmation, images unfit for the
+chip. The instance signs the images once per run; every port gets the same bytes.
+"""
+
+from __future__ import annotations
+
+from app.domain.errors import ValidationError
+from app.domain.kinds import BootloaderKind
+from app.flashing.flash_checks import check_release_confirmation, expected_release_confirmation
+from app.instance.api import Instance
+from app.provisioning.job import DEFAULT_BAUD, ConnectReset, JobMode, PortJob, Timeouts, validate_wifi
+from app.provisioning.preflight import check_job_images
+
+PLACEHOLDER_PORT = ""
+
+
+def provisioning_job(
+    instance: Instance,
+    *,
+    task: str,
+    batch: str,
+    ssid: str,
+    password: str,
+    confirm_release: str | None = None,
+    baud: int = DEFAULT_BAUD,
+    timeouts: Timeouts | None = None,
+    connect_reset: ConnectReset = ConnectReset.DEFAULT,
+) -> PortJob:
+    """The job for `task` into `batch`; call `.for_port(url)` for each board."""
+    validate_wifi(ssid, password)
+    _check_baud(baud)
+    batch_name = instance.get_batch(batch).name
+    task_record = instance.get_task(task)
+    if task_record.bootloader is BootloaderKind.RELEASE:
+        check_release_confirmation(confirm_release, expected_release_confirmation(batch_name))
+    images = instance.task_images(task_record.name)
+    check_job_images(images.images, images.device_type, images.bootloader_kind, images.key_digest_hex)
+    return PortJob(
+        mode=JobMode.PROVISION,
+        port=PLACEHOLDER_PORT,
+        batch=batch_name,
+        task=task_record.name,
+        device_type=images.device_type,
+        bootloader=images.bootloader_kind,
+        key_digest_hex=images.key_digest_hex,
+        images=images.images,
+        instance=instance.instance_params(),
+        wifi_ssid=ssid,
+        wifi_password=password,
+        baud=baud,
+        release_confirmed=images.bootloader_kind is BootloaderKind.RELEASE,
+        connect_reset=connect_reset,
+        timeouts=timeouts or Timeouts(),
+    )
+
+
+def reenrol_job(
+    instance: Instance, *, batch: str, ssid: str, password: str, timeouts: Timeouts | None = None
+) -> PortJob:
+    """Serve a board that already runs its IEF: new WiFi, this instance, DeviceID into `batch`."""
+    validate_wifi(ssid, password)
+    batch_name = instance.get_batch(batch).name
+    return PortJob(
+        mode=JobMode.REENROL,
+        port=PLACEHOLDER_PORT,
+        batch=batch_name,
+        task="",
+        device_type=None,
+        bootloader=None,
+        key_digest_hex="",
+        images=(),
+        instance=instance.instance_params(),
+        wifi_ssid=ssid,
+        wifi_password=password,
+        timeouts=timeouts or Timeouts(),
+    )
+
+
+_ESPTOOL_BAUDS = (115200, 230400, 460800, 921600, 1500000, 2000000)
+
+
+def _check_baud(baud: int) -> None:
+    if baud not in _ESPTOOL_BAUDS:
+        accepted = ", ".join(str(b) for b in _ESPTOOL_BAUDS)
+        raise ValidationError(f"flashing baud rate must be one of {accepted}; got {baud}")

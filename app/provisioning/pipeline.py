@@ -1,0 +1,247 @@
+"""One board, top to bottom: detect -> check -> flash -> boot -> ief -> result.
+
+Each step announces itself (`step started`), runs under its own time limit, and ends `passed` with what
+it learned or `failed` with a sentence a person can act on, naming the step. Re-enrolment skips the
+first three steps: the board already runs its IEF, so it is only reset into it and served again.
+The pipeline never touches the instance or the records: it reports the DeviceID and the station (the
+parent process) adds it to the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import serial
+
+from app.domain.errors import StationError
+from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode
+from app.flashing.flash_checks import check_bootloader, check_chip_matches
+from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, FlashRefusedError, VerifyError
+from app.provisioning.board_reset import open_uart, reset_into_firmware
+from app.provisioning.event_writer import EventWriter
+from app.provisioning.events import DeviceIdEvent, LogSource, Outcome, ResultEvent, Step, StepStatus
+from app.provisioning.ief_session import IefAnswers, IefLine, run_ief_session
+from app.provisioning.job import JobMode, PortJob
+from app.provisioning.preflight import check_job_images
+from app.provisioning.step_guard import NoGuard, StepGuard
+
+IEF_WATCHDOG_SLACK = 5.0
+"""The IEF session times itself out with a better message; the watchdog is only its safety net."""
+
+
+class StepFailed(Exception):
+    """A step failed and has been reported; carries what the result event needs."""
+
+    def __init__(self, step: Step, message: str, outcome: Outcome = Outcome.FAIL) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = message
+        self.outcome = outcome
+
+
+@dataclass
+class StepReport:
+    """Filled in by a step body: the sentence and facts of its `passed` event."""
+
+    message: str = ""
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, job: PortJob, out: EventWriter, guard: StepGuard | None = None) -> None:
+        self.job = job
+        self.out = out
+        self.guard: StepGuard = guard or NoGuard()
+        self.device_id = ""
+
+    def run(self) -> ResultEvent:
+        """Run the job's mode to its end; always returns (and emits) the result event."""
+        started = time.monotonic()
+        outcome, step, message = Outcome.PASS, Step.DONE, ""
+        uart: Any = None
+        try:
+            uart = self.provision() if self.job.mode is JobMode.PROVISION else self.reenrol()
+        except StepFailed as failed:
+            outcome, step, message = failed.outcome, failed.step, failed.message
+        if outcome is Outcome.PASS:
+            message = f"provisioned, DeviceID {self.device_id}"
+        result = ResultEvent(
+            port=self.job.port,
+            outcome=outcome,
+            duration_s=round(time.monotonic() - started, 3),
+            device_id=self.device_id,
+            message=message,
+            step=step,
+        )
+        self.out.emit(result)
+        if uart is not None:
+            _close_quietly(uart)  # after the result: closing a network port can take a while
+        return result
+
+    # --- the two modes (each returns the board's open UART, closed once the result is out) -----
+    def provision(self) -> Any:
+        board, identity = self.detect()
+        with board:
+            self.check(identity)
+            self.flash(board)
+        return self.reenrol()
+
+    def reenrol(self) -> Any:
+        uart = self.boot()
+        try:
+            self.enrol(uart)
+        except BaseException:
+            _close_quietly(uart)
+            raise
+        return uart
+
+    # --- the steps -----------------------------------------------------------------------------
+    def detect(self) -> tuple[BoardConnection, ChipIdentity]:
+        with self._step(Step.DETECT, self.job.timeouts.detect) as report:
+            reset = ResetMode(self.job.connect_reset.value)
+            board = BoardConnection.open(self.job.port, baud=ROM_BAUD, reset=reset, sink=self.out.flash_sink)
+            try:
+                identity = board.identify()
+            except BaseException:
+                board.close()
+                raise
+            report.message = f"{identity.description}, MAC {identity.mac}"
+            report.facts = _identity_facts(identity)
+        return board, identity
+
+    def check(self, identity: ChipIdentity) -> None:
+        job = self.job
+        with self._step(Step.CHECK, job.timeouts.check) as report:
+            assert job.device_type is not None and job.bootloader is not None
+            check_chip_matches(identity.chip, identity.name, job.device_type)
+            check_job_images(job.images, job.device_type, job.bootloader, job.key_digest_hex)
+            if identity.security is None:  # only for chips we do not provision, refused above
+                raise FlashRefusedError(f"the security state of the {identity.name} could not be read")
+            confirmation = job.batch if job.release_confirmed else None
+            check_bootloader(identity.security, job.bootloader, job.key_digest_hex, confirmation, job.batch)
+            report.message = f"{job.bootloader.value} bootloader allowed on this {identity.name}"
+
+    def flash(self, board: BoardConnection) -> None:
+        job = self.job
+        with self._step(Step.FLASH, job.timeouts.flash) as report:
+            board.run_stub()
+            if job.baud != ROM_BAUD:
+                board.change_baud(job.baud)
+            result = board.write_images(job.images, sink=self.out.flash_sink)
+            for image, verified in zip(job.images, result.verified, strict=True):
+                if not verified:
+                    self._verify_by_readback(board, image.name, image.offset, image.data)
+            total = sum(len(image.data) for image in job.images)
+            report.message = f"{len(job.images)} images, {total} bytes written and verified"
+            report.facts = {image.kind.value: image.sha256 for image in job.images}
+
+    def boot(self) -> Any:
+        with self._step(Step.BOOT, self.job.timeouts.boot) as report:
+            uart = open_uart(self.job.port)
+            try:
+                with self._wire(uart):
+                    reset = reset_into_firmware(uart, self.job.port)
+                if reset:
+                    report.message = "reset into the flashed firmware"
+                else:
+                    report.message = "this port has no reset lines; waiting for the board to start by itself"
+            except BaseException:
+                uart.close()
+                raise
+        return uart
+
+    def enrol(self, uart: Any) -> None:
+        job = self.job
+        answers = IefAnswers(
+            root_ca_pem=job.instance.root_ca_pem,
+            endpoint=job.instance.endpoint,
+            port=job.instance.port,
+            ssid=job.wifi_ssid,
+            password=job.wifi_password,
+        )
+        with self._step(Step.IEF, job.timeouts.ief + IEF_WATCHDOG_SLACK) as report, self._wire(uart):
+            result = run_ief_session(
+                uart,
+                answers,
+                overall_timeout=job.timeouts.ief,
+                request_timeout=job.timeouts.ief,
+                on_line=self._board_line,
+            )
+            self.device_id = str(result.device_id)
+            asked = ", ".join(r.value for r in result.answered) or "nothing (the board kept its settings)"
+            report.message = f"answered {asked}; DeviceID {self.device_id}"
+            report.facts = {"device_id": self.device_id}
+        self.out.emit(DeviceIdEvent(port=job.port, device_id=self.device_id))
+
+    # --- plumbing ------------------------------------------------------------------------------
+    @contextmanager
+    def _wire(self, uart: Any) -> Iterator[None]:
+        """pyserial's errors on the firmware UART, as a person would put them."""
+        try:
+            yield
+        except (serial.SerialException, OSError) as error:
+            raise BoardVanishedError(
+                f"the board on {self.job.port} went away while talking to its firmware ({error}); "
+                "check it is still plugged in, then try again"
+            ) from None
+
+    @contextmanager
+    def _step(self, step: Step, seconds: float) -> Iterator[StepReport]:
+        report = StepReport()
+        self.out.step(step, StepStatus.STARTED)
+        try:
+            with self.guard.limit(step, seconds):
+                yield report
+        except StationError as error:
+            outcome = Outcome.CANCELLED if isinstance(error, FlashCancelledError) else Outcome.FAIL
+            self._fail(step, f"{step.value} failed: {error}", type(error).__name__, outcome)
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            text = f"{step.value} failed: internal error ({type(error).__name__}: {error}); please report it"
+            self._fail(step, text, "InternalError", Outcome.FAIL)
+        self.out.step(step, StepStatus.PASSED, report.message, report.facts)
+
+    def _fail(self, step: Step, message: str, kind: str, outcome: Outcome) -> None:
+        self.out.step(step, StepStatus.FAILED, message)
+        self.out.error(step, message, kind)
+        raise StepFailed(step, message, outcome)
+
+    def _board_line(self, line: IefLine) -> None:
+        source = LogSource.BOARD if line.source == "board" else LogSource.ENGINE
+        self.out.log(line.text, "info", source)
+
+    def _verify_by_readback(self, board: BoardConnection, name: str, offset: int, data: bytes) -> None:
+        expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        actual = board.flash_md5(offset, len(data))
+        if actual != expected:
+            raise VerifyError(
+                f"{name} at {offset:#x} reads back with MD5 {actual}, but {expected} was written; "
+                "the flash may be faulty"
+            )
+        self.out.log(f"{name} verified by reading back its MD5")
+
+
+def _close_quietly(port: Any) -> None:
+    with suppress(serial.SerialException, OSError):
+        port.close()
+
+
+def _identity_facts(identity: ChipIdentity) -> dict[str, str]:
+    facts = {
+        "chip": identity.name,
+        "chip_type": identity.chip.value if identity.chip is not None else "",
+        "description": identity.description,
+        "mac": identity.mac,
+    }
+    if identity.security is not None:
+        facts["secure_boot"] = "on" if identity.security.secure_boot_enabled else "off"
+        facts["flash_encryption"] = "on" if identity.security.flash_encryption_enabled else "off"
+        facts["key_digests"] = " ".join(identity.security.key_digests)
+    return facts

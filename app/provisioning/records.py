@@ -1,0 +1,351 @@
+"""Provisioning records: one row per board the station worked on, and the outbox of unsent pushes.
+
+A production line is audited from these rows (who, where, which board, which images, what happened),
+so they live in their own SQLite file in the station data folder, apart from any instance, and survive
+the instance being unreachable. The outbox holds DeviceIDs that could not be added to their batch yet;
+a push is deleted from it only after the instance accepted it, so nothing is lost offline.
+No secret is ever written here: the WiFi password is not part of a record.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from app.domain.errors import StationError
+from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
+from app.provisioning.events import Outcome
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0
+CSV_COLUMNS = (
+    "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
+    "image_sha256s", "outcome", "duration_s", "error", "push_state",
+)  # fmt: skip
+
+
+class RecordsError(StationError):
+    """The records file cannot be opened or written (unreadable, newer schema, disk full)."""
+
+
+class PushState(Enum):
+    """Where the board's DeviceID stands with the instance."""
+
+    PUSHED = "pushed"  # in the batch (added now, or it already was)
+    QUEUED = "queued"  # waiting in the outbox for the instance to be reachable
+    REFUSED = "refused"  # the instance said no (e.g. the ID belongs to another batch); see the error
+    NONE = "none"  # no DeviceID was received
+
+
+@dataclass(frozen=True)
+class ProvisioningRecord:
+    at: datetime
+    operator: str
+    station: str
+    port: str
+    mode: str
+    batch: str
+    outcome: Outcome
+    duration_s: float
+    push_state: PushState
+    task: str = ""
+    chip: str = ""
+    mac: str = ""
+    device_id: str = ""
+    image_sha256s: tuple[str, ...] = ()
+    error: str = ""
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class PendingPush:
+    id: int
+    batch: str
+    device_id: str
+    queued_at: datetime
+    attempts: int
+    last_error: str
+
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        operator TEXT NOT NULL,
+        station TEXT NOT NULL,
+        port TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        chip TEXT NOT NULL DEFAULT '',
+        mac TEXT NOT NULL DEFAULT '',
+        device_id TEXT NOT NULL DEFAULT '',
+        task TEXT NOT NULL DEFAULT '',
+        batch TEXT NOT NULL,
+        image_sha256s TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'cancelled')),
+        duration_ms INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        push_state TEXT NOT NULL CHECK (push_state IN ('pushed', 'queued', 'refused', 'none'))
+    );
+    CREATE INDEX records_by_time ON records (at_ms);
+    CREATE INDEX records_by_device ON records (device_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        batch TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        queued_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (batch, device_id)
+    );
+    """,
+)
+
+_RECORD_COLUMNS = (
+    "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
+    "duration_ms, error, push_state"
+)
+_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 15})"  # noqa: S608
+_INSERT_PUSH = (
+    "INSERT INTO outbox (batch, device_id, queued_ms, attempts, last_error) VALUES (?, ?, ?, 1, ?) "
+    "ON CONFLICT (batch, device_id) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error"
+)
+_SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error")
+
+
+class RecordsDB:
+    """The records file. One connection shared by the station's threads, every use under one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
+        except OSError as exc:
+            raise RecordsError(f"cannot open the provisioning records {path}: {exc.strerror}") from None
+
+    def __enter__(self) -> RecordsDB:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise RecordsError(
+                    f"the provisioning records {self.path} were written by a newer station "
+                    f"(schema {version}, this one knows {SCHEMA_VERSION}); update the station"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # --- records ---------------------------------------------------------------------------------
+    def add(self, record: ProvisioningRecord) -> ProvisioningRecord:
+        try:
+            with self._write() as conn:
+                cursor = conn.execute(
+                    _INSERT_RECORD,
+                    (
+                        _to_ms(record.at),
+                        record.operator,
+                        record.station,
+                        record.port,
+                        record.mode,
+                        record.chip,
+                        record.mac,
+                        record.device_id,
+                        record.task,
+                        record.batch,
+                        " ".join(record.image_sha256s),
+                        record.outcome.value,
+                        round(record.duration_s * 1000),
+                        record.error,
+                        record.push_state.value,
+                    ),
+                )
+                new_id = int(cursor.lastrowid or 0)
+        except sqlite3.Error as exc:
+            raise RecordsError(f"cannot write a provisioning record to {self.path}: {exc}") from None
+        return replace(record, id=new_id)
+
+    def list_records(self, page: PageRequest = PageRequest()) -> Page[ProvisioningRecord]:
+        """Newest first; `page.search` matches port, DeviceID, batch, task, chip, MAC, outcome or error."""
+        where, params = _search_clause(page.search)
+        with self._lock:
+            count_sql = f"SELECT count(*) FROM records {where}"  # noqa: S608
+            total = int(self._conn.execute(count_sql, params).fetchone()[0])
+            page_sql = (
+                f"SELECT {_RECORD_COLUMNS} FROM records {where} "  # noqa: S608
+                "ORDER BY at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            )
+            rows = self._conn.execute(page_sql, (*params, page.limit, page.offset)).fetchall()
+        return Page(tuple(_record(row) for row in rows), total, page.offset)
+
+    def get(self, record_id: int) -> ProvisioningRecord | None:
+        with self._lock:
+            sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?"  # noqa: S608
+            row = self._conn.execute(sql, (record_id,)).fetchone()
+        return _record(row) if row is not None else None
+
+    def iterate(self, search: str = "") -> Iterator[ProvisioningRecord]:
+        offset = 0
+        while True:
+            page = self.list_records(PageRequest(offset=offset, limit=MAX_PAGE_SIZE, search=search))
+            yield from page.items
+            offset += len(page.items)
+            if not page.has_more or not page.items:
+                return
+
+    def export_csv(self, path: Path, search: str = "") -> int:
+        """Write every record (newest first) as CSV; returns how many rows were written."""
+        count = 0
+        try:
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(CSV_COLUMNS)
+                for record in self.iterate(search):
+                    writer.writerow([_csv_cell(value) for value in csv_row(record)])
+                    count += 1
+        except OSError as exc:
+            raise RecordsError(f"cannot write {path}: {exc.strerror}") from None
+        return count
+
+    # --- outbox ----------------------------------------------------------------------------------
+    def queue_push(self, batch: str, device_id: str, error: str) -> None:
+        """Keep a push for later. Queuing the same (batch, DeviceID) twice keeps one entry."""
+        with self._write() as conn:
+            conn.execute(_INSERT_PUSH, (batch, device_id, _to_ms(datetime.now(UTC)), error))
+
+    def pending_pushes(self, limit: int = MAX_PAGE_SIZE) -> list[PendingPush]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, batch, device_id, queued_ms, attempts, last_error FROM outbox "
+                "ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [PendingPush(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5]) for r in rows]
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def note_push_failure(self, push_id: int, error: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, push_id)
+            )
+
+    def complete_push(self, push_id: int, state: PushState, error: str = "") -> None:
+        """The instance answered: drop the outbox entry and set the push state of its records."""
+        with self._write() as conn:
+            row = conn.execute("SELECT batch, device_id FROM outbox WHERE id = ?", (push_id,)).fetchone()
+            if row is None:
+                return
+            conn.execute("DELETE FROM outbox WHERE id = ?", (push_id,))
+            conn.execute(
+                "UPDATE records SET push_state = ?, error = CASE WHEN ? = '' THEN error ELSE ? END "
+                "WHERE batch = ? AND device_id = ? AND push_state = 'queued'",
+                (state.value, error, error, row[0], row[1]),
+            )
+
+
+def csv_row(record: ProvisioningRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.at.isoformat(timespec="seconds"),
+        record.operator,
+        record.station,
+        record.port,
+        record.mode,
+        record.chip,
+        record.mac,
+        record.device_id,
+        record.task,
+        record.batch,
+        " ".join(record.image_sha256s),
+        record.outcome.value,
+        f"{record.duration_s:.1f}",
+        record.error,
+        record.push_state.value,
+    )
+
+
+def _csv_cell(value: object) -> object:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula: quote such text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _search_clause(search: str) -> tuple[str, tuple[str, ...]]:
+    text = search.strip()
+    if not text:
+        return "", ()
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    clause = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED)
+    return f"WHERE ({clause})", (pattern,) * len(_SEARCHED)
+
+
+def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
+    return ProvisioningRecord(
+        id=row[0],
+        at=_from_ms(row[1]),
+        operator=row[2],
+        station=row[3],
+        port=row[4],
+        mode=row[5],
+        chip=row[6],
+        mac=row[7],
+        device_id=row[8],
+        task=row[9],
+        batch=row[10],
+        image_sha256s=tuple(row[11].split()),
+        outcome=Outcome(row[12]),
+        duration_s=row[13] / 1000,
+        error=row[14],
+        push_state=PushState(row[15]),
+    )
+
+
+def _to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)

@@ -1,0 +1,104 @@
+"""`rfc2217://` without the waits that made a network serial port ten times slower than its baud rate.
+
+pyserial's RFC 2217 client renegotiates baud rate, data size, parity, stop bits and flow control every
+time *any* setting changes, timeouts included, and polls for each acknowledgement in 50 ms sleeps.
+esptool changes the read timeout around nearly every command, so each command paid 100-200 ms on top of
+its bytes: 80 KiB took ten seconds against a board with pacing off. Timeouts exist only on our side of
+the connection, so here a change that leaves the line settings as they are sends nothing, and the
+acknowledgements that are still needed (line settings, DTR/RTS, purge) are polled every millisecond.
+Closing does not pause either; whoever reopens at once retries (app.provisioning.board_reset.open_uart).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+from serial import SerialException
+from serial.rfc2217 import (
+    RFC2217_PARITY_MAP,
+    RFC2217_STOPBIT_MAP,
+    SET_CONTROL_USE_HW_FLOW_CONTROL,
+    SET_CONTROL_USE_NO_FLOW_CONTROL,
+    SET_CONTROL_USE_SW_FLOW_CONTROL,
+)
+from serial.rfc2217 import Serial as _PyserialRfc2217
+
+POLL_SECONDS = 0.001
+
+
+def _wait_ready(items: list[Any], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not all(item.is_ready() for item in items):
+        if time.monotonic() >= deadline:
+            raise SerialException(f"the RFC 2217 server did not acknowledge the {what} change")
+        time.sleep(POLL_SECONDS)
+
+
+class Serial(_PyserialRfc2217):  # type: ignore[misc]
+    """pyserial's RFC 2217 client, quick to change settings; otherwise the same."""
+
+    _applied: tuple[Any, ...] | None = None
+
+    def open(self) -> None:
+        self._applied = None
+        super().open()
+
+    def close(self) -> None:
+        """Close without pyserial's 0.3 s pause "for quick reconnects"; the station retries opens instead."""
+        self._applied = None
+        self.is_open = False
+        sock: socket.socket | None = getattr(self, "_socket", None)
+        self._socket = None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+        thread: threading.Thread | None = getattr(self, "_thread", None)
+        self._thread = None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(7)
+
+    def _reconfigure_port(self) -> None:
+        if self._socket is None:
+            raise SerialException("Can only operate on open ports")
+        if self._write_timeout is not None:
+            raise NotImplementedError("write_timeout is not supported over RFC 2217")
+        wanted = (self._baudrate, self._bytesize, self._parity, self._stopbits, self._rtscts, self._xonxoff)
+        if wanted == self._applied:
+            return  # only a read timeout changed: nothing to tell the server
+        if not 0 < self._baudrate < 2**32:
+            raise ValueError(f"invalid baudrate: {self._baudrate!r}")
+        if self._rtscts and self._xonxoff:
+            raise ValueError("xonxoff and rtscts together are not supported")
+        settings = self._rfc2217_port_settings
+        settings["baudrate"].set(struct.pack("!I", self._baudrate))
+        settings["datasize"].set(struct.pack("!B", self._bytesize))
+        settings["parity"].set(struct.pack("!B", RFC2217_PARITY_MAP[self._parity]))
+        settings["stopsize"].set(struct.pack("!B", RFC2217_STOPBIT_MAP[self._stopbits]))
+        _wait_ready(list(settings.values()), self._network_timeout, "line settings")
+        if self._rtscts:
+            self.rfc2217_set_control(SET_CONTROL_USE_HW_FLOW_CONTROL)
+        elif self._xonxoff:
+            self.rfc2217_set_control(SET_CONTROL_USE_SW_FLOW_CONTROL)
+        else:
+            self.rfc2217_set_control(SET_CONTROL_USE_NO_FLOW_CONTROL)
+        self._applied = wanted
+
+    def rfc2217_send_purge(self, value: bytes) -> None:
+        item = self._rfc2217_options["purge"]
+        item.set(value)
+        _wait_ready([item], self._network_timeout, "purge")
+
+    def rfc2217_set_control(self, value: bytes) -> None:
+        item = self._rfc2217_options["control"]
+        item.set(value)
+        if self._ignore_set_control_answer:
+            time.sleep(0.1)  # a server that does not answer control changes (pyserial's compatibility mode)
+        else:
+            _wait_ready([item], self._network_timeout, "control line")

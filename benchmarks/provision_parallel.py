@@ -1,0 +1,182 @@
+"""32 boards provisioned at once against 1 board alone: wall time, on this (2-core) machine.
+
+The same station code as production: one supervisor in this process, one port-worker process per board,
+the instance and the records here. The virtual boards run in their own process (`ql-station sim`), as
+they would beside a real station, with pacing on, so each board's bytes take their time at 921600 baud.
+Every board gets the same task: bootloader, partition table and a ~0.8 MiB IEF of incompressible data
+(see provision_single.py). Wall time runs from the first worker start to the last record written.
+
+CPU seconds are reported too (this process: supervisor and instance; the workers; the simulator), since
+on 2 cores the question is whether 32 workers' CPU fits in the time the wire takes anyway.
+
+    .venv/bin/python benchmarks/provision_parallel.py [--boards 32] [--ief-kib 768]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from provision_single import TASK, prepare_instance
+
+from app.instance.local.instance import LocalInstance
+from app.provisioning.events import Event, Outcome
+from app.provisioning.job_builder import provisioning_job
+from app.provisioning.records import RecordsDB
+from app.provisioning.supervisor import PortSummary, Supervisor, worker_environment
+
+CPU_KEYS = ("station_cpu", "workers_cpu", "sim_cpu")
+
+
+class Finishes:
+    def __init__(self) -> None:
+        self.summaries: list[PortSummary] = []
+        self.last = 0.0
+
+    def on_event(self, event: Event) -> None:
+        pass
+
+    def on_finished(self, summary: PortSummary) -> None:
+        self.summaries.append(summary)
+        self.last = time.monotonic()
+
+
+class Simulator:
+    """`ql-station sim --boards N` in its own process; its URLs read from its stdout."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.ssid = f"bench-{secrets.token_hex(2)}"
+        self.password = secrets.token_urlsafe(12)
+        secret = folder / "ap-password"
+        secret.write_text(self.password, encoding="utf-8")
+        command = [
+            sys.executable,
+            "-m",
+            "app",
+            "--data-dir",
+            str(folder / "data"),
+            "sim",
+            "--boards",
+            str(count),
+        ]
+        command += [
+            "--state-dir",
+            str(folder / "boards"),
+            "--ap-ssid",
+            self.ssid,
+            "--ap-password-file",
+            str(secret),
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=worker_environment()
+        )
+        assert self.process.stdout is not None
+        self.urls = [self.process.stdout.readline().decode().strip() for _ in range(count)]
+        if not all(url.startswith("rfc2217://") for url in self.urls):
+            self.stop()
+            raise SystemExit(f"the simulator did not start: {self.urls}")
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+WORKER_COMMANDS = {
+    "app": None,  # the production path: `python -m app port-worker` (app.provisioning.supervisor)
+    # what a fast path in app/entry.py would run: the worker without the whole CLI (and simulator) imported
+    "module": lambda: [sys.executable, "-m", "app.provisioning.port_worker"],
+}
+
+
+def run(instance: LocalInstance, folder: Path, count: int, worker: str) -> dict[str, float]:
+    folder.mkdir()
+    sim = Simulator(folder, count)
+    try:
+        job = provisioning_job(instance, task=TASK, batch="bench", ssid=sim.ssid, password=sim.password)
+        finishes = Finishes()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own_before = time.process_time()
+        sim_before = sim.cpu_seconds()
+        with RecordsDB(folder / "records.sqlite3") as records:
+            supervisor = Supervisor(instance, records, finishes, command=WORKER_COMMANDS[worker])
+            try:
+                started = time.monotonic()
+                for url in sim.urls:
+                    supervisor.start(job.for_port(url))
+                supervisor.wait()
+            finally:
+                supervisor.close()
+        sim_cpu = sim.cpu_seconds() - sim_before
+    finally:
+        sim.stop()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    failed = [s for s in finishes.summaries if s.outcome is not Outcome.PASS]
+    if failed or len(finishes.summaries) != count:
+        example = f"{failed[0].port}: {failed[0].message}" if failed else "missing summaries"
+        raise SystemExit(f"{len(failed)} of {count} board(s) failed, e.g. {example}")
+    durations = sorted(s.duration_s for s in finishes.summaries)
+    return {
+        "wall": finishes.last - started,
+        "board_min": durations[0],
+        "board_max": durations[-1],
+        "station_cpu": time.process_time() - own_before,
+        "workers_cpu": (children.ru_utime + children.ru_stime)
+        - (children_before.ru_utime + children_before.ru_stime)
+        - sim_cpu,
+        "sim_cpu": sim_cpu,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boards", type=int, default=32)
+    parser.add_argument("--ief-kib", type=int, default=768)
+    parser.add_argument(
+        "--worker", choices=sorted(WORKER_COMMANDS), default="app", help="how workers start (default: app)"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
+        folder = Path(tmp)
+        instance = prepare_instance(folder, args.ief_kib)
+        try:
+            one = run(instance, folder / "one", 1, args.worker)
+            many = run(instance, folder / "many", args.boards, args.worker)
+        finally:
+            instance.close()
+    print(f"{os.cpu_count()} CPU(s); paced virtual ESP32-C3 boards in a separate simulator process")
+    started_as = (
+        "python -m app port-worker" if args.worker == "app" else "python -m app.provisioning.port_worker"
+    )
+    print(f"workers started as: {started_as}\n")
+    headers = ("boards", "wall s", "per board s", "station CPU", "workers CPU", "sim CPU")
+    print("".join(f"{h:>13}" for h in headers))
+    for count, r in ((1, one), (args.boards, many)):
+        spread = f"{r['board_min']:.1f}-{r['board_max']:.1f}"
+        cells = (str(count), f"{r['wall']:.2f}", spread, *(f"{r[k]:.1f} s" for k in CPU_KEYS))
+        print("".join(f"{c:>13}" for c in cells))
+    ratio = many["wall"] / one["wall"]
+    print(f"\n{args.boards} boards vs 1 board, wall time: {ratio:.2f}x (goal <= 1.25x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

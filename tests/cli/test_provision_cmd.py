@@ -1,0 +1,231 @@
+"""`ql-station provision / reenrol / records / ports` end to end on virtual boards (real workers, real
+instance, real records file). The WiFi password is made at runtime by the simulator's access point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.cli import main as cli_main
+from app.cli import port_worker_cmd, ports_cmd, provision_cmd, records_cmd, reenrol_cmd
+from app.sim.fleet import SimFleet
+from app.system.paths import DataDir
+from tests.provisioning.conftest import nothing_left_behind, worker_command  # noqa: F401  (autouse)
+from tests.provisioning.sim_boards import board_device_id, flash_was_written
+
+ENGINE_MODULES = (ports_cmd, provision_cmd, reenrol_cmd, records_cmd, port_worker_cmd)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    return DataDir(tmp_path_factory.mktemp("cli-station")).ensure()
+
+
+@pytest.fixture
+def cli(data_dir: DataDir, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run `ql-station --data-dir D ...` in-process, with the engine's commands registered."""
+    missing = tuple(m for m in ENGINE_MODULES if m not in cli_main.COMMAND_MODULES)
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, *missing))
+
+    def invoke(*argv: str, stdin: str = "") -> Result:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        out, err = io.StringIO(), io.StringIO()
+        code = cli_main.run(["--data-dir", str(data_dir.root), *argv], out=out, err=err)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return invoke
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tasks(data_dir: DataDir, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A key and a dev and a release task for ESP32-C3, made through the CLI once per module."""
+    with pytest.MonkeyPatch.context() as mp:
+        missing = tuple(m for m in ENGINE_MODULES if m not in cli_main.COMMAND_MODULES)
+        mp.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, *missing))
+        out, err = io.StringIO(), io.StringIO()
+        base = ["--data-dir", str(data_dir.root)]
+        assert cli_main.run([*base, "key", "create", "k", "--type", "rsa-3072"], out=out, err=err) == 0, err
+        for name, boot in (("dev", "dev"), ("rel", "release")):
+            argv = ["task", "create", name, "--device-type", "esp32c3", "--bootloader", boot]
+            assert cli_main.run([*base, *argv, "--ief", "debug", "--key", "k"], out=out, err=err) == 0
+
+
+@pytest.fixture
+def fleet(data_dir: DataDir, tmp_path: Path) -> Iterator[SimFleet]:
+    with SimFleet(tmp_path / "boards", count=4, pacing=False, registry=data_dir.sim_registry) as started:
+        yield started
+
+
+def _batch(cli, name: str) -> str:  # type: ignore[no-untyped-def]
+    assert cli("batch", "create", name).code == 0
+    return name
+
+
+def _provision(cli, fleet: SimFleet, batch: str, *extra: str) -> Result:  # type: ignore[no-untyped-def]
+    ap = fleet.access_point
+    argv = ["provision", "--task", "dev", "--batch", batch, "--ssid", ap.ssid, "--password-stdin", *extra]
+    return cli(*argv, stdin=ap.password + "\n")  # type: ignore[no-any-return]
+
+
+def test_provision_all_four_boards(cli, fleet: SimFleet, data_dir: DataDir, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, "line-all")
+    result = _provision(cli, fleet, batch, "--all")
+    assert result.code == 0, result.out + result.err
+    assert "4 of 4 board(s) passed" in result.out
+    for url in fleet.urls:
+        assert f"{url}  ief     ok" in result.out
+    shown = json.loads(cli("batch", "show", batch, "--json").out)
+    computed = {board_device_id(board) for board in fleet.boards}
+    assert {d["device_id"] for d in shown["devices"]} == computed and None not in computed
+
+    listed = json.loads(cli("records", "--json", "--search", batch).out)
+    assert listed["total"] == 4
+    assert {r["device_id"] for r in listed["records"]} == computed
+    assert {r["outcome"] for r in listed["records"]} == {"pass"}
+    assert {r["mac"] for r in listed["records"]} == {board.mac for board in fleet.boards}
+
+    password = fleet.access_point.password
+    csv_file = tmp_path / "records.csv"
+    exported = cli("records", "--csv", str(csv_file), "--search", batch)
+    assert exported.code == 0 and "wrote 4 record(s)" in exported.out
+    rows = list(csv.DictReader(csv_file.open(encoding="utf-8")))
+    assert {row["device_id"] for row in rows} == computed
+    everything = result.out + result.err + exported.out + csv_file.read_text(encoding="utf-8")
+    assert password not in everything
+    for path in data_dir.root.rglob("*.sqlite3*"):
+        assert password.encode() not in path.read_bytes(), path
+
+
+def test_json_output_is_the_event_stream(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, "line-json")
+    result = _provision(cli, fleet, batch, "--port", fleet.urls[0], "--port", fleet.urls[1], "--json")
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert {"step", "progress", "log", "device_id", "result"} <= {e["type"] for e in events}
+    results = [e for e in events if e["type"] == "result"]
+    assert sorted(r["port"] for r in results) == sorted(fleet.urls[:2])
+    assert all(r["outcome"] == "pass" for r in results)
+    assert fleet.access_point.password not in result.out
+    assert not flash_was_written(fleet.boards[2])
+
+
+@pytest.mark.parametrize("typed", [None, "yes", "LINE-REL"])
+def test_release_needs_the_batch_name(cli, fleet: SimFleet, typed: str | None) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, f"line-rel-{typed or 'none'}")
+    ap = fleet.access_point
+    argv = ["provision", "--task", "rel", "--batch", batch, "--ssid", ap.ssid, "--password-stdin", "--all"]
+    if typed is not None:
+        argv += ["--confirm-release", typed]
+    before = json.loads(cli("records", "--json").out)["total"]
+    result = cli(*argv, stdin=ap.password + "\n")
+    assert result.code == 2
+    assert f"confirm by typing exactly: {batch}" in result.err or f"expected exactly {batch!r}" in result.err
+    assert not any(flash_was_written(board) for board in fleet.boards)
+    assert json.loads(cli("records", "--json").out)["total"] == before
+
+
+def test_some_boards_failing_gives_exit_status_1(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, "line-mixed")
+    fleet.servers[3].unplug()
+    result = _provision(cli, fleet, batch, "--port", fleet.urls[0], "--port", fleet.urls[3])
+    assert result.code == 1
+    assert "1 of 2 board(s) passed" in result.out
+    assert f"{fleet.urls[3]}: detect failed: cannot open" in result.out
+
+
+def test_reenrol_a_provisioned_board(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]
+    first = _batch(cli, "line-first")
+    assert _provision(cli, fleet, first, "--port", fleet.urls[0]).code == 0
+    field = _batch(cli, "field")
+    ap = fleet.access_point
+    argv = ["reenrol", "--port", fleet.urls[0], "--batch", field, "--ssid", ap.ssid, "--password-stdin"]
+    result = cli(*argv, stdin=ap.password + "\n")
+    # the board keeps its DeviceID, which the instance already holds in the first batch
+    assert result.code == 1
+    assert "already belongs to batch 'line-first'" in result.out
+    again = cli(*[a if a != field else first for a in argv], stdin=ap.password + "\n")
+    assert again.code == 0, again.out
+    assert "ief     ok     answered nothing" in again.out
+    assert board_device_id(fleet.boards[0]) in again.out
+
+
+def test_ports_lists_the_virtual_boards(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]
+    listed = json.loads(cli("ports", "--json").out)
+    virtual = {p["url"]: p for p in listed if p["kind"] == "virtual"}
+    assert set(virtual) == set(fleet.urls)
+    assert {p["mac"] for p in virtual.values()} == {b.mac for b in fleet.boards}
+    assert all(p["chip"] == "esp32c3" and p["likely_esp"] for p in virtual.values())
+    table = cli("ports").out
+    assert all(url in table for url in fleet.urls)
+
+
+def test_all_with_no_boards(cli) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, "line-empty")
+    result = cli("provision", "--task", "dev", "--batch", batch, "--ssid", "n", "--password-stdin", "--all")
+    assert result.code == 2 and "no boards found" in result.err
+
+
+def test_records_arguments(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("records", "--limit", "0")
+    assert result.code == 2 and "--limit must be 1 to" in result.err
+
+
+@pytest.mark.skipif(
+    provision_cmd not in cli_main.COMMAND_MODULES, reason="the lead has not registered provision_cmd yet"
+)
+def test_provision_in_a_real_subprocess(data_dir: DataDir, fleet: SimFleet, cli) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(cli, "line-subprocess")
+    ap = fleet.access_point
+    argv = ["provision", "--task", "dev", "--batch", batch, "--ssid", ap.ssid, "--password-stdin"]
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--data-dir",
+            str(data_dir.root),
+            *argv,
+            "--port",
+            fleet.urls[0],
+            "--json",
+        ],
+        input=(ap.password + "\n").encode(),
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    assert process.returncode == 0, process.stderr.decode()
+    results = [json.loads(line) for line in process.stdout.decode().splitlines()]
+    assert results[-1]["type"] == "result" and results[-1]["device_id"] == board_device_id(fleet.boards[0])
+    assert ap.password.encode() not in process.stdout + process.stderr
+
+
+def test_records_flush_sends_queued_device_ids(cli, data_dir: DataDir) -> None:  # type: ignore[no-untyped-def]
+    from app.provisioning.records import RecordsDB
+
+    batch = _batch(cli, "line-outbox")
+    device_id = "ab" * 32
+    with RecordsDB(data_dir.records_db) as records:
+        records.queue_push(batch, device_id, "connection refused")
+    listed = cli("records")
+    assert "1 DeviceID(s) wait in the outbox" in listed.out
+    flushed = cli("records", "--flush")
+    assert flushed.code == 0 and "outbox: 1 sent, 0 refused, 0 still queued" in flushed.err
+    shown = json.loads(cli("batch", "show", batch, "--json").out)
+    assert [d["device_id"] for d in shown["devices"]] == [device_id]

@@ -1,0 +1,70 @@
+"""What is refused before any worker starts: release confirmation, unknown names, bad WiFi, bad baud."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from app.domain.errors import NotFoundError, ValidationError
+from app.flashing.flash_errors import ReleaseConfirmationError
+from app.instance.local.instance import LocalInstance
+from app.provisioning.job import JobMode
+from app.provisioning.job_builder import provisioning_job, reenrol_job
+
+from .conftest import DEV_TASK, RELEASE_TASK, Station
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def test_dev_job_carries_the_signed_images(instance: LocalInstance, batch: str, station: Station) -> None:
+    password = _password()
+    job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid="net", password=password)
+    assert job.mode is JobMode.PROVISION and job.batch == batch and not job.release_confirmed
+    assert [i.kind.value for i in job.images] == ["bootloader", "partition-table", "ief"]
+    assert job.key_digest_hex == station.key_digest_hex
+    assert job.instance == instance.instance_params()
+    assert job.for_port("rfc2217://x:1").port == "rfc2217://x:1"
+
+
+def test_release_needs_the_batch_name_typed(instance: LocalInstance, batch: str) -> None:
+    with pytest.raises(ReleaseConfirmationError) as missing:
+        provisioning_job(instance, task=RELEASE_TASK, batch=batch, ssid="net", password=_password())
+    assert f"confirm by typing exactly: {batch}" in str(missing.value)
+    with pytest.raises(ReleaseConfirmationError) as wrong:
+        provisioning_job(
+            instance, task=RELEASE_TASK, batch=batch, ssid="net", password=_password(), confirm_release="yes"
+        )
+    assert f"expected exactly {batch!r}, got 'yes'" in str(wrong.value)
+    job = provisioning_job(
+        instance, task=RELEASE_TASK, batch=batch, ssid="net", password=_password(), confirm_release=batch
+    )
+    assert job.release_confirmed
+
+
+def test_release_is_refused_before_the_instance_signs_anything(instance: LocalInstance, batch: str) -> None:
+    before = instance.list_activity().total
+    with pytest.raises(ReleaseConfirmationError):
+        provisioning_job(instance, task=RELEASE_TASK, batch=batch, ssid="net", password=_password())
+    assert instance.list_activity().total == before
+
+
+def test_unknown_names(instance: LocalInstance, batch: str) -> None:
+    with pytest.raises(NotFoundError, match="no-such-batch"):
+        provisioning_job(instance, task=DEV_TASK, batch="no-such-batch", ssid="n", password=_password())
+    with pytest.raises(NotFoundError, match="no-such-task"):
+        provisioning_job(instance, task="no-such-task", batch=batch, ssid="n", password=_password())
+
+
+def test_bad_wifi_and_baud(instance: LocalInstance, batch: str) -> None:
+    with pytest.raises(ValidationError, match="8 to 63 characters"):
+        provisioning_job(instance, task=DEV_TASK, batch=batch, ssid="n", password="short")
+    with pytest.raises(ValidationError, match="one of 115200"):
+        provisioning_job(instance, task=DEV_TASK, batch=batch, ssid="n", password=_password(), baud=12345)
+
+
+def test_reenrol_job(instance: LocalInstance, batch: str) -> None:
+    job = reenrol_job(instance, batch=batch, ssid="net", password=_password())
+    assert job.mode is JobMode.REENROL and job.images == () and job.device_type is None

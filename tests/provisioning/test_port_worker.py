@@ -1,0 +1,144 @@
+"""The port worker as the station runs it: a real subprocess, the job on stdin, JSON events on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from app.instance.local.instance import LocalInstance
+from app.provisioning import supervisor as supervisor_module
+from app.provisioning.events import (
+    ErrorEvent,
+    Event,
+    LogEvent,
+    LogSource,
+    Outcome,
+    ProgressEvent,
+    ResultEvent,
+    Step,
+    StepEvent,
+    StepStatus,
+    from_json_line,
+)
+from app.provisioning.job import ConnectReset, PortJob, Timeouts
+from app.provisioning.job_builder import provisioning_job
+from app.provisioning.port_worker import EXIT_BAD_JOB, EXIT_FAIL, EXIT_PASS
+from app.provisioning.supervisor import worker_command as real_worker_command
+from app.provisioning.supervisor import worker_environment
+from tests.flashing.conftest import MockPeer, start_mock_peer
+
+from .conftest import DEV_TASK, FleetFactory, port_worker_registered
+from .sim_boards import board_device_id
+
+
+def run_worker(stdin: bytes, timeout: float = 90) -> tuple[int, list[str], str]:
+    process = subprocess.run(
+        supervisor_module.worker_command(),
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env=worker_environment(),
+    )
+    lines = process.stdout.decode("utf-8").splitlines()
+    return process.returncode, lines, process.stderr.decode("utf-8", errors="replace")
+
+
+def parse(lines: list[str], port: str) -> list[Event]:
+    for line in lines:
+        json.loads(line)  # every stdout line is a JSON object: nothing else may reach stdout
+    return [from_json_line(line, port) for line in lines]
+
+
+@pytest.fixture
+def mock_c3(tmp_path: Path) -> Iterator[MockPeer]:
+    peer = start_mock_peer("esp32c3", tmp_path)
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+def test_worker_command_is_the_app_subcommand() -> None:
+    assert real_worker_command() == [sys.executable, "-m", "app", "port-worker"]
+
+
+@pytest.mark.skipif(not port_worker_registered(), reason="the lead has not registered port_worker_cmd yet")
+def test_python_dash_m_app_port_worker_runs() -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "app", "port-worker"],
+        input=b"{}",
+        capture_output=True,
+        timeout=60,
+        env=worker_environment(),
+    )
+    assert process.returncode == EXIT_BAD_JOB
+    assert json.loads(process.stdout.decode().splitlines()[-1])["type"] == "result"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "words"),
+    [
+        (b"", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (b'{"version": 1}', "has no 'instance' field"),
+    ],
+)
+def test_unusable_job(stdin: bytes, words: str) -> None:
+    code, lines, _stderr = run_worker(stdin)
+    assert code == EXIT_BAD_JOB
+    events = parse(lines, "?")
+    assert [type(e) for e in events] == [ErrorEvent, ResultEvent]
+    assert isinstance(events[0], ErrorEvent) and words in events[0].message
+    assert "could not read its job" in events[0].message
+
+
+def test_provisions_a_virtual_board(instance: LocalInstance, batch: str, make_fleet: FleetFactory) -> None:
+    fleet = make_fleet(1)
+    ap = fleet.access_point
+    job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid=ap.ssid, password=ap.password)
+    job = job.for_port(fleet.urls[0])
+    code, lines, stderr = run_worker(job.to_json().encode())
+    events = parse(lines, job.port)
+    assert code == EXIT_PASS, stderr
+    result = events[-1]
+    assert isinstance(result, ResultEvent) and result.outcome is Outcome.PASS
+    assert result.device_id == board_device_id(fleet.boards[0])
+    assert any(isinstance(e, LogEvent) and e.source is LogSource.ESPTOOL for e in events)
+    assert any(isinstance(e, LogEvent) and e.source is LogSource.BOARD for e in events)
+    assert ap.password not in "\n".join(lines) and ap.password not in stderr
+
+
+def test_flashes_the_independent_mock_bootloader_then_times_out_waiting_for_the_ief(
+    instance: LocalInstance, batch: str, mock_c3: MockPeer
+) -> None:
+    """The same flash code against esp32-mock-bootloader; it runs no firmware, so the IEF never speaks."""
+    base = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid="factory", password="runtime-" + batch)
+    job: PortJob = replace(
+        base.for_port(mock_c3.url),
+        connect_reset=ConnectReset.NO_RESET,
+        timeouts=Timeouts(ief=1.5),
+    )
+    code, lines, stderr = run_worker(job.to_json().encode())
+    events = parse(lines, job.port)
+    assert code == EXIT_FAIL, stderr
+    passed = [e.step for e in events if isinstance(e, StepEvent) and e.status is StepStatus.PASSED]
+    assert passed == [Step.DETECT, Step.CHECK, Step.FLASH, Step.BOOT]
+    flashed = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.FLASH and e.facts)
+    assert flashed.facts == {image.kind.value: image.sha256 for image in job.images}
+    progress = [e for e in events if isinstance(e, ProgressEvent)]
+    assert {p.index for p in progress} == {0, 1, 2}
+    assert progress[-1].overall_done == sum(len(image.data) for image in job.images)
+    verified = [e for e in events if isinstance(e, LogEvent) and e.text == "Hash of data verified."]
+    assert len(verified) == 3
+    boot = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.BOOT and e.message)
+    assert "no reset lines" in boot.message
+    result = events[-1]
+    assert isinstance(result, ResultEvent) and result.outcome is Outcome.FAIL and result.step is Step.IEF
+    assert "ief failed" in result.message and "1.5 s" in result.message and "IEF DATA" in result.message
