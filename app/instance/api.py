@@ -83,6 +83,14 @@ class Instance(Protocol):
 
     def find_device(self, device_id: str) -> Device | None: ...
 
+    def move_devices(self, batch: str, device_ids: Sequence[str]) -> int:
+        """Move devices already in the instance into `batch`, keeping their state (field re-enrolment).
+
+        All IDs must exist, else NotFoundError and nothing moves. Devices already in `batch` stay where
+        they are. Returns how many moved.
+        """
+        ...
+
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         """Change the state of many devices at once; returns how many changed."""
         ...

@@ -4,6 +4,11 @@ A DeviceID is the one thing a provisioned board gives back; losing it means the 
 an instance that cannot be reached (network down, server busy) never loses a push: it is queued in the
 records file and sent by `flush_outbox` later. An instance that *answers* no (say the DeviceID already
 belongs to another batch) is not retried: the person has to decide, and the record says why.
+
+Re-enrolment is the exception to "one batch per device": a technician re-enrolling a board from the
+field into a new batch means to move it, so a re-enrol push (`move=True`) moves the device there.
+A freshly flashed board whose DeviceID is already in another batch is refused instead: on a production
+line that means a board was mixed up, and silently moving it would hide that.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ class PushResult:
     message: str
 
 
-def push_device(instance: Instance, records: RecordsDB, batch: str, device_id: str) -> PushResult:
+def push_device(
+    instance: Instance, records: RecordsDB, batch: str, device_id: str, *, move: bool = False
+) -> PushResult:
     """Add one DeviceID to `batch`. Raises nothing for instance trouble: the result says what happened."""
     canonical = parse_device_id(device_id)
     try:
-        return _add(instance, batch, canonical)
+        return _add(instance, batch, canonical, move)
     except UNREACHABLE_ERRORS as error:
         reason = _reason(error)
-        records.queue_push(batch, canonical, reason)
+        records.queue_push(batch, canonical, reason, move=move)
         return PushResult(
             PushState.QUEUED,
             f"the instance cannot be reached ({reason}); DeviceID {canonical} is queued for batch "
@@ -41,17 +48,22 @@ def push_device(instance: Instance, records: RecordsDB, batch: str, device_id: s
         )
 
 
-def _add(instance: Instance, batch: str, device_id: str) -> PushResult:
+def _add(instance: Instance, batch: str, device_id: str, move: bool) -> PushResult:
     try:
         result = instance.add_devices(batch, [device_id])
+        if result.added:
+            return PushResult(PushState.PUSHED, f"DeviceID {device_id} added to batch {batch!r}")
+        holders = [held for found, held in result.present_samples if found == device_id]
+        holder = holders[0] if holders else batch
+        if holder.strip().casefold() == batch.strip().casefold():
+            return PushResult(PushState.PUSHED, f"DeviceID {device_id} was already in batch {batch!r}")
+        if move:
+            instance.move_devices(batch, [device_id])
+            return PushResult(
+                PushState.PUSHED, f"DeviceID {device_id} moved from batch {holder!r} to {batch!r}"
+            )
     except StationError as error:
         return PushResult(PushState.REFUSED, f"the instance refused DeviceID {device_id}: {error}")
-    if result.added:
-        return PushResult(PushState.PUSHED, f"DeviceID {device_id} added to batch {batch!r}")
-    holders = [held for found, held in result.present_samples if found == device_id]
-    holder = holders[0] if holders else batch
-    if holder.strip().casefold() == batch.strip().casefold():
-        return PushResult(PushState.PUSHED, f"DeviceID {device_id} was already in batch {batch!r}")
     return PushResult(
         PushState.REFUSED,
         f"DeviceID {device_id} already belongs to batch {holder!r}, so it was not added to {batch!r}; "
@@ -73,7 +85,7 @@ def flush_outbox(instance: Instance, records: RecordsDB) -> FlushReport:
     messages: list[str] = []
     for pending in records.pending_pushes():
         try:
-            result = _add(instance, pending.batch, pending.device_id)
+            result = _add(instance, pending.batch, pending.device_id, pending.move)
         except UNREACHABLE_ERRORS as error:
             records.note_push_failure(pending.id, _reason(error))
             break

@@ -24,7 +24,7 @@ from app.domain.errors import StationError
 from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
 from app.provisioning.events import Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 CSV_COLUMNS = (
     "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
@@ -73,6 +73,7 @@ class PendingPush:
     queued_at: datetime
     attempts: int
     last_error: str
+    move: bool = False  # re-enrolment: the device may be moved here from another batch
 
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -107,6 +108,9 @@ _MIGRATIONS: tuple[str, ...] = (
         UNIQUE (batch, device_id)
     );
     """,
+    """
+    ALTER TABLE outbox ADD COLUMN move INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 _RECORD_COLUMNS = (
@@ -115,7 +119,7 @@ _RECORD_COLUMNS = (
 )
 _INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 15})"  # noqa: S608
 _INSERT_PUSH = (
-    "INSERT INTO outbox (batch, device_id, queued_ms, attempts, last_error) VALUES (?, ?, ?, 1, ?) "
+    "INSERT INTO outbox (batch, device_id, queued_ms, attempts, last_error, move) VALUES (?, ?, ?, 1, ?, ?) "
     "ON CONFLICT (batch, device_id) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error"
 )
 _SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error")
@@ -247,19 +251,19 @@ class RecordsDB:
         return count
 
     # --- outbox ----------------------------------------------------------------------------------
-    def queue_push(self, batch: str, device_id: str, error: str) -> None:
+    def queue_push(self, batch: str, device_id: str, error: str, move: bool = False) -> None:
         """Keep a push for later. Queuing the same (batch, DeviceID) twice keeps one entry."""
         with self._write() as conn:
-            conn.execute(_INSERT_PUSH, (batch, device_id, _to_ms(datetime.now(UTC)), error))
+            conn.execute(_INSERT_PUSH, (batch, device_id, _to_ms(datetime.now(UTC)), error, int(move)))
 
     def pending_pushes(self, limit: int = MAX_PAGE_SIZE) -> list[PendingPush]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, batch, device_id, queued_ms, attempts, last_error FROM outbox "
+                "SELECT id, batch, device_id, queued_ms, attempts, last_error, move FROM outbox "
                 "ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [PendingPush(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5]) for r in rows]
+        return [PendingPush(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5], bool(r[6])) for r in rows]
 
     def pending_count(self) -> int:
         with self._lock:

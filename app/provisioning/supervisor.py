@@ -48,7 +48,7 @@ from app.provisioning.events import (
     StepStatus,
     from_json_line,
 )
-from app.provisioning.job import PortJob, Redactor
+from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
 
 DEFAULT_GRACE_SECONDS = 3.0
@@ -189,7 +189,8 @@ class Supervisor:
 
     def _push(self, job: PortJob, device_id: str) -> tuple[PushState, str]:
         with self._instance_lock:
-            result = push_device(self._instance, self._records, job.batch, device_id)
+            move = job.mode is JobMode.REENROL
+            result = push_device(self._instance, self._records, job.batch, device_id, move=move)
         return result.state, result.message
 
     def _finish(self, summary: PortSummary) -> None:

@@ -38,6 +38,7 @@ from app.sim.faults import Faults, Stage
 from app.sim.fleet import SimFleet
 
 from .conftest import DEV_TASK, RELEASE_TASK, S3_TASK, Collector, FleetFactory, run_jobs
+from .network import NetworkDown
 from .sim_boards import board_device_id, flash_was_written
 
 
@@ -334,27 +335,12 @@ def test_device_id_event_precedes_the_result(
     assert kinds.index(DeviceIdEvent) < kinds.index(ResultEvent) == len(kinds) - 1
 
 
-class _NetworkDown:
-    """The instance behind a network that is down: every add_devices call fails to connect."""
-
-    def __init__(self, inner: LocalInstance) -> None:
-        self._inner = inner
-        self.calls = 0
-
-    def add_devices(self, batch: str, device_ids: object) -> object:
-        self.calls += 1
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-
 def test_offline_instance_queues_the_push_then_flush_sends_it(
     instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
 ) -> None:
     fleet = make_fleet(1)
     job = _job(instance, batch, fleet).for_port(fleet.urls[0])
-    offline = _NetworkDown(instance)
+    offline = NetworkDown(instance)
     summary = run_jobs(offline, records, [job])[1][job.port]
     assert offline.calls == 1
     assert summary.outcome is Outcome.PASS and summary.push_state is PushState.QUEUED

@@ -153,6 +153,54 @@ def list_devices(conn: sqlite3.Connection, batch_name: str, page: PageRequest) -
     return Page(items=items, total=total, offset=page.offset)
 
 
+def move(conn: sqlite3.Connection, batch_name: str, blobs: list[bytes]) -> list[tuple[bytes, str]]:
+    """Move existing devices into a batch; returns (ID, batch it came from) for each one moved.
+
+    Each device leaves a hole in its old batch's sequence; the later devices there are renumbered so an
+    offset stays exactly a position. That costs one range update per moved device, which is fine for
+    what moves are for (re-enrolling a few devices from the field), not for shuffling whole batches.
+    """
+    target = batches.id_of(conn, batch_name)
+    unique = list(dict.fromkeys(blobs))
+    found: dict[bytes, str] = {}
+    for chunk in _chunks(unique):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            "SELECT d.device_id, b.name FROM devices AS d "  # noqa: S608
+            f"JOIN batches AS b ON b.id = d.batch_id WHERE d.device_id IN ({marks})",
+            chunk,
+        )
+        found.update((row[0], row[1]) for row in rows)
+    missing = [blob for blob in unique if blob not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise NotFoundError(f"device {missing[0].hex()}{more} is not in this instance; nothing was moved")
+    moved: list[tuple[bytes, str]] = []
+    added_ms = now_ms()
+    for blob in unique:
+        # Read the position now: moving an earlier device may have renumbered this one.
+        source, seq, state = conn.execute(
+            "SELECT batch_id, seq, state FROM devices WHERE device_id = ?", (blob,)
+        ).fetchone()
+        if source == target:
+            continue
+        conn.execute("DELETE FROM devices WHERE batch_id = ? AND seq = ?", (source, seq))
+        # Two steps through negative numbers: a single seq - 1 could collide mid-update.
+        conn.execute("UPDATE devices SET seq = -(seq - 1) WHERE batch_id = ? AND seq > ?", (source, seq))
+        conn.execute("UPDATE devices SET seq = -seq WHERE batch_id = ? AND seq < 0", (source,))
+        conn.execute("UPDATE batches SET last_seq = last_seq - 1 WHERE id = ?", (source,))
+        batches.adjust_counts(conn, source, {STATES[state]: -1})
+        (last,) = conn.execute("SELECT last_seq FROM batches WHERE id = ?", (target,)).fetchone()
+        conn.execute(
+            "INSERT INTO devices (batch_id, seq, device_id, state, added_ms) VALUES (?, ?, ?, ?, ?)",
+            (target, last + 1, blob, state, added_ms),
+        )
+        conn.execute("UPDATE batches SET last_seq = last_seq + 1 WHERE id = ?", (target,))
+        batches.adjust_counts(conn, target, {STATES[state]: 1})
+        moved.append((blob, found[blob]))
+    return moved
+
+
 def find(conn: sqlite3.Connection, blob: bytes) -> Device | None:
     row = conn.execute(
         "SELECT d.device_id, d.state, d.added_ms, b.name FROM devices AS d "

@@ -193,6 +193,17 @@ class LocalInstance:
         with self._db.read() as conn:
             return devices.find(conn, blob)
 
+    def move_devices(self, batch: str, device_ids: Sequence[str]) -> int:
+        blobs = devices.device_id_blobs(device_ids)
+        with self._change() as conn:
+            moved = devices.move(conn, batch, blobs)
+            if moved:
+                sources = ", ".join(sorted({name for _, name in moved}))
+                target = moved[0][0].hex() if len(moved) == 1 else f"{len(moved)} devices"
+                details = f"moved to batch {batch.strip()!r} from {sources}"
+                activity.record(conn, self._actor, "device.move", target, details)
+        return len(moved)
+
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:

@@ -296,6 +296,40 @@ def test_set_state_of_unknown_device_changes_nothing(instance: Instance, device_
         instance.set_device_state([known], "enrolled")  # type: ignore[arg-type]
 
 
+def test_move_devices_keeps_state_counters_and_exact_paging(instance: Instance, device_ids: IdMaker) -> None:
+    instance.create_batch("factory")
+    instance.create_batch("field")
+    ids = device_ids(6)
+    instance.add_devices("factory", ids)
+    instance.set_device_state([ids[2]], DeviceState.ENROLLED)
+    assert instance.move_devices("field", [ids[2], ids[4]]) == 2
+    assert instance.move_devices("field", [ids[2]]) == 0  # already there
+    factory, field = instance.get_batch("factory").counts, instance.get_batch("field").counts
+    assert (factory.total, factory.enrolled, field.total, field.enrolled) == (4, 0, 2, 1)
+    remaining = [ids[0], ids[1], ids[3], ids[5]]
+    assert [d.device_id for d in instance.list_devices("factory").items] == remaining
+    # Offsets stay positions after the holes a move leaves: each page starts where the last ended.
+    pages = [instance.list_devices("factory", PageRequest(offset=o, limit=1)).items for o in range(4)]
+    assert [page[0].device_id for page in pages] == remaining
+    moved = {d.device_id: (d.batch, d.state) for d in instance.list_devices("field").items}
+    assert moved == {ids[2]: ("field", DeviceState.ENROLLED), ids[4]: ("field", DeviceState.REGISTERED)}
+    instance.add_devices("factory", device_ids(1, tag="late"))  # numbered after the renumbered ones
+    assert instance.get_batch("factory").counts.total == 5
+    assert len(instance.list_devices("factory").items) == 5
+
+
+def test_move_of_unknown_device_moves_nothing(instance: Instance, device_ids: IdMaker) -> None:
+    instance.create_batch("a")
+    instance.create_batch("b")
+    known, unknown = device_ids(2)
+    instance.add_devices("a", [known])
+    with pytest.raises(NotFoundError, match=f"device {unknown} is not in this instance; nothing was moved"):
+        instance.move_devices("b", [known, unknown])
+    assert instance.get_batch("a").counts.total == 1
+    with pytest.raises(NotFoundError, match="no batch named 'c'"):
+        instance.move_devices("c", [known])
+
+
 # --- PKI and parameters --------------------------------------------------------------------------
 
 
