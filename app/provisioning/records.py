@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -23,9 +21,9 @@ from typing import Any
 from app.domain.errors import StationError
 from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
 from app.provisioning.events import Outcome
+from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT_S = 10.0
 CSV_COLUMNS = (
     "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
     "image_sha256s", "outcome", "duration_s", "error", "push_state",
@@ -130,19 +128,12 @@ class RecordsDB:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.RLock()
+        self._db = SqliteFile(path, what="provisioning records", error=RecordsError)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._db.migrate(_MIGRATIONS, advice="update the station")
         except sqlite3.Error as exc:
+            self._db.close()
             raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
-        except OSError as exc:
-            raise RecordsError(f"cannot open the provisioning records {path}: {exc.strerror}") from None
 
     def __enter__(self) -> RecordsDB:
         return self
@@ -151,42 +142,16 @@ class RecordsDB:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _migrate(self) -> None:
-        with self._write() as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise RecordsError(
-                    f"the provisioning records {self.path} were written by a newer station "
-                    f"(schema {version}, this one knows {SCHEMA_VERSION}); update the station"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db.close()
 
     # --- records ---------------------------------------------------------------------------------
     def add(self, record: ProvisioningRecord) -> ProvisioningRecord:
         try:
-            with self._write() as conn:
+            with self._db.write() as conn:
                 cursor = conn.execute(
                     _INSERT_RECORD,
                     (
-                        _to_ms(record.at),
+                        to_ms(record.at),
                         record.operator,
                         record.station,
                         record.port,
@@ -211,20 +176,20 @@ class RecordsDB:
     def list_records(self, page: PageRequest = PageRequest()) -> Page[ProvisioningRecord]:
         """Newest first; `page.search` matches port, DeviceID, batch, task, chip, MAC, outcome or error."""
         where, params = _search_clause(page.search)
-        with self._lock:
+        with self._db.read() as conn:
             count_sql = f"SELECT count(*) FROM records {where}"  # noqa: S608
-            total = int(self._conn.execute(count_sql, params).fetchone()[0])
+            total = int(conn.execute(count_sql, params).fetchone()[0])
             page_sql = (
                 f"SELECT {_RECORD_COLUMNS} FROM records {where} "  # noqa: S608
                 "ORDER BY at_ms DESC, id DESC LIMIT ? OFFSET ?"
             )
-            rows = self._conn.execute(page_sql, (*params, page.limit, page.offset)).fetchall()
+            rows = conn.execute(page_sql, (*params, page.limit, page.offset)).fetchall()
         return Page(tuple(_record(row) for row in rows), total, page.offset)
 
     def get(self, record_id: int) -> ProvisioningRecord | None:
-        with self._lock:
+        with self._db.read() as conn:
             sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?"  # noqa: S608
-            row = self._conn.execute(sql, (record_id,)).fetchone()
+            row = conn.execute(sql, (record_id,)).fetchone()
         return _record(row) if row is not None else None
 
     def iterate(self, search: str = "") -> Iterator[ProvisioningRecord]:
@@ -253,31 +218,31 @@ class RecordsDB:
     # --- outbox ----------------------------------------------------------------------------------
     def queue_push(self, batch: str, device_id: str, error: str, move: bool = False) -> None:
         """Keep a push for later. Queuing the same (batch, DeviceID) twice keeps one entry."""
-        with self._write() as conn:
-            conn.execute(_INSERT_PUSH, (batch, device_id, _to_ms(datetime.now(UTC)), error, int(move)))
+        with self._db.write() as conn:
+            conn.execute(_INSERT_PUSH, (batch, device_id, to_ms(datetime.now(UTC)), error, int(move)))
 
     def pending_pushes(self, limit: int = MAX_PAGE_SIZE) -> list[PendingPush]:
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT id, batch, device_id, queued_ms, attempts, last_error, move FROM outbox "
                 "ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [PendingPush(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5], bool(r[6])) for r in rows]
+        return [PendingPush(r[0], r[1], r[2], from_ms(r[3]), r[4], r[5], bool(r[6])) for r in rows]
 
     def pending_count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def note_push_failure(self, push_id: int, error: str) -> None:
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, push_id)
             )
 
     def complete_push(self, push_id: int, state: PushState, error: str = "") -> None:
         """The instance answered: drop the outbox entry and set the push state of its records."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             row = conn.execute("SELECT batch, device_id FROM outbox WHERE id = ?", (push_id,)).fetchone()
             if row is None:
                 return
@@ -329,7 +294,7 @@ def _search_clause(search: str) -> tuple[str, tuple[str, ...]]:
 def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
     return ProvisioningRecord(
         id=row[0],
-        at=_from_ms(row[1]),
+        at=from_ms(row[1]),
         operator=row[2],
         station=row[3],
         port=row[4],
@@ -345,11 +310,3 @@ def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
         error=row[14],
         push_state=PushState(row[15]),
     )
-
-
-def _to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _from_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)

@@ -16,6 +16,10 @@ from __future__ import annotations
 import sqlite3
 
 from app.instance.local.database import DatabaseError
+from app.system import sqlite_file
+from app.system.sqlite_file import user_version
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "user_version"]
 
 _V1 = """
 CREATE TABLE meta (
@@ -114,46 +118,12 @@ MIGRATIONS: tuple[str, ...] = (_V1,)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def user_version(conn: sqlite3.Connection) -> int:
-    value: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    return value
-
-
 def migrate(conn: sqlite3.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
     """Bring the schema to the newest version; return the version it was at before."""
-    before = user_version(conn)
-    if before > len(migrations):
-        raise DatabaseError(
-            f"this instance database has schema version {before}, newer than this station understands "
-            f"({len(migrations)}); update the station or open another data folder"
-        )
-    for version in range(before + 1, len(migrations) + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if user_version(conn) >= version:  # another process migrated while we waited
-                conn.execute("ROLLBACK")
-                continue
-            for statement in _statements(migrations[version - 1]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    return before
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit our transaction).
-
-    Pieces are joined until SQLite says the statement is complete, so a ';' inside a string or a
-    trigger body does not split it.
-    """
-    statements, current = [], ""
-    for piece in script.split(";"):
-        current += piece + ";"
-        if sqlite3.complete_statement(current):
-            if current.strip(" \n\t;"):
-                statements.append(current.strip())
-            current = ""
-    return statements
+    return sqlite_file.migrate(
+        conn,
+        migrations,
+        what="instance database",
+        error=DatabaseError,
+        advice="update the station or open another data folder",
+    )
