@@ -9,9 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from app.cli.main import build_parser, run
-from app.system.paths import resolve_data_dir
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -21,6 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.provisioning.port_worker import main as worker_main
 
         return worker_main()
+    from app.cli.main import build_parser, run
+    from app.system.paths import resolve_data_dir
+
     args = build_parser().parse_args(args_list)
     if args.command in (None, "gui"):
         from app.ui.application import run_gui
