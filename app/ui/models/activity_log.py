@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from app.domain.records import ActivityEntry, Page, PageRequest
 from app.instance.api import Instance
 from app.ui.models.formatting import when
-from app.ui.models.table_model import ROOT, Index
+from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
 from app.workers.background import start_call
 
 HEADERS = ("When", "Who", "Action", "Target", "Details")
 
 
-class PagedActivityModel(QAbstractTableModel):
+class PagedActivityModel(HeaderedTableModel):
+    headers = HEADERS
     error = Signal(str)
     loaded = Signal()  # a page arrived (tests and the page's row counter wait on it)
 
@@ -100,16 +101,6 @@ class PagedActivityModel(QAbstractTableModel):
 
     def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 
 from app.domain.kinds import DeviceState
 from app.domain.records import Device, Page, PageRequest
 from app.instance.api import Instance
 from app.ui.models.formatting import fixed_font, when
-from app.ui.models.table_model import ROOT, Index
+from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
 from app.workers.background import start_call
 
 HEADERS = ("#", "DeviceID", "State", "Added")
@@ -39,7 +39,8 @@ STATE_COLOURS = {
 }
 
 
-class PagedDeviceModel(QAbstractTableModel):
+class PagedDeviceModel(HeaderedTableModel):
+    headers = HEADERS
     error = Signal(str)
     page_loaded = Signal(int)  # the offset of a page that arrived
 
@@ -111,16 +112,6 @@ class PagedDeviceModel(QAbstractTableModel):
     # --- Qt model interface ---------------------------------------------------------------------
     def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else self._total
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

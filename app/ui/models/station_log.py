@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QSortFilterProxyModel,
@@ -23,7 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from app.ui.models.table_model import ROOT, Index
+from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
 from app.workers.log_relay import LogLine
 
 DEFAULT_CAPACITY = 5_000
@@ -32,7 +31,9 @@ LEVEL_ROLE = Qt.ItemDataRole.UserRole + 1
 _LEVEL_COLOURS = {logging.WARNING: QColor("#ef6c00"), logging.ERROR: QColor("#c62828")}
 
 
-class StationLogModel(QAbstractTableModel):
+class StationLogModel(HeaderedTableModel):
+    headers = HEADERS
+
     def __init__(self, capacity: int = DEFAULT_CAPACITY, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.capacity = capacity
@@ -64,16 +65,6 @@ class StationLogModel(QAbstractTableModel):
 
     def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

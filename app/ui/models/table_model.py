@@ -40,6 +40,22 @@ class Column(Generic[T]):
     monospace: bool = False
 
 
+class HeaderedTableModel(QAbstractTableModel):
+    """A flat table whose column titles are fixed: subclasses set `headers` and supply rows and data."""
+
+    headers: tuple[str, ...] = ()
+
+    def columnCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.headers[section]
+        return None
+
+
 class RecordTableModel(QAbstractTableModel, Generic[T]):
     def __init__(self, columns: Sequence[Column[T]], parent: QObject | None = None) -> None:
         super().__init__(parent)
