@@ -4,7 +4,9 @@
 
 Runs offscreen in a temporary data folder. Secrets stay in an in-memory keyring made for this script, so
 neither the person's OS keyring nor their station preferences are touched. Each page is grabbed at
-1280x800 once its background loads have finished.
+1280x800 once its background loads have finished. The Station shots provision virtual boards (served in
+this process, registered in the temporary data folder) with real port workers; the production-mode shot
+is taken at 1600x1060 so its sixteen tiles fit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,15 +32,23 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from app.domain.chips import ChipType  # noqa: E402
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
+from app.provisioning.events import Outcome  # noqa: E402
+from app.sim.faults import Faults, Stage  # noqa: E402
+from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
+from app.system.paths import DataDir  # noqa: E402
 from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
+from app.ui.pages.provisioning_request import ProvisioningRequest  # noqa: E402
+from app.ui.pages.station import StationPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
+from app.ui.widgets.port_tile import PortTile  # noqa: E402
 
 SIZE = (1280, 800)
 
@@ -201,6 +212,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> No
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     dialogs(app, window, out, root)
+    station_shots(app, window, out, root)
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
@@ -250,6 +262,112 @@ def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> Non
     start.task.setCurrentIndex(start.task.findData("esp32c3-production"))
     shoot(app, start, out / "provisioning-start.png")
     start.reject()
+
+
+def wait_for(app: QApplication, done: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            tiles = [
+                (t.title.text(), t.state.value, t.step.text())
+                for w in app.topLevelWidgets()
+                if isinstance(w, MainWindow) and w.isVisible()
+                for t in w.findChildren(PortTile)
+            ]
+            raise TimeoutError(f"the station did not get there in time: {tiles}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def station_shots(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """Four virtual boards provisioned from the Station page; then production mode with sixteen."""
+    ensure_demo_data(window.instance)
+    data = DataDir(root / "station")
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    with SimFleet(data.sim_boards / "bench", count=4, pacing=False, registry=data.sim_registry) as fleet:
+        wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
+        ap = fleet.access_point
+        station.accept_provisioning_request(ProvisioningRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        station.start_ticked()
+        wait_for(app, lambda: len(station.results) == 4)
+        window.set_port_count(4)
+        shoot(app, window, out / "station.png")
+        station.show_drawer(fleet.urls[1], 1)
+        shoot(app, window, out / "station-console.png")
+        station.drawer.close_drawer()
+    production_shot(app, window, out, root)
+
+
+def production_shot(app: QApplication, first: MainWindow, out: Path, root: Path) -> None:
+    """A fresh window in production mode: sixteen boards plugged in, provisioned with no click.
+
+    Fourteen boards are plugged in first, one of them the wrong chip (FAIL); once they are done, two
+    spares that hang arrive, one while flashing and one in the middle of enrolment, so the picture
+    shows every state at once.
+    """
+    earlier = first.page("Station")
+    assert isinstance(earlier, StationPage)
+    earlier.shutdown()  # one station per set of boards: the first window's would start them too
+    window = MainWindow(first.context)
+    window.resize(1600, 1060)
+    window.show()
+    window.show_page("Station")
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    data = DataDir(root / "station")
+    ap = default_access_point()
+    line: list[Faults | None] = [None] * 14
+    line[6] = Faults(report_chip=ChipType.ESP32S3)
+    spares = [Faults(stall_at_stage=Stage.FLASH_DATA), Faults(stall_at_stage=Stage.IEF_REQUEST)]
+
+    def step(title: str) -> str:
+        tiles = {t.title.text(): t for t in station.grid.tiles.values()}
+        return tiles[title].step.text() if title in tiles else ""
+
+    try:
+        wait_for(app, lambda: station.scanned)
+        station.accept_provisioning_request(ProvisioningRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        station.production_button.click()
+        wait_for(app, lambda: "PRODUCTION MODE —" in station.production_banner.text())
+        settle(app)
+        with (
+            SimFleet(
+                data.sim_boards / "line",
+                count=14,
+                pacing=False,
+                faults=line,
+                access_point=ap,
+                registry=data.sim_registry,
+                name_prefix="slot",
+            ),
+        ):
+            wait_for(app, lambda: len(station.results) == 14)
+            with SimFleet(
+                data.sim_boards / "spares",
+                count=2,
+                pacing=False,
+                faults=spares,
+                access_point=ap,
+                registry=data.sim_registry,
+                name_prefix="spare",
+            ):
+                wait_for(
+                    app,
+                    lambda: (
+                        step("spare-1").startswith("Flashing") and step("spare-2").startswith("Enrolling")
+                    ),
+                )
+                assert sum(r.outcome is Outcome.FAIL for r in station.results) == 1
+                settle(app)
+                shoot(app, window, out / "station-production.png")
+                station.production_button.click()
+                window.close()  # cancels the two hung boards and resets them before they are unplugged
+    finally:
+        window.close()
+        window.deleteLater()
+        settle(app)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """Start the GUI: QApplication, preferences and theme, the station log, then the instance and the window.
 
 The instance is opened on a worker thread (first start generates the PKI), with a passphrase dialog
-first when this computer has no OS keyring.
+first when this computer has no OS keyring. With `demo`, the window also gets virtual boards and a demo
+task and batch (app/ui/demo.py); they are stopped after the window, before the instance closes.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QThreadPool
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -26,6 +29,9 @@ from app.ui.startup_probe import StartupProbe
 from app.ui.style import apply_theme
 from app.workers.background import start_call
 from app.workers.log_relay import LogRelay
+
+if TYPE_CHECKING:
+    from app.ui.demo import DemoSession
 
 APP_TITLE = "QuarkLink Provisioning Station"
 
@@ -81,6 +87,7 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
             return 1
 
     windows: list[MainWindow] = []
+    demos: list[DemoSession] = []
 
     def opened(result: tuple[Instance, InstanceInfo]) -> None:
         instance, info = result
@@ -90,6 +97,10 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
         if probe is not None:
             probe.watch(window)
         window.show()
+        if demo:
+            from app.ui.demo import attach_demo
+
+            demos.append(attach_demo(window, instance, data_dir))
 
     def failed(message: str) -> None:
         QMessageBox.critical(None, APP_TITLE, message)
@@ -102,15 +113,18 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
         failed,
     )
     code = app.exec()
-    shut_down(app, windows, relay)
+    shut_down(app, windows, relay, demos)
     return int(code)
 
 
-def shut_down(app: QApplication, windows: list[MainWindow], relay: LogRelay) -> None:
-    """Finish in a fixed order: workers, their pending results, the windows, then the instances.
+def shut_down(
+    app: QApplication, windows: list[MainWindow], relay: LogRelay, demos: Sequence[DemoSession] = ()
+) -> None:
+    """Finish in a fixed order: workers, their pending results, the windows, demos, then the instances.
 
     Leaving Qt objects for the interpreter to collect after the event loop ends lets them die in any
-    order, which crashes PySide now and then.
+    order, which crashes PySide now and then. Closing a window stops its Station page (runs cancelled,
+    boards reset), so the demo's virtual boards are stopped only after that.
     """
     QThreadPool.globalInstance().waitForDone()  # no worker may still be using an instance
     app.processEvents()  # deliver finished results while their widgets still exist
@@ -121,5 +135,7 @@ def shut_down(app: QApplication, windows: list[MainWindow], relay: LogRelay) -> 
         window.deleteLater()
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     windows.clear()
+    for session in demos:
+        session.stop()
     for instance in instances:
         instance.close()

@@ -9,13 +9,13 @@ from pytestqt.qtbot import QtBot
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.ui.main_window import MainWindow
-from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.registry import PAGES, STATION_ORDER
+from app.ui.pages.station import StationPage
 
-ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Settings"]
+ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Station", "Settings"]
 
 
 def nav_titles(window: MainWindow) -> list[str]:
@@ -93,35 +93,9 @@ def test_page_errors_reach_the_one_sink(window: MainWindow, qtbot: QtBot, instan
     assert not window.error_banner.isVisible()
 
 
-def test_provisioning_request_waits_for_a_station_page(window: MainWindow) -> None:
+def test_provisioning_request_waits_for_a_station_page(qtbot: QtBot, context: PageContext) -> None:
+    window = MainWindow(context, tuple(p for p in PAGES if p is not StationPage))
+    qtbot.addWidget(window)
     request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
     assert window.route_provisioning_request(request) is False
     assert "the Station page runs it" in window.statusBar().currentMessage()
-
-
-class _StationStandIn(Page):
-    """Shape of the Station page as the window sees it: order 60 and accept_provisioning_request."""
-
-    title = "Station"
-    icon = "station"
-    order = STATION_ORDER
-
-    def __init__(self, context: PageContext) -> None:
-        super().__init__(context)
-        self.accepted: list[ProvisioningRequest] = []
-
-    def accept_provisioning_request(self, request: ProvisioningRequest) -> None:
-        self.accepted.append(request)
-
-
-def test_a_registered_station_page_gets_the_request(qtbot: QtBot, context: PageContext) -> None:
-    window = MainWindow(context, (*PAGES, _StationStandIn))
-    qtbot.addWidget(window)
-    window.show()
-    assert nav_titles(window)[-2:] == ["Station", "Settings"]
-    request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
-    assert window.route_provisioning_request(request)
-    station = window.page("Station")
-    assert isinstance(station, _StationStandIn)
-    assert station.accepted == [request]
-    assert window.current_page() is station

@@ -139,4 +139,4 @@ class LogsPage(Page):
     def _follow_tail(self) -> None:
         bar = self.station.verticalScrollBar()
         if self.follow and bar.value() >= bar.maximum() - 3:
-            QTimer.singleShot(0, self.station.scrollToBottom)
+            QTimer.singleShot(0, self.station, self.station.scrollToBottom)

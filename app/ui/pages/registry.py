@@ -2,8 +2,7 @@
 
 Each page class carries its own title, icon and order (Picard's options pages). The order follows the
 instance's own dashboard — Dashboard, Devices, HSM, Provisioning, Users, Logs — then the station's
-pages. Order 60 is the Station page's place (app/ui/pages/station.py, written with the supervisor):
-add its class to `PAGES` and the window lists it between Logs and Settings.
+pages. Order 60 is the Station page's place (app/ui/pages/station.py): between Logs and Settings.
 
 Pages for Firmwares, Policies, IoT Hubs and Database Direct join here when the instance has them.
 """
@@ -18,6 +17,7 @@ from app.ui.pages.hsm import HsmPage
 from app.ui.pages.logs import LogsPage
 from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.settings import SettingsPage
+from app.ui.pages.station import StationPage
 from app.ui.pages.users import UsersPage
 
 STATION_ORDER = 60
@@ -29,7 +29,7 @@ PAGES: tuple[type[Page], ...] = (
     ProvisioningPage,  # 30
     UsersPage,  # 40, administrators only
     LogsPage,  # 50
-    # StationPage,  # 60 = STATION_ORDER
+    StationPage,  # 60 = STATION_ORDER
     SettingsPage,  # 70
 )
 

@@ -1,0 +1,117 @@
+"""`ql-station gui --demo` (`make run`): four virtual boards and a task ready, so one click provisions them.
+
+On the local instance it creates, if missing, an RSA-3072 signing key `demo-key`, a task `demo-esp32c3`
+(ESP32-C3, dev bootloader, debug IEF) and a batch `demo-batch`; then it starts `ql-station sim --boards
+4 --chip esp32c3` in a child process (pacing on, so people see the progress at the station's flashing
+baud) and hands the Station page a request for that task, batch and the simulated network. The Station
+page then reads "Provision 4 boards": one click. In production mode the boards start with none.
+
+The simulated network's password is read from the file the simulator writes, held only in memory and
+filled (masked) into the Start provisioning dialog; it is never logged. All of it runs off the GUI
+thread. The simulator is stopped when the window closes; app/workers/demo_simulator.py explains the
+watchdog that ends it if the station dies first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.domain.chips import ChipType
+from app.domain.errors import NotFoundError
+from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.instance.api import Instance
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.workers.background import start_call
+from app.workers.demo_simulator import DemoSimulator
+
+log = logging.getLogger(__name__)
+
+DEMO_KEY = "demo-key"
+DEMO_TASK = "demo-esp32c3"
+DEMO_BATCH = "demo-batch"
+DEMO_BOARDS = 4
+
+
+def ensure_demo_data(instance: Instance) -> None:
+    """The demo key, task and batch; existing ones are kept (a second demo run reuses them)."""
+    try:
+        instance.get_signing_key(DEMO_KEY)
+    except NotFoundError:
+        instance.create_signing_key(DEMO_KEY, KeyType.RSA_3072)
+    try:
+        instance.get_task(DEMO_TASK)
+    except NotFoundError:
+        instance.create_task(DEMO_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, DEMO_KEY)
+    try:
+        instance.get_batch(DEMO_BATCH)
+    except NotFoundError:
+        instance.create_batch(DEMO_BATCH)
+
+
+@dataclass(frozen=True)
+class DemoReady:
+    urls: list[str]
+    request: ProvisioningRequest = field(repr=False)
+
+
+class DemoSession(QObject):
+    """Prepares the demo in the background; `ready` carries the request for the Station page."""
+
+    ready = Signal(object)  # DemoReady
+    failed = Signal(str)
+    progress = Signal(str)
+
+    def __init__(self, instance: Instance, data_dir: Path, boards: int = DEMO_BOARDS) -> None:
+        super().__init__()
+        self.instance = instance
+        self.simulator = DemoSimulator(data_dir, boards=boards)
+        self.result: DemoReady | None = None
+
+    def start(self) -> None:
+        self.progress.emit("Demo: preparing the demo key, task and batch, and four virtual boards…")
+        start_call(self._prepare, "Preparing the demo", self._prepared, self.failed.emit, owner=self)
+
+    def _prepare(self) -> DemoReady:
+        ensure_demo_data(self.instance)
+        urls = self.simulator.start()
+        network = self.simulator.network
+        assert network is not None
+        log.info("demo: %d virtual boards on the simulated network %r", len(urls), network.ssid)
+        return DemoReady(urls, ProvisioningRequest(DEMO_TASK, DEMO_BATCH, network.ssid, network.password))
+
+    def _prepared(self, result: DemoReady) -> None:
+        self.result = result
+        self.ready.emit(result)
+
+    def stop(self) -> None:
+        """Stop the virtual boards. Call after the Station page stopped (its runs were cancelled)."""
+        self.simulator.stop()
+
+
+def attach_demo(window: object, instance: Instance, data_dir: Path) -> DemoSession:
+    """Start a demo for `window` (a MainWindow): errors go to its error sink, the request to its Station."""
+    from app.ui.main_window import MainWindow
+    from app.ui.pages.station import StationPage
+
+    assert isinstance(window, MainWindow)
+    session = DemoSession(instance, data_dir)
+
+    def ready(result: DemoReady) -> None:
+        window.show_page(StationPage.title)
+        station = window.page(StationPage.title)
+        assert isinstance(station, StationPage)
+        station.use_demo(result.request, result.urls)
+        count = len(result.urls)
+        window.statusBar().showMessage(
+            f"Demo ready: {count} virtual ESP32-C3 boards. Press “Provision {count} boards”."
+        )
+
+    session.ready.connect(ready)
+    session.failed.connect(window.show_error)
+    session.progress.connect(lambda text: window.statusBar().showMessage(text))
+    session.start()
+    return session

@@ -1,0 +1,434 @@
+"""Station: one tile per port, the session's counters, manual starts and production mode.
+
+The page only draws and asks. Everything that touches the engine runs on the station thread
+(app/workers/station_worker.py): port discovery, building the job (the instance signs the images),
+the supervisor and its reader threads. The page receives coalesced snapshots (`ports_updated`, at most
+1000/flush_ms a second for all ports together) and each finished run on its own (`port_finished`).
+
+A run starts in one of three ways: the person ticks ports and presses Provision (using the request
+chosen in the Start provisioning dialog, here or on the Provisioning page); a tile's Retry; or, in
+production mode, a board being plugged in. A release-bootloader task never starts without the batch
+name typed in `ReleaseConfirmDialog`.
+
+The station thread is stopped when the window closes (or the application quits): every run still going
+is cancelled and its board reset, and no worker process outlives the window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from app.domain.kinds import BootloaderKind
+from app.domain.records import ProvisioningTask
+from app.ports.discovery import PortInfo
+from app.ui.pages.base import Page
+from app.ui.pages.context import PageContext
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
+from app.ui.pages.station_counters import CountersRow, SessionCounters
+from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
+from app.ui.pages.station_grid import TileGrid, tile_scroll_area
+from app.ui.pages.station_ports import PortList, port_chip, port_title
+from app.ui.pages.station_release_dialog import ReleaseConfirmDialog
+from app.ui.settings import AUTO_START
+from app.ui.widgets.page_header import PageHeader
+from app.ui.widgets.port_tile import TILE_WIDTH, PortTile
+from app.workers.port_states import PortResult, PortSnapshot
+from app.workers.station_worker import DEFAULT_FLUSH_MS, DEFAULT_SCAN_MS, RunRequest, StationService
+
+TICK_MS = 1_000
+DRAWER_WIDTH = 460
+PRODUCTION_COLOUR = "#b35400"
+
+
+class StationPage(Page):
+    title = "Station"
+    icon = "station"
+    order = 60  # STATION_ORDER in the registry
+    port_count_changed = Signal(int)
+
+    def __init__(
+        self, context: PageContext, *, flush_ms: int = DEFAULT_FLUSH_MS, scan_ms: int = DEFAULT_SCAN_MS
+    ) -> None:
+        super().__init__(context)
+        self.request: ProvisioningRequest | None = None
+        self.prefill_password: str | None = None  # demo only: the simulated network's password
+        self.counters = SessionCounters()
+        self.lines: dict[str, PortLines] = {}
+        self.results: list[PortResult] = []
+        self.ports: dict[str, PortInfo] = {}
+        self.start_dialog: StartProvisioningDialog | None = None
+        self.release_dialog: ReleaseConfirmDialog | None = None
+        self.scanned = False
+        self._armed: tuple[ProvisioningRequest, str | None] | None = None
+        self._closed = False
+        self._watched: QWidget | None = None
+        self._build()
+
+        self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
+        worker = self.service.worker
+        worker.ports_updated.connect(self.show_snapshots)
+        worker.port_finished.connect(self.count_result)
+        worker.ports_listed.connect(self.show_ports)
+        worker.notice.connect(self.status.emit)
+        worker.problem.connect(self.error.emit)
+        context.settings.changed.connect(self._setting_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+        self.service.begin()
+        self._sync_production()
+
+    # --- layout ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 14)
+        self.production_button = QPushButton("Production mode: off")
+        self.production_button.setCheckable(True)
+        self.production_button.setToolTip(
+            "When on, every board plugged in is provisioned with the chosen task at once, with no click"
+        )
+        self.production_button.toggled.connect(self.set_production_mode)
+        self.dialog_button = QPushButton("Start provisioning…")
+        self.dialog_button.setToolTip("Choose the task, the batch and the WiFi network the boards join")
+        self.dialog_button.clicked.connect(self.open_start_dialog)
+        self.start_button = QPushButton("Provision")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.start_ticked)
+        layout.addWidget(
+            PageHeader(
+                "Station",
+                "One tile per port. Tick ports and press Provision, or switch on production mode.",
+                self.production_button,
+                self.dialog_button,
+                self.start_button,
+            )
+        )
+        self.production_banner = QLabel("")
+        self.production_banner.setWordWrap(True)
+        self.production_banner.setStyleSheet(
+            f"background: {PRODUCTION_COLOUR}; color: white; font-weight: 600; padding: 6px 10px;"
+            "border-radius: 4px;"
+        )
+        self.production_banner.hide()
+        layout.addWidget(self.production_banner)
+        self.request_label = QLabel("")
+        self.request_label.setObjectName("hint")
+        self.request_label.setWordWrap(True)
+        layout.addWidget(self.request_label)
+        self.counters_row = CountersRow()
+        layout.addWidget(self.counters_row)
+
+        body = QHBoxLayout()
+        self.port_list = PortList()
+        self.port_list.selection_changed.connect(self._ticked_changed)
+        body.addWidget(self.port_list)
+        self.grid = TileGrid()
+        self.drawer = StationDrawer()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        tiles = tile_scroll_area(self.grid)
+        tiles.setMinimumWidth(TILE_WIDTH + 24)
+        self.splitter.addWidget(tiles)
+        self.splitter.addWidget(self.drawer)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        body.addWidget(self.splitter, 1)
+        layout.addLayout(body, 1)
+        self._show_request()
+        self._ticked_changed(0)
+
+    # --- the request -----------------------------------------------------------------------------
+    def accept_provisioning_request(self, request: ProvisioningRequest) -> None:
+        """A request from a Start provisioning dialog (here or on the Provisioning page)."""
+        self.request = request
+        self._show_request()
+        self._ticked_changed(len(self.port_list.checked()))
+        if self.context.settings.auto_start:
+            self._sync_production()
+        else:
+            self.status.emit(
+                f"Ready to provision {request.task!r} into {request.batch!r}: tick ports, press Provision"
+            )
+
+    def use_demo(self, request: ProvisioningRequest, ports: Sequence[str]) -> None:
+        """The demo's request. Its password may be shown (masked) in the dialog; production mode starts it."""
+        self.prefill_password = request.password
+        self.accept_provisioning_request(request)
+        if self.context.settings.auto_start and ports:
+            self._start(list(ports), request, None)
+
+    def _show_request(self) -> None:
+        request = self.request
+        if request is None:
+            text = "No task chosen yet: “Start provisioning…” chooses the task, batch and WiFi network."
+        else:
+            text = (
+                f"Task “{request.task}” → batch “{request.batch}” · boards join WiFi “{request.ssid}”"
+                f"{' (password set)' if request.password else ' (open network)'}"
+            )
+        self.request_label.setText(text)
+
+    def open_start_dialog(self) -> StartProvisioningDialog:
+        request = self.request
+        dialog = StartProvisioningDialog(
+            self,
+            self.instance,
+            self.context.keyring,
+            task=request.task if request else None,
+            batch=request.batch if request else None,
+        )
+        if request is not None:
+            dialog.ssid.setText(request.ssid)
+            if self.prefill_password is not None and request.password == self.prefill_password:
+                dialog.password.setText(self.prefill_password)
+        dialog.requested.connect(self._dialog_requested)
+        self.start_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _dialog_requested(self, request: ProvisioningRequest) -> None:
+        self.accept_provisioning_request(request)
+        ticked = self.port_list.checked()
+        if not self.context.settings.auto_start and ticked:
+            self._confirm_and_start(ticked, request)
+
+    # --- manual starts ---------------------------------------------------------------------------
+    def start_ticked(self) -> None:
+        if self.request is None:
+            self.open_start_dialog()
+            return
+        ticked = self.port_list.checked()
+        if not ticked:
+            self.status.emit("Tick the ports to provision first")
+            return
+        self._confirm_and_start(ticked, self.request)
+
+    def _confirm_and_start(self, ports: list[str], request: ProvisioningRequest) -> None:
+        """Dev tasks start at once; a release task first asks for the batch name."""
+
+        def looked_up(task: ProvisioningTask) -> None:
+            if task.bootloader is not BootloaderKind.RELEASE:
+                self._start(ports, request, None)
+                return
+            dialog = self._release_dialog(request, len(ports))
+            dialog.confirmed.connect(lambda typed: self._start(ports, request, typed))
+            dialog.open()
+
+        self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
+
+    def _release_dialog(self, request: ProvisioningRequest, boards: int | None) -> ReleaseConfirmDialog:
+        dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards)
+        self.release_dialog = dialog
+        return dialog
+
+    def _start(self, ports: list[str], request: ProvisioningRequest, confirmation: str | None) -> None:
+        if self._closed:
+            return
+        self.counters.started()
+        self.service.start(ports, self._run_request(request, confirmation))
+        self._ticker.start()
+        boards = f"{len(ports)} board{'s' if len(ports) != 1 else ''}"
+        self.status.emit(f"Provisioning {boards} with {request.task!r} into {request.batch!r}")
+
+    def _run_request(self, request: ProvisioningRequest, confirmation: str | None) -> RunRequest:
+        return RunRequest(
+            task=request.task,
+            batch=request.batch,
+            ssid=request.ssid,
+            password=request.password,
+            confirm_release=confirmation,
+            baud=self.context.settings.default_baud,
+        )
+
+    def _ticked_changed(self, count: int) -> None:
+        boards = f"Provision {count} board{'s' if count != 1 else ''}"
+        self.start_button.setText(boards if self.request is not None else f"{boards}…")
+        production = self.context.settings.auto_start
+        self.start_button.setEnabled(count > 0 and not self._closed and not production)
+        self.start_button.setToolTip(
+            "Production mode starts each board as it is plugged in"
+            if production
+            else "Provision the ticked ports with the chosen task"
+        )
+
+    # --- production mode -------------------------------------------------------------------------
+    def set_production_mode(self, on: bool) -> None:
+        self.context.settings.set_auto_start(on)
+        self._sync_production()
+
+    def _setting_changed(self, key: str) -> None:
+        if key == AUTO_START:
+            self._sync_production()
+
+    def _sync_production(self) -> None:
+        on = self.context.settings.auto_start
+        self.production_button.blockSignals(True)
+        self.production_button.setChecked(on)
+        self.production_button.setText(f"Production mode: {'ON' if on else 'off'}")
+        self.production_button.blockSignals(False)
+        self.port_list.setVisible(not on)  # ticks choose ports for a manual start only: room for tiles
+        self._ticked_changed(len(self.port_list.checked()))
+        request = self.request
+        if not on or request is None:
+            self._disarm()
+            self.production_banner.setVisible(on)
+            self.production_banner.setText(
+                "PRODUCTION MODE is on, but no task is chosen: use “Start provisioning…” first."
+            )
+            return
+        if self._armed is not None and self._armed[0] == request:
+            return
+
+        def looked_up(task: ProvisioningTask) -> None:
+            if task.bootloader is not BootloaderKind.RELEASE:
+                self._arm(request, None)
+                return
+            dialog = self._release_dialog(request, None)
+            dialog.confirmed.connect(lambda typed: self._arm(request, typed))
+            dialog.rejected.connect(lambda: self.context.settings.set_auto_start(False))
+            dialog.open()
+
+        self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
+
+    def _arm(self, request: ProvisioningRequest, confirmation: str | None) -> None:
+        if self._closed or not self.context.settings.auto_start or request != self.request:
+            return
+        self._armed = (request, confirmation)
+        self.service.set_production(self._run_request(request, confirmation))
+        self.counters.started()
+        self.production_banner.setText(
+            f"PRODUCTION MODE — every board plugged in is provisioned with task “{request.task}” into "
+            f"batch “{request.batch}”, with no click."
+        )
+        self.production_banner.show()
+        self.status.emit("Production mode is on: plug in boards")
+
+    def _disarm(self) -> None:
+        if self._armed is not None and not self._closed:
+            self.service.set_production(None)
+        self._armed = None
+
+    # --- what the station thread reports ---------------------------------------------------------
+    def show_ports(self, ports: list[PortInfo]) -> None:
+        self.scanned = True
+        self.ports = {p.url: p for p in ports}
+        self.port_list.set_ports(ports)
+        for port in ports:
+            tile = self._tile(port.url)
+            tile.set_identity(port_title(port), port_chip(port), port.description)
+            tile.set_plugged(True)
+        self.grid.resort()
+        for url, tile in list(self.grid.tiles.items()):
+            if url not in self.ports:
+                if tile.run == 0:
+                    self.grid.remove(url)
+                else:
+                    tile.set_plugged(False)
+        self.port_count_changed.emit(len(ports))
+
+    def show_snapshots(self, snapshots: dict[str, PortSnapshot]) -> None:
+        for port, snap in snapshots.items():
+            self._tile(port).show_snapshot(snap)
+            if snap.new_log or snap.new_console:
+                lines = self.lines.setdefault(port, PortLines())
+                lines.log.extend(snap.new_log)
+                lines.console.extend(snap.new_console)
+                self.drawer.append(port, snap.new_log, snap.new_console)
+        self._show_counts()
+
+    def count_result(self, result: PortResult) -> None:
+        self.results.append(result)
+        self.counters.finished(result)
+        self._show_counts()
+
+    def running_ports(self) -> list[str]:
+        return [port for port, tile in self.grid.tiles.items() if tile.state.busy]
+
+    def _show_counts(self) -> None:
+        running = len(self.running_ports())
+        self.counters_row.show_counts(self.counters, running)
+        if not running:
+            self._ticker.stop()
+        elif not self._ticker.isActive():
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for tile in self.grid.tiles.values():
+            if tile.state.busy:
+                tile.tick(now)
+        self._show_counts()
+
+    def _tile(self, url: str) -> PortTile:
+        tile = self.grid.tiles.get(url)
+        if tile is not None:
+            return tile
+        info = self.ports.get(url)
+        title = port_title(info) if info is not None else url
+        tile = PortTile(url, title, port_chip(info) if info else "", info.description if info else url)
+        tile.cancel_requested.connect(self.service.cancel)
+        tile.retry_requested.connect(self._retry)
+        tile.log_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
+        tile.console_requested.connect(lambda port: self.show_drawer(port, CONSOLE_TAB))
+        tile.copied.connect(lambda device_id: self.status.emit(f"DeviceID copied: {device_id}"))
+        self.grid.add(tile)
+        return tile
+
+    def _retry(self, port: str) -> None:
+        if not self._closed:
+            self.counters.started()
+            self.service.retry(port)
+
+    def show_drawer(self, port: str, tab: int) -> None:
+        tile = self.grid.tiles.get(port)
+        title = tile.title.text() if tile is not None else port
+        opening = self.drawer.isHidden()
+        self.drawer.show_port(port, title, self.lines.setdefault(port, PortLines()), tab)
+        if opening:
+            total = sum(self.splitter.sizes())
+            drawer = min(DRAWER_WIDTH, max(0, total - TILE_WIDTH - 24))
+            self.splitter.setSizes([total - drawer, drawer])
+
+    # --- the end ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the station thread and every run (cancelled, boards reset). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._ticker.stop()
+        self.start_button.setEnabled(False)
+        self.service.stop()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            self._watch_window()
+        return super().event(event)
+
+    def _watch_window(self) -> None:
+        """The page is not closed with its window, so it watches the window's close."""
+        window = self.window()
+        if window is self._watched:
+            return
+        if self._watched is not None:
+            self._watched.removeEventFilter(self)
+        self._watched = window if window is not self else None
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,379 @@
+"""What each port is doing, kept as plain data and handed to the window in coalesced snapshots.
+
+The supervisor calls `on_event` from one reader thread per port, as fast as its worker writes. This
+class only folds each event into that port's state under a lock and remembers the port as changed; the
+station worker's timer then takes every changed port's snapshot at once (`take_changes`). Progress is
+coalesced to the latest value, but nothing that matters is lost between two snapshots: the step, the
+DeviceID, the errors and the result are part of the state, log and console lines accumulate (bounded)
+until taken, and each finished run is queued as a `PortResult` of its own.
+
+No Qt here: the coalescing is tested by firing events from plain threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from app.provisioning.events import (
+    DeviceIdEvent,
+    ErrorEvent,
+    Event,
+    LogEvent,
+    LogSource,
+    Outcome,
+    ProgressEvent,
+    ResultEvent,
+    Step,
+    StepEvent,
+    StepStatus,
+)
+from app.provisioning.job import Redactor
+
+MAX_PENDING_LINES = 2_000  # per port between two snapshots; more means the window cannot keep up
+
+# Where each step starts on the tile's progress bar, and how much of the bar it fills.
+_BAND: dict[Step, tuple[float, float]] = {
+    Step.START: (0.0, 0.02),
+    Step.DETECT: (0.02, 0.06),
+    Step.CHECK: (0.08, 0.04),
+    Step.FLASH: (0.12, 0.66),
+    Step.BOOT: (0.78, 0.05),
+    Step.IEF: (0.83, 0.14),
+    Step.PUSH: (0.97, 0.03),
+    Step.RECORD: (1.0, 0.0),
+    Step.DONE: (1.0, 0.0),
+}
+
+STEP_LABELS: dict[Step, str] = {
+    Step.START: "Starting",
+    Step.DETECT: "Detecting the chip",
+    Step.CHECK: "Checking the chip",
+    Step.FLASH: "Flashing",
+    Step.BOOT: "Booting",
+    Step.IEF: "Enrolling (IEF)",
+    Step.PUSH: "Adding to the batch",
+    Step.RECORD: "Writing the record",
+    Step.DONE: "Done",
+}
+
+
+class PortState(Enum):
+    """What a tile shows in large letters. READY: nothing has run on this port in this session."""
+
+    READY = "ready"
+    PREPARING = "preparing"  # the job is being built (the instance signs the images)
+    RUNNING = "running"
+    PASS = "pass"  # noqa: S105
+    FAIL = "fail"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (PortState.PASS, PortState.FAIL, PortState.CANCELLED)
+
+    @property
+    def busy(self) -> bool:
+        return self in (PortState.PREPARING, PortState.RUNNING)
+
+
+_OUTCOME_STATE = {
+    Outcome.PASS: PortState.PASS,
+    Outcome.FAIL: PortState.FAIL,
+    Outcome.CANCELLED: PortState.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class PortSnapshot:
+    """One port as the window should show it now. `new_log`/`new_console` are the lines since the last one."""
+
+    port: str
+    run: int
+    state: PortState
+    step: Step | None
+    step_text: str
+    fraction: float
+    started_mono: float | None
+    duration_s: float | None
+    chip: str
+    mac: str
+    device_id: str
+    message: str
+    errors: tuple[str, ...]
+    new_log: tuple[str, ...]
+    new_console: tuple[str, ...]
+    dropped_lines: int = 0
+
+
+@dataclass(frozen=True)
+class PortResult:
+    """A finished run, queued on its own so a result is never hidden by a later snapshot."""
+
+    port: str
+    run: int
+    outcome: Outcome
+    duration_s: float
+    device_id: str
+    message: str
+    chip: str
+
+
+@dataclass
+class _Port:
+    port: str
+    run: int = 0
+    state: PortState = PortState.READY
+    step: Step | None = None
+    step_text: str = "Ready"
+    fraction: float = 0.0
+    started_mono: float | None = None
+    duration_s: float | None = None
+    chip: str = ""
+    mac: str = ""
+    device_id: str = ""
+    message: str = ""
+    errors: list[str] = field(default_factory=list)
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING_LINES))
+    console: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING_LINES))
+    dropped: int = 0
+
+    def snapshot(self, take_lines: bool = True) -> PortSnapshot:
+        snap = PortSnapshot(
+            port=self.port,
+            run=self.run,
+            state=self.state,
+            step=self.step,
+            step_text=self.step_text,
+            fraction=self.fraction,
+            started_mono=self.started_mono,
+            duration_s=self.duration_s,
+            chip=self.chip,
+            mac=self.mac,
+            device_id=self.device_id,
+            message=self.message,
+            errors=tuple(self.errors),
+            new_log=tuple(self.log),
+            new_console=tuple(self.console),
+            dropped_lines=self.dropped,
+        )
+        if take_lines:
+            self.log.clear()
+            self.console.clear()
+            self.dropped = 0
+        return snap
+
+    def add_line(self, lines: deque[str], text: str) -> None:
+        if len(lines) == lines.maxlen:
+            self.dropped += 1
+        lines.append(text)
+
+
+class PortStates:
+    """Thread-safe per-port state. `on_event` from any thread; `take_changes` from the flushing thread.
+
+    `on_change` is called (outside the lock) when a port becomes changed after the last take: the
+    worker uses it to schedule one flush for a whole burst of events.
+    """
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._ports: dict[str, _Port] = {}
+        self._changed: set[str] = set()
+        self._results: list[PortResult] = []
+        self._secrets: set[str] = set()
+        self._redactor = Redactor()
+        self.on_change = on_change
+
+    # --- what the worker tells us ----------------------------------------------------------------
+    def add_secret(self, secret: str) -> None:
+        """Mask `secret` in every line kept from now on (the engine masks too; this is the station's check).
+
+        Every password of the session stays masked, not only the current one: a board may still print
+        lines from an earlier run.
+        """
+        if not secret:
+            return
+        with self._lock:
+            self._secrets.add(secret)
+            self._redactor = Redactor(*self._secrets)
+
+    def set_chip(self, port: str, chip: str) -> None:
+        """What discovery already knows (virtual boards name their chip before anything runs)."""
+        first = False
+        with self._lock:
+            state = self._port(port)
+            if not state.chip and chip:
+                state.chip = chip
+                first = self._mark(port)
+        self._notify(first)
+
+    def preparing(self, port: str) -> int:
+        """A new run begins on `port`: the tile resets. Returns the run number."""
+        with self._lock:
+            old = self._port(port)
+            fresh = _Port(port, run=old.run + 1, chip=old.chip, state=PortState.PREPARING)
+            fresh.step_text = "Preparing the job…"
+            fresh.started_mono = time.monotonic()
+            fresh.log.extend(old.log)
+            fresh.console.extend(old.console)
+            fresh.add_line(fresh.log, self._stamp(time.time(), f"— run {fresh.run} —"))
+            self._ports[port] = fresh
+            first = self._mark(port)
+        self._notify(first)
+        return fresh.run
+
+    def not_started(self, port: str, reason: str) -> None:
+        """Building the job or starting the worker was refused: the port is ready again, with the reason."""
+        with self._lock:
+            state = self._port(port)
+            state.state = PortState.READY
+            state.step_text = "Not started"
+            state.started_mono = None
+            state.message = self._redactor(reason)
+            state.add_line(state.log, self._stamp(time.time(), f"not started: {state.message}"))
+            first = self._mark(port)
+        self._notify(first)
+
+    # --- SupervisorListener ----------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            state = self._port(event.port)
+            self._apply(state, event)
+            first = self._mark(event.port)
+        self._notify(first)
+
+    def on_finished(self, summary: object) -> None:
+        """The ResultEvent before it already carried everything the window shows."""
+
+    # --- what the flushing thread takes ----------------------------------------------------------
+    def take_changes(self) -> tuple[dict[str, PortSnapshot], list[PortResult]]:
+        with self._lock:
+            snapshots = {port: self._ports[port].snapshot() for port in sorted(self._changed)}
+            results, self._results = self._results, []
+            self._changed.clear()
+        return snapshots, results
+
+    def snapshot(self, port: str) -> PortSnapshot | None:
+        """The current state without taking its pending lines (for tests and late-created tiles)."""
+        with self._lock:
+            state = self._ports.get(port)
+            if state is None:
+                return None
+            return state.snapshot(take_lines=False)
+
+    def state_of(self, port: str) -> PortState:
+        with self._lock:
+            state = self._ports.get(port)
+            return PortState.READY if state is None else state.state
+
+    # --- internals -------------------------------------------------------------------------------
+    def _port(self, port: str) -> _Port:
+        state = self._ports.get(port)
+        if state is None:
+            state = self._ports[port] = _Port(port)
+        return state
+
+    def _mark(self, port: str) -> bool:
+        """Remember `port` as changed; True when it is the first change since the last take."""
+        first = not self._changed
+        self._changed.add(port)
+        return first
+
+    def _notify(self, first: bool) -> None:
+        if first and self.on_change is not None:
+            self.on_change()
+
+    def _stamp(self, wall: float, text: str) -> str:
+        return f"{datetime.fromtimestamp(wall).strftime('%H:%M:%S')}  {text}"
+
+    def _apply(self, state: _Port, event: Event) -> None:
+        redact = self._redactor
+        if state.state in (PortState.READY, PortState.PREPARING) and not isinstance(event, ResultEvent):
+            state.state = PortState.RUNNING
+        if isinstance(event, ProgressEvent):
+            start, width = _BAND[event.step]
+            state.fraction = max(state.fraction, start + width * min(1.0, event.fraction))
+            percent = int(100 * event.fraction)
+            state.step_text = f"Flashing {event.name} ({event.index + 1}/{event.count}) · {percent}%"
+        elif isinstance(event, StepEvent):
+            self._apply_step(state, event)
+        elif isinstance(event, LogEvent):
+            text = redact(event.text)
+            if event.source is LogSource.BOARD:
+                for line in text.splitlines() or [""]:
+                    state.add_line(state.console, line)
+            else:
+                prefix = "" if event.level in ("info", "debug") else f"{event.level.upper()}: "
+                state.add_line(state.log, self._stamp(event.wall, f"[{event.source.value}] {prefix}{text}"))
+        elif isinstance(event, DeviceIdEvent):
+            state.device_id = event.device_id
+            state.add_line(state.log, self._stamp(event.wall, f"DeviceID {event.device_id}"))
+        elif isinstance(event, ErrorEvent):
+            message = redact(event.message)
+            state.errors.append(message)
+            state.message = message
+            state.add_line(state.log, self._stamp(event.wall, f"ERROR in {event.step.value}: {message}"))
+        elif isinstance(event, ResultEvent):
+            self._apply_result(state, event)
+
+    def _apply_step(self, state: _Port, event: StepEvent) -> None:
+        chip = event.facts.get("chip")
+        if chip:
+            state.chip = chip
+        if event.facts.get("mac"):
+            state.mac = event.facts["mac"]
+        message = self._redactor(event.message)
+        label = STEP_LABELS.get(event.step, event.step.value)
+        if event.status is StepStatus.STARTED:
+            state.step = event.step
+            state.step_text = label
+            state.fraction = max(state.fraction, _BAND[event.step][0])
+            state.add_line(state.log, self._stamp(event.wall, f"▶ {event.step.value}"))
+            return
+        mark = "✓" if event.status is StepStatus.PASSED else "✗"
+        if event.status is StepStatus.PASSED:
+            start, width = _BAND[event.step]
+            state.fraction = max(state.fraction, start + width)
+        else:
+            state.message = message
+        tail = f": {message}" if message else ""
+        state.add_line(state.log, self._stamp(event.wall, f"{mark} {event.step.value}{tail}"))
+
+    def _apply_result(self, state: _Port, event: ResultEvent) -> None:
+        message = self._redactor(event.message)
+        state.state = _OUTCOME_STATE[event.outcome]
+        state.duration_s = event.duration_s
+        state.message = message
+        if event.device_id:
+            state.device_id = event.device_id
+        if event.outcome is Outcome.PASS:
+            state.fraction = 1.0
+            state.step_text = "Provisioned"
+        else:
+            label = STEP_LABELS.get(event.step, event.step.value)
+            where = label[:1].lower() + label[1:]
+            verb = "Cancelled" if event.outcome is Outcome.CANCELLED else "Failed"
+            state.step_text = f"{verb} while {where}" if event.step is not Step.DONE else verb
+        state.add_line(
+            state.log,
+            self._stamp(
+                event.wall, f"RESULT {event.outcome.value.upper()} in {event.duration_s:.1f} s: {message}"
+            ),
+        )
+        self._results.append(
+            PortResult(
+                port=state.port,
+                run=state.run,
+                outcome=event.outcome,
+                duration_s=event.duration_s,
+                device_id=state.device_id,
+                message=message,
+                chip=state.chip,
+            )
+        )

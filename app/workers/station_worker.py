@@ -1,0 +1,422 @@
+"""The Station page's engine room: the supervisor and port discovery, off the GUI thread.
+
+`StationService` is created on the GUI thread and is all the page talks to. It owns a `QThread` with a
+`StationWorker` on it; the worker owns the engine: port discovery (a `PortWatcher` polled by a timer),
+the `Supervisor` (one child process per port, whose callbacks arrive on reader threads) and the
+records file. The page's requests travel to the worker as queued signals; what the engine reports
+comes back as signals carrying plain data only.
+
+Progress from many ports is coalesced (Picard's time-budgeted batches): the reader threads only fold
+events into `PortStates`; the first change after a flush schedules one, `flush_ms` later, and that
+flush emits every changed port in one `ports_updated`. So 32 ports cost the window at most
+1000/flush_ms updates a second. Results are never coalesced away: each finished run is also emitted on
+its own (`port_finished`), in the same flush.
+
+Building the job (the instance signs the task's images) happens here too, once per request, so the GUI
+never waits for it. (It still costs the window one pause per request today: loading the RSA signing key
+validates it inside `cryptography` while holding the GIL, ~120 ms per image; see benchmarks/gui_stalls.py.)
+Production mode lives here as well: a port that appears after the first scan starts the armed request
+with no round trip through the window. Workers run at a lower CPU priority than the window and are
+started a few milliseconds apart, so a burst of boards does not make the window stutter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+
+from app.domain.errors import ConflictError, StationError
+from app.instance.api import Instance
+from app.ports.discovery import PortInfo, PortKind, list_all_ports
+from app.ports.hotplug import PortChange, PortEvent, PortWatcher
+from app.provisioning import supervisor as supervisor_module
+from app.provisioning.job import DEFAULT_BAUD, PortJob
+from app.provisioning.job_builder import provisioning_job
+from app.provisioning.records import RecordsDB
+from app.provisioning.supervisor import Supervisor
+from app.system.paths import DataDir
+from app.workers.port_states import PortResult, PortStates
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FLUSH_MS = 75
+DEFAULT_SCAN_MS = 1_000
+WORKER_NICENESS = 10
+RELAUNCH_DELAY_MS = 100
+# Sixteen workers started in the same instant (processes, interpreters, esptool imports, reader threads)
+# stalled the window by up to ~100 ms on 2 cores; one every 15 ms kept it under ~25 ms (gui_stalls.py)
+# and costs the last of 32 boards under half a second.
+STAGGER_MS = 15
+RELAUNCH_ATTEMPTS = 50  # 5 s for a finished run's worker process to exit
+
+
+def gentle_worker_command() -> list[str]:
+    """The port worker's command, at a lower CPU priority than the window where the OS has `nice`.
+
+    Sixteen workers starting at once (each imports esptool) want far more CPU than a 2-core machine
+    has; at equal priority the scheduler lets them hold both cores for tens of milliseconds and the
+    window stutters. Workers mostly wait on their serial port, so a lower priority costs them little.
+    `nice` execs the worker, so the supervisor still signals the worker process itself.
+    """
+    command = supervisor_module.worker_command()
+    nice = shutil.which("nice") if os.name == "posix" else None
+    return [nice, "-n", str(WORKER_NICENESS), *command] if nice else command
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to provision with, as plain data (the page's ProvisioningRequest plus the typed confirmation)."""
+
+    task: str
+    batch: str
+    ssid: str
+    password: str = field(repr=False)
+    confirm_release: str | None = None
+    baud: int = DEFAULT_BAUD
+
+    def describe(self) -> str:
+        return f"task {self.task!r} into batch {self.batch!r}"
+
+
+class StationEngine:
+    """The plain-Python part: supervisor, records and port state. Thread-safe where it must be."""
+
+    def __init__(self, instance: Instance, data_dir: Path, states: PortStates) -> None:
+        self.instance = instance
+        self.data_dir = DataDir(data_dir)
+        self.states = states
+        self._records: RecordsDB | None = None
+        self._supervisor: Supervisor | None = None
+        self._job_key: tuple[object, ...] | None = None
+        self._job: PortJob | None = None
+        self.jobs_by_port: dict[str, PortJob] = {}
+
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            self._records = RecordsDB(self.data_dir.ensure().records_db)
+            self._supervisor = Supervisor(
+                self.instance, self._records, self.states, command=gentle_worker_command
+            )
+        return self._supervisor
+
+    def job_for(self, request: RunRequest) -> PortJob:
+        """The job for `request`, built once and reused (production mode starts it for every new board)."""
+        key = (
+            request.task,
+            request.batch,
+            request.ssid,
+            request.password,
+            request.confirm_release,
+            request.baud,
+        )
+        if self._job is None or key != self._job_key:
+            self._job = provisioning_job(
+                self.instance,
+                task=request.task,
+                batch=request.batch,
+                ssid=request.ssid,
+                password=request.password,
+                confirm_release=request.confirm_release,
+                baud=request.baud,
+            )
+            self._job_key = key
+        return self._job
+
+    def active_ports(self) -> list[str]:
+        return [] if self._supervisor is None else self._supervisor.active_ports()
+
+    def cancel(self, port: str) -> bool:
+        return self._supervisor is not None and self._supervisor.cancel(port)
+
+    def close(self) -> None:
+        """Cancel what still runs and wait for it; afterwards no worker process or reader thread is left."""
+        if self._supervisor is not None:
+            self._supervisor.close()
+        if self._records is not None:
+            self._records.close()
+
+
+class StationWorker(QObject):
+    """Lives on the station thread. Its slots run there; its signals reach the GUI thread queued."""
+
+    ports_updated = Signal(object)  # dict[str, PortSnapshot], the ports changed since the last flush
+    port_finished = Signal(object)  # PortResult
+    ports_listed = Signal(object)  # list[PortInfo], every port now present (after each change)
+    notice = Signal(str)  # a short message for the status bar
+    problem = Signal(str)  # for the window's error sink
+    _wake = Signal()
+
+    def __init__(self, engine: StationEngine, flush_ms: int, scan_ms: int) -> None:
+        super().__init__()
+        self.engine = engine
+        self.flush_ms = flush_ms
+        self.scan_ms = scan_ms
+        self.emissions = 0  # how many ports_updated were emitted (the coalescing bound is tested on it)
+        self.closing = False
+        self._production: RunRequest | None = None
+        self._scanned = False
+        self._removed_while_running: set[str] = set()
+        self._plugged: list[PortInfo] = []  # newly plugged boards production mode starts after the scan
+        self._scan_failed = False
+        self._flush_timer: QTimer | None = None
+        self._scan_timer: QTimer | None = None
+        self.watcher = PortWatcher(self._snapshot_ports, self._on_port_event)
+        self._wake.connect(self._schedule_flush, Qt.ConnectionType.QueuedConnection)
+        engine.states.on_change = self.wake
+
+    # --- life on the thread ----------------------------------------------------------------------
+    @Slot()
+    def setup(self) -> None:
+        """First thing on the station thread: the timers are created here so they belong to it."""
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(self.flush_ms)
+        self._flush_timer.timeout.connect(self.flush)
+        self._scan_timer = QTimer(self)
+        self._scan_timer.setInterval(self.scan_ms)
+        self._scan_timer.timeout.connect(self.scan)
+        self.scan()
+        self._scan_timer.start()
+
+    @Slot()
+    def teardown(self) -> None:
+        """Last thing on the station thread: stop the timers where they live."""
+        self.closing = True
+        for timer in (self._flush_timer, self._scan_timer):
+            if timer is not None:
+                timer.stop()
+                timer.deleteLater()
+        self._flush_timer = self._scan_timer = None
+
+    def wake(self) -> None:
+        """Called by PortStates, on any thread, at the first change after a flush."""
+        if not self.closing:
+            self._wake.emit()
+
+    @Slot()
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @Slot()
+    def flush(self) -> None:
+        snapshots, results = self.engine.states.take_changes()
+        if snapshots:
+            self.emissions += 1
+            self.ports_updated.emit(snapshots)
+        for result in results:
+            self._log_result(result)
+            self.port_finished.emit(result)
+
+    # --- ports -----------------------------------------------------------------------------------
+    def _snapshot_ports(self) -> list[PortInfo]:
+        return list_all_ports(self.engine.data_dir.sim_registry)
+
+    @Slot()
+    def scan(self) -> None:
+        try:
+            events = self.watcher.poll()
+        except Exception as exc:  # a failing scan must not stop the station; say so once per streak
+            if not self._scan_failed:
+                self._scan_failed = True
+                self.problem.emit(f"Listing the serial ports failed: {exc}")
+            return
+        self._scan_failed = False
+        first = not self._scanned
+        self._scanned = True
+        if events or first:
+            self.ports_listed.emit(self.watcher.known)
+        plugged, self._plugged = self._plugged, []
+        request = self._production
+        if plugged and request is not None:  # after ports_listed: the window knows the ports' names
+            for port in plugged:
+                kind = "virtual board" if port.kind is PortKind.VIRTUAL else "board"
+                self.notice.emit(f"Production mode: {kind} plugged into {port.url}; provisioning started")
+            self._start([p.url for p in plugged], request)
+
+    def _on_port_event(self, event: PortEvent) -> None:
+        port = event.port
+        if event.change is PortChange.REMOVED:
+            if self.engine.states.state_of(port.url).busy:
+                self._removed_while_running.add(port.url)
+            return
+        if port.chip is not None:
+            self.engine.states.set_chip(port.url, port.chip.display_name)
+        if not self._scanned or self._production is None or not port.likely_esp:
+            return
+        if port.url in self._removed_while_running:
+            # a board that resets during its run re-enumerates (native USB); it is not a new board
+            self._removed_while_running.discard(port.url)
+            return
+        if self.engine.states.state_of(port.url).busy:
+            return
+        self._plugged.append(port)
+
+    # --- requests from the page ------------------------------------------------------------------
+    @Slot(object, object)
+    def start(self, ports: Sequence[str], request: RunRequest) -> None:
+        self._start(list(ports), request)
+
+    @Slot(object)
+    def set_production(self, request: RunRequest | None) -> None:
+        """Arm (a request) or disarm (None) production mode; the job is built now, so problems show now."""
+        self._production = request
+        if request is None:
+            return
+        self.engine.states.add_secret(request.password)
+        try:
+            self.engine.job_for(request)
+        except StationError as exc:
+            self._production = None
+            self.problem.emit(f"Production mode is off: {exc}")
+        except Exception as exc:
+            self._production = None
+            self._defect("Arming production mode", exc)
+
+    @Slot(str)
+    def cancel(self, port: str) -> None:
+        if not self.engine.cancel(port):
+            self.notice.emit(f"Nothing is running on {port}")
+
+    @Slot(str)
+    def retry(self, port: str) -> None:
+        job = self.engine.jobs_by_port.get(port)
+        if job is None:
+            self.problem.emit(f"{port} has not been provisioned in this session; use Start provisioning")
+            return
+        if self.engine.states.state_of(port).busy:
+            self.notice.emit(f"{port} is still being provisioned")
+            return
+        self.engine.states.preparing(port)
+        self._launch([port], job)
+
+    def _start(self, ports: list[str], request: RunRequest) -> None:
+        states = self.engine.states
+        busy = [p for p in ports if states.state_of(p).busy]
+        if busy:
+            self.notice.emit(f"Already being provisioned, left alone: {', '.join(busy)}")
+        ports = [p for p in ports if p not in busy]
+        if not ports:
+            return
+        states.add_secret(request.password)
+        for port in ports:
+            states.preparing(port)
+        self.flush()  # show "preparing" before the instance signs the images
+        try:
+            job = self.engine.job_for(request)
+        except StationError as exc:
+            for port in ports:
+                states.not_started(port, str(exc))
+            self.problem.emit(f"Provisioning could not start: {exc}")
+            return
+        except Exception as exc:
+            for port in ports:
+                states.not_started(port, f"{type(exc).__name__}: {exc}")
+            self._defect("Starting provisioning", exc)
+            return
+        log.info("provisioning %s on %d port(s)", request.describe(), len(ports))
+        self._launch(ports, job)
+
+    def _launch(self, ports: list[str], job: PortJob, attempt: int = 0) -> None:
+        """Start the ports' workers one every STAGGER_MS (see there), the first at once."""
+        if not ports or self.closing:
+            return
+        port, rest = ports[0], ports[1:]
+        if rest:
+            QTimer.singleShot(STAGGER_MS, self, lambda: self._launch(rest, job, attempt))
+        try:
+            self.engine.supervisor().start(job.for_port(port))
+        except ConflictError as exc:
+            # The previous run's result is in, but its worker is still exiting: start once it has.
+            if attempt < RELAUNCH_ATTEMPTS:
+                QTimer.singleShot(RELAUNCH_DELAY_MS, self, lambda: self._launch([port], job, attempt + 1))
+                return
+            self.engine.states.not_started(port, str(exc))
+            self.problem.emit(f"{port}: {exc}")
+        except StationError as exc:
+            self.engine.states.not_started(port, str(exc))
+            self.problem.emit(f"{port}: {exc}")
+        else:
+            self.engine.jobs_by_port[port] = job
+
+    def _defect(self, what: str, exc: Exception) -> None:
+        log.error("%s failed unexpectedly:\n%s", what, traceback.format_exc())
+        self.problem.emit(f"{what} failed unexpectedly: {type(exc).__name__}: {exc}")
+
+    def _log_result(self, result: PortResult) -> None:
+        if result.device_id:
+            log.info("%s: %s, DeviceID %s", result.port, result.outcome.value.upper(), result.device_id)
+        else:
+            log.warning("%s: %s: %s", result.port, result.outcome.value.upper(), result.message)
+
+
+class StationService(QObject):
+    """The GUI thread's handle on the station thread. Create on the GUI thread; `stop()` before closing.
+
+    Connect to the worker's signals through `worker` (they arrive on the GUI thread, queued).
+    """
+
+    _start = Signal(object, object)
+    _cancel = Signal(str)
+    _retry = Signal(str)
+    _production = Signal(object)
+    _teardown = Signal()
+
+    def __init__(
+        self,
+        instance: Instance,
+        data_dir: Path,
+        flush_ms: int = DEFAULT_FLUSH_MS,
+        scan_ms: int = DEFAULT_SCAN_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.states = PortStates()
+        self.engine = StationEngine(instance, data_dir, self.states)
+        self.worker = StationWorker(self.engine, flush_ms, scan_ms)
+        self.station_thread = QThread()
+        self.station_thread.setObjectName("station")
+        self.worker.moveToThread(self.station_thread)
+        self.station_thread.started.connect(self.worker.setup)
+        self._start.connect(self.worker.start)
+        self._cancel.connect(self.worker.cancel)
+        self._retry.connect(self.worker.retry)
+        self._production.connect(self.worker.set_production)
+        self._teardown.connect(self.worker.teardown, Qt.ConnectionType.BlockingQueuedConnection)
+        self.running = False
+
+    def begin(self) -> None:
+        """Start the station thread: the first port scan follows at once."""
+        if not self.running:
+            self.running = True
+            self.station_thread.start()
+
+    def start(self, ports: Sequence[str], request: RunRequest) -> None:
+        self._start.emit(list(ports), request)
+
+    def cancel(self, port: str) -> None:
+        self._cancel.emit(port)
+
+    def retry(self, port: str) -> None:
+        self._retry.emit(port)
+
+    def set_production(self, request: RunRequest | None) -> None:
+        self._production.emit(request)
+
+    def stop(self) -> None:
+        """Stop the timers, the thread, then every port run (cancelled, boards reset). Blocks until done."""
+        if not self.running:
+            return
+        self.running = False
+        self.worker.closing = True
+        self._teardown.emit()
+        self.station_thread.quit()
+        self.station_thread.wait()
+        self.engine.close()

@@ -1,0 +1,360 @@
+"""The Station page through its real widgets: a real local instance, virtual boards, real port workers.
+
+Boards are simulated in this process (SimFleet, pacing off) and registered in the page's data folder,
+so the page discovers them exactly as it discovers `ql-station sim` boards.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+
+from app.domain.chips import ChipType
+from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.records import PageRequest
+from app.instance.local.instance import LocalInstance
+from app.provisioning.events import Outcome
+from app.provisioning.records import RecordsDB
+from app.sim.faults import Faults, Stage
+from app.sim.fleet import SimFleet
+from app.system.paths import DataDir
+from app.ui.main_window import MainWindow
+from app.ui.pages.context import PageContext
+from app.ui.pages.dashboard import DashboardPage
+from app.ui.pages.provisioning import ProvisioningPage
+from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.ui.pages.station import StationPage
+from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB
+from app.ui.widgets.port_tile import PortTile
+from app.workers.port_states import PortState
+from tests.provisioning.sim_boards import board_device_id
+from tests.ui.pool_drain import drain_pool
+
+TASK, RELEASE_TASK, BATCH = "c3-dev", "c3-release", "line-1"
+WAIT_MS = 60_000
+
+
+def child_pids() -> set[int]:
+    me = str(os.getpid())
+    found: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    """No port worker and no Python thread (reader, simulator) outlives a test; QThreads are dummies."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        threads = [
+            t.name
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+        ]
+        children = child_pids()
+        if not threads and not children:
+            return
+        assert time.monotonic() < deadline, f"left behind: threads {threads}, processes {sorted(children)}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def ready(instance: LocalInstance) -> LocalInstance:
+    instance.create_signing_key("line-key", KeyType.RSA_3072)
+    instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
+    instance.create_task(
+        RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
+    )
+    instance.create_batch(BATCH)
+    return instance
+
+
+FleetFactory = Callable[..., SimFleet]
+
+
+@pytest.fixture
+def make_fleet(context: PageContext) -> Iterator[FleetFactory]:
+    """Virtual boards registered in the page's data folder; closed after the page (qtbot closes it first)."""
+    fleets: list[SimFleet] = []
+    data = DataDir(context.data_dir)
+
+    def start(count: int, prefix: str = "sim", **kw: object) -> SimFleet:
+        fleet = SimFleet(
+            data.root / f"boards-{prefix}",
+            count=count,
+            pacing=False,
+            registry=data.sim_registry,
+            name_prefix=prefix,
+            **kw,  # type: ignore[arg-type]
+        )
+        fleets.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in fleets:
+        fleet.close()
+
+
+@pytest.fixture
+def page(qtbot: QtBot, ready: LocalInstance, context: PageContext) -> Iterator[StationPage]:
+    station = StationPage(context, flush_ms=50, scan_ms=100)
+    qtbot.addWidget(station)
+    station.resize(1200, 800)
+    station.show()
+    yield station
+    station.shutdown()
+    drain_pool()
+
+
+def wait_listed(qtbot: QtBot, page: StationPage, urls: list[str]) -> None:
+    qtbot.waitUntil(
+        lambda: set(urls) <= set(page.ports) and set(urls) <= set(page.grid.tiles), timeout=WAIT_MS
+    )
+
+
+def tile(page: StationPage, url: str) -> PortTile:
+    return page.grid.tiles[url]
+
+
+def wait_state(qtbot: QtBot, page: StationPage, url: str, state: PortState) -> None:
+    qtbot.waitUntil(lambda: url in page.grid.tiles and tile(page, url).state is state, timeout=WAIT_MS)
+
+
+def request_for(fleet: SimFleet, task: str = TASK) -> ProvisioningRequest:
+    return ProvisioningRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
+
+
+def every_text(page: StationPage) -> list[str]:
+    """Everything the page can show about its ports: tile labels and tooltips, buffers, drawer views."""
+    texts: list[str] = []
+    for port, lines in page.lines.items():
+        texts += [*lines.log, *lines.console]
+        for tab in (LOG_TAB, CONSOLE_TAB):
+            page.show_drawer(port, tab)
+            texts += [page.drawer.log_view.toPlainText(), page.drawer.console_view.toPlainText()]
+    for port_tile in page.grid.tiles.values():
+        texts += [label.text() for label in port_tile.findChildren(QLabel)]
+        texts += [label.toolTip() for label in port_tile.findChildren(QLabel)]
+        texts.append(port_tile.badge.text)
+    return texts
+
+
+def test_four_boards_from_the_station_page_into_the_batch_and_the_dashboard(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    dashboard = window.page("Dashboard")
+    assert isinstance(dashboard, DashboardPage)
+    qtbot.waitUntil(lambda: dashboard.summary is not None, timeout=WAIT_MS)
+    before = dashboard.summary.devices.total  # type: ignore[union-attr]
+    fleet = make_fleet(4)
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    wait_listed(qtbot, station, fleet.urls)
+    assert window.ports_label.text() == "ports: 4"
+    assert station.port_list.checked() == fleet.urls, "virtual boards are ticked when they appear"
+
+    qtbot.mouseClick(station.dialog_button, Qt.MouseButton.LeftButton)
+    dialog = station.start_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.loaded == 2, timeout=WAIT_MS)
+    qtbot.keyClicks(dialog.ssid, fleet.access_point.ssid)
+    qtbot.keyClicks(dialog.password, fleet.access_point.password)
+    dialog.task.setCurrentIndex(dialog.task.findData(TASK))
+    dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+    for url in fleet.urls:
+        wait_state(qtbot, station, url, PortState.PASS)
+    tiles = [tile(station, url) for url in fleet.urls]
+    assert all(t.badge.text == "✓  PASS" for t in tiles)
+    shown = {t.device_id for t in tiles}
+    assert shown == {board_device_id(board) for board in fleet.boards}
+    assert shown == {d.device_id for d in ready.list_devices(BATCH, PageRequest(limit=100)).items}
+    qtbot.waitUntil(lambda: len(station.results) == 4, timeout=WAIT_MS)
+    assert station.counters_row.passed.value.text() == "4"
+    assert station.counters_row.failed.value.text() == "0"
+    assert station.counters_row.rate.value.text() == "240", "4 boards within the first minute"
+    assert {r.outcome for r in station.results} == {Outcome.PASS}
+
+    tiles[0].copy_button.click()
+    assert QGuiApplication.clipboard().text() == tiles[0].device_id
+
+    qtbot.mouseClick(tiles[1].console_button, Qt.MouseButton.LeftButton)
+    assert station.drawer.isVisible() and station.drawer.tabs.currentIndex() == CONSOLE_TAB
+    assert "IEF" in station.drawer.console_view.toPlainText()
+    qtbot.mouseClick(tiles[1].log_button, Qt.MouseButton.LeftButton)
+    assert "RESULT PASS" in station.drawer.log_view.toPlainText()
+    assert all(fleet.access_point.password not in text for text in every_text(station))
+
+    window.show_page("Dashboard")
+    qtbot.mouseClick(dashboard.refresh_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dashboard.summary.devices.total == before + 4, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert f"{before + 4} devices in all" in dashboard.go_devices.toolTip()
+
+
+def test_cancel_mid_flash_leaves_the_others_alone_and_retry_passes(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(3, faults=[Faults(stall_at_stage=Stage.FLASH_DATA)])
+    stalled, *others = fleet.urls
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    for url in others:
+        wait_state(qtbot, page, url, PortState.PASS)
+    qtbot.waitUntil(lambda: Stage.FLASH_DATA in fleet.boards[0].stages, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tile(page, stalled).step.text().startswith("Flashing"), timeout=WAIT_MS)
+    assert tile(page, stalled).state is PortState.RUNNING
+    assert tile(page, stalled).cancel_button.isEnabled()
+
+    qtbot.mouseClick(tile(page, stalled).cancel_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, stalled, PortState.CANCELLED)
+    assert tile(page, stalled).badge.text == "■  CANCELLED"
+    assert tile(page, stalled).step.text() == "Cancelled while flashing"
+    assert all(tile(page, url).state is PortState.PASS for url in others)
+    qtbot.waitUntil(lambda: len(page.results) == 3, timeout=WAIT_MS)
+    assert page.counters_row.failed.detail.text() == "1 more cancelled"
+
+    qtbot.mouseClick(tile(page, stalled).retry_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, stalled, PortState.PASS)
+    assert tile(page, stalled).device_id == board_device_id(fleet.boards[0])
+    assert page.counters_row.passed.value.text() == "3"
+
+
+def test_production_mode_provisions_a_newly_plugged_board_with_no_click(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory, context: PageContext
+) -> None:
+    present = make_fleet(1, "early")
+    wait_listed(qtbot, page, present.urls)
+    page.accept_provisioning_request(request_for(present))
+    qtbot.mouseClick(page.production_button, Qt.MouseButton.LeftButton)
+    assert context.settings.auto_start
+    qtbot.waitUntil(lambda: "PRODUCTION MODE —" in page.production_banner.text(), timeout=WAIT_MS)
+    assert page.production_banner.isVisible()
+
+    late = make_fleet(1, "late", access_point=present.access_point)
+    wait_state(qtbot, page, late.urls[0], PortState.PASS)
+    assert tile(page, late.urls[0]).device_id == board_device_id(late.boards[0])
+    assert tile(page, present.urls[0]).state is PortState.READY, "a board already there is not new"
+
+    qtbot.mouseClick(page.production_button, Qt.MouseButton.LeftButton)
+    assert not context.settings.auto_start and not page.production_banner.isVisible()
+
+
+def test_production_mode_without_a_task_says_what_is_missing(qtbot: QtBot, page: StationPage) -> None:
+    qtbot.mouseClick(page.production_button, Qt.MouseButton.LeftButton)
+    assert page.production_banner.isVisible()
+    assert "no task is chosen" in page.production_banner.text()
+
+
+def test_a_release_task_starts_only_with_the_batch_name_typed(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet, RELEASE_TASK))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: page.release_dialog is not None and page.release_dialog.isVisible(), timeout=WAIT_MS
+    )
+    dialog = page.release_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.typed, "line-2")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "“line-2” is not the batch name" in dialog.problem.text()
+    assert tile(page, fleet.urls[0]).state is PortState.READY
+
+    dialog.typed.clear()
+    qtbot.keyClicks(dialog.typed, BATCH)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, fleet.urls[0], PortState.PASS)
+    assert fleet.boards[0].state.efuses.state.secure_boot_en, "the release bootloader burned real eFuses"
+
+
+def test_a_start_with_nothing_ticked_says_so(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.port_list.none_button, Qt.MouseButton.LeftButton)
+    assert page.start_button.text() == "Provision 0 boards" and not page.start_button.isEnabled()
+    with qtbot.waitSignal(page.status, timeout=WAIT_MS) as status:
+        page.start_ticked()
+    assert status.args == ["Tick the ports to provision first"]
+
+
+def test_a_board_unplugged_after_its_run_keeps_its_tile_marked_unplugged(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(2)
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    page.port_list.set_checked(fleet.urls[:1])
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, fleet.urls[0], PortState.PASS)
+    fleet.servers[0].unplug()
+    fleet.servers[1].unplug()
+    qtbot.waitUntil(lambda: fleet.urls[1] not in page.grid.tiles, timeout=WAIT_MS)
+    assert "unplugged" in tile(page, fleet.urls[0]).badge.text
+    assert not tile(page, fleet.urls[0]).retry_button.isEnabled()
+
+
+def test_closing_the_page_cancels_what_runs_records_it_and_stops_the_station(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory, context: PageContext
+) -> None:
+    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.IEF_REQUEST)])
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tile(page, fleet.urls[0]).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+    boots = fleet.boards[0].stages.count(Stage.BOOT)
+    page.close()
+    assert page.service.station_thread.isFinished()
+    assert fleet.boards[0].stages.count(Stage.BOOT) > boots, "the cancelled board was reset"
+    with RecordsDB(DataDir(context.data_dir).records_db) as records:
+        rows = records.list_records().items
+    assert [(r.port, r.outcome) for r in rows] == [(fleet.urls[0], Outcome.CANCELLED)]
+    assert "the station is closing" in rows[0].error
+
+
+def test_a_request_from_the_provisioning_page_lands_on_the_station_page(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow
+) -> None:
+    provisioning = window.page("Provisioning")
+    assert isinstance(provisioning, ProvisioningPage)
+    window.show_page("Provisioning")
+    dialog = provisioning.open_start_dialog()
+    qtbot.waitUntil(lambda: dialog.loaded == 2, timeout=WAIT_MS)
+    qtbot.keyClicks(dialog.ssid, "line-wifi")
+    qtbot.keyClicks(dialog.password, "line-wifi-password")
+    dialog.task.setCurrentIndex(dialog.task.findData(TASK))
+    dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    qtbot.waitUntil(lambda: window.current_page() is station, timeout=WAIT_MS)
+    assert station.request == ProvisioningRequest(TASK, BATCH, "line-wifi", "line-wifi-password")
+    assert station.request_label.text() == (
+        f"Task “{TASK}” → batch “{BATCH}” · boards join WiFi “line-wifi” (password set)"
+    )
+    assert "line-wifi-password" not in station.request_label.text()
+    assert station.results == [], "nothing starts before the person ticks ports and presses Provision"

@@ -1,0 +1,367 @@
+"""The station worker: coalesced snapshots, no lost results, masked secrets, real boards end to end.
+
+The coalescing tests fire events at the worker's listener (the interface the supervisor calls, from
+many threads at once, as the supervisor does). The end-to-end tests run the real supervisor with real
+port-worker processes against virtual boards on loopback, with a real local instance.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.domain.chips import ChipType
+from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.records import PageRequest
+from app.instance.local.instance import LocalInstance
+from app.provisioning.events import (
+    DeviceIdEvent,
+    ErrorEvent,
+    LogEvent,
+    LogSource,
+    Outcome,
+    ProgressEvent,
+    ResultEvent,
+    Step,
+    StepEvent,
+    StepStatus,
+)
+from app.provisioning.job import MASK
+from app.sim.faults import Stage
+from app.sim.fleet import SimFleet
+from app.system.paths import DataDir
+from app.workers.port_states import PortResult, PortSnapshot, PortState
+from app.workers.station_worker import RunRequest, StationService
+from tests.provisioning.sim_boards import board_device_id
+
+FLUSH_MS = 50
+WAIT_MS = 60_000
+TASK, RELEASE_TASK, BATCH = "c3-dev", "c3-release", "line-1"
+
+
+def child_pids() -> set[int]:
+    """Live child processes of this test process (Linux /proc)."""
+    me = str(os.getpid())
+    found: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    """No port-worker process and no reader thread may outlive a test (QThreads: see make_service).
+
+    A QThread that ran Python code stays in `threading.enumerate()` as a dummy entry for good, so only
+    Python's own threads are counted here.
+    """
+    threads_before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        threads = [
+            t.name
+            for t in threading.enumerate()
+            if t not in threads_before and t.is_alive() and not isinstance(t, threading._DummyThread)
+        ]
+        children = child_pids()
+        if not threads and not children:
+            return
+        assert time.monotonic() < deadline, f"left behind: threads {threads}, processes {sorted(children)}"
+        time.sleep(0.05)
+
+
+@dataclass
+class Station:
+    data_dir: DataDir
+    instance: LocalInstance
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    data_dir = DataDir(tmp_path / "station").ensure()
+    with LocalInstance.open(data_dir.local_instance_db) as instance:
+        instance.create_signing_key("line-key", KeyType.RSA_3072)
+        instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
+        instance.create_task(
+            RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
+        )
+        instance.create_batch(BATCH)
+        yield Station(data_dir, instance)
+
+
+class Seen:
+    """Everything the worker emitted, as received on the GUI thread."""
+
+    def __init__(self, service: StationService) -> None:
+        self.updates: list[dict[str, PortSnapshot]] = []
+        self.results: list[PortResult] = []
+        self.problems: list[str] = []
+        self.listed: list[list[str]] = []
+        worker = service.worker
+        worker.ports_updated.connect(self.updates.append)
+        worker.port_finished.connect(self.results.append)
+        worker.problem.connect(self.problems.append)
+        worker.ports_listed.connect(lambda ports: self.listed.append([p.url for p in ports]))
+
+    def latest(self, port: str) -> PortSnapshot | None:
+        for update in reversed(self.updates):
+            if port in update:
+                return update[port]
+        return None
+
+    def lines(self, port: str) -> list[str]:
+        return [line for u in self.updates if port in u for line in (*u[port].new_log, *u[port].new_console)]
+
+    def result(self, port: str) -> PortResult | None:
+        return next((r for r in reversed(self.results) if r.port == port), None)
+
+
+ServiceFactory = Callable[..., tuple[StationService, Seen]]
+
+
+@pytest.fixture
+def make_service(qtbot: QtBot) -> Iterator[ServiceFactory]:
+    services: list[StationService] = []
+
+    def make(instance: LocalInstance, data_dir: Path, scan_ms: int = 100) -> tuple[StationService, Seen]:
+        service = StationService(instance, data_dir, flush_ms=FLUSH_MS, scan_ms=scan_ms)
+        seen = Seen(service)
+        services.append(service)
+        service.begin()
+        return service, seen
+
+    yield make
+    for service in services:
+        service.stop()
+        assert service.station_thread.isFinished()
+
+
+@pytest.fixture
+def make_fleet(station: Station) -> Iterator[Callable[..., SimFleet]]:
+    fleets: list[SimFleet] = []
+
+    def start(count: int, prefix: str = "sim", **kw: object) -> SimFleet:
+        fleet = SimFleet(
+            station.data_dir.root / f"boards-{prefix}",
+            count=count,
+            pacing=False,
+            registry=station.data_dir.sim_registry,
+            name_prefix=prefix,
+            **kw,  # type: ignore[arg-type]
+        )
+        fleets.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in fleets:
+        fleet.close()
+
+
+def request_for(fleet: SimFleet, task: str = TASK, confirm: str | None = None) -> RunRequest:
+    ap = fleet.access_point
+    return RunRequest(task=task, batch=BATCH, ssid=ap.ssid, password=ap.password, confirm_release=confirm)
+
+
+# --- coalescing ----------------------------------------------------------------------------------
+def _fire_one_board(
+    service: StationService, port: str, progress: int, lines: int, gate: threading.Barrier
+) -> None:
+    on_event = service.states.on_event
+    service.states.preparing(port)
+    gate.wait()
+    on_event(StepEvent(port=port, step=Step.FLASH, status=StepStatus.STARTED))
+    for i in range(progress):
+        on_event(
+            ProgressEvent(
+                port=port,
+                step=Step.FLASH,
+                index=0,
+                count=1,
+                name="ief",
+                image_done=i + 1,
+                image_total=progress,
+                overall_done=i + 1,
+                overall_total=progress,
+            )
+        )
+        if i % (progress // lines) == 0:
+            on_event(LogEvent(port=port, level="info", source=LogSource.BOARD, text=f"line {i}"))
+        time.sleep(0.003)  # a board writes for a while; the whole burst lasts over a second
+    on_event(StepEvent(port=port, step=Step.FLASH, status=StepStatus.PASSED, message="written"))
+    device_id = f"{abs(hash(port)):064x}"[-64:]
+    on_event(DeviceIdEvent(port=port, device_id=device_id))
+    on_event(ResultEvent(port=port, outcome=Outcome.PASS, duration_s=1.0, device_id=device_id))
+
+
+def test_many_ports_firing_progress_cost_few_updates_and_lose_no_result(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory
+) -> None:
+    service, seen = make_service(station.instance, station.data_dir.root, scan_ms=60_000)
+    ports = [f"rfc2217://127.0.0.1:{40000 + i}" for i in range(32)]
+    progress, lines = 400, 40
+    gate = threading.Barrier(len(ports) + 1)
+    threads = [
+        threading.Thread(target=_fire_one_board, args=(service, port, progress, lines, gate))
+        for port in ports
+    ]
+    for thread in threads:
+        thread.start()
+    qtbot.waitUntil(lambda: gate.n_waiting == len(ports), timeout=WAIT_MS)
+    started = time.monotonic()
+    emissions_before = service.worker.emissions
+    gate.wait()
+    for thread in threads:
+        thread.join()
+    qtbot.waitUntil(lambda: len(seen.results) == len(ports), timeout=WAIT_MS)
+    elapsed = time.monotonic() - started
+    emissions = service.worker.emissions - emissions_before
+
+    events = len(ports) * (progress + lines + 4)
+    bound = elapsed * 1000 / FLUSH_MS + 2
+    assert 1 <= emissions <= bound, f"{emissions} updates in {elapsed:.2f} s for {events} events"
+    assert emissions >= elapsed * 1000 / FLUSH_MS / 4, "progress shows while boards run, not only at the end"
+    assert emissions < events / 200
+    assert sorted(r.port for r in seen.results) == sorted(ports), "every result arrives exactly once"
+    for port in ports:
+        final = seen.latest(port)
+        assert final is not None and final.state is PortState.PASS and final.fraction == 1.0
+        assert final.device_id == seen.result(port).device_id != ""  # type: ignore[union-attr]
+        console = [line for u in seen.updates if port in u for line in u[port].new_console]
+        assert console == [f"line {i}" for i in range(0, progress, progress // lines)], "no line lost"
+
+
+def test_errors_and_the_result_survive_a_burst_of_progress(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory
+) -> None:
+    service, seen = make_service(station.instance, station.data_dir.root, scan_ms=60_000)
+    port = "rfc2217://127.0.0.1:40999"
+    on_event = service.states.on_event
+    service.states.preparing(port)
+    on_event(StepEvent(port=port, step=Step.DETECT, status=StepStatus.STARTED))
+    on_event(
+        StepEvent(
+            port=port, step=Step.DETECT, status=StepStatus.PASSED, facts={"chip": "ESP32-C3", "mac": "02:aa"}
+        )
+    )
+    on_event(ErrorEvent(port=port, step=Step.FLASH, message="the board vanished at 0x10000"))
+    on_event(
+        ResultEvent(port=port, outcome=Outcome.FAIL, duration_s=2.5, step=Step.FLASH, message="vanished")
+    )
+    with qtbot.waitSignal(service.worker.port_finished, timeout=WAIT_MS):
+        pass
+    qtbot.waitUntil(lambda: seen.latest(port) is not None and seen.latest(port).state is PortState.FAIL)  # type: ignore[union-attr]
+    final = seen.latest(port)
+    assert final is not None
+    assert final.errors == ("the board vanished at 0x10000",)
+    assert (final.chip, final.mac, final.duration_s) == ("ESP32-C3", "02:aa", 2.5)
+    assert final.step_text == "Failed while flashing"
+    assert seen.result(port) == PortResult(port, 1, Outcome.FAIL, 2.5, "", "vanished", "ESP32-C3")
+
+
+def test_the_wifi_password_is_masked_in_every_line(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory
+) -> None:
+    service, seen = make_service(station.instance, station.data_dir.root, scan_ms=60_000)
+    secret, port = "hunter2-wifi-pass", "rfc2217://127.0.0.1:40998"
+    service.states.add_secret(secret)
+    service.states.preparing(port)
+    on_event = service.states.on_event
+    on_event(LogEvent(port=port, level="debug", source=LogSource.BOARD, text=f"wifi_password={secret}"))
+    on_event(LogEvent(port=port, level="warning", source=LogSource.ESPTOOL, text=f"echo {secret}"))
+    on_event(ErrorEvent(port=port, step=Step.IEF, message=f"bad reply {secret}"))
+    on_event(ResultEvent(port=port, outcome=Outcome.FAIL, duration_s=1.0, message=f"failed {secret}"))
+    qtbot.waitUntil(lambda: len(seen.results) == 1, timeout=WAIT_MS)
+    texts = [*seen.lines(port), *seen.latest(port).errors, seen.latest(port).message, seen.results[0].message]  # type: ignore[union-attr]
+    assert all(secret not in text for text in texts)
+    assert sum(MASK in text for text in texts) >= 6
+
+
+# --- real boards ---------------------------------------------------------------------------------
+def test_lists_virtual_boards_and_provisions_them_into_the_batch(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
+) -> None:
+    fleet = make_fleet(2)
+    service, seen = make_service(station.instance, station.data_dir.root)
+    qtbot.waitUntil(lambda: bool(seen.listed) and set(fleet.urls) <= set(seen.listed[-1]), timeout=WAIT_MS)
+    service.start(fleet.urls, request_for(fleet))
+    qtbot.waitUntil(lambda: len(seen.results) == 2, timeout=WAIT_MS)
+
+    assert {r.outcome for r in seen.results} == {Outcome.PASS}, [r.message for r in seen.results]
+    pushed = {d.device_id for d in station.instance.list_devices(BATCH, PageRequest(limit=100)).items}
+    computed = {board_device_id(board) for board in fleet.boards}
+    assert {r.device_id for r in seen.results} == pushed == computed
+    for url in fleet.urls:
+        lines = seen.lines(url)
+        assert any("IEF" in line for line in lines), "the board's console reached the window"
+        assert all(fleet.access_point.password not in line for line in lines)
+    assert seen.problems == []
+
+
+def test_production_mode_starts_only_boards_plugged_in_after_it_is_armed(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
+) -> None:
+    present = make_fleet(1, "early")
+    service, seen = make_service(station.instance, station.data_dir.root)
+    qtbot.waitUntil(lambda: bool(seen.listed) and present.urls[0] in seen.listed[-1], timeout=WAIT_MS)
+    service.set_production(request_for(present))
+    late = make_fleet(1, "late", access_point=present.access_point)
+    qtbot.waitUntil(lambda: len(seen.results) == 1, timeout=WAIT_MS)
+    assert seen.results[0].port == late.urls[0] and seen.results[0].outcome is Outcome.PASS
+    assert service.states.state_of(present.urls[0]) is PortState.READY
+
+
+def test_an_unknown_task_is_refused_and_the_ports_are_ready_again(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
+) -> None:
+    fleet = make_fleet(1)
+    service, seen = make_service(station.instance, station.data_dir.root)
+    service.start(fleet.urls, RunRequest("no-such-task", BATCH, "lab", "lab-password-1"))
+    qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
+    assert seen.problems[0].startswith("Provisioning could not start:")
+    assert "no-such-task" in seen.problems[0]
+    qtbot.waitUntil(lambda: seen.latest(fleet.urls[0]).state is PortState.READY, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert "no-such-task" in seen.latest(fleet.urls[0]).message  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [(None, f"confirm by typing exactly: {BATCH}"), ("line-2", f"expected exactly {BATCH!r}, got 'line-2'")],
+)
+def test_a_release_task_needs_the_batch_name_typed(
+    qtbot: QtBot,
+    station: Station,
+    make_service: ServiceFactory,
+    make_fleet: Callable[..., SimFleet],
+    typed: str | None,
+    expected: str,
+) -> None:
+    fleet = make_fleet(1)
+    service, seen = make_service(station.instance, station.data_dir.root)
+    service.start(fleet.urls, request_for(fleet, RELEASE_TASK, typed))
+    qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
+    assert expected in seen.problems[0]
+    assert Stage.SYNC not in fleet.boards[0].stages, "the station never talked to the board"
+
+
+def test_retry_needs_an_earlier_run_on_that_port(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory
+) -> None:
+    service, seen = make_service(station.instance, station.data_dir.root, scan_ms=60_000)
+    service.retry("rfc2217://127.0.0.1:1")
+    qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
+    assert seen.problems == [
+        "rfc2217://127.0.0.1:1 has not been provisioned in this session; use Start provisioning"
+    ]
