@@ -12,6 +12,7 @@ and their output swallowed, so nothing lands in the CLI's stdout or a port worke
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import tempfile
 import threading
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from app.domain.errors import ValidationError
 from app.domain.kinds import KeyType
@@ -116,9 +117,17 @@ def _has_signature_sector(image: bytes, espsecure: Any) -> bool:
 
 
 def sign_image(image: bytes, private_key_pem: bytes) -> bytes:
-    """`image` padded with 0xFF to 4 KiB, followed by a signature sector with one block by the key."""
+    """`image` padded with 0xFF to 4 KiB, followed by a signature sector with one block by the key.
+
+    We compute the signature ourselves and hand it to espsecure as a pre-calculated one (its HSM path),
+    which builds the block and checks the signature against the public key. Why: loading an RSA private
+    key makes `cryptography` validate it for ~120 ms while holding the GIL, which froze the station
+    window for every image signed. The key is the instance's own, generated here and decrypted from
+    authenticated (AES-GCM) storage, so that validation protects against nothing; it is skipped.
+    """
     if not image:
         raise ValidationError("there is no image to sign (it is empty)")
+    padded = image + b"\xff" * (-len(image) % SECTOR_SIZE)
     with _espsecure() as espsecure, tempfile.TemporaryDirectory(prefix="ql-sbv2-") as folder:
         if _has_signature_sector(image, espsecure):
             raise ValidationError(
@@ -127,20 +136,47 @@ def sign_image(image: bytes, private_key_pem: bytes) -> bytes:
             )
         output = Path(folder) / "signed.bin"
         try:
+            signature, public_pem = _sbv2_signature(padded, private_key_pem)
             espsecure.sign_data(
                 _SBV2,
-                [io.BytesIO(private_key_pem)],
+                [],
                 str(output),
                 False,
                 False,
                 None,
-                [],
-                [],
-                _named(image, "image"),
+                [_named(public_pem, "key.pub.pem")],
+                [_named(signature, "signature")],
+                _named(padded, "image"),
             )
             return output.read_bytes()
+        except ValidationError as exc:
+            raise ValidationError(f"the image could not be signed (Secure Boot V2): {exc}") from None
         except Exception as exc:
             raise ValidationError(f"the image could not be signed (Secure Boot V2): {_reason(exc)}") from None
+
+
+def _sbv2_signature(contents: bytes, private_key_pem: bytes) -> tuple[bytes, bytes]:
+    """(signature, public key PEM) as Secure Boot V2 wants them: RSA-PSS (MGF1 SHA-256, 32-byte salt) or
+    ECDSA (DER), both over SHA-256 of the sector-aligned contents."""
+    try:
+        key = serialization.load_pem_private_key(private_key_pem, None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError):
+        raise ValidationError("the signing key is not a readable, unencrypted PEM private key") from None
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size != 3072:
+        raise ValidationError(f"the signing key is RSA-{key.key_size}; Secure Boot V2 takes RSA-3072 only")
+    digest = hashlib.sha256(contents).digest()
+    prehashed = utils.Prehashed(hashes.SHA256())
+    if isinstance(key, rsa.RSAPrivateKey):
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = key.sign(digest, pss, prehashed)
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(digest, ec.ECDSA(prehashed))
+    else:
+        raise ValidationError("the signing key is not an RSA-3072 or ECDSA PEM private key")
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return signature, public_pem
 
 
 def _reason(exc: BaseException) -> str:

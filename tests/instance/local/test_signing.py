@@ -221,7 +221,7 @@ def test_signing_with_a_bad_private_key(image: bytes) -> None:
     with pytest.raises(ValidationError) as raised:
         sign_image(image, b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     assert str(raised.value).startswith(
-        "the image could not be signed (Secure Boot V2): Error loading private key"
+        "the image could not be signed (Secure Boot V2): the signing key is not a readable, unencrypted PEM"
     )
 
 
@@ -239,7 +239,10 @@ def test_rsa_2048_is_refused(image: bytes, rsa_2048: rsa.RSAPrivateKey) -> None:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    with pytest.raises(ValidationError, match=r"could not be signed .*2048 bits.*Only RSA-3072"):
+    with pytest.raises(
+        ValidationError,
+        match=r"could not be signed .*the signing key is RSA-2048; Secure Boot V2 takes RSA-3072 only",
+    ):
         sign_image(image, private_pem)
     with pytest.raises(ValidationError, match=r"cannot be used for Secure Boot V2: .*2048 bits"):
         key_digest_hex(public_pem)
