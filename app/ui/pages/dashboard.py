@@ -20,7 +20,9 @@ from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.panels import HealthPanel, StatPanel
 from app.ui.widgets.record_view import RecordView
 
-DEVICE_STATES = ("Renewed", "Enrolled", "Revoked", "Expired")
+# The instance's own four panels, then Registered: what a station has just provisioned and pushed
+# shows there until the device enrols, so an operator sees the boards of this shift arrive.
+DEVICE_STATES = ("Renewed", "Enrolled", "Revoked", "Expired", "Registered")
 CERTIFICATE_STATES = ("Valid", "Expired", "Not used")
 ACTIVITY_COLUMNS: tuple[Column[ActivityEntry], ...] = (
     Column("When", lambda e: when(e.at), sort_key=lambda e: e.id),
@@ -119,7 +121,8 @@ class DashboardPage(Page):
                 self.health_grid.setColumnStretch(index, 1)
             panel.show_health(health)
         d = summary.devices
-        for name, value in zip(DEVICE_STATES, (d.renewed, d.enrolled, d.revoked, d.expired), strict=True):
+        values = (d.renewed, d.enrolled, d.revoked, d.expired, d.registered)
+        for name, value in zip(DEVICE_STATES, values, strict=True):
             self.device_panels[name].set_value(count(value))
         self.go_devices.setToolTip(f"{count(d.total)} devices in all, {count(d.registered)} not yet enrolled")
         c = summary.certificates
