@@ -9,7 +9,11 @@ Every board gets the same task: bootloader, partition table and a ~0.8 MiB IEF o
 CPU seconds are reported too (this process: supervisor and instance; the workers; the simulator), since
 on 2 cores the question is whether 32 workers' CPU fits in the time the wire takes anyway.
 
-    .venv/bin/python benchmarks/provision_parallel.py [--boards 32] [--ief-kib 768]
+    .venv/bin/python benchmarks/provision_parallel.py [--boards 32] [--ief-kib 768] [--sim-processes 1]
+
+The simulator stands in for hardware: one Python process paces every board's bytes under one GIL, so
+with 32 boards its own scheduling can stretch the wire. `--sim-processes K` spreads the boards over K
+simulator processes, to tell the station's cost from the simulator's.
 """
 
 from __future__ import annotations
@@ -54,9 +58,10 @@ class Finishes:
 class Simulator:
     """`ql-station sim --boards N` in its own process; its URLs read from its stdout."""
 
-    def __init__(self, folder: Path, count: int) -> None:
-        self.ssid = f"bench-{secrets.token_hex(2)}"
-        self.password = secrets.token_urlsafe(12)
+    def __init__(self, folder: Path, count: int, ssid: str, password: str) -> None:
+        self.ssid = ssid
+        self.password = password
+        folder.mkdir()
         secret = folder / "ap-password"
         secret.write_text(self.password, encoding="utf-8")
         command = [
@@ -100,16 +105,33 @@ class Simulator:
             self.process.wait()
 
 
-WORKER_COMMANDS = {
-    "app": None,  # the production path: `python -m app port-worker` (app.provisioning.supervisor)
-    # what a fast path in app/entry.py would run: the worker without the whole CLI (and simulator) imported
-    "module": lambda: [sys.executable, "-m", "app.provisioning.port_worker"],
-}
+class Simulators:
+    """The boards spread over `processes` simulator processes, all on one simulated access point."""
+
+    def __init__(self, folder: Path, count: int, processes: int) -> None:
+        self.ssid = f"bench-{secrets.token_hex(2)}"
+        self.password = secrets.token_urlsafe(12)
+        shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+        self.group: list[Simulator] = []
+        try:
+            for index, share in enumerate(s for s in shares if s):
+                self.group.append(Simulator(folder / f"sim{index}", share, self.ssid, self.password))
+        except BaseException:
+            self.stop()
+            raise
+        self.urls = [url for sim in self.group for url in sim.urls]
+
+    def cpu_seconds(self) -> float:
+        return sum(sim.cpu_seconds() for sim in self.group)
+
+    def stop(self) -> None:
+        for sim in self.group:
+            sim.stop()
 
 
-def run(instance: LocalInstance, folder: Path, count: int, worker: str) -> dict[str, float]:
+def run(instance: LocalInstance, folder: Path, count: int, sim_processes: int) -> dict[str, float]:
     folder.mkdir()
-    sim = Simulator(folder, count)
+    sim = Simulators(folder, count, sim_processes)
     try:
         job = provisioning_job(instance, task=TASK, batch="bench", ssid=sim.ssid, password=sim.password)
         finishes = Finishes()
@@ -117,7 +139,7 @@ def run(instance: LocalInstance, folder: Path, count: int, worker: str) -> dict[
         own_before = time.process_time()
         sim_before = sim.cpu_seconds()
         with RecordsDB(folder / "records.sqlite3") as records:
-            supervisor = Supervisor(instance, records, finishes, command=WORKER_COMMANDS[worker])
+            supervisor = Supervisor(instance, records, finishes)
             try:
                 started = time.monotonic()
                 for url in sim.urls:
@@ -151,22 +173,23 @@ def main() -> int:
     parser.add_argument("--boards", type=int, default=32)
     parser.add_argument("--ief-kib", type=int, default=768)
     parser.add_argument(
-        "--worker", choices=sorted(WORKER_COMMANDS), default="app", help="how workers start (default: app)"
+        "--sim-processes", type=int, default=1, help="simulator processes the boards are spread over"
     )
     args = parser.parse_args()
+    if not 1 <= args.sim_processes <= args.boards:
+        parser.error("--sim-processes must be between 1 and --boards")
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         folder = Path(tmp)
         instance = prepare_instance(folder, args.ief_kib)
         try:
-            one = run(instance, folder / "one", 1, args.worker)
-            many = run(instance, folder / "many", args.boards, args.worker)
+            one = run(instance, folder / "one", 1, 1)
+            many = run(instance, folder / "many", args.boards, args.sim_processes)
         finally:
             instance.close()
-    print(f"{os.cpu_count()} CPU(s); paced virtual ESP32-C3 boards in a separate simulator process")
-    started_as = (
-        "python -m app port-worker" if args.worker == "app" else "python -m app.provisioning.port_worker"
+    print(
+        f"{os.cpu_count()} CPU(s); paced virtual ESP32-C3 boards in {args.sim_processes} simulator "
+        "process(es) beside the station; workers started as: python -m app port-worker\n"
     )
-    print(f"workers started as: {started_as}\n")
     headers = ("boards", "wall s", "per board s", "station CPU", "workers CPU", "sim CPU")
     print("".join(f"{h:>13}" for h in headers))
     for count, r in ((1, one), (args.boards, many)):
