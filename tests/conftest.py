@@ -28,6 +28,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from app.system.paths import ENV_HOME  # noqa: E402
+
+pytest_plugins = ["tests.support.leaks"]  # the `nothing_left_behind` fixture
 from tests.support.file_keyring import DOTTED_NAME, ENV_FILE, FileKeyring  # noqa: E402
 
 ENV_BACKEND = "PYTHON_KEYRING_BACKEND"

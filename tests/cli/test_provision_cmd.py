@@ -16,13 +16,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import main as cli_main
-from app.cli import port_worker_cmd, ports_cmd, provision_cmd, records_cmd, reenrol_cmd
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
-from tests.provisioning.conftest import nothing_left_behind, worker_command  # noqa: F401  (autouse)
 from tests.provisioning.sim_boards import board_device_id, flash_was_written
-
-ENGINE_MODULES = (ports_cmd, provision_cmd, reenrol_cmd, records_cmd, port_worker_cmd)
 
 
 @dataclass
@@ -39,9 +35,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
 
 @pytest.fixture
 def cli(data_dir: DataDir, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run `ql-station --data-dir D ...` in-process, with the engine's commands registered."""
-    missing = tuple(m for m in ENGINE_MODULES if m not in cli_main.COMMAND_MODULES)
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, *missing))
+    """Run `ql-station --data-dir D ...` in-process."""
 
     def invoke(*argv: str, stdin: str = "") -> Result:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -55,15 +49,17 @@ def cli(data_dir: DataDir, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 @pytest.fixture(scope="module", autouse=True)
 def tasks(data_dir: DataDir, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A key and a dev and a release task for ESP32-C3, made through the CLI once per module."""
-    with pytest.MonkeyPatch.context() as mp:
-        missing = tuple(m for m in ENGINE_MODULES if m not in cli_main.COMMAND_MODULES)
-        mp.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, *missing))
-        out, err = io.StringIO(), io.StringIO()
-        base = ["--data-dir", str(data_dir.root)]
-        assert cli_main.run([*base, "key", "create", "k", "--type", "rsa-3072"], out=out, err=err) == 0, err
-        for name, boot in (("dev", "dev"), ("rel", "release")):
-            argv = ["task", "create", name, "--device-type", "esp32c3", "--bootloader", boot]
-            assert cli_main.run([*base, *argv, "--ief", "debug", "--key", "k"], out=out, err=err) == 0
+    out, err = io.StringIO(), io.StringIO()
+    base = ["--data-dir", str(data_dir.root)]
+    assert cli_main.run([*base, "key", "create", "k", "--type", "rsa-3072"], out=out, err=err) == 0, err
+    for name, boot in (("dev", "dev"), ("rel", "release")):
+        argv = ["task", "create", name, "--device-type", "esp32c3", "--bootloader", boot]
+        assert cli_main.run([*base, *argv, "--ief", "debug", "--key", "k"], out=out, err=err) == 0
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """No worker process or thread outlives a provisioning test."""
 
 
 @pytest.fixture

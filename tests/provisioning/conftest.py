@@ -4,22 +4,17 @@ loopback, real port-worker subprocesses, and a listener that keeps every event t
 
 from __future__ import annotations
 
-import os
 import secrets
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from app.cli import main as cli_main
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.instance.local.instance import LocalInstance
-from app.provisioning import supervisor as supervisor_module
 from app.provisioning.events import Event
 from app.provisioning.job import PortJob
 from app.provisioning.records import RecordsDB
@@ -101,50 +96,9 @@ def make_fleet(tmp_path: Path) -> Iterator[FleetFactory]:
         fleet.close()
 
 
-def port_worker_registered() -> bool:
-    return any(module.__name__ == "app.cli.port_worker_cmd" for module in cli_main.COMMAND_MODULES)
-
-
 @pytest.fixture(autouse=True)
-def worker_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m app port-worker` once the lead registers it; the worker module itself until then."""
-    if not port_worker_registered():
-        monkeypatch.setattr(
-            supervisor_module,
-            "worker_command",
-            lambda: [sys.executable, "-m", "app.provisioning.port_worker"],
-        )
-
-
-def child_pids() -> set[int]:
-    """Live child processes of this test process (Linux /proc; empty elsewhere)."""
-    me = str(os.getpid())
-    found: set[int] = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind() -> Iterator[None]:
-    """No worker process and no thread started by a test may outlive it."""
-    threads_before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    while True:
-        extra_threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
-        children = child_pids()
-        if not extra_threads and not children:
-            return
-        if time.monotonic() > deadline:
-            names = [t.name for t in extra_threads]
-            raise AssertionError(f"left behind: threads {names}, child processes {sorted(children)}")
-        time.sleep(0.05)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """Every engine test checks that no worker process or thread outlives it."""
 
 
 @dataclass

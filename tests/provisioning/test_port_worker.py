@@ -33,7 +33,7 @@ from app.provisioning.supervisor import worker_command as real_worker_command
 from app.provisioning.supervisor import worker_environment
 from tests.flashing.conftest import MockPeer, start_mock_peer
 
-from .conftest import DEV_TASK, FleetFactory, port_worker_registered
+from .conftest import DEV_TASK, FleetFactory
 from .sim_boards import board_device_id
 
 
@@ -68,7 +68,6 @@ def test_worker_command_is_the_app_subcommand() -> None:
     assert real_worker_command() == [sys.executable, "-m", "app", "port-worker"]
 
 
-@pytest.mark.skipif(not port_worker_registered(), reason="the lead has not registered port_worker_cmd yet")
 def test_python_dash_m_app_port_worker_runs() -> None:
     process = subprocess.run(
         [sys.executable, "-m", "app", "port-worker"],

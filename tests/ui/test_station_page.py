@@ -6,11 +6,7 @@ so the page discovers them exactly as it discovers `ql-station sim` boards.
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -43,36 +39,9 @@ TASK, RELEASE_TASK, BATCH = "c3-dev", "c3-release", "line-1"
 WAIT_MS = 60_000
 
 
-def child_pids() -> set[int]:
-    me = str(os.getpid())
-    found: set[int] = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
 @pytest.fixture(autouse=True)
-def nothing_left_behind() -> Iterator[None]:
-    """No port worker and no Python thread (reader, simulator) outlives a test; QThreads are dummies."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        threads = [
-            t.name
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
-        ]
-        children = child_pids()
-        if not threads and not children:
-            return
-        assert time.monotonic() < deadline, f"left behind: threads {threads}, processes {sorted(children)}"
-        time.sleep(0.05)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """No port worker and no Python thread (reader, simulator) outlives a test."""
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ port-worker processes against virtual boards on loopback, with a real local inst
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,41 +45,9 @@ WAIT_MS = 60_000
 TASK, RELEASE_TASK, BATCH = "c3-dev", "c3-release", "line-1"
 
 
-def child_pids() -> set[int]:
-    """Live child processes of this test process (Linux /proc)."""
-    me = str(os.getpid())
-    found: set[int] = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
 @pytest.fixture(autouse=True)
-def nothing_left_behind() -> Iterator[None]:
-    """No port-worker process and no reader thread may outlive a test (QThreads: see make_service).
-
-    A QThread that ran Python code stays in `threading.enumerate()` as a dummy entry for good, so only
-    Python's own threads are counted here.
-    """
-    threads_before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        threads = [
-            t.name
-            for t in threading.enumerate()
-            if t not in threads_before and t.is_alive() and not isinstance(t, threading._DummyThread)
-        ]
-        children = child_pids()
-        if not threads and not children:
-            return
-        assert time.monotonic() < deadline, f"left behind: threads {threads}, processes {sorted(children)}"
-        time.sleep(0.05)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """No port worker and no Python thread (reader, simulator) outlives a test."""
 
 
 @dataclass
