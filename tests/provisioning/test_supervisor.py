@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,35 @@ def _job(instance: LocalInstance, batch: str, fleet: SimFleet, task: str = DEV_T
 
 
 @contextmanager
+def at_first_boot_after_flash(board: VirtualBoard, action: Callable[[], None]) -> Iterator[None]:
+    """Run `action` in the board's own thread when it boots after its last image was verified.
+
+    Synchronous, so a fault switched on here cannot touch the flash step's replies. A board also boots
+    at power-on: the boot that counts is the first after the third MD5.
+    """
+    original = board._on_stage
+
+    def on_stage(stage: Stage, ctx: Any) -> None:
+        if stage is Stage.BOOT and board.stages.count(Stage.MD5) >= 3 and Stage.BOOT not in after:
+            after.append(stage)
+            action()
+        original(stage, ctx)
+
+    after: list[Stage] = []
+    board._on_stage = on_stage  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        board._on_stage = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def after_flash(board: VirtualBoard, action: Callable[[], None]) -> Iterator[None]:
-    """Within the block, run `action` as soon as the board has verified its third (last) image."""
+    """Within the block, run `action` as soon as the board has received its third (last) image's MD5.
+
+    Good for arming a stage fault (vanish at BOOT/IEF...) before the board gets there; for a fault that
+    acts at once, use `at_first_boot_after_flash`.
+    """
     done = threading.Event()
 
     def watch() -> None:
@@ -237,7 +265,7 @@ def test_ief_garbled_uart_fails_with_a_clear_message(
     fleet = make_fleet(1)
     job = replace(_job(instance, batch, fleet), timeouts=Timeouts(ief=3)).for_port(fleet.urls[0])
     board = fleet.boards[0]
-    with after_flash(board, lambda: setattr(board.faults, "corrupt_tx_every", 3)):
+    with at_first_boot_after_flash(board, lambda: setattr(board.faults, "corrupt_tx_every", 3)):
         summary = run_jobs(instance, records, [job])[1][job.port]
     assert summary.outcome is Outcome.FAIL and summary.step is Step.IEF
     assert "ief failed:" in summary.message
