@@ -28,3 +28,27 @@ def test_frame_with_invalid_escape_is_dropped() -> None:
 
 def test_escaping() -> None:
     assert encode(b"\xc0\xdb") == b"\xc0\xdb\xdc\xdb\xdd\xc0"
+
+
+def test_escape_split_across_chunks() -> None:
+    decoder = SlipDecoder()
+    assert decoder.feed(b"\xc0ab\xdb") == []
+    assert decoder.feed(b"\xdcz\xdb") == []
+    assert decoder.feed(b"\xdd\xc0") == [b"ab\xc0z\xdb"]
+
+
+def test_doubled_escape_byte_drops_the_frame() -> None:
+    decoder = SlipDecoder()
+    assert decoder.feed(b"\xc0ab\xdb\xdbcd\xc0" + encode(b"ok")) == [b"ok"]
+
+
+def test_flash_sized_random_payload_in_uart_sized_chunks() -> None:
+    payload = os.urandom(256 * 1024)  # random-like, as compressed flash data is: escapes every ~256 bytes
+    stream = encode(payload)
+    decoder = SlipDecoder()
+    got: list[bytes] = []
+    for pos in range(
+        0, len(stream), 4093
+    ):  # a prime chunk size puts escapes on every boundary sooner or later
+        got += decoder.feed(stream[pos : pos + 4093])
+    assert got == [payload]
