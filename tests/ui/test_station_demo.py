@@ -23,9 +23,13 @@ from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
 from app.workers.port_states import PortState
 from tests.ui.pool_drain import drain_pool
-from tests.ui.test_station_page import nothing_left_behind  # noqa: F401 - the same leak check applies
 
 WAIT_MS = 90_000
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """The demo's simulator process and the station's threads end with each test."""
 
 
 @pytest.fixture
