@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from app.cli.context import CliContext
-from app.cli.paging import iterate_pages
 from app.cli.table import print_fields, print_table
 from app.domain.batch_file import parse_batch_file
 from app.domain.errors import ValidationError
+from app.domain.paging import iterate_pages
 from app.domain.records import Batch, Device, Page, PageRequest
 from app.instance.api import DEFAULT_POLICY
 

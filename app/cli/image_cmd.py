@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from app.cli.context import CliContext
-from app.cli.paging import iterate_pages
 from app.cli.table import print_table
 from app.domain.chips import ChipType
 from app.domain.kinds import ImageKind, parse_choice
+from app.domain.paging import iterate_pages
 from app.domain.records import FirmwareImage, Page, PageRequest
 from app.flashing.image_file import load_image_file
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from app.cli.context import CliContext
-from app.cli.paging import iterate_pages
 from app.cli.table import print_table
 from app.domain.kinds import KeyType, parse_choice
+from app.domain.paging import iterate_pages
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

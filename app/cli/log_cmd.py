@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from app.cli.context import CliContext
-from app.cli.paging import iterate_pages
 from app.cli.table import print_table
+from app.domain.paging import iterate_pages
 
 DEFAULT_LIMIT = 100
 

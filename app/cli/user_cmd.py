@@ -7,10 +7,10 @@ import getpass
 import sys
 
 from app.cli.context import CliContext
-from app.cli.paging import iterate_pages
 from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.domain.kinds import Role, parse_choice
+from app.domain.paging import iterate_pages
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import StationError
+from app.domain.paging import iterate_pages
 from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
 from app.provisioning.events import Outcome
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
@@ -193,13 +194,7 @@ class RecordsDB:
         return _record(row) if row is not None else None
 
     def iterate(self, search: str = "") -> Iterator[ProvisioningRecord]:
-        offset = 0
-        while True:
-            page = self.list_records(PageRequest(offset=offset, limit=MAX_PAGE_SIZE, search=search))
-            yield from page.items
-            offset += len(page.items)
-            if not page.has_more or not page.items:
-                return
+        return iterate_pages(self.list_records, search=search)
 
     def export_csv(self, path: Path, search: str = "") -> int:
         """Write every record (newest first) as CSV; returns how many rows were written."""

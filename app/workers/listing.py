@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
+from app.domain.paging import walk_pages
+from app.domain.records import Page, PageRequest
 
 T = TypeVar("T")
 
@@ -35,13 +36,7 @@ def collect(
 ) -> Listing[T]:
     items: list[T] = []
     total = 0
-    while True:
-        limit = min(MAX_PAGE_SIZE, cap - len(items))
-        if limit <= 0:
-            break
-        page = list_page(PageRequest(offset=len(items), limit=limit, search=search))
+    for page in walk_pages(list_page, search=search, limit=cap):
         items.extend(page.items)
         total = page.total
-        if not page.items or not page.has_more:
-            break
     return Listing(items=tuple(items), total=max(total, len(items)))
