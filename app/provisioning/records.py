@@ -23,6 +23,7 @@ from app.domain.paging import iterate_pages
 from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
 from app.provisioning.events import Outcome
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
+from app.system.sqlite_paging import fetch_page, search_clause
 
 SCHEMA_VERSION = 2
 CSV_COLUMNS = (
@@ -176,16 +177,18 @@ class RecordsDB:
 
     def list_records(self, page: PageRequest = PageRequest()) -> Page[ProvisioningRecord]:
         """Newest first; `page.search` matches port, DeviceID, batch, task, chip, MAC, outcome or error."""
-        where, params = _search_clause(page.search)
+        where, params = search_clause(_SEARCHED, page.search.strip())
         with self._db.read() as conn:
-            count_sql = f"SELECT count(*) FROM records {where}"  # noqa: S608
-            total = int(conn.execute(count_sql, params).fetchone()[0])
-            page_sql = (
-                f"SELECT {_RECORD_COLUMNS} FROM records {where} "  # noqa: S608
-                "ORDER BY at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            return fetch_page(
+                conn,
+                select=_RECORD_COLUMNS,
+                table="records",
+                where=where,
+                params=params,
+                order_by="at_ms DESC, id DESC",
+                page=page,
+                row_to_item=_record,
             )
-            rows = conn.execute(page_sql, (*params, page.limit, page.offset)).fetchall()
-        return Page(tuple(_record(row) for row in rows), total, page.offset)
 
     def get(self, record_id: int) -> ProvisioningRecord | None:
         with self._db.read() as conn:
@@ -275,15 +278,6 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
-
-
-def _search_clause(search: str) -> tuple[str, tuple[str, ...]]:
-    text = search.strip()
-    if not text:
-        return "", ()
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    clause = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED)
-    return f"WHERE ({clause})", (pattern,) * len(_SEARCHED)
 
 
 def _record(row: tuple[Any, ...]) -> ProvisioningRecord:

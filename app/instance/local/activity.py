@@ -11,7 +11,7 @@ from typing import Any
 
 from app.domain.records import ActivityEntry, Page, PageRequest
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page, search_clause
 
 _COLUMNS = "id, at_ms, actor, action, target, details"
 _SEARCHED = ("actor", "action", "target", "details")

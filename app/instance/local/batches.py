@@ -16,7 +16,7 @@ from app.domain.kinds import DeviceState
 from app.domain.names import validate_name
 from app.domain.records import Batch, DeviceCounts, Page, PageRequest
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page, search_clause
 
 STATE_COLUMNS = tuple(state.value for state in DeviceState)
 _COLUMNS = "name, policy, firmware, attribute_filters, created_ms, " + ", ".join(STATE_COLUMNS)

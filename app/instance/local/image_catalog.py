@@ -19,7 +19,7 @@ from app.domain.records import FirmwareImage, Page, PageRequest
 from app.flashing.esp_image import check_image
 from app.flashing.partition_table import parse_partition_table
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page, search_clause
 
 PARTITION_TABLE_MAX_SIZE = 0xC00
 _COLUMNS = "name, device_type, kind, variant, size, sha256, simulation, created_ms"

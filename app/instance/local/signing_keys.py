@@ -12,7 +12,7 @@ from app.domain.kinds import KeyType
 from app.domain.names import validate_name
 from app.domain.records import Page, PageRequest, SigningKey
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page, search_clause
 
 _COLUMNS = "name, key_type, public_key_pem, key_digest_hex, created_ms"
 

@@ -17,7 +17,7 @@ from app.domain.names import validate_name
 from app.domain.records import Page, PageRequest, ProvisioningTask
 from app.instance.local import image_catalog, signing_keys
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page, search_clause
 
 _TABLES = (
     "tasks AS t JOIN signing_keys AS k ON k.id = t.signing_key_id "

@@ -16,8 +16,8 @@ from app.domain.kinds import Role
 from app.domain.names import validate_username
 from app.domain.records import Page, PageRequest, User
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.paging import fetch_page, search_clause
 from app.instance.local.passwords import burn_time, check_password_rules, hash_password, verify_password
+from app.system.sqlite_paging import fetch_page, search_clause
 
 STATION_ACTOR = "station"
 _COLUMNS = "username, role, created_ms"

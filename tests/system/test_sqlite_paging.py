@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from app.instance.local.paging import like_pattern, search_clause
+from app.system.sqlite_paging import like_pattern, search_clause
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Turning a `PageRequest` into SQL: a safe LIKE pattern for `search`, and the page itself.
 
-Small tables (batches, keys, images, tasks, users, activity) page with LIMIT/OFFSET; devices never do
-(see devices.py).
+Shared by every station database. Small tables (batches, keys, images, tasks, users, activity,
+provisioning records) page with LIMIT/OFFSET; the instance's devices never do (see its devices.py).
 """
 
 from __future__ import annotations
