@@ -11,26 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-
-def _write_rsa_key(path: Path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
+from tests.support.keys import write_rsa_key
 
 
 @pytest.fixture(scope="session")
 def signing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An RSA-3072 Secure Boot V2 key made for this test session, never committed."""
-    return _write_rsa_key(tmp_path_factory.mktemp("keys") / "sbv2.pem")
+    return write_rsa_key(tmp_path_factory.mktemp("keys") / "sbv2.pem")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.domain.chips import FACTORY_APP_OFFSET, PARTITION_TABLE_OFFSET, ChipType
@@ -27,24 +27,13 @@ from app.sim.fleet import SimFleet
 from app.sim.images import build_sim_bootloader, build_sim_ief, build_sim_partition_table
 from app.sim.run_context import AccessPoint
 from tests.sim.sim_host import FAST_IEF, SecureBootV2
-
-
-def _write_rsa_key(path: Path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
+from tests.support.keys import write_rsa_key
 
 
 @pytest.fixture(scope="session")
 def _sbv2_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("sbv2-keys")
-    return _write_rsa_key(folder / "station.pem"), _write_rsa_key(folder / "other.pem")
+    return write_rsa_key(folder / "station.pem"), write_rsa_key(folder / "other.pem")
 
 
 @pytest.fixture
