@@ -18,6 +18,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.provisioning.port_worker import main as worker_main
 
         return worker_main()
+    if args_list[:1] == ["worker-fork-server"]:
+        # The station's warm parent of port workers (Linux): imports the worker once, forks per board.
+        from app.provisioning.fork_server import main as fork_server_main
+
+        return fork_server_main(args_list[1:])
     from app.cli.main import build_parser, run
     from app.system.paths import resolve_data_dir
 

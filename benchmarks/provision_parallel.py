@@ -9,7 +9,14 @@ Every board gets the same task: bootloader, partition table and a ~0.8 MiB IEF o
 CPU seconds are reported too (this process: supervisor and instance; the workers; the simulator), since
 on 2 cores the question is whether 32 workers' CPU fits in the time the wire takes anyway.
 
+Workers are started the way the station starts them (app/provisioning/worker_launch.py): on Linux, forked
+from a warm fork server that has imported esptool once; `--launcher command` starts a fresh interpreter
+per board instead (each imports esptool, ~0.25 CPU-s), to compare. The station starts its fork server
+when the Station page opens, so both runs here use one that is already warm; its cold start (the one
+import) is printed on its own.
+
     .venv/bin/python benchmarks/provision_parallel.py [--boards 32] [--ief-kib 768] [--sim-processes 1]
+        [--launcher fork-server|command]
 
 The simulator stands in for hardware: one Python process paces every board's bytes under one GIL, so
 with 32 boards its own scheduling can stretch the wire. `--sim-processes K` spreads the boards over K
@@ -37,9 +44,32 @@ from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Event, Outcome
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import RecordsDB
-from app.provisioning.supervisor import PortSummary, Supervisor, worker_environment
+from app.provisioning.supervisor import PortSummary, Supervisor
+from app.provisioning.worker_launch import (
+    CommandLauncher,
+    ForkServerLauncher,
+    WorkerLauncher,
+    fork_server_supported,
+    worker_environment,
+)
 
 CPU_KEYS = ("station_cpu", "workers_cpu", "sim_cpu")
+
+
+def process_cpu_seconds(pid: int | None, reaped_children: bool = False) -> float:
+    """User + system CPU of process `pid` from /proc, or of the children it has reaped (Linux)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    first = 13 if reaped_children else 11  # cutime, cstime / utime, stime
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def forked_workers_cpu(launcher: WorkerLauncher) -> float:
+    """Forked workers are the fork server's children: their CPU is counted there once it reaps them."""
+    pid = launcher.server_pid if isinstance(launcher, ForkServerLauncher) else None
+    return process_cpu_seconds(pid, reaped_children=True)
 
 
 class Finishes:
@@ -92,9 +122,7 @@ class Simulator:
             raise SystemExit(f"the simulator did not start: {self.urls}")
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -129,7 +157,9 @@ class Simulators:
             sim.stop()
 
 
-def run(instance: LocalInstance, folder: Path, count: int, sim_processes: int) -> dict[str, float]:
+def run(
+    instance: LocalInstance, folder: Path, count: int, sim_processes: int, launcher: WorkerLauncher
+) -> dict[str, float]:
     folder.mkdir()
     sim = Simulators(folder, count, sim_processes)
     try:
@@ -138,8 +168,9 @@ def run(instance: LocalInstance, folder: Path, count: int, sim_processes: int) -
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         own_before = time.process_time()
         sim_before = sim.cpu_seconds()
+        forked_before = forked_workers_cpu(launcher)
         with RecordsDB(folder / "records.sqlite3") as records:
-            supervisor = Supervisor(instance, records, finishes)
+            supervisor = Supervisor(instance, records, finishes, launcher=launcher)
             try:
                 started = time.monotonic()
                 for url in sim.urls:
@@ -148,6 +179,7 @@ def run(instance: LocalInstance, folder: Path, count: int, sim_processes: int) -
             finally:
                 supervisor.close()
         sim_cpu = sim.cpu_seconds() - sim_before
+        forked_cpu = forked_workers_cpu(launcher) - forked_before
     finally:
         sim.stop()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -163,7 +195,8 @@ def run(instance: LocalInstance, folder: Path, count: int, sim_processes: int) -
         "station_cpu": time.process_time() - own_before,
         "workers_cpu": (children.ru_utime + children.ru_stime)
         - (children_before.ru_utime + children_before.ru_stime)
-        - sim_cpu,
+        - sim_cpu
+        + forked_cpu,
         "sim_cpu": sim_cpu,
     }
 
@@ -175,20 +208,36 @@ def main() -> int:
     parser.add_argument(
         "--sim-processes", type=int, default=1, help="simulator processes the boards are spread over"
     )
+    parser.add_argument(
+        "--launcher",
+        choices=("fork-server", "command"),
+        default="fork-server" if fork_server_supported() else "command",
+        help="how workers start: forked from a warm server (the station's default on Linux) or fresh",
+    )
     args = parser.parse_args()
     if not 1 <= args.sim_processes <= args.boards:
         parser.error("--sim-processes must be between 1 and --boards")
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         folder = Path(tmp)
         instance = prepare_instance(folder, args.ief_kib)
+        launcher: WorkerLauncher
+        cold = ""
+        if args.launcher == "fork-server":
+            launcher = ForkServerLauncher()
+            began = time.monotonic()
+            launcher.wait_ready(60)
+            cold = f" (its cold start, once per station: {time.monotonic() - began:.2f} s)"
+        else:
+            launcher = CommandLauncher()
         try:
-            one = run(instance, folder / "one", 1, 1)
-            many = run(instance, folder / "many", args.boards, args.sim_processes)
+            one = run(instance, folder / "one", 1, 1, launcher)
+            many = run(instance, folder / "many", args.boards, args.sim_processes, launcher)
         finally:
+            launcher.close()
             instance.close()
     print(
         f"{os.cpu_count()} CPU(s); paced virtual ESP32-C3 boards in {args.sim_processes} simulator "
-        "process(es) beside the station; workers started as: python -m app port-worker\n"
+        f"process(es) beside the station; workers started by: {args.launcher}{cold}\n"
     )
     headers = ("boards", "wall s", "per board s", "station CPU", "workers CPU", "sim CPU")
     print("".join(f"{h:>13}" for h in headers))

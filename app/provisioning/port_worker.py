@@ -33,13 +33,22 @@ def take_over_stdout() -> TextIO:
     return os.fdopen(events_fd, "w", encoding="utf-8", newline="\n", buffering=1)
 
 
-def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int:
-    """Run one job. Reads the job from `job_input` (stdin), writes events to `events` (the real stdout)."""
-    esptool_was_loaded = "esptool" in sys.modules
+def preload() -> None:
+    """Import esptool the station's way (our logger first) and everything a job needs.
+
+    The fork server calls this once for all the workers it forks; a worker started on its own calls it
+    first thing. Either way esptool is never imported before the logger is ours.
+    """
     from app.flashing import esptool_runtime  # noqa: F401  (installs our logger, then imports esptool)
-    from app.provisioning import serial_urls
+    from app.provisioning import event_writer, pipeline, serial_urls, step_guard  # noqa: F401
 
     serial_urls.install()
+
+
+def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int:
+    """Run one job. Reads the job from `job_input` (stdin), writes events to `events` (the real stdout)."""
+    esptool_was_loaded = "esptool" in sys.modules and "app.flashing.esptool_runtime" not in sys.modules
+    preload()
     stream = events if events is not None else take_over_stdout()
     source = job_input if job_input is not None else sys.stdin.buffer
 

@@ -1,7 +1,8 @@
 """The station side of "one port, one process": start a worker per port, listen, push, record, cancel.
 
-For each port the supervisor starts `python -m app port-worker` (the same subcommand of the frozen
-executable), writes the job to its stdin and closes it, and reads its stdout on a thread of its own,
+For each port the supervisor starts a port worker through its launcher (a fork of a warm fork server on
+Linux, `python -m app port-worker` elsewhere; see app/provisioning/worker_launch.py), writes the job to
+its stdin and closes it, and reads its stdout on a thread of its own,
 turning each line into an event for the listener. The supervisor, not the worker, owns the instance and
 the records: when a worker reports a DeviceID, the supervisor validates it and adds it to the batch
 (queueing it when the instance cannot be reached); when the worker ends, it writes the record.
@@ -18,17 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Protocol
 
 from app.domain.errors import ConflictError, ValidationError
@@ -50,11 +48,10 @@ from app.provisioning.events import (
 )
 from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
+from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
 
 DEFAULT_GRACE_SECONDS = 3.0
 STDERR_TAIL_LINES = 12
-# Workers get their own process group: Ctrl-C reaches the station only, which then cancels them.
-_NEW_PROCESS_GROUP: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 
 
 class SupervisorListener(Protocol):
@@ -79,25 +76,6 @@ class PortSummary:
     record_id: int = 0
 
 
-def worker_command() -> list[str]:
-    """How to start a port worker: the frozen executable runs its own subcommand, Python runs `-m app`."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "port-worker"]
-    return [sys.executable, "-m", "app", "port-worker"]
-
-
-def worker_environment() -> dict[str, str]:
-    """The station's environment, with this copy of the app importable from any working folder."""
-    env = dict(os.environ)
-    if not getattr(sys, "frozen", False):
-        root = str(Path(__file__).resolve().parents[2])
-        parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if root not in parts:
-            env["PYTHONPATH"] = os.pathsep.join([root, *parts])
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _station_name() -> str:
     try:
         return socket.gethostname()
@@ -112,13 +90,17 @@ class Supervisor:
         records: RecordsDB,
         listener: SupervisorListener,
         *,
-        command: Callable[[], list[str]] | None = None,
+        launcher: WorkerLauncher | None = None,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
+        """`launcher` starts the workers; by default the platform's (`default_launcher`), owned and
+        closed by this supervisor. It is started now, so its warm-up overlaps whatever comes first."""
         self._instance = instance
         self._records = records
         self._listener = listener
-        self._command = command or worker_command
+        self._owns_launcher = launcher is None
+        self._launcher = launcher or default_launcher()
+        self._launcher.start()
         self._grace = grace_seconds
         self._instance_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -182,6 +164,8 @@ class Supervisor:
         """Cancel whatever still runs and wait for it: no worker or thread outlives the supervisor."""
         self.cancel_all("the station is closing")
         self.wait()
+        if self._owns_launcher:
+            self._launcher.close()
 
     # --- used by port runs -----------------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -206,7 +190,7 @@ class _PortRun:
         self.finished = threading.Event()
         self.summary: PortSummary | None = None
         self._redact = Redactor(job.wifi_password)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: WorkerProcess | None = None
         self._stop_reason: tuple[str, Outcome] | None = None
         self._stop_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"port-{job.port}", daemon=True)
@@ -260,15 +244,7 @@ class _PortRun:
         job = self.job
         self._stderr = stderr
         try:
-            process = subprocess.Popen(
-                self.sup._command(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=worker_environment(),
-                start_new_session=os.name != "nt",
-                creationflags=_NEW_PROCESS_GROUP,
-            )
+            process = self.sup._launcher.launch(stderr)
         except OSError as error:
             self._conclude(Outcome.FAIL, f"could not start the port worker: {error}", Step.START, None)
             return

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from app.domain.errors import StationError
-from app.provisioning.supervisor import worker_environment
+from app.provisioning.worker_launch import worker_environment
 from app.system.paths import DataDir
 
 READY_TIMEOUT_S = 60.0

@@ -13,8 +13,8 @@ flush emits every changed port in one `ports_updated`. So 32 ports cost the wind
 its own (`port_finished`), in the same flush.
 
 Building the job (the instance signs the task's images) happens here too, once per request, so the GUI
-never waits for it. (It still costs the window one pause per request today: loading the RSA signing key
-validates it inside `cryptography` while holding the GIL, ~120 ms per image; see benchmarks/gui_stalls.py.)
+never waits for it (the instance signs without re-validating the RSA key: ~3 ms per image, see
+benchmarks/gui_stalls.py).
 Production mode lives here as well: a port that appears after the first scan starts the armed request
 with no round trip through the window. Workers run at a lower CPU priority than the window and are
 started a few milliseconds apart, so a burst of boards does not make the window stutter.
@@ -23,8 +23,6 @@ started a few milliseconds apart, so a burst of boards does not make the window 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,11 +34,11 @@ from app.domain.errors import ConflictError, StationError
 from app.instance.api import Instance
 from app.ports.discovery import PortInfo, PortKind, list_all_ports
 from app.ports.hotplug import PortChange, PortEvent, PortWatcher
-from app.provisioning import supervisor as supervisor_module
 from app.provisioning.job import DEFAULT_BAUD, PortJob
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import Supervisor
+from app.provisioning.worker_launch import default_launcher
 from app.system.paths import DataDir
 from app.workers.port_states import PortResult, PortStates
 
@@ -55,19 +53,6 @@ RELAUNCH_DELAY_MS = 100
 # and costs the last of 32 boards under half a second.
 STAGGER_MS = 15
 RELAUNCH_ATTEMPTS = 50  # 5 s for a finished run's worker process to exit
-
-
-def gentle_worker_command() -> list[str]:
-    """The port worker's command, at a lower CPU priority than the window where the OS has `nice`.
-
-    Sixteen workers starting at once (each imports esptool) want far more CPU than a 2-core machine
-    has; at equal priority the scheduler lets them hold both cores for tens of milliseconds and the
-    window stutters. Workers mostly wait on their serial port, so a lower priority costs them little.
-    `nice` execs the worker, so the supervisor still signals the worker process itself.
-    """
-    command = supervisor_module.worker_command()
-    nice = shutil.which("nice") if os.name == "posix" else None
-    return [nice, "-n", str(WORKER_NICENESS), *command] if nice else command
 
 
 @dataclass(frozen=True)
@@ -94,6 +79,10 @@ class StationEngine:
         self.states = states
         self._records: RecordsDB | None = None
         self._supervisor: Supervisor | None = None
+        # Workers run at a lower CPU priority than the window: sixteen starting at once on 2 cores
+        # otherwise hold both cores for tens of milliseconds and the window stutters. They mostly
+        # wait on their serial port, so a lower priority costs them little.
+        self._launcher = default_launcher(niceness=WORKER_NICENESS)
         self._job_key: tuple[object, ...] | None = None
         self._job: PortJob | None = None
         self.jobs_by_port: dict[str, PortJob] = {}
@@ -101,10 +90,12 @@ class StationEngine:
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
             self._records = RecordsDB(self.data_dir.ensure().records_db)
-            self._supervisor = Supervisor(
-                self.instance, self._records, self.states, command=gentle_worker_command
-            )
+            self._supervisor = Supervisor(self.instance, self._records, self.states, launcher=self._launcher)
         return self._supervisor
+
+    def warm_up(self) -> None:
+        """Start the worker launcher now (on Linux its fork server imports esptool), not at the first run."""
+        self._launcher.start()
 
     def job_for(self, request: RunRequest) -> PortJob:
         """The job for `request`, built once and reused (production mode starts it for every new board)."""
@@ -139,6 +130,7 @@ class StationEngine:
         """Cancel what still runs and wait for it; afterwards no worker process or reader thread is left."""
         if self._supervisor is not None:
             self._supervisor.close()
+        self._launcher.close()
         if self._records is not None:
             self._records.close()
 
@@ -184,6 +176,7 @@ class StationWorker(QObject):
         self._scan_timer.timeout.connect(self.scan)
         self.scan()
         self._scan_timer.start()
+        self.engine.warm_up()
 
     @Slot()
     def teardown(self) -> None:

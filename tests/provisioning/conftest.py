@@ -19,6 +19,7 @@ from app.provisioning.events import Event
 from app.provisioning.job import PortJob
 from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import PortSummary, Supervisor
+from app.provisioning.worker_launch import WorkerLauncher
 from app.sim.faults import Faults
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
@@ -123,11 +124,15 @@ class Collector:
 
 
 def run_jobs(
-    instance: object, records: RecordsDB, jobs: Sequence[PortJob], timeout: float = 120
+    instance: object,
+    records: RecordsDB,
+    jobs: Sequence[PortJob],
+    timeout: float = 120,
+    launcher: WorkerLauncher | None = None,
 ) -> tuple[Collector, dict[str, PortSummary]]:
     """Provision every job at once through a real Supervisor; return what it reported, by port."""
     collector = Collector()
-    supervisor = Supervisor(instance, records, collector)  # type: ignore[arg-type]
+    supervisor = Supervisor(instance, records, collector, launcher=launcher)  # type: ignore[arg-type]
     try:
         for job in jobs:
             supervisor.start(job)

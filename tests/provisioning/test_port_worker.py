@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from app.instance.local.instance import LocalInstance
-from app.provisioning import supervisor as supervisor_module
 from app.provisioning.events import (
     ErrorEvent,
     Event,
@@ -29,8 +28,7 @@ from app.provisioning.events import (
 from app.provisioning.job import ConnectReset, PortJob, Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.port_worker import EXIT_BAD_JOB, EXIT_FAIL, EXIT_PASS
-from app.provisioning.supervisor import worker_command as real_worker_command
-from app.provisioning.supervisor import worker_environment
+from app.provisioning.worker_launch import worker_command, worker_environment
 from tests.flashing.conftest import MockPeer, start_mock_peer
 
 from .conftest import DEV_TASK, FleetFactory
@@ -39,7 +37,7 @@ from .sim_boards import board_device_id
 
 def run_worker(stdin: bytes, timeout: float = 90) -> tuple[int, list[str], str]:
     process = subprocess.run(
-        supervisor_module.worker_command(),
+        worker_command(),
         input=stdin,
         capture_output=True,
         timeout=timeout,
@@ -65,7 +63,7 @@ def mock_c3(tmp_path: Path) -> Iterator[MockPeer]:
 
 
 def test_worker_command_is_the_app_subcommand() -> None:
-    assert real_worker_command() == [sys.executable, "-m", "app", "port-worker"]
+    assert worker_command() == [sys.executable, "-m", "app", "port-worker"]
 
 
 def test_python_dash_m_app_port_worker_runs() -> None:

@@ -34,6 +34,7 @@ from app.provisioning.job import Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import PushState, RecordsDB
 from app.provisioning.supervisor import Supervisor
+from app.provisioning.worker_launch import CommandLauncher
 from app.sim.board import VirtualBoard
 from app.sim.faults import Faults, Stage
 from app.sim.fleet import SimFleet
@@ -99,12 +100,17 @@ def _batch_ids(instance: LocalInstance, batch: str) -> set[str]:
     return {d.device_id for d in instance.list_devices(batch, PageRequest(limit=1000)).items}
 
 
+@pytest.mark.parametrize("launcher", ["default", "command"])
 def test_two_boards_provisioned_pushed_and_recorded(
-    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory, launcher: str
 ) -> None:
+    """Through the platform's launcher (the fork server on Linux) and a fresh interpreter per worker,
+    as on Windows and macOS."""
     fleet = make_fleet(2)
     job = _job(instance, batch, fleet)
-    events, summaries = run_jobs(instance, records, [job.for_port(url) for url in fleet.urls])
+    jobs = [job.for_port(url) for url in fleet.urls]
+    chosen = CommandLauncher() if launcher == "command" else None
+    events, summaries = run_jobs(instance, records, jobs, launcher=chosen)
 
     computed = {board_device_id(board) for board in fleet.boards}
     assert None not in computed and len(computed) == 2
@@ -424,7 +430,7 @@ def test_a_worker_that_dies_without_a_result_is_a_clear_failure(
         "import sys; sys.stdin.read(); print('not json'); sys.stderr.write('Traceback: boom\\n'); sys.exit(7)"
     )
     collector = Collector()
-    supervisor = Supervisor(instance, records, collector, command=_fake_worker(crash))
+    supervisor = Supervisor(instance, records, collector, launcher=CommandLauncher(_fake_worker(crash)))
     try:
         supervisor.start(job)
         assert supervisor.wait(30)
@@ -441,7 +447,8 @@ def test_a_worker_that_dies_without_a_result_is_a_clear_failure(
 def test_a_worker_that_cannot_start(instance: LocalInstance, batch: str, records: RecordsDB) -> None:
     job = _job_for_port(instance, batch, "rfc2217://127.0.0.1:1")
     collector = Collector()
-    supervisor = Supervisor(instance, records, collector, command=lambda: ["/nonexistent/python"])
+    launcher = CommandLauncher(lambda: ["/nonexistent/python"])
+    supervisor = Supervisor(instance, records, collector, launcher=launcher)
     try:
         supervisor.start(job)
         assert supervisor.wait(30)
