@@ -9,7 +9,8 @@ The bound is what the wire alone needs. The simulator counts the bytes each way;
 three phases by the events the worker reports (up to the baud change: 115200; flashing: 921600; boot and
 IEF exchange: 115200), each phase's bytes x 10 bits / its baud, plus the waits the protocols impose
 (esptool's and the station's reset pulses, the simulated EN RC delay before the board boots its flash,
-the IEF's idle-line gap after each reply it reads). Worker start-up, the station's own work and every
+the IEF's idle-line gap after each reply it reads), and the simulated time the board takes to join WiFi,
+which the station now waits to see. Worker start-up, the station's own work and every
 round trip's turnaround are not in the bound: they are the overhead measured.
 
     .venv/bin/python benchmarks/provision_single.py [--ief-kib 768]
@@ -162,12 +163,14 @@ def line_bound(trace: PortTrace) -> dict[str, float]:
     slow_after = (end - flashed) * 10 / ROM_BAUD
     # Counted once: the RC delay before the flash boot (the download-mode entry uses a shorter strap
     # settle), so the bound errs low and the ratio high.
-    waits = ESPTOOL_RESET_WAITS + STATION_RESET_PULSE + EN_RC_DELAY + IEF_REPLIES * IefSettings().reply_gap
+    ief = IefSettings()
+    waits = ESPTOOL_RESET_WAITS + STATION_RESET_PULSE + EN_RC_DELAY + IEF_REPLIES * ief.reply_gap
+    waits += ief.join_delay  # one attempt: the board's own time to join, watched by the station
     return {
         "detect+stub @115200": slow_before,
         "flash @921600": flash,
         "boot+IEF @115200": slow_after,
-        "reset/idle waits": waits,
+        "reset/idle/join waits": waits,
         "total": slow_before + flash + slow_after + waits,
     }
 

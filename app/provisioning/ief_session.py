@@ -7,6 +7,13 @@ line, because the board reads a reply with a single read of at most 1024 bytes: 
 refused here, never sent in pieces. The UART also carries ROM and ESP-IDF log output, interleaved and
 cut at arbitrary read boundaries; those lines go to the slot's log. The WiFi password is never put
 into a log line, event or error: every text leaving this module is scrubbed of it.
+
+After the DeviceID the session can stay on the line for a while (`network_timeout`) to see the board
+join WiFi, since a wrong password only shows there: ESP-IDF logs `sta ip: <address>` when the station
+gets its address, and the IEF asks for `wifi_ssid`/`wifi_password` again when the network refused the
+ones it has. An address is a pass. A request for credentials this session already sent is a failure
+that says so; one for credentials the board had kept (a board re-enrolled at a new site) is answered.
+A board that prints neither within the time (a quiet release build) passes with its WiFi unconfirmed.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ _READ_SLICE = 0.05
 _LINE_ENDS = re.compile(rb"[\n\x00]")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IDF_LOG = re.compile(r"^[EWIDV] \(\d+\) ")
+_GOT_IP = re.compile(r"\b(?:sta ip|got ip): *(\d{1,3}(?:\.\d{1,3}){3})")
+_WIFI_PROBLEM = re.compile(r"^[EW] \(\d+\) wifi\b")
+_WIFI_REQUESTS = ("wifi_ssid", "wifi_password")
 
 
 class SerialLike(Protocol):
@@ -63,6 +73,16 @@ class IefConnectionLostError(IefError):
     """The UART went away mid-exchange (board unplugged, virtual board stopped)."""
 
 
+class IefWifiRejectedError(IefError):
+    """After its DeviceID the board asked for WiFi credentials again: the network refused the ones sent."""
+
+
+class NetworkState(Enum):
+    NOT_WATCHED = "not watched"  # the session ended at the DeviceID
+    JOINED = "joined"
+    UNCONFIRMED = "unconfirmed"  # the board said nothing either way within the time
+
+
 @dataclass(frozen=True)
 class IefAnswers:
     """What the board may ask for. The password is kept out of repr and out of every message."""
@@ -87,6 +107,8 @@ class IefResult:
     device_id: DeviceID
     answered: tuple[IefRequest, ...]
     seconds: float
+    network: NetworkState = NetworkState.NOT_WATCHED
+    ip: str = ""
 
 
 LineCallback = Callable[[IefLine], None]
@@ -96,6 +118,7 @@ class _Waiting(Enum):
     MARKER = "the 'IEF DATA' marker that starts the exchange (did the board boot the flashed IEF?)"
     REQUEST = "the request line that follows 'IEF DATA'"
     NEXT = "the next request or the board's DeviceID"
+    NETWORK = "the board to join WiFi"
 
 
 def run_ief_session(
@@ -104,10 +127,12 @@ def run_ief_session(
     *,
     overall_timeout: float = 90.0,
     request_timeout: float = 30.0,
+    network_timeout: float = 0.0,
     on_line: LineCallback | None = None,
 ) -> IefResult:
-    """Serve the board on `port` until it sends its DeviceID; return it. Raises IefError/IefTimeoutError."""
-    return _Session(port, answers, overall_timeout, request_timeout, on_line).run()
+    """Serve the board on `port` until it sends its DeviceID, then watch it join WiFi for up to
+    `network_timeout` seconds (0: not at all). Raises IefError and its subclasses."""
+    return _Session(port, answers, overall_timeout, request_timeout, network_timeout, on_line).run()
 
 
 class _Session:
@@ -117,12 +142,14 @@ class _Session:
         answers: IefAnswers,
         overall_timeout: float,
         request_timeout: float,
+        network_timeout: float,
         on_line: LineCallback | None,
     ) -> None:
         self._port = port
         self._answers = answers
         self._overall = overall_timeout
         self._per_request = request_timeout
+        self._network_timeout = network_timeout
         self._on_line = on_line
         self._buffer = b""
         self._answered: list[IefRequest] = []
@@ -130,6 +157,10 @@ class _Session:
         self._last_board_line = ""
         self._unknown_request = ""
         self._step_deadline = 0.0
+        self._device_id: DeviceID | None = None
+        self._network_deadline = 0.0
+        self._ip = ""
+        self._last_wifi_problem = ""
 
     def run(self) -> IefResult:
         start = time.monotonic()
@@ -140,20 +171,30 @@ class _Session:
         try:
             while True:
                 now = time.monotonic()
-                if now >= overall_deadline:
+                if self._waiting is _Waiting.NETWORK:
+                    if now >= self._network_deadline:
+                        return self._result(start, NetworkState.UNCONFIRMED)
+                elif now >= overall_deadline:
                     raise self._timeout(self._overall, overall=True)
-                if now >= self._step_deadline:
+                elif now >= self._step_deadline:
                     raise self._timeout(self._per_request, overall=False)
                 try:
                     lines = self._read_lines()
                 except OSError as error:  # pyserial's SerialException is an OSError
                     raise self._lost(error) from None
                 for line in lines:
-                    device_id = self._handle(line)
-                    if device_id is not None:
-                        return IefResult(device_id, tuple(self._answered), time.monotonic() - start)
+                    self._handle(line)
+                    if self._device_id is not None and self._waiting is not _Waiting.NETWORK:
+                        return self._result(start, NetworkState.NOT_WATCHED)
+                    if self._ip:
+                        return self._result(start, NetworkState.JOINED)
         finally:
             self._port.timeout = saved_timeout
+
+    def _result(self, start: float, network: NetworkState) -> IefResult:
+        assert self._device_id is not None
+        seconds = time.monotonic() - start
+        return IefResult(self._device_id, tuple(self._answered), seconds, network, self._ip)
 
     def _progressed(self) -> None:
         """The board moved the exchange on: the per-request clock starts again."""
@@ -169,28 +210,60 @@ class _Session:
         self._buffer = parts.pop()
         return [part.decode("utf-8", errors="replace").replace("\r", "") for part in parts]
 
-    def _handle(self, raw: str) -> DeviceID | None:
+    def _handle(self, raw: str) -> None:
         line = _ANSI.sub("", raw).strip()
         if not line:
-            return None
+            return
+        if self._device_id is not None:
+            self._watch_network(line)
+            return
         if line == MARKER:
             self._waiting = _Waiting.REQUEST
             self._progressed()
-            return None
+            return
         if self._waiting is _Waiting.MARKER or _IDF_LOG.match(line):
             self._board(line)
-            return None
+            return
         if line.startswith(DEVICE_ID_PREFIX):
-            return self._accept_device_id(line[len(DEVICE_ID_PREFIX) :])
+            self._device_id = self._accept_device_id(line[len(DEVICE_ID_PREFIX) :])
+            if self._network_timeout > 0:
+                self._waiting = _Waiting.NETWORK
+                self._network_deadline = time.monotonic() + self._network_timeout
+            return
         request = _request(line)
         if request is not None:
             self._answer(request)
-            return None
+            return
         if self._waiting is _Waiting.REQUEST:
             # Noise is ignored (it may be a garbled log line); the timeout will name it if nothing follows.
             self._unknown_request = self._scrub(line)[:80]
         self._board(line)
-        return None
+
+    def _watch_network(self, line: str) -> None:
+        """After the DeviceID: an address means joined; a second request for WiFi credentials, refused."""
+        if line == MARKER:
+            return
+        request = _request(line)
+        if request is None:
+            self._board(line)
+            found = _GOT_IP.search(line)
+            if found:
+                self._ip = found.group(1)
+            elif _WIFI_PROBLEM.match(line):
+                self._last_wifi_problem = self._scrub(line)[:120]
+            return
+        if request.value in _WIFI_REQUESTS and request in self._answered:
+            ssid = self._answers.ssid
+            why = f" (its last WiFi message: {self._last_wifi_problem!r})" if self._last_wifi_problem else ""
+            raise IefWifiRejectedError(
+                f"the board could not join WiFi {ssid!r} with the credentials it was given{why} and is "
+                f"asking for new ones; check the SSID and password, then re-enrol the board "
+                f"(DeviceID {self._device_id})"
+            )
+        # Credentials the board had kept failed (re-enrolled at a new site), or it re-reads a setting.
+        self._answer(request)
+        self._waiting = _Waiting.NETWORK
+        self._network_deadline = time.monotonic() + self._network_timeout
 
     def _answer(self, request: IefRequest) -> None:
         reply = self._reply_for(request)

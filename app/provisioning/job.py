@@ -51,10 +51,11 @@ class Timeouts:
     flash: float = 180.0
     boot: float = 15.0
     ief: float = 30.0
+    network: float = 15.0  # after the DeviceID, to see the board join WiFi (see ief_session)
     overall: float = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("detect", "check", "flash", "boot", "ief", "overall"):
+        for name in _TIMEOUT_NAMES:
             if not getattr(self, name) > 0:
                 raise ValidationError(f"the {name} timeout must be a positive number of seconds")
 
@@ -172,7 +173,7 @@ class PortJob:
         )
 
 
-_TIMEOUT_NAMES = ("detect", "check", "flash", "boot", "ief", "overall")
+_TIMEOUT_NAMES = ("detect", "check", "flash", "boot", "ief", "network", "overall")
 
 
 def _value(member: Enum | None) -> str:

@@ -27,7 +27,7 @@ from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, F
 from app.provisioning.board_reset import open_uart, reset_into_firmware
 from app.provisioning.event_writer import EventWriter
 from app.provisioning.events import DeviceIdEvent, LogSource, Outcome, ResultEvent, Step, StepStatus
-from app.provisioning.ief_session import IefAnswers, IefLine, run_ief_session
+from app.provisioning.ief_session import IefAnswers, IefLine, IefResult, NetworkState, run_ief_session
 from app.provisioning.job import JobMode, PortJob
 from app.provisioning.preflight import check_job_images
 from app.provisioning.step_guard import NoGuard, StepGuard
@@ -166,19 +166,36 @@ class Pipeline:
             ssid=job.wifi_ssid,
             password=job.wifi_password,
         )
-        with self._step(Step.IEF, job.timeouts.ief + IEF_WATCHDOG_SLACK) as report, self._wire(uart):
+        limit = job.timeouts.ief + job.timeouts.network + IEF_WATCHDOG_SLACK
+        with self._step(Step.IEF, limit) as report, self._wire(uart):
             result = run_ief_session(
                 uart,
                 answers,
                 overall_timeout=job.timeouts.ief,
                 request_timeout=job.timeouts.ief,
+                network_timeout=job.timeouts.network,
                 on_line=self._board_line,
             )
             self.device_id = str(result.device_id)
             asked = ", ".join(r.value for r in result.answered) or "nothing (the board kept its settings)"
-            report.message = f"answered {asked}; DeviceID {self.device_id}"
-            report.facts = {"device_id": self.device_id}
+            report.message = f"answered {asked}; DeviceID {self.device_id}; {self._network_note(result)}"
+            report.facts = {"device_id": self.device_id, "wifi": result.network.value}
+            if result.ip:
+                report.facts["ip"] = result.ip
         self.out.emit(DeviceIdEvent(port=job.port, device_id=self.device_id))
+
+    def _network_note(self, result: IefResult) -> str:
+        ssid = self.job.wifi_ssid
+        if result.network is NetworkState.JOINED:
+            return f"joined WiFi {ssid!r} (address {result.ip})"
+        if result.network is NetworkState.UNCONFIRMED:
+            note = (
+                f"WiFi {ssid!r} not confirmed: the board printed no address within "
+                f"{self.job.timeouts.network:g} s (a release IEF may log nothing)"
+            )
+            self.out.log(note, "warning")
+            return note
+        return "WiFi not watched"
 
     # --- plumbing ------------------------------------------------------------------------------
     @contextmanager

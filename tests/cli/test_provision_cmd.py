@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 
 from app.cli import main as cli_main
 from app.sim.fleet import SimFleet
+from app.sim.run_context import AccessPoint
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id, flash_was_written
 
@@ -161,6 +163,23 @@ def test_reenrol_a_provisioned_board(cli, fleet: SimFleet) -> None:  # type: ign
     in_first = json.loads(cli("batch", "show", first, "--json").out)["devices"]
     assert [d["device_id"] for d in in_field] == [device_id]
     assert in_first == []
+
+
+def test_reenrol_at_a_new_site_gives_the_board_the_new_wifi(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]
+    first = _batch(cli, "line-moved")
+    assert _provision(cli, fleet, first, "--port", fleet.urls[0]).code == 0
+    # The board is taken to another site: the network it remembers is not there.
+    site = AccessPoint(ssid="site-b", password=secrets.token_urlsafe(12))
+    fleet.boards[0].access_point = site
+    field = _batch(cli, "field-b")
+    argv = ["reenrol", "--port", fleet.urls[0], "--batch", field, "--ssid", site.ssid, "--password-stdin"]
+    result = cli(*argv, stdin=site.password + "\n")
+    assert result.code == 0, result.out
+    assert "answered wifi_ssid, wifi_password" in result.out
+    assert "joined WiFi 'site-b'" in result.out
+    in_field = json.loads(cli("batch", "show", field, "--json").out)["devices"]
+    assert [d["device_id"] for d in in_field] == [board_device_id(fleet.boards[0])]
+    assert site.password not in result.out + result.err
 
 
 def test_ports_lists_the_virtual_boards(cli, fleet: SimFleet) -> None:  # type: ignore[no-untyped-def]

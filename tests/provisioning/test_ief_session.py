@@ -26,6 +26,8 @@ from app.provisioning.ief_session import (
     IefLine,
     IefRequest,
     IefTimeoutError,
+    IefWifiRejectedError,
+    NetworkState,
     run_ief_session,
 )
 
@@ -384,3 +386,68 @@ def test_garbage_then_real_requests_still_complete(connect: Any) -> None:
     result, lines = _run(connect(board))
     assert result.device_id == DEVICE_ID
     assert any("garbled" in line.text for line in lines if line.source == "board")
+
+
+# --- after the DeviceID: watching the board join WiFi -------------------------------------------------
+def test_without_a_network_timeout_the_session_ends_at_the_device_id(connect: Any) -> None:
+    board = FakeBoard([Send(MARK), Send(f"deviceID:{DEVICE_ID}\r\n".encode()), Reply(), Pause(2.0)])
+    result, _ = _run(connect(board))
+    assert result.network is NetworkState.NOT_WATCHED and result.ip == ""
+    assert result.seconds < 1.5  # it did not stay for the board's pause
+
+
+def test_the_board_joining_wifi_is_seen_and_its_address_kept(connect: Any) -> None:
+    joined = [
+        Send(b"I (900) wifi:connected with line-7, aid = 1, channel 6, BW20\r\n"),
+        Send(b"I (950) esp_netif_handlers: sta ip: 192.168.4.7, mask: 255.255.255.0, gw: 192.168.4.1\r\n"),
+        Pause(2.0),
+    ]
+    board = FakeBoard([*_full_script(), *joined])
+    result, lines = _run(connect(board), network_timeout=10)
+    assert result.device_id == DEVICE_ID
+    assert result.network is NetworkState.JOINED and result.ip == "192.168.4.7"
+    assert result.seconds < 1.5  # it left as soon as the address was printed, not at the timeout
+    board_lines = [line.text for line in lines if line.source == "board"]
+    assert board_lines[-1].startswith("I (950) esp_netif_handlers: sta ip: 192.168.4.7")
+
+
+def test_a_board_asking_for_wifi_again_after_its_device_id_was_refused_by_the_network(connect: Any) -> None:
+    refused = [
+        Send(b"I (900) wifi: connecting to 'line-7' (attempt 1)\r\n"),
+        Send(b"W (1100) wifi: authentication failed (reason 15: 4WAY_HANDSHAKE_TIMEOUT)\r\n"),
+        Send(b"E (1110) IEF: WiFi credentials rejected by the network; asking for new ones\r\n"),
+        Send(MARK),
+        Send(b"wifi_ssid\r\n"),
+        Pause(2.0),
+    ]
+    board = FakeBoard([*_full_script(), *refused])
+    port = connect(board)
+    with pytest.raises(IefWifiRejectedError) as raised:
+        _run(port, network_timeout=10)
+    message = str(raised.value)
+    assert "could not join WiFi 'line-7'" in message
+    assert "W (1100) wifi: authentication failed (reason 15: 4WAY_HANDSHAKE_TIMEOUT)" in message
+    assert DEVICE_ID in message and "re-enrol" in message
+    assert PASSWORD not in message
+    assert port.writes.count(b"line-7\n") == 1  # the refused SSID is not sent again
+
+
+def test_a_quiet_board_passes_with_its_wifi_unconfirmed_when_the_time_is_up(connect: Any) -> None:
+    board = FakeBoard([*_full_script(), Send(b"I (900) ief: enrolling\r\n"), Pause(3.0)])
+    started = time.monotonic()
+    result, _ = _run(connect(board), network_timeout=0.5)
+    assert result.network is NetworkState.UNCONFIRMED and result.ip == ""
+    assert 0.5 <= time.monotonic() - started < 2.5
+
+
+def test_a_board_whose_kept_wifi_fails_is_given_the_new_credentials(connect: Any) -> None:
+    """Re-enrolment at a new site: the board still holds the old network, fails to join, asks."""
+    script: list[Send | Reply | Pause] = [Send(MARK), Send(f"deviceID:{DEVICE_ID}\r\n".encode()), Reply()]
+    script += [Send(b"W (700) wifi: no AP found with SSID 'old-site' (reason 201: NO_AP_FOUND)\r\n")]
+    script += [*_request("wifi_ssid"), *_request("wifi_password")]
+    script += [Send(b"I (1500) esp_netif_handlers: sta ip: 10.1.2.3, mask: 255.255.0.0\r\n"), Pause(1.0)]
+    board = FakeBoard(script)
+    result, _ = _run(connect(board), network_timeout=10)
+    assert result.network is NetworkState.JOINED and result.ip == "10.1.2.3"
+    assert result.answered == (IefRequest.WIFI_SSID, IefRequest.WIFI_PASSWORD)
+    assert board.wait().replies == [b"OK\n", b"line-7\n", PASSWORD.encode() + b"\n"]

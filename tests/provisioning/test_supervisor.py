@@ -129,6 +129,10 @@ def test_two_boards_provisioned_pushed_and_recorded(
         assert progress[-1].overall_done == progress[-1].overall_total == sum(len(i.data) for i in job.images)
         results = [e for e in events.of_port(url) if isinstance(e, ResultEvent)]
         assert len(results) == 1 and results[0].outcome is Outcome.PASS
+        step_events = [e for e in events.of_port(url) if isinstance(e, StepEvent)]
+        (ief,) = [e for e in step_events if e.step is Step.IEF and e.status is StepStatus.PASSED]
+        assert ief.facts["wifi"] == "joined" and ief.facts["ip"].startswith("192.168.4.")
+        assert f"joined WiFi {fleet.access_point.ssid!r}" in ief.message
     page = records.list_records()
     assert page.total == 2
     for record in page.items:
@@ -420,6 +424,24 @@ def test_no_secret_in_events_records_or_files(
 
 def _fake_worker(code: str) -> Callable[[], list[str]]:
     return lambda: [sys.executable, "-c", code]
+
+
+def test_a_wrong_wifi_password_fails_the_board_and_its_id_is_not_pushed(
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    ap = fleet.access_point
+    wrong = f"not-{ap.password}"
+    job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid=ap.ssid, password=wrong)
+    events, summaries = run_jobs(instance, records, [job.for_port(fleet.urls[0])])
+    summary = summaries[fleet.urls[0]]
+    assert summary.outcome is Outcome.FAIL and summary.step is Step.IEF
+    assert f"could not join WiFi {ap.ssid!r}" in summary.message
+    assert "authentication failed" in summary.message  # the board's own words for why
+    assert str(board_device_id(fleet.boards[0])) in summary.message
+    assert _batch_ids(instance, batch) == set()
+    assert records.list_records().items[0].outcome is Outcome.FAIL
+    assert all(wrong not in event.to_json_line() for event in events.events)
 
 
 def test_a_worker_that_dies_without_a_result_is_a_clear_failure(
