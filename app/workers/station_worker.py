@@ -151,6 +151,7 @@ class StationWorker(QObject):
         self.flush_ms = flush_ms
         self.scan_ms = scan_ms
         self.emissions = 0  # how many ports_updated were emitted (the coalescing bound is tested on it)
+        self._queued: set[str] = set()  # ports whose worker is due to start (staggered or relaunching)
         self.closing = False
         self._production: RunRequest | None = None
         self._scanned = False
@@ -275,6 +276,10 @@ class StationWorker(QObject):
 
     @Slot(str)
     def cancel(self, port: str) -> None:
+        if port in self._queued:  # its worker has not started yet (staggered, or waiting to relaunch)
+            self._queued.discard(port)
+            self.engine.states.not_started(port, "cancelled by the operator before its worker started")
+            return
         if not self.engine.cancel(port):
             self.notice.emit(f"Nothing is running on {port}")
 
@@ -288,6 +293,7 @@ class StationWorker(QObject):
             self.notice.emit(f"{port} is still being provisioned")
             return
         self.engine.states.preparing(port)
+        self._queued.add(port)
         self._launch([port], job)
 
     def _start(self, ports: list[str], request: RunRequest) -> None:
@@ -315,6 +321,7 @@ class StationWorker(QObject):
             self._defect("Starting provisioning", exc)
             return
         log.info("provisioning %s on %d port(s)", request.describe(), len(ports))
+        self._queued.update(ports)
         self._launch(ports, job)
 
     def _launch(self, ports: list[str], job: PortJob, attempt: int = 0) -> None:
@@ -324,6 +331,8 @@ class StationWorker(QObject):
         port, rest = ports[0], ports[1:]
         if rest:
             QTimer.singleShot(STAGGER_MS, self, lambda: self._launch(rest, job, attempt))
+        if port not in self._queued:
+            return  # cancelled while it waited its turn
         try:
             self.engine.supervisor().start(job.for_port(port))
         except ConflictError as exc:
@@ -331,12 +340,15 @@ class StationWorker(QObject):
             if attempt < RELAUNCH_ATTEMPTS:
                 QTimer.singleShot(RELAUNCH_DELAY_MS, self, lambda: self._launch([port], job, attempt + 1))
                 return
+            self._queued.discard(port)
             self.engine.states.not_started(port, str(exc))
             self.problem.emit(f"{port}: {exc}")
         except StationError as exc:
+            self._queued.discard(port)
             self.engine.states.not_started(port, str(exc))
             self.problem.emit(f"{port}: {exc}")
         else:
+            self._queued.discard(port)
             self.engine.jobs_by_port[port] = job
 
     def _defect(self, what: str, exc: Exception) -> None:

@@ -332,3 +332,19 @@ def test_retry_needs_an_earlier_run_on_that_port(
     assert seen.problems == [
         "rfc2217://127.0.0.1:1 has not been provisioned in this session; use Start provisioning"
     ]
+
+
+def test_cancel_before_a_staggered_worker_starts_leaves_that_board_untouched(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
+) -> None:
+    """Workers start a few milliseconds apart; a cancel in between stops the ones not yet started."""
+    fleet = make_fleet(3)
+    service, seen = make_service(station.instance, station.data_dir.root)
+    service.start(fleet.urls, request_for(fleet))
+    service.cancel(fleet.urls[2])  # queued right behind the start: it arrives before the third's turn
+    qtbot.waitUntil(lambda: len(seen.results) == 2, timeout=WAIT_MS)
+    assert sorted(r.port for r in seen.results) == sorted(fleet.urls[:2])
+    assert {r.outcome for r in seen.results} == {Outcome.PASS}
+    qtbot.waitUntil(lambda: seen.latest(fleet.urls[2]).state is PortState.READY, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert "cancelled by the operator before its worker started" in seen.latest(fleet.urls[2]).message  # type: ignore[union-attr]
+    assert Stage.SYNC not in fleet.boards[2].stages, "the station never talked to the cancelled board"
