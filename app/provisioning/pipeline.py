@@ -27,7 +27,14 @@ from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, F
 from app.provisioning.board_reset import open_uart, reset_into_firmware
 from app.provisioning.event_writer import EventWriter
 from app.provisioning.events import DeviceIdEvent, LogSource, Outcome, ResultEvent, Step, StepStatus
-from app.provisioning.ief_session import IefAnswers, IefLine, IefResult, NetworkState, run_ief_session
+from app.provisioning.ief_session import (
+    IefAnswers,
+    IefLine,
+    IefRequest,
+    IefResult,
+    NetworkState,
+    run_ief_session,
+)
 from app.provisioning.job import JobMode, PortJob
 from app.provisioning.preflight import check_job_images
 from app.provisioning.step_guard import NoGuard, StepGuard
@@ -186,6 +193,14 @@ class Pipeline:
 
     def _network_note(self, result: IefResult) -> str:
         ssid = self.job.wifi_ssid
+        if result.network is NetworkState.JOINED and IefRequest.WIFI_SSID not in result.answered:
+            note = (
+                f"joined WiFi with the network it had kept (address {result.ip}); it did not ask for one, "
+                f"so {ssid!r} was not sent. To change it, erase the board's flash (esptool erase-flash) and "
+                "provision it again"
+            )
+            self.out.log(note, "warning")
+            return note
         if result.network is NetworkState.JOINED:
             return f"joined WiFi {ssid!r} (address {result.ip})"
         if result.network is NetworkState.UNCONFIRMED:

@@ -158,6 +158,9 @@ def test_reenrol_a_provisioned_board(cli, fleet: SimFleet) -> None:  # type: ign
     device_id = board_device_id(fleet.boards[0])
     assert result.code == 0, result.out
     assert "ief     ok     answered nothing" in result.out
+    assert (
+        "joined WiFi with the network it had kept" in result.out and f"{ap.ssid!r} was not sent" in result.out
+    )
     assert f"DeviceID {device_id} moved from batch 'line-first' to 'field'" in result.out
     in_field = json.loads(cli("batch", "show", field, "--json").out)["devices"]
     in_first = json.loads(cli("batch", "show", first, "--json").out)["devices"]
