@@ -24,6 +24,7 @@ from app.domain.errors import StationError
 log = logging.getLogger(__name__)
 
 _live: set[_Relay] = set()  # relays stay alive until their result has been delivered
+_delivered: list[_Relay] = []  # the last relay that delivered, kept until the next one does (see _release)
 
 
 class _Relay(QObject):
@@ -51,15 +52,34 @@ class _Relay(QObject):
 
     @Slot(object)
     def _deliver_success(self, result: object) -> None:
-        _live.discard(self)
+        deliver = self._on_success
+        self._release()
         if not self._dropped:
-            self._on_success(result)
+            deliver(result)
 
     @Slot(str)
     def _deliver_failure(self, message: str) -> None:
-        _live.discard(self)
+        deliver = self._on_failure
+        self._release()
         if not self._dropped:
-            self._on_failure(message)
+            deliver(message)
+
+    def _release(self) -> None:
+        """Let go of the callbacks now and of this relay later, never from inside its own slot.
+
+        The callbacks may hold the last reference to their owner; deleting a relay that still held
+        them could destroy the owner during the relay's own deletion, and the owner's `destroyed`
+        would then call `_drop` on a half-deleted relay (a crash seen in CI). And dropping the relay's
+        last reference inside its own slot would delete the QObject while Qt still dispatches to it.
+        So the callbacks go now, and the relay is kept until the next delivery lets go of it.
+        """
+        self._on_success = self._on_failure = _ignore
+        _live.discard(self)
+        _delivered[:] = [self]
+
+
+def _ignore(_value: object) -> None:
+    pass
 
 
 class BackgroundCall(QRunnable):

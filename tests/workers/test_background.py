@@ -68,3 +68,26 @@ def test_a_live_owner_gets_its_result(qtbot: QtBot) -> None:
     start_call(lambda: "on time", "Answering", delivered.append, delivered.append, owner=owner)
     qtbot.waitUntil(lambda: bool(delivered), timeout=5_000)
     assert delivered == ["on time"]
+
+
+def test_callbacks_holding_the_last_reference_to_their_owner_are_let_go_safely(qtbot: QtBot) -> None:
+    """A model whose only reference is its own callback (a lambda on `self`) is freed with the call.
+
+    The relay used to free the callbacks as it was itself being deleted; the owner's `destroyed` then
+    reached the half-deleted relay and crashed the process (seen in CI).
+    """
+    results: list[int] = []
+    failures: list[str] = []
+    freed: list[bool] = []
+    for value in range(20):
+        owner = QObject()
+        owner.destroyed.connect(lambda _obj=None: freed.append(True))
+        start_call(
+            lambda v=value: v, "Counting", lambda r, _o=owner: results.append(r), failures.append, owner=owner
+        )
+        del owner
+    qtbot.waitUntil(lambda: len(results) == 20, timeout=10_000)
+    start_call(lambda: -1, "One more", results.append, failures.append)  # lets go of the last relay
+    qtbot.waitUntil(lambda: len(results) == 21, timeout=10_000)
+    assert sorted(results[:20]) == list(range(20)) and failures == []
+    assert len(freed) == 20, "every owner was freed once its result was delivered"
