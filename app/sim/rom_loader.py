@@ -16,6 +16,7 @@ from app.sim import flash_commands as fc
 from app.sim.chip_model import SecurityInfo
 from app.sim.faults import Stage
 from app.sim.run_context import BootMode, Restart, RunContext
+from app.sim.slip import END as SLIP_END
 from app.sim.slip import SlipDecoder, encode
 
 OP_FLASH_BEGIN = 0x02
@@ -77,7 +78,7 @@ class DownloadMode:
     # ------------------------------------------------------------- framing
     def _next_packet(self, timeout: float | None) -> bytes:
         while not self._packets:
-            data = self.ctx.read(65536, timeout)
+            data = self.ctx.read(65536, timeout, until=SLIP_END)
             if not data:
                 return b""
             self._packets.extend(self._decoder.feed(data))

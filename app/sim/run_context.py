@@ -53,8 +53,8 @@ class RunContext:
     on_stage: Callable[[Stage, RunContext], None]
     started: float = field(default_factory=time.monotonic)
 
-    def read(self, max_bytes: int, timeout: float | None) -> bytes:
-        return self.uart.read(self.generation, max_bytes, timeout)
+    def read(self, max_bytes: int, timeout: float | None, until: int | None = None) -> bytes:
+        return self.uart.read(self.generation, max_bytes, timeout, until)
 
     def write(self, data: bytes) -> None:
         self.uart.write(self.generation, data)

@@ -124,19 +124,39 @@ class Uart:
         if generation != self.generation:
             raise Interrupted
 
-    def read(self, generation: int, max_bytes: int, timeout: float | None) -> bytes:
-        """Up to `max_bytes` that have fully arrived; b"" after `timeout` seconds with nothing."""
+    def read(self, generation: int, max_bytes: int, timeout: float | None, until: int | None = None) -> bytes:
+        """Up to `max_bytes` that have fully arrived; b"" after `timeout` seconds with nothing.
+
+        With `until` (a byte value), the read returns once that byte or `max_bytes` bytes have arrived
+        (or at the timeout, with whatever has): a reader that acts on whole frames, like the ROM on SLIP
+        packets, then wakes once per frame instead of once per 64-byte piece, and sees each frame at
+        the moment its last byte arrives, as before.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
             while True:
                 self._check(generation)
                 now = time.monotonic()
-                if self._rx and self._rx[0][0] <= now:
+                ready_at = self._ready_at(until, max_bytes)
+                if ready_at is not None and ready_at <= now:
                     return self._take(now, max_bytes)
                 if deadline is not None and now >= deadline:
-                    return b""
-                waits = [t - now for t in (deadline, self._rx[0][0] if self._rx else None) if t is not None]
+                    return self._take(now, max_bytes)
+                waits = [t - now for t in (deadline, ready_at) if t is not None]
                 self._cv.wait(min(waits) if waits else None)
+
+    def _ready_at(self, until: int | None, max_bytes: int) -> float | None:
+        """When a read can return: the first piece's arrival, or that of the piece completing the wait."""
+        if not self._rx:
+            return None
+        if until is None:
+            return self._rx[0][0]
+        total = 0
+        for ready, piece in self._rx:
+            total += len(piece)
+            if total >= max_bytes or until in piece:
+                return ready
+        return None  # not here yet: host_data will notify
 
     def _take(self, now: float, max_bytes: int) -> bytes:
         out = bytearray()
