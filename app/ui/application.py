@@ -7,13 +7,16 @@ task and batch (app/ui/demo.py); they are stopped after the window, before the i
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QThreadPool
+from PySide6.QtCore import QEvent, QSocketNotifier, QThreadPool
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.domain.records import InstanceInfo
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from app.ui.demo import DemoSession
 
 APP_TITLE = "QuarkLink Provisioning Station"
+_signal_wakeup: list[object] = []
 
 
 def open_local_instance(
@@ -112,9 +116,34 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
         opened,
         failed,
     )
+    quit_on_signals(app)
     code = app.exec()
     shut_down(app, windows, relay, demos)
     return int(code)
+
+
+def quit_on_signals(app: QApplication) -> None:
+    """Ctrl-C in the terminal, or SIGTERM from a session or service manager, quits the normal way.
+
+    Qt's event loop runs in C++, where Python's signal handlers cannot run, so a signal would wait for
+    the next Python callback (or kill the process outright). Python's wakeup fd, watched by a
+    QSocketNotifier, wakes the loop at once; the handler then quits it, and `shut_down` cancels the
+    runs and resets the boards as closing the window does.
+    """
+    wake_read, wake_write = socket.socketpair()
+    for sock in (wake_read, wake_write):
+        sock.setblocking(False)
+    signal.set_wakeup_fd(wake_write.fileno())
+    notifier = QSocketNotifier(wake_read.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            wake_read.recv(4096)
+
+    notifier.activated.connect(drain)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: app.quit())
+    _signal_wakeup[:] = [wake_read, wake_write, notifier]  # kept for the life of the process
 
 
 def shut_down(

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,6 +33,9 @@ from app.ui.widgets.error_banner import ErrorBanner
 
 log = logging.getLogger(__name__)
 STATUS_MESSAGE_MS = 8_000
+
+
+QUIT_KEYS = "Ctrl+Q"
 
 
 class MainWindow(QMainWindow):
@@ -62,6 +66,10 @@ class MainWindow(QMainWindow):
         for page_class in pages_for(self.info.role, tuple(page_classes)):
             self._add_page(page_class(context))
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        # Ctrl+Q (Cmd+Q on macOS) closes the window the normal way: runs cancelled, boards reset. Spelled
+        # out because StandardKey.Quit is empty on Windows and on some Linux platforms.
+        self.quit_shortcut = QShortcut(QKeySequence(QUIT_KEYS), self)
+        self.quit_shortcut.activated.connect(self.close)
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
-from app.ui.main_window import MainWindow
+from app.ui.main_window import QUIT_KEYS, MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning_request import ProvisioningRequest
@@ -99,3 +101,12 @@ def test_provisioning_request_waits_for_a_station_page(qtbot: QtBot, context: Pa
     request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
     assert window.route_provisioning_request(request) is False
     assert "the Station page runs it" in window.statusBar().currentMessage()
+
+
+def test_the_quit_keys_close_the_window(window: MainWindow, qtbot: QtBot) -> None:
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    QTest.keySequence(window, QKeySequence(QUIT_KEYS))
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
