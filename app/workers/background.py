@@ -1,107 +1,118 @@
 """Run a plain function off the GUI thread and get its result back on the GUI thread.
 
 A `QRunnable` plus a separate `QObject` for signals (superqt's pattern). The function never sees Qt and
-never touches a widget. Results reach the callbacks through the `_Relay` object's own slots: the relay
-is created on the calling (GUI) thread, so the worker's emissions are queued there. Connecting a
-lambda directly would run it on the worker thread, which is the mistake this module exists to avoid.
-Every error becomes one message for the window's single error sink.
+never touches a widget. Results reach the callbacks through a relay object's slot: the relay lives on
+the calling (GUI) thread, so the worker's emissions are queued there. Connecting a lambda directly
+would run it on the worker thread, which is the mistake this module exists to avoid. Every error
+becomes one message for the window's single error sink.
 
 `owner` ties a call to the widget that asked for it: if the widget is destroyed before the result
 arrives (a dialog closed, a window torn down), the result is dropped instead of reaching a dead object.
+
+Nothing Python holds may be let go on the worker thread. The function is usually a lambda over a page
+or dialog (`lambda: self._instance.list_x()`); if the pool thread dropped the last reference to it, the
+widget would be destroyed on that thread, and the process crashed now and then (seen in CI). So the
+runnable hands the function back with its result, the relay is one long-lived object per calling
+thread, and the callbacks are kept on the calling thread: everything is released where it was made.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from shiboken6 import Shiboken
 
 from app.domain.errors import StationError
 
 log = logging.getLogger(__name__)
 
-_live: set[_Relay] = set()  # relays stay alive until their result has been delivered
-_delivered: list[_Relay] = []  # the last relay that delivered, kept until the next one does (see _release)
+
+@dataclass
+class _Pending:
+    on_success: Callable[[Any], None]
+    on_failure: Callable[[str], None]
+    owner: QObject | None
 
 
 class _Relay(QObject):
-    succeeded = Signal(object)
-    failed = Signal(str)
+    """One per calling thread, for the life of the process; keeps each call's callbacks until it ends."""
 
-    def __init__(
-        self,
-        on_success: Callable[[Any], None],
-        on_failure: Callable[[str], None],
-        owner: QObject | None = None,
-    ) -> None:
+    finished = Signal(int, bool, object, object)  # call id, succeeded, result or message, what to let go
+
+    def __init__(self) -> None:
         super().__init__()
-        self._on_success = on_success
-        self._on_failure = on_failure
-        self._dropped = False
-        self.succeeded.connect(self._deliver_success)
-        self.failed.connect(self._deliver_failure)
-        if owner is not None:
-            owner.destroyed.connect(self._drop)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self.finished.connect(self._deliver)
 
-    @Slot()
-    def _drop(self) -> None:
-        self._dropped = True
+    def register(self, pending: _Pending) -> int:
+        call_id = next(self._ids)
+        self._pending[call_id] = pending
+        return call_id
 
-    @Slot(object)
-    def _deliver_success(self, result: object) -> None:
-        deliver = self._on_success
-        self._release()
-        if not self._dropped:
-            deliver(result)
+    def in_flight(self) -> int:
+        return len(self._pending)
 
-    @Slot(str)
-    def _deliver_failure(self, message: str) -> None:
-        deliver = self._on_failure
-        self._release()
-        if not self._dropped:
-            deliver(message)
-
-    def _release(self) -> None:
-        """Let go of the callbacks now and of this relay later, never from inside its own slot.
-
-        The callbacks may hold the last reference to their owner; deleting a relay that still held
-        them could destroy the owner during the relay's own deletion, and the owner's `destroyed`
-        would then call `_drop` on a half-deleted relay (a crash seen in CI). And dropping the relay's
-        last reference inside its own slot would delete the QObject while Qt still dispatches to it.
-        So the callbacks go now, and the relay is kept until the next delivery lets go of it.
-        """
-        self._on_success = self._on_failure = _ignore
-        _live.discard(self)
-        _delivered[:] = [self]
+    @Slot(int, bool, object, object)
+    def _deliver(self, call_id: int, succeeded: bool, value: object, carried: object) -> None:
+        assert isinstance(carried, list)
+        carried.clear()  # the function (and what it captured) is let go here, on this thread
+        pending = self._pending.pop(call_id, None)
+        if pending is None:
+            return
+        owner = pending.owner
+        if owner is not None and not Shiboken.isValid(owner):
+            return  # the widget that asked is gone
+        if succeeded:
+            pending.on_success(value)
+        else:
+            pending.on_failure(str(value))
 
 
-def _ignore(_value: object) -> None:
-    pass
+_relays: dict[int, _Relay] = {}
+_relays_lock = threading.Lock()
+
+
+def _relay_for_this_thread() -> _Relay:
+    ident = threading.get_ident()
+    with _relays_lock:
+        relay = _relays.get(ident)
+        if relay is None:
+            relay = _relays[ident] = _Relay()
+        return relay
 
 
 class BackgroundCall(QRunnable):
-    """One call of `fn()` on a thread pool."""
+    """One call of a function on a thread pool. It holds the function only inside a list it hands back."""
 
-    def __init__(self, fn: Callable[[], Any], what: str, relay: _Relay) -> None:
+    def __init__(self, fn: Callable[[], Any], what: str, relay: _Relay, call_id: int) -> None:
         super().__init__()
-        self.fn = fn
+        self._carried: list[Callable[[], Any]] = [fn]
         self.what = what
-        self.relay = relay
+        self._relay = relay
+        self._call_id = call_id
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        carried, self._carried = self._carried, []
+        succeeded, value = self._call(carried[0])
+        self._relay.finished.emit(self._call_id, succeeded, value, carried)
+
+    def _call(self, fn: Callable[[], Any]) -> tuple[bool, object]:
         try:
-            result = self.fn()
+            return True, fn()
         except StationError as exc:
-            self.relay.failed.emit(f"{self.what} failed: {exc}")
+            return False, f"{self.what} failed: {exc}"
         except Exception as exc:  # a defect, not bad input: keep the traceback in the log
             log.error("%s failed unexpectedly:\n%s", self.what, traceback.format_exc())
-            self.relay.failed.emit(f"{self.what} failed unexpectedly: {type(exc).__name__}: {exc}")
-        else:
-            self.relay.succeeded.emit(result)
+            return False, f"{self.what} failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
 def start_call(
@@ -113,6 +124,11 @@ def start_call(
     owner: QObject | None = None,
 ) -> None:
     """Start `fn` on the pool; the callbacks run later on the thread that called this (the GUI thread)."""
-    relay = _Relay(on_success, on_failure, owner)
-    _live.add(relay)
-    (pool or QThreadPool.globalInstance()).start(BackgroundCall(fn, what, relay))
+    relay = _relay_for_this_thread()
+    call_id = relay.register(_Pending(on_success, on_failure, owner))
+    (pool or QThreadPool.globalInstance()).start(BackgroundCall(fn, what, relay, call_id))
+
+
+def calls_in_flight() -> int:
+    """Calls started from this thread whose result has not been delivered yet."""
+    return _relay_for_this_thread().in_flight()

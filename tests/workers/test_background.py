@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool
 from pytestqt.qtbot import QtBot
 
 from app.domain.errors import NotFoundError
-from app.workers.background import start_call
+from app.workers.background import calls_in_flight, start_call
 
 
 def test_the_result_arrives_on_the_calling_thread(qtbot: QtBot) -> None:
@@ -71,11 +71,7 @@ def test_a_live_owner_gets_its_result(qtbot: QtBot) -> None:
 
 
 def test_callbacks_holding_the_last_reference_to_their_owner_are_let_go_safely(qtbot: QtBot) -> None:
-    """A model whose only reference is its own callback (a lambda on `self`) is freed with the call.
-
-    The relay used to free the callbacks as it was itself being deleted; the owner's `destroyed` then
-    reached the half-deleted relay and crashed the process (seen in CI).
-    """
+    """A model whose only reference is its own callback (a lambda on `self`) is freed with the call."""
     results: list[int] = []
     failures: list[str] = []
     freed: list[bool] = []
@@ -87,7 +83,27 @@ def test_callbacks_holding_the_last_reference_to_their_owner_are_let_go_safely(q
         )
         del owner
     qtbot.waitUntil(lambda: len(results) == 20, timeout=10_000)
-    start_call(lambda: -1, "One more", results.append, failures.append)  # lets go of the last relay
-    qtbot.waitUntil(lambda: len(results) == 21, timeout=10_000)
-    assert sorted(results[:20]) == list(range(20)) and failures == []
+    assert sorted(results) == list(range(20)) and failures == []
     assert len(freed) == 20, "every owner was freed once its result was delivered"
+
+
+def test_what_the_function_holds_is_let_go_on_the_calling_thread(qtbot: QtBot) -> None:
+    """A function is usually a lambda over a page or dialog. Were the pool thread to drop the last
+    reference, the widget would be destroyed there: the crash seen in CI."""
+    results: list[int] = []
+    failures: list[str] = []
+    destroyed_on_this_thread: list[bool] = []
+    here = threading.current_thread()
+    for _ in range(20):
+        probe = QObject()
+        probe.destroyed.connect(
+            lambda _obj=None: destroyed_on_this_thread.append(threading.current_thread() is here),
+            Qt.ConnectionType.DirectConnection,
+        )
+        start_call(lambda p=probe: id(p), "Looking", lambda r: results.append(r), failures.append)
+        del probe
+    qtbot.waitUntil(lambda: len(results) == 20, timeout=10_000)
+    assert QThreadPool.globalInstance().waitForDone(5_000)
+    QCoreApplication.processEvents()
+    assert failures == [] and destroyed_on_this_thread == [True] * 20
+    assert calls_in_flight() == 0
