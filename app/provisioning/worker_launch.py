@@ -32,6 +32,8 @@ from typing import IO, Protocol
 from app.provisioning.fork_server import PID, READY, REQUEST
 
 SERVER_EXIT_SECONDS = 5.0
+READY_SECONDS = 60.0  # importing the worker takes ~0.2 s; a server silent this long is stuck
+REPLY_SECONDS = 10.0  # a fork takes milliseconds
 UNKNOWN_EXIT = 255  # the fork server vanished before it could say how a worker ended
 STDERR_TAIL_CHARS = 2000
 
@@ -186,10 +188,18 @@ class ForkServerLauncher:
     on; the first launch waits for it. If the server has died, the next launch starts a new one.
     """
 
-    def __init__(self, niceness: int = 0, command: Callable[[], list[str]] | None = None) -> None:
-        """`command` starts the server (by default `server_command`); it gets the socket's descriptor."""
+    def __init__(
+        self,
+        niceness: int = 0,
+        command: Callable[[], list[str]] | None = None,
+        ready_seconds: float = READY_SECONDS,
+    ) -> None:
+        """`command` starts the server (by default `server_command`); it gets the socket's descriptor.
+        A server not ready within `ready_seconds`, or slow to answer a request, is killed: a stuck
+        import must fail each board's start with a reason, not hang every port."""
         self._niceness = niceness
         self._command = command or server_command
+        self._ready_seconds = ready_seconds
         self._lock = threading.Lock()
         self._server: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
@@ -214,8 +224,9 @@ class ForkServerLauncher:
                 raise TimeoutError(f"the worker fork server was not ready within {timeout:g} s")
             try:
                 self._await_ready(control)
-            except OSError:
-                raise OSError(f"the worker fork server stopped: {self._stop_server()}") from None
+            except OSError as error:
+                why = self._stop_server(kill=True)
+                raise OSError(f"the worker fork server stopped ({error}): {why}") from None
 
     def launch(self, stderr: IO[bytes]) -> WorkerProcess:
         stdin_r, stdin_w = os.pipe()
@@ -242,27 +253,35 @@ class ForkServerLauncher:
         with self._lock:
             for attempt in range(2):
                 control = self._ensure_server()
+                problem = "it closed the connection"
                 try:
                     self._await_ready(control)
+                    control.settimeout(REPLY_SECONDS)
                     socket.send_fds(control, [REQUEST], fds)
                     answer = _receive_exactly(control, PID.size)
-                except OSError:
-                    answer = b""
+                except OSError as error:
+                    answer, problem = b"", str(error)
                 if len(answer) == PID.size:
                     pid: int = PID.unpack(answer)[0]
                     if pid <= 0:
                         raise OSError(-pid, f"the fork server could not fork: {os.strerror(-pid)}")
                     return pid
-                why = self._stop_server()
+                why = self._stop_server(kill=True)
                 if attempt:
-                    raise OSError(f"the worker fork server stopped: {why}")
+                    raise OSError(f"the worker fork server stopped ({problem}): {why}")
         raise AssertionError("unreachable")
 
     def _await_ready(self, control: socket.socket) -> None:
-        if not self._ready:
-            if _receive_exactly(control, len(READY)) != READY:
-                raise OSError("the worker fork server failed while importing the port worker")
-            self._ready = True
+        if self._ready:
+            return
+        control.settimeout(self._ready_seconds)
+        try:
+            ready = _receive_exactly(control, len(READY))
+        except TimeoutError:
+            raise OSError(f"it was not ready within {self._ready_seconds:g} s") from None
+        if ready != READY:
+            raise OSError("it failed while importing the port worker")
+        self._ready = True
 
     def _ensure_server(self) -> socket.socket:
         if self._control is not None and self._server is not None and self._server.poll() is None:
@@ -291,8 +310,9 @@ class ForkServerLauncher:
         self._control = ours
         return ours
 
-    def _stop_server(self) -> str:
-        """Close the socket (the server's cue to exit), reap the server; say how it ended."""
+    def _stop_server(self, kill: bool = False) -> str:
+        """Close the socket (the server's cue to exit), reap the server; say how it ended.
+        `kill`: it failed us, so it gets no time to finish."""
         control, server, stderr = self._control, self._server, self._stderr
         self._control = self._server = self._stderr = None
         self._ready = False
@@ -300,6 +320,8 @@ class ForkServerLauncher:
             control.close()
         code: int | None = None
         if server is not None:
+            if kill and server.poll() is None:
+                server.kill()
             try:
                 code = server.wait(timeout=SERVER_EXIT_SECONDS)
             except subprocess.TimeoutExpired:

@@ -122,11 +122,28 @@ def test_a_fork_server_that_cannot_start_is_an_error_that_says_why() -> None:
     try:
         with tempfile.TemporaryFile() as stderr, pytest.raises(OSError) as raised:
             launcher.launch(stderr)
-        assert "fork server stopped: exit status 3: ImportError: no esptool" in str(raised.value)
+        message = str(raised.value)
+        assert "fork server stopped (it failed while importing the port worker)" in message
+        assert message.endswith("exit status 3: ImportError: no esptool")
         with pytest.raises(OSError, match="exit status 3: ImportError: no esptool"):
             launcher.wait_ready(30)
     finally:
         launcher.close()
+
+
+def test_a_stuck_fork_server_is_killed_and_the_launch_fails_instead_of_hanging() -> None:
+    """An import that never finishes must fail each board's start with a reason, not hang every port."""
+    stuck = [sys.executable, "-c", "import time; time.sleep(60)"]
+    launcher = ForkServerLauncher(command=lambda: stuck, ready_seconds=0.5)
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryFile() as stderr, pytest.raises(OSError) as raised:
+            launcher.launch(stderr)
+    finally:
+        launcher.close()
+    assert "it was not ready within 0.5 s" in str(raised.value)
+    assert f"exit status {-signal.SIGKILL}" in str(raised.value)
+    assert time.monotonic() - started < 10  # two attempts of 0.5 s each, then killed at once
 
 
 def test_workers_outlive_a_closed_launcher_and_finish_their_job(fork_server: ForkServerLauncher) -> None:
