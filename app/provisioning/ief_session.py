@@ -40,7 +40,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IDF_LOG = re.compile(r"^[EWIDV] \(\d+\) ")
 _GOT_IP = re.compile(r"\b(?:sta ip|got ip): *(\d{1,3}(?:\.\d{1,3}){3})")
 _WIFI_PROBLEM = re.compile(r"^[EW] \(\d+\) wifi\b")
-_WIFI_REQUESTS = ("wifi_ssid", "wifi_password")
 
 
 class SerialLike(Protocol):
@@ -59,6 +58,9 @@ class IefRequest(Enum):
     PORT = "ql_port"
     WIFI_SSID = "wifi_ssid"
     WIFI_PASSWORD = "wifi_password"  # noqa: S105  (a request name, not a password)
+
+
+_WIFI_REQUESTS = frozenset({IefRequest.WIFI_SSID, IefRequest.WIFI_PASSWORD})
 
 
 class IefError(StationError):
@@ -252,7 +254,7 @@ class _Session:
             elif _WIFI_PROBLEM.match(line):
                 self._last_wifi_problem = self._scrub(line)[:120]
             return
-        if request.value in _WIFI_REQUESTS and request in self._answered:
+        if request in _WIFI_REQUESTS and request in self._answered:
             ssid = self._answers.ssid
             why = f" (its last WiFi message: {self._last_wifi_problem!r})" if self._last_wifi_problem else ""
             raise IefWifiRejectedError(
