@@ -7,6 +7,7 @@ import hashlib
 import re
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from esptool.bin_image import ELFSection, ESP32C3FirmwareImage
 from app.domain.errors import ValidationError
 from app.domain.kinds import KeyType
 from app.instance.local.signing import (
+    SECTOR_SIZE,
     GeneratedKey,
     describe_key,
     generate_signing_key,
@@ -170,6 +172,20 @@ def test_wrong_key_of_the_same_kind(rsa_signed: bytes, other_rsa_key: GeneratedK
 def test_rsa_signature_checked_with_an_ecdsa_key(rsa_signed: bytes, ecdsa_key: GeneratedKey) -> None:
     with pytest.raises(ValidationError, match=r"not signed by this ECDSA secp256r1 key.*another kind of key"):
         verify_image(rsa_signed, ecdsa_key.public_key_pem)
+
+
+def test_an_rsa_block_whose_modulus_reads_as_a_curve_id_is_still_another_kind_of_key(
+    rsa_signed: bytes, ecdsa_key: GeneratedKey
+) -> None:
+    """espsecure reads byte 36 of an RSA block as an ECDSA curve id; 1 (P-192) used to slip through as
+    a plain "not signed by this key" (a random RSA key has that byte 1 or 3 about once in 64)."""
+    sector = len(rsa_signed) - SECTOR_SIZE
+    block = bytearray(rsa_signed[sector : sector + 1216])
+    block[36] = 0x01
+    block[1196:1200] = (zlib.crc32(bytes(block[:1196])) & 0xFFFFFFFF).to_bytes(4, "little")
+    tampered = rsa_signed[:sector] + bytes(block) + rsa_signed[sector + 1216 :]
+    with pytest.raises(ValidationError, match=r"not signed by this ECDSA secp256r1 key.*another kind of key"):
+        verify_image(tampered, ecdsa_key.public_key_pem)
 
 
 def test_ecdsa_signature_checked_with_an_rsa_key(
