@@ -27,3 +27,24 @@ class PermissionDeniedError(StationError):
 
 class SecretUnavailableError(StationError):
     """A secret is needed (e.g. the key that protects instance private keys) and none was given."""
+
+
+class InstanceUnavailableError(StationError):
+    """The instance cannot be asked right now; nothing was changed, so a caller may queue and retry.
+
+    Its database is locked by another program past the wait, or the network is down.
+    """
+
+
+class DatabaseBusyError(InstanceUnavailableError):
+    """A station database is locked by another program for longer than the station waits.
+
+    Another ql-station or a backup tool holds its write lock; retrying once it has finished works.
+    """
+
+
+class StorageError(StationError):
+    """A station file cannot be created or written: disk full, read-only file system, no permission.
+
+    Retrying does not help until the person acts, so the message names the file and what to do.
+    """

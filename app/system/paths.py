@@ -11,6 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
+from app.system.private_files import private_dir
+
 ENV_HOME = "QL_STATION_HOME"
 APP_NAME = "ql-station"
 APP_AUTHOR = "QuarkLink"
@@ -60,6 +62,12 @@ class DataDir:
         """Where running simulated boards register their URLs so port discovery can list them."""
         return self.root / "sim" / "registry"
 
+    @property
+    def port_locks(self) -> Path:
+        """One lock file per serial port, so two processes never drive one board (app.ports.reservation)."""
+        return self.root / "ports"
+
     def ensure(self) -> DataDir:
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Create the folder, private to this user (0700); a StorageError says why it cannot be made."""
+        private_dir(self.root, what="station data folder")
         return self

@@ -16,9 +16,10 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.domain.errors import StationError
+from app.domain.errors import StationError, StorageError
+from app.system.private_files import private_dir, private_file, tighten
+from app.system.sqlite_errors import default_busy_timeout_ms, error_class, translate
 
-BUSY_TIMEOUT_MS = 10_000
 WAL_LIMIT_BYTES = 32 * 1024 * 1024  # after a checkpoint the log shrinks back to this
 
 
@@ -26,45 +27,89 @@ class SqliteFile:
     """Owns the connection; hands it out only inside `read()`, `write()` or `session()` under the lock.
 
     `what` names the file for people ("instance database"); `error` is the StationError subclass its
-    failures are raised as, so each database keeps errors of its own kind.
+    failures are raised as, so each database keeps errors of its own kind. A lock held by another
+    program past `busy_timeout_ms` (default: `default_busy_timeout_ms()`, 10 s) is a `DatabaseBusyError`,
+    a full disk or a read-only file a `StorageError`; both are also `error` (see `sqlite_errors`).
+    The file and its folder are private to the user (0600, 0700).
     """
 
     def __init__(
-        self, path: Path, *, what: str, error: type[StationError], cache_kib: int | None = None
+        self,
+        path: Path,
+        *,
+        what: str,
+        error: type[StationError],
+        cache_kib: int | None = None,
+        busy_timeout_ms: int | None = None,
     ) -> None:
         self.path = path
         self.what = what
         self.error = error
+        self.busy_timeout_ms = default_busy_timeout_ms() if busy_timeout_ms is None else busy_timeout_ms
         self._lock = threading.RLock()
+        self._create_privately()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA temp_store = MEMORY")
-            self._conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-            if cache_kib:
-                self._conn.execute(f"PRAGMA cache_size = -{cache_kib}")
+            self._conn = self._connect(cache_kib)
         except sqlite3.Error as exc:
-            raise error(f"cannot open the {what} {path}: {exc}") from None
+            raise self._typed(exc) or error(f"cannot open the {what} {path}: {exc}") from None
         except OSError as exc:
             raise error(f"cannot open the {what} {path}: {exc.strerror or exc}") from None
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; an old file may be looser
+            tighten(Path(f"{path}{suffix}"))
         self._closed = False
+
+    def _create_privately(self) -> None:
+        """The folder 0700 and the file 0600 before SQLite opens it, so no umask decides who may read it."""
+        try:
+            private_dir(self.path.parent, what=f"folder of the {self.what}")
+            if not self.path.is_dir():  # a folder in its place: connect says "cannot open"
+                private_file(self.path, what=self.what)
+        except StorageError as exc:
+            raise error_class(StorageError, self.error)(str(exc)) from None
+
+    def _connect(self, cache_kib: int | None) -> sqlite3.Connection:
+        timeout_ms = self.busy_timeout_ms
+        conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=timeout_ms / 1000
+        )
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+            if cache_kib:
+                conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _typed(self, exc: sqlite3.Error) -> StationError | None:
+        return translate(exc, path=self.path, what=self.what, own=self.error)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Busy and storage failures inside a use become typed errors; other SQLite errors pass unchanged."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            typed = self._typed(exc)
+            if typed is None:
+                raise
+            raise typed from None
 
     @contextmanager
     def session(self) -> Iterator[sqlite3.Connection]:
         """The connection under the lock, outside any transaction (for migrations, which manage their own)."""
-        with self._lock:
+        with self._lock, self._translated():
             yield self._connection()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several queries (a count and its page agree)."""
-        with self._lock:
+        with self._lock, self._translated():
             conn = self._connection()
             if conn.in_transaction:
                 yield conn
@@ -73,22 +118,23 @@ class SqliteFile:
             try:
                 yield conn
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # SQLite ends the transaction itself on some errors
+                    conn.execute("COMMIT")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One transaction: everything inside is committed together or not at all."""
-        with self._lock:
+        with self._lock, self._translated():
             conn = self._connection()
             if conn.in_transaction:
                 raise RuntimeError("nested write transaction")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
-            conn.execute("COMMIT")
 
     def migrate(self, migrations: Sequence[str], advice: str) -> int:
         """Bring the schema to the newest version; return the version it was at before."""
@@ -137,11 +183,21 @@ def migrate(
             for statement in split_statements(migrations[version - 1]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
-        conn.execute("COMMIT")
     return before
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction unless SQLite already has (it does on SQLITE_FULL).
+
+    A failing rollback must not hide the error that made it necessary, so its own error is dropped.
+    """
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def user_version(conn: sqlite3.Connection) -> int:

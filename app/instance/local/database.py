@@ -17,9 +17,19 @@ CACHE_KIB = 64 * 1024  # a bulk import touches a large part of the device-id ind
 
 
 class DatabaseError(StationError):
-    """The instance database cannot be opened or used (unreadable file, newer schema, disk full)."""
+    """The instance database cannot be opened or used (unreadable file, newer schema, disk full).
+
+    A lock held by another program is also a `DatabaseBusyError`, a full or read-only disk also a
+    `StorageError` (see `app.system.sqlite_errors`).
+    """
 
 
 class Database(SqliteFile):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, what="instance database", error=DatabaseError, cache_kib=CACHE_KIB)
+    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
+        super().__init__(
+            path,
+            what="instance database",
+            error=DatabaseError,
+            cache_kib=CACHE_KIB,
+            busy_timeout_ms=busy_timeout_ms,
+        )
