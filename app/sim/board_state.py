@@ -11,7 +11,6 @@ factory-new one. The MAC is random (locally administered, 02:51:xx:xx:xx:xx) and
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from app.domain.errors import ConflictError, ValidationError
 from app.sim.efuses import EfuseState, RealEfuses
 from app.sim.flash import Flash
 from app.sim.partition_table import SIM_FLASH_SIZE
+from app.system.private_files import private_dir, private_file, tighten, write_private
 
 MAC_PREFIX = b"\x02\x51"
 
@@ -39,7 +39,7 @@ class BoardState:
     """Opens (or creates) a board folder. Close it to release the flash mapping."""
 
     def __init__(self, folder: Path, chip: ChipType, initial_efuses: EfuseState | None = None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder, what="virtual board folder")  # flash.bin holds the board's enrolment key
         self.folder = folder
         identity_file = folder / "board.json"
         fresh = not identity_file.exists()
@@ -53,10 +53,11 @@ class BoardState:
                     f"{folder} holds an {self.identity.chip.display_name} board, not an {chip.display_name}; "
                     "use another state folder"
                 )
-        self.flash = Flash(folder / "flash.bin", SIM_FLASH_SIZE)
+        self.flash = Flash(private_file(folder / "flash.bin"), SIM_FLASH_SIZE)
         self.efuses = RealEfuses(folder / "efuses.json")
         if fresh and initial_efuses is not None:
             self.efuses.burn(initial_efuses)
+        tighten(folder / "efuses.json")
 
     def close(self) -> None:
         self.flash.close()
@@ -75,6 +76,4 @@ def _read_identity(path: Path) -> BoardIdentity:
 
 
 def _write_json(path: Path, data: dict[str, str]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(path, json.dumps(data).encode("utf-8"), what="virtual board identity file")

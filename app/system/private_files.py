@@ -27,14 +27,33 @@ _POSIX = os.name == "posix"
 
 
 def private_dir(path: Path, *, what: str = "folder") -> Path:
-    """Create `path` (and its parents) if missing; make it 0700 if new, else drop group/other access."""
+    """Create `path` and missing parents 0700; an existing `path` loses group/other access.
+
+    Existing parents are left alone: they are the person's (a home folder, a shared drive).
+    """
     try:
-        existed = path.is_dir()
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        _restrict(path, DIR_MODE, fresh=not existed)
+        missing = [folder for folder in (path, *path.parents) if not folder.is_dir()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=DIR_MODE, exist_ok=True)
+            _restrict(folder, DIR_MODE, fresh=True)
+        if not missing:
+            _restrict(path, DIR_MODE, fresh=False)
     except OSError as exc:
         raise storage_error(path, exc, what=what) from None
     return path
+
+
+def write_private(path: Path, data: bytes, *, what: str = "file") -> None:
+    """Replace `path` with `data` atomically (a reader never sees half a file), 0600 from the start."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        _restrict(tmp, FILE_MODE, fresh=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise storage_error(path, exc, what=what) from None
 
 
 def private_file(path: Path, *, what: str = "file") -> Path:

@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from app.system.private_files import private_dir, write_private
+
 
 @dataclass(frozen=True)
 class VirtualBoardEntry:
@@ -23,11 +25,10 @@ class VirtualBoardEntry:
 
 
 def register(registry: Path, entry: VirtualBoardEntry) -> Path:
-    registry.mkdir(parents=True, exist_ok=True)
+    """Announce `entry`; the folder is the user's alone (0700) and the file 0600, like all station data."""
+    private_dir(registry, what="virtual board registry")
     path = registry / f"{entry.name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(entry)), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a reader never sees half a file
+    write_private(path, json.dumps(asdict(entry)).encode("utf-8"), what="virtual board entry")
     return path
 
 

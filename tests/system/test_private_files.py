@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.chips import ChipType
 from app.domain.errors import StorageError
+from app.sim.board_state import BoardState
+from app.sim.efuses import EfuseState
 from app.system.paths import DataDir
 from app.system.private_files import private_dir, private_file
+from app.system.sim_registry import VirtualBoardEntry, list_live, register
 from app.system.sqlite_file import SqliteFile
 from tests.system.permission_probe import needs_file_modes
 
@@ -95,3 +99,27 @@ def test_no_permission_names_the_folder(tmp_path: Path) -> None:
         f"cannot write the station data folder {locked / 'station'}: Permission denied; "
         f"give this user write access to {locked} or choose another data folder"
     )
+
+
+@pytest.mark.usefixtures("loose_umask")
+def test_virtual_board_state_is_private(tmp_path: Path) -> None:
+    folder = tmp_path / "sim" / "board-1"
+    burnt = EfuseState().with_secure_boot(ChipType.ESP32C3, bytes(32))
+    board = BoardState(folder, ChipType.ESP32C3, initial_efuses=burnt)
+    board.close()
+    assert mode(folder) == mode(folder.parent) == 0o700
+    for name in ("board.json", "flash.bin", "efuses.json"):
+        assert mode(folder / name) == 0o600, name
+    assert sorted(p.name for p in folder.iterdir()) == ["board.json", "efuses.json", "flash.bin"]
+
+
+@pytest.mark.usefixtures("loose_umask")
+def test_virtual_board_registry_is_private(tmp_path: Path) -> None:
+    registry = DataDir(tmp_path / "station").ensure().sim_registry
+    url, mac = "rfc2217://127.0.0.1:4000", "02:51:00:00:00:01"
+    entry = VirtualBoardEntry("sim-1", url, "esp32c3", mac, os.getpid())
+    path = register(registry, entry)
+    assert mode(registry) == mode(registry.parent) == 0o700
+    assert mode(path) == 0o600
+    assert list_live(registry) == [entry]
+    assert [p.name for p in registry.iterdir()] == ["sim-1.json"]
