@@ -23,7 +23,8 @@ from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
-from app.provisioning.device_push import UNREACHABLE_ERRORS, flush_outbox
+from app.provisioning.device_journal import JournalState
+from app.provisioning.device_push import flush_outbox
 from app.provisioning.events import Event, LogEvent, LogSource, Outcome, ResultEvent, StepEvent, StepStatus
 from app.provisioning.job import DEFAULT_BAUD, PortJob
 from app.provisioning.job_builder import provisioning_job
@@ -102,8 +103,7 @@ def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_
     """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
     printer = JsonPrinter(ctx.out) if json_mode else HumanPrinter(ctx.out, [j.port for j in jobs])
     with RecordsDB(ctx.data_dir.records_db) as records:
-        _flush(instance, records, printer)
-        supervisor = Supervisor(instance, records, printer)
+        supervisor = Supervisor(instance, records, printer)  # delivers the outbox first, on its own thread
         try:
             for job in jobs:
                 supervisor.start(job)
@@ -118,13 +118,14 @@ def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_
 
 
 def _flush(instance: Instance, records: RecordsDB, printer: JsonPrinter | HumanPrinter) -> None:
-    """Send DeviceIDs queued while the instance was unreachable; quietly keep them if it still is."""
-    if records.pending_count() == 0:
+    """Send what is still queued once more before the command ends; keep it if the instance is still
+    unreachable (the next command that reaches the instance tries again)."""
+    if records.journal.count(JournalState.QUEUED) == 0:
         return
-    try:
-        report = flush_outbox(instance, records)
-    except UNREACHABLE_ERRORS:
-        return
+    report = flush_outbox(instance, records.journal)
+    if report.still_queued:
+        text = f"{report.still_queued} DeviceID(s) stay queued: {report.unreachable}"
+        printer.on_event(LogEvent(port="", level="warning", source=LogSource.ENGINE, text=text))
     for message in report.messages:
         printer.on_event(LogEvent(port="", level="info", source=LogSource.ENGINE, text=f"outbox: {message}"))
 

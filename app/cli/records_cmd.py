@@ -12,6 +12,7 @@ from app.cli.context import CliContext
 from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.domain.records import MAX_PAGE_SIZE, PageRequest
+from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
 from app.provisioning.records import CSV_COLUMNS, ProvisioningRecord, RecordsDB, csv_row
 
@@ -38,7 +39,7 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
         if args.flush:
-            report = flush_outbox(ctx.open_instance(), records)
+            report = flush_outbox(ctx.open_instance(), records.journal)
             sent, refused, left = report.pushed, report.refused, report.still_queued
             ctx.err.write(f"outbox: {sent} sent, {refused} refused, {left} still queued\n")
         if args.csv is not None:
@@ -46,7 +47,7 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
             ctx.out.write(f"wrote {count} record(s) to {args.csv}\n")
             return 0
         page = records.list_records(PageRequest(offset=args.offset, limit=args.limit, search=args.search))
-        pending = records.pending_count()
+        pending = records.journal.count(JournalState.JOURNALED, JournalState.QUEUED)
     if args.json:
         ctx.print_json(
             {"total": page.total, "offset": page.offset, "records": [_as_json(r) for r in page.items]}

@@ -1,7 +1,8 @@
 """DeviceID: SHA-256 of a device's enrolment public key, as 64 hexadecimal characters.
 
 It is not secret. It is stored and compared in lowercase so that an ID typed in capitals and the same
-ID sent by a board are one device.
+ID sent by a board are one device. An ID that is one digit repeated (all zeros: an erased or missing
+key) is refused: SHA-256 cannot produce it, so a board that sends one is faulty.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ def parse_device_id(value: object) -> DeviceID:
     if not isinstance(value, str):
         raise ValidationError(f"a DeviceID must be text, not {type(value).__name__}")
     text = value.strip()
-    if _HEX64.fullmatch(text):
-        return DeviceID(text.lower())
-    raise ValidationError(device_id_problem(text))
+    if not _HEX64.fullmatch(text):
+        raise ValidationError(device_id_problem(text))
+    if len(set(text.lower())) == 1:
+        raise ValidationError(
+            f"{text[:8]}... ({text[0]!r} 64 times) cannot be a DeviceID: SHA-256 never gives one digit "
+            "repeated; the board's enrolment key is missing or its UART is faulty"
+        )
+    return DeviceID(text.lower())
 
 
 def device_id_problem(text: str) -> str:

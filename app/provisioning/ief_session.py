@@ -14,6 +14,11 @@ gets its address, and the IEF asks for `wifi_ssid`/`wifi_password` again when th
 ones it has. An address is a pass. A request for credentials this session already sent is a failure
 that says so; one for credentials the board had kept (a board re-enrolled at a new site) is answered.
 A board that prints neither within the time (a quiet release build) passes with its WiFi unconfirmed.
+
+A DeviceID is acknowledged only after two things: its reading agrees with the copy in the board's own
+log (app/provisioning/device_id_readings.py), and `before_ack` returned, which is where the station
+writes it to its journal. So a board is never told "OK" for an ID the station could still lose.
+Time comes from `clock`, so tests can step it instead of sleeping.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Protocol
 from app.domain.device_id import DeviceID, parse_device_id
 from app.domain.errors import StationError, ValidationError
 from app.domain.records import certificate_base64
+from app.provisioning.device_id_readings import DeviceIdReadings, ReadingCheck
 
 MARKER = "IEF DATA"
 DEVICE_ID_PREFIX = "deviceID:"
@@ -35,6 +41,7 @@ DEVICE_ID_ACK = "OK"
 MAX_REPLY_BYTES = 1023  # the reply line including its "\n"; the board's single read takes 1024
 MASK = "********"
 _READ_SLICE = 0.05
+MAX_LINE_BYTES = 4096  # longer board output is cut (and said so): a line is for a person to read
 _LINE_ENDS = re.compile(rb"[\n\x00]")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IDF_LOG = re.compile(r"^[EWIDV] \(\d+\) ")
@@ -75,6 +82,10 @@ class IefConnectionLostError(IefError):
     """The UART went away mid-exchange (board unplugged, virtual board stopped)."""
 
 
+class IefDeviceIdError(IefError):
+    """The DeviceID cannot be accepted: impossible, damaged on the UART, or not saved by the station."""
+
+
 class IefWifiRejectedError(IefError):
     """After its DeviceID the board asked for WiFi credentials again: the network refused the ones sent."""
 
@@ -111,6 +122,12 @@ class IefResult:
     seconds: float
     network: NetworkState = NetworkState.NOT_WATCHED
     ip: str = ""
+    id_check: ReadingCheck = ReadingCheck.SINGLE
+
+
+Clock = Callable[[], float]
+AckGate = Callable[[DeviceID], None]
+"""Called with a valid DeviceID before the board is told "OK"; raises StationError to refuse it."""
 
 
 LineCallback = Callable[[IefLine], None]
@@ -131,10 +148,13 @@ def run_ief_session(
     request_timeout: float = 30.0,
     network_timeout: float = 0.0,
     on_line: LineCallback | None = None,
+    before_ack: AckGate | None = None,
+    clock: Clock = time.monotonic,
 ) -> IefResult:
     """Serve the board on `port` until it sends its DeviceID, then watch it join WiFi for up to
     `network_timeout` seconds (0: not at all). Raises IefError and its subclasses."""
-    return _Session(port, answers, overall_timeout, request_timeout, network_timeout, on_line).run()
+    timeouts = (overall_timeout, request_timeout, network_timeout)
+    return _Session(port, answers, timeouts, on_line, before_ack, clock).run()
 
 
 class _Session:
@@ -142,18 +162,21 @@ class _Session:
         self,
         port: SerialLike,
         answers: IefAnswers,
-        overall_timeout: float,
-        request_timeout: float,
-        network_timeout: float,
+        timeouts: tuple[float, float, float],
         on_line: LineCallback | None,
+        before_ack: AckGate | None,
+        clock: Clock,
     ) -> None:
         self._port = port
         self._answers = answers
-        self._overall = overall_timeout
-        self._per_request = request_timeout
-        self._network_timeout = network_timeout
+        self._overall, self._per_request, self._network_timeout = timeouts
         self._on_line = on_line
-        self._buffer = b""
+        self.before_ack = before_ack
+        self.clock = clock
+        self._pending: list[bytes] = []  # the current line's pieces: joined once, when it ends
+        self._pending_size = 0
+        self._readings = DeviceIdReadings()
+        self._id_check = ReadingCheck.SINGLE
         self._answered: list[IefRequest] = []
         self._waiting = _Waiting.MARKER
         self._last_board_line = ""
@@ -165,14 +188,14 @@ class _Session:
         self._last_wifi_problem = ""
 
     def run(self) -> IefResult:
-        start = time.monotonic()
+        start = self.clock()
         overall_deadline = start + self._overall
         self._step_deadline = start + self._per_request
         saved_timeout = self._port.timeout
         self._port.timeout = _READ_SLICE
         try:
             while True:
-                now = time.monotonic()
+                now = self.clock()
                 if self._waiting is _Waiting.NETWORK:
                     if now >= self._network_deadline:
                         return self._result(start, NetworkState.UNCONFIRMED)
@@ -195,22 +218,41 @@ class _Session:
 
     def _result(self, start: float, network: NetworkState) -> IefResult:
         assert self._device_id is not None
-        seconds = time.monotonic() - start
-        return IefResult(self._device_id, tuple(self._answered), seconds, network, self._ip)
+        seconds = self.clock() - start
+        answered = tuple(self._answered)
+        return IefResult(self._device_id, answered, seconds, network, self._ip, self._id_check)
 
     def _progressed(self) -> None:
         """The board moved the exchange on: the per-request clock starts again."""
-        self._step_deadline = time.monotonic() + self._per_request
+        self._step_deadline = self.clock() + self._per_request
 
     def _read_lines(self) -> list[str]:
+        """The lines this read completes. Only the new bytes are searched, so a board that never ends
+        its line costs linear time; past MAX_LINE_BYTES the rest of such a line is dropped."""
         waiting = int(getattr(self._port, "in_waiting", 0) or 0)
         chunk = self._port.read(waiting if waiting > 0 else 1)
         if not chunk:
             return []
-        self._buffer += chunk
-        parts = _LINE_ENDS.split(self._buffer)
-        self._buffer = parts.pop()
-        return [part.decode("utf-8", errors="replace").replace("\r", "") for part in parts]
+        parts = _LINE_ENDS.split(chunk)
+        lines: list[str] = []
+        for part in parts[:-1]:
+            self._add_piece(part)
+            lines.append(self._take_line())
+        self._add_piece(parts[-1])
+        return lines
+
+    def _add_piece(self, piece: bytes) -> None:
+        room = MAX_LINE_BYTES - self._pending_size
+        if room > 0 and piece:
+            self._pending.append(piece[:room])
+        self._pending_size += len(piece)
+
+    def _take_line(self) -> str:
+        text = b"".join(self._pending).decode("utf-8", errors="replace").replace("\r", "")
+        if self._pending_size > MAX_LINE_BYTES:
+            text += f" [... {self._pending_size - MAX_LINE_BYTES} more bytes of this line not shown]"
+        self._pending, self._pending_size = [], 0
+        return text
 
     def _handle(self, raw: str) -> None:
         line = _ANSI.sub("", raw).strip()
@@ -230,7 +272,7 @@ class _Session:
             self._device_id = self._accept_device_id(line[len(DEVICE_ID_PREFIX) :])
             if self._network_timeout > 0:
                 self._waiting = _Waiting.NETWORK
-                self._network_deadline = time.monotonic() + self._network_timeout
+                self._network_deadline = self.clock() + self._network_timeout
             return
         request = _request(line)
         if request is not None:
@@ -265,7 +307,7 @@ class _Session:
         # Credentials the board had kept failed (re-enrolled at a new site), or it re-reads a setting.
         self._answer(request)
         self._waiting = _Waiting.NETWORK
-        self._network_deadline = time.monotonic() + self._network_timeout
+        self._network_deadline = self.clock() + self._network_timeout
 
     def _answer(self, request: IefRequest) -> None:
         reply = self._reply_for(request)
@@ -300,7 +342,21 @@ class _Session:
         try:
             device_id = parse_device_id(value)
         except ValidationError as error:
-            raise IefError(f"the board sent an invalid DeviceID: {self._scrub(str(error))}") from None
+            raise IefDeviceIdError(f"the board sent an invalid DeviceID: {self._scrub(str(error))}") from None
+        verdict = self._readings.verdict(device_id)
+        if verdict.check is ReadingCheck.DAMAGED:
+            raise IefDeviceIdError(verdict.explain(device_id))
+        self._id_check = verdict.check
+        if verdict.check is ReadingCheck.SINGLE:
+            self._protocol(verdict.explain(device_id))
+        if self.before_ack is not None:
+            try:
+                self.before_ack(device_id)
+            except StationError as error:
+                raise IefDeviceIdError(
+                    f"DeviceID {device_id} was not acknowledged: {error}. The board still holds it; "
+                    "provision it again once this is fixed"
+                ) from None
         self._send(f"{DEVICE_ID_ACK}\n".encode("ascii"))
         self._protocol(f"deviceID {device_id} -> {DEVICE_ID_ACK}")
         return device_id
@@ -316,14 +372,14 @@ class _Session:
             raise self._lost(error) from None
 
     def _lost(self, error: OSError) -> IefConnectionLostError:
-        answered = ", ".join(r.value for r in self._answered) or "nothing yet"
+        answered = _summary(self._answered)
         return IefConnectionLostError(
             f"the connection to the board was lost during the IEF exchange ({self._scrub(str(error))}; "
             f"answered: {answered}); check the board is still plugged in, then re-enrol it"
         )
 
     def _timeout(self, seconds: float, overall: bool) -> IefTimeoutError:
-        answered = ", ".join(r.value for r in self._answered) or "nothing yet"
+        answered = _summary(self._answered)
         last = f"; the board's last line was {self._last_board_line[:80]!r}" if self._last_board_line else ""
         if overall:
             text = f"the IEF exchange did not finish within {seconds:g} s (answered: {answered})"
@@ -341,6 +397,7 @@ class _Session:
     def _board(self, line: str) -> None:
         text = self._scrub(line)
         self._last_board_line = text
+        self._readings.note(text)
         if self._on_line is not None:
             self._on_line(IefLine("board", text))
 
@@ -351,6 +408,15 @@ class _Session:
     def _scrub(self, text: str) -> str:
         secret = self._answers.password
         return text.replace(secret, MASK) if secret else text
+
+
+def _summary(answered: list[IefRequest]) -> str:
+    """What was answered, each request once with a count: bounded however often a board repeats itself."""
+    counts: dict[IefRequest, int] = {}
+    for request in answered:
+        counts[request] = counts.get(request, 0) + 1
+    shown = (f"{r.value} x{n}" if n > 1 else r.value for r, n in counts.items())
+    return ", ".join(shown) or "nothing yet"
 
 
 def _request(line: str) -> IefRequest | None:

@@ -3,8 +3,9 @@
 Each step announces itself (`step started`), runs under its own time limit, and ends `passed` with what
 it learned or `failed` with a sentence a person can act on, naming the step. Re-enrolment skips the
 first three steps: the board already runs its IEF, so it is only reset into it and served again.
-The pipeline never touches the instance or the records: it reports the DeviceID and the station (the
-parent process) adds it to the batch.
+The pipeline never touches the instance or the records: it reports the DeviceID the moment it arrives
+and waits for the station (the parent process) to journal it (`confirm`) before the board is told "OK";
+the station then adds it to the batch while the board goes on to join WiFi.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import hashlib
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import serial
 
+from app.domain.device_id import DeviceID
 from app.domain.errors import StationError
 from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode
 from app.flashing.flash_checks import check_bootloader, check_chip_matches
@@ -37,7 +39,10 @@ from app.provisioning.ief_session import (
 )
 from app.provisioning.job import JobMode, PortJob
 from app.provisioning.preflight import check_job_images
-from app.provisioning.step_guard import NoGuard, StepGuard
+from app.provisioning.step_guard import StepGuard
+
+Confirm = Callable[[DeviceID], None]
+"""Blocks until the station has saved the DeviceID; raises StationError when it could not."""
 
 IEF_WATCHDOG_SLACK = 5.0
 """The IEF session times itself out with a better message; the watchdog is only its safety net."""
@@ -62,10 +67,11 @@ class StepReport:
 
 
 class Pipeline:
-    def __init__(self, job: PortJob, out: EventWriter, guard: StepGuard | None = None) -> None:
+    def __init__(self, job: PortJob, out: EventWriter, guard: StepGuard, confirm: Confirm) -> None:
         self.job = job
         self.out = out
-        self.guard: StepGuard = guard or NoGuard()
+        self.guard = guard
+        self.confirm = confirm
         self.device_id = ""
 
     def run(self) -> ResultEvent:
@@ -182,14 +188,24 @@ class Pipeline:
                 request_timeout=job.timeouts.ief,
                 network_timeout=job.timeouts.network,
                 on_line=self._board_line,
+                before_ack=self._journal,
             )
-            self.device_id = str(result.device_id)
             asked = ", ".join(r.value for r in result.answered) or "nothing (the board kept its settings)"
             report.message = f"answered {asked}; DeviceID {self.device_id}; {self._network_note(result)}"
-            report.facts = {"device_id": self.device_id, "wifi": result.network.value}
+            report.facts = {
+                "device_id": self.device_id,
+                "wifi": result.network.value,
+                "id_check": result.id_check.value,
+            }
             if result.ip:
                 report.facts["ip"] = result.ip
-        self.out.emit(DeviceIdEvent(port=job.port, device_id=self.device_id))
+
+    def _journal(self, device_id: DeviceID) -> None:
+        """Before the board hears "OK": the station learns the ID and confirms it saved it. From here on
+        every result of this run names the ID, whatever happens to the board."""
+        self.device_id = device_id
+        self.out.emit(DeviceIdEvent(port=self.job.port, device_id=device_id))
+        self.confirm(device_id)
 
     def _network_note(self, result: IefResult) -> str:
         ssid = self.job.wifi_ssid

@@ -1,6 +1,7 @@
 """`python -m app port-worker`: one board's pipeline in its own process.
 
-The station starts one of these per port and writes the job (JSON) to its stdin. The worker answers with
+The station starts one of these per port and writes the job (JSON, one line) to its stdin, which it keeps
+open to confirm the DeviceID when it comes (app/provisioning/station_replies.py). The worker answers with
 one JSON event per line on stdout and exits 0 when the board passed, 1 when it failed, 2 when the job
 itself was unusable, 3 when a step overran its time limit.
 
@@ -57,6 +58,7 @@ def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int
     from app.provisioning.events import Outcome, ResultEvent, Step, StepStatus
     from app.provisioning.job import PortJob, Redactor
     from app.provisioning.pipeline import Pipeline
+    from app.provisioning.station_replies import StationReplies
     from app.provisioning.step_guard import WatchdogGuard
 
     def write_line(line: str) -> None:
@@ -66,8 +68,9 @@ def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int
         except (BrokenPipeError, ValueError):
             os._exit(EXIT_FAIL)  # the station is gone; nobody is left to tell
 
+    replies = StationReplies(source)
     try:
-        job = PortJob.from_json(source.read())
+        job = PortJob.from_json(replies.job_line())
     except StationError as error:
         writer = EventWriter(UNKNOWN_PORT, write_line, Redactor())
         message = f"the port worker could not read its job: {error}"
@@ -91,7 +94,7 @@ def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int
 
     guard = WatchdogGuard(on_timeout)
     try:
-        result = Pipeline(job, writer, guard).run()
+        result = Pipeline(job, writer, guard, replies.confirm).run()
     finally:
         guard.close()
     if result.outcome is Outcome.PASS:

@@ -1,10 +1,11 @@
-"""Provisioning records: one row per board the station worked on, and the outbox of unsent pushes.
+"""Provisioning records: one row per board the station worked on, and the DeviceID journal.
 
 A production line is audited from these rows (who, where, which board, which images, what happened),
 so they live in their own SQLite file in the station data folder, apart from any instance, and survive
-the instance being unreachable. The outbox holds DeviceIDs that could not be added to their batch yet;
-a push is deleted from it only after the instance accepted it, so nothing is lost offline.
-No secret is ever written here: the WiFi password is not part of a record.
+the instance being unreachable. The journal (app/provisioning/device_journal.py) holds every DeviceID a
+board gave, from before it was acknowledged until the instance answered; its queued entries are the
+outbox. The file is synced on every commit (`synchronous = FULL`): a journal entry must survive a power
+cut. No secret is ever written here: the WiFi password is not part of a record.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import csv
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from app.domain.errors import StationError
 from app.domain.paging import iterate_pages
-from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
+from app.domain.records import Page, PageRequest
+from app.provisioning.device_journal import DeviceJournal
 from app.provisioning.events import Outcome
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 from app.system.sqlite_paging import fetch_page, search_clause
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+RECORDS_BUSY_TIMEOUT_MS = 2000
+"""Another station process writing its records waits this long at most: a board is waiting for its ack."""
 CSV_COLUMNS = (
     "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
     "image_sha256s", "outcome", "duration_s", "error", "push_state",
@@ -40,7 +44,7 @@ class PushState(Enum):
     """Where the board's DeviceID stands with the instance."""
 
     PUSHED = "pushed"  # in the batch (added now, or it already was)
-    QUEUED = "queued"  # waiting in the outbox for the instance to be reachable
+    QUEUED = "queued"  # owed to the instance: in the outbox, or its push was still unanswered
     REFUSED = "refused"  # the instance said no (e.g. the ID belongs to another batch); see the error
     NONE = "none"  # no DeviceID was received
 
@@ -62,18 +66,8 @@ class ProvisioningRecord:
     device_id: str = ""
     image_sha256s: tuple[str, ...] = ()
     error: str = ""
+    journal_id: int = 0  # the DeviceID journal entry of this board's ID (0: it gave none)
     id: int = 0
-
-
-@dataclass(frozen=True)
-class PendingPush:
-    id: int
-    batch: str
-    device_id: str
-    queued_at: datetime
-    attempts: int
-    last_error: str
-    move: bool = False  # re-enrolment: the device may be moved here from another batch
 
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -111,17 +105,43 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN move INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        move INTEGER NOT NULL DEFAULT 0,
+        received_ms INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('journaled', 'queued', 'pushed', 'refused')),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        port TEXT NOT NULL DEFAULT '',
+        mac TEXT NOT NULL DEFAULT '',
+        task TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX journal_owed ON journal (state, id) WHERE state IN ('journaled', 'queued');
+    CREATE INDEX journal_by_device ON journal (device_id);
+    INSERT INTO journal (device_id, batch, move, received_ms, state, idempotency_key, reason, attempts,
+                         updated_ms)
+        SELECT device_id, batch, move, queued_ms, 'queued', lower(hex(randomblob(16))), last_error, attempts,
+               queued_ms
+        FROM outbox ORDER BY id;
+    DROP TABLE outbox;
+    ALTER TABLE records ADD COLUMN journal_id INTEGER REFERENCES journal (id);
+    UPDATE records SET journal_id = (
+        SELECT j.id FROM journal j WHERE j.batch = records.batch AND j.device_id = records.device_id
+    ) WHERE push_state = 'queued';
+    CREATE INDEX records_by_journal ON records (journal_id);
+    """,
 )
 
 _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
-    "duration_ms, error, push_state"
+    "duration_ms, error, push_state, journal_id"
 )
-_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 15})"  # noqa: S608
-_INSERT_PUSH = (
-    "INSERT INTO outbox (batch, device_id, queued_ms, attempts, last_error, move) VALUES (?, ?, ?, 1, ?, ?) "
-    "ON CONFLICT (batch, device_id) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error"
-)
+_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 16})"  # noqa: S608
 _SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error")
 
 
@@ -130,12 +150,20 @@ class RecordsDB:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = SqliteFile(path, what="provisioning records", error=RecordsError)
+        self._db = SqliteFile(
+            path, what="provisioning records", error=RecordsError, busy_timeout_ms=RECORDS_BUSY_TIMEOUT_MS
+        )
         try:
             self._db.migrate(_MIGRATIONS, advice="update the station")
+            with self._db.session() as conn:
+                conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             self._db.close()
             raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
+        except BaseException:
+            self._db.close()
+            raise
+        self.journal = DeviceJournal(self._db, RecordsError)
 
     def __enter__(self) -> RecordsDB:
         return self
@@ -148,8 +176,12 @@ class RecordsDB:
 
     # --- records ---------------------------------------------------------------------------------
     def add(self, record: ProvisioningRecord) -> ProvisioningRecord:
+        """Write a record. One with a journal entry takes its push state from the entry, in the same
+        transaction, so a push answered while the record was being made is not lost from it."""
         try:
             with self._db.write() as conn:
+                if record.journal_id:
+                    record = replace(record, push_state=_journal_push_state(conn, record.journal_id))
                 cursor = conn.execute(
                     _INSERT_RECORD,
                     (
@@ -168,6 +200,7 @@ class RecordsDB:
                         round(record.duration_s * 1000),
                         record.error,
                         record.push_state.value,
+                        record.journal_id or None,
                     ),
                 )
                 new_id = int(cursor.lastrowid or 0)
@@ -213,43 +246,12 @@ class RecordsDB:
             raise RecordsError(f"cannot write {path}: {exc.strerror}") from None
         return count
 
-    # --- outbox ----------------------------------------------------------------------------------
-    def queue_push(self, batch: str, device_id: str, error: str, move: bool = False) -> None:
-        """Keep a push for later. Queuing the same (batch, DeviceID) twice keeps one entry."""
-        with self._db.write() as conn:
-            conn.execute(_INSERT_PUSH, (batch, device_id, to_ms(datetime.now(UTC)), error, int(move)))
 
-    def pending_pushes(self, limit: int = MAX_PAGE_SIZE) -> list[PendingPush]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT id, batch, device_id, queued_ms, attempts, last_error, move FROM outbox "
-                "ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [PendingPush(r[0], r[1], r[2], from_ms(r[3]), r[4], r[5], bool(r[6])) for r in rows]
-
-    def pending_count(self) -> int:
-        with self._db.read() as conn:
-            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-
-    def note_push_failure(self, push_id: int, error: str) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, push_id)
-            )
-
-    def complete_push(self, push_id: int, state: PushState, error: str = "") -> None:
-        """The instance answered: drop the outbox entry and set the push state of its records."""
-        with self._db.write() as conn:
-            row = conn.execute("SELECT batch, device_id FROM outbox WHERE id = ?", (push_id,)).fetchone()
-            if row is None:
-                return
-            conn.execute("DELETE FROM outbox WHERE id = ?", (push_id,))
-            conn.execute(
-                "UPDATE records SET push_state = ?, error = CASE WHEN ? = '' THEN error ELSE ? END "
-                "WHERE batch = ? AND device_id = ? AND push_state = 'queued'",
-                (state.value, error, error, row[0], row[1]),
-            )
+def _journal_push_state(conn: sqlite3.Connection, journal_id: int) -> PushState:
+    row = conn.execute("SELECT state FROM journal WHERE id = ?", (journal_id,)).fetchone()
+    if row is None:
+        raise RecordsError(f"the record names DeviceID journal entry {journal_id}, which does not exist")
+    return PushState.QUEUED if row[0] == "journaled" else PushState(row[0])
 
 
 def csv_row(record: ProvisioningRecord) -> tuple[Any, ...]:
@@ -298,4 +300,5 @@ def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
         duration_s=row[13] / 1000,
         error=row[14],
         push_state=PushState(row[15]),
+        journal_id=row[16] or 0,
     )

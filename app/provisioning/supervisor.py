@@ -1,14 +1,21 @@
-"""The station side of "one port, one process": start a worker per port, listen, push, record, cancel.
+"""The station side of "one port, one process": start a worker per port, journal, push, record, cancel.
 
 For each port the supervisor starts a port worker through its launcher (a fork of a warm fork server on
 Linux, `python -m app port-worker` elsewhere; see app/provisioning/worker_launch.py), writes the job to
-its stdin and closes it, and reads its stdout on a thread of its own,
-turning each line into an event for the listener. The supervisor, not the worker, owns the instance and
-the records: when a worker reports a DeviceID, the supervisor validates it and adds it to the batch
-(queueing it when the instance cannot be reached); when the worker ends, it writes the record.
+its stdin as one line, and reads its stdout on a thread of its own, turning each line into an event for
+the listener. One `_PortRun` owns a port's run from start to outcome: the worker, its DeviceID, the
+record, and the moment the port is free again.
+
+A DeviceID is never lost. When the worker reports one, the run writes it to the journal (synced to disk)
+and only then tells the worker to acknowledge it to the board (app/provisioning/station_replies.py).
+The push to the batch runs on the supervisor's `DevicePusher` while the board goes on: a slow or
+unreachable instance queues the ID and never holds a board back, and the board's outcome is the
+board's. The record of every board that gave an ID names it, whatever the outcome.
 
 Ports never wait for each other: each has its own process and thread, a crash or hang in one is that
 port's failure only. Listener callbacks arrive on those threads (the GUI re-emits them as Qt signals).
+A run's result is emitted after its worker has exited and the port is free: a listener may start the
+port again from inside `on_finished`.
 
 Cancel terminates the worker (SIGTERM; SIGKILL after a grace period) and then hard-resets the board with
 pyserial: RTS pulses EN with IO0 released, so the board restarts into whatever is in its flash. A worker
@@ -29,10 +36,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Protocol
 
-from app.domain.errors import ConflictError, ValidationError
+from app.domain.device_id import parse_device_id
+from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
 from app.provisioning.board_reset import hard_reset
-from app.provisioning.device_push import UNREACHABLE_ERRORS, push_device
+from app.provisioning.device_journal import JournalEntry, JournalState
+from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
+from app.provisioning.device_pusher import DevicePusher
 from app.provisioning.events import (
     DeviceIdEvent,
     ErrorEvent,
@@ -48,10 +58,12 @@ from app.provisioning.events import (
 )
 from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
+from app.provisioning.station_replies import journaled_reply, refused_reply
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
 
 DEFAULT_GRACE_SECONDS = 3.0
 STDERR_TAIL_LINES = 12
+MAX_MESSAGE_CHARS = 2000
 
 
 class SupervisorListener(Protocol):
@@ -59,7 +71,7 @@ class SupervisorListener(Protocol):
         """Every event of every port, in order per port, from that port's reader thread."""
 
     def on_finished(self, summary: PortSummary) -> None:
-        """A port's run is over and its record is written."""
+        """A port's run is over, its record is written and the port is free."""
 
 
 @dataclass(frozen=True)
@@ -94,15 +106,18 @@ class Supervisor:
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
         """`launcher` starts the workers; by default the platform's (`default_launcher`), owned and
-        closed by this supervisor. It is started now, so its warm-up overlaps whatever comes first."""
+        closed by this supervisor. It is started now, so its warm-up overlaps whatever comes first.
+
+        DeviceIDs a stopped station left in the journal unpushed are queued now and delivered first."""
         self._instance = instance
         self._records = records
         self._listener = listener
+        self._report_recovered(records.journal.recover())
+        self._pusher = DevicePusher(instance, records.journal)
         self._owns_launcher = launcher is None
         self._launcher = launcher or default_launcher()
         self._launcher.start()
         self._grace = grace_seconds
-        self._instance_lock = threading.Lock()
         self._lock = threading.Lock()
         self._runs: dict[str, _PortRun] = {}
         self.station = _station_name()
@@ -113,6 +128,16 @@ class Supervisor:
             return self._instance.info().actor
         except UNREACHABLE_ERRORS:
             return "unknown (instance unreachable)"
+
+    def _report_recovered(self, entries: list[JournalEntry]) -> None:
+        if entries:
+            ids = ", ".join(f"{e.device_id[:12]}... ({e.batch})" for e in entries[:5])
+            more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+            text = (
+                f"{len(entries)} DeviceID(s) received by a station that stopped before pushing them are "
+                f"queued and being delivered: {ids}{more}"
+            )
+            self._listener.on_event(LogEvent(port="", level="warning", source=LogSource.ENGINE, text=text))
 
     # --- public API ------------------------------------------------------------------------------
     def start(self, job: PortJob) -> None:
@@ -161,9 +186,11 @@ class Supervisor:
             return [run.summary for run in self._runs.values() if run.summary is not None]
 
     def close(self) -> None:
-        """Cancel whatever still runs and wait for it: no worker or thread outlives the supervisor."""
+        """Cancel whatever still runs and wait for it: no worker or thread outlives the supervisor.
+        Pushes not answered yet stay in the journal's outbox."""
         self.cancel_all("the station is closing")
         self.wait()
+        self._pusher.close()
         if self._owns_launcher:
             self._launcher.close()
 
@@ -171,18 +198,12 @@ class Supervisor:
     def _emit(self, event: Event) -> None:
         self._listener.on_event(event)
 
-    def _push(self, job: PortJob, device_id: str) -> tuple[PushState, str]:
-        with self._instance_lock:
-            move = job.mode is JobMode.REENROL
-            result = push_device(self._instance, self._records, job.batch, device_id, move=move)
-        return result.state, result.message
-
     def _finish(self, summary: PortSummary) -> None:
         self._listener.on_finished(summary)
 
 
 class _PortRun:
-    """One port's worker process and the thread that reads it."""
+    """One port's run, start to outcome: its worker process, the thread that reads it, its DeviceID."""
 
     def __init__(self, supervisor: Supervisor, job: PortJob) -> None:
         self.sup = supervisor
@@ -197,10 +218,14 @@ class _PortRun:
         self._timers: list[threading.Timer] = []
         self._started = time.monotonic()
         self._facts: dict[str, str] = {}
-        self._device_id = ""
-        self._push = (PushState.NONE, "")
-        self._stderr: IO[bytes] | None = None
         self._step = Step.START
+        self._worker_result: ResultEvent | None = None
+        # What became of the board's DeviceID; the pusher's thread writes it, so under `_push_lock`.
+        self._push_lock = threading.Lock()
+        self._entry: JournalEntry | None = None
+        self._push: PushResult | None = None
+        self._concluded = False
+        self._id_problem = ""
 
     def start(self) -> None:
         self._thread.start()
@@ -235,6 +260,9 @@ class _PortRun:
         try:
             with tempfile.TemporaryFile() as stderr:
                 self._serve(stderr)
+        except BaseException as error:  # a bug here must still end the run with a result and a record
+            self._conclude_once(Outcome.FAIL, f"internal error in the station: {error!r}", self._step)
+            raise
         finally:
             for timer in self._timers:
                 timer.cancel()
@@ -242,11 +270,10 @@ class _PortRun:
 
     def _serve(self, stderr: IO[bytes]) -> None:
         job = self.job
-        self._stderr = stderr
         try:
             process = self.sup._launcher.launch(stderr)
         except OSError as error:
-            self._conclude(Outcome.FAIL, f"could not start the port worker: {error}", Step.START, None)
+            self._conclude_once(Outcome.FAIL, f"could not start the port worker: {error}", Step.START)
             return
         with self._stop_lock:
             self._process = process
@@ -255,20 +282,27 @@ class _PortRun:
             process.terminate()
         self._timer(job.timeouts.overall, self._overall_timeout)
         assert process.stdin is not None and process.stdout is not None
-        with contextlib.suppress(OSError):  # a worker that died at once says why in its exit status
-            process.stdin.write(job.to_json().encode("utf-8"))
-        with contextlib.suppress(OSError):
-            process.stdin.close()
+        self._write_worker(job.to_json().encode("utf-8") + b"\n")
         for raw in process.stdout:
             if raw.strip():
                 self._handle(from_json_line(raw, job.port))
         process.stdout.close()
+        with contextlib.suppress(OSError):
+            process.stdin.close()
         try:
             code = process.wait(timeout=self.sup._grace)
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait()
         self._after_exit(code, stderr)
+
+    def _write_worker(self, data: bytes) -> None:
+        stdin = self._process.stdin if self._process is not None else None
+        if stdin is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # a worker that died says why in its exit status
+            stdin.write(data)
+            stdin.flush()
 
     def _handle(self, event: Event) -> None:
         if event.port != self.job.port:
@@ -278,66 +312,97 @@ class _PortRun:
             if event.status is StepStatus.STARTED:
                 self._step = event.step
         elif isinstance(event, ResultEvent):
-            if self._stop_reason is None and self._stderr is not None:
-                self._report_stderr(self._stderr)
-                self._conclude(event.outcome, event.message, event.step, event)
-            return  # the station's own result (after the push and the record) replaces the worker's
+            self._worker_result = event
+            return  # the station's own result (after the worker exits) replaces the worker's
         self.sup._emit(event)
         if isinstance(event, DeviceIdEvent):
-            self._on_device_id(event.device_id)
+            self._journal(event.device_id)
 
-    def _on_device_id(self, device_id: str) -> None:
-        port = self.job.port
-        self.sup._emit(StepEvent(port=port, step=Step.PUSH, status=StepStatus.STARTED))
+    # --- the DeviceID: journal, acknowledge, push ---------------------------------------------------
+    def _journal(self, text: str) -> None:
+        """Save the ID for good, then let the worker acknowledge it; refuse it when it cannot be saved."""
+        job = self.job
         try:
-            state, message = self.sup._push(self.job, device_id)
-        except ValidationError as error:
-            state, message = PushState.NONE, f"the board sent an invalid DeviceID: {error}"
-        self._device_id = device_id if state is not PushState.NONE else ""
-        self._push = (state, message)
-        status = StepStatus.FAILED if state in (PushState.REFUSED, PushState.NONE) else StepStatus.PASSED
-        self.sup._emit(StepEvent(port=port, step=Step.PUSH, status=status, message=message))
-        if status is StepStatus.FAILED:
-            self.sup._emit(ErrorEvent(port=port, step=Step.PUSH, message=message, kind="PushRefused"))
+            device_id = parse_device_id(text)
+            entry = self.sup._records.journal.receive(
+                device_id,
+                batch=job.batch,
+                move=job.mode is JobMode.REENROL,
+                port=job.port,
+                mac=self._facts.get("mac", ""),
+                task=job.task,
+            )
+        except StationError as error:
+            reason = self._redact(str(error))
+            with self._push_lock:
+                self._id_problem = f"DeviceID {text[:64]} was not saved, so it was not acknowledged: {reason}"
+            self._write_worker(refused_reply(reason))
+            self.sup._emit(
+                ErrorEvent(port=job.port, step=Step.PUSH, message=self._id_problem, kind="Journal")
+            )
+            return
+        with self._push_lock:
+            self._entry = entry
+        self._write_worker(journaled_reply(device_id))
+        self.sup._emit(StepEvent(port=job.port, step=Step.PUSH, status=StepStatus.STARTED))
+        self.sup._pusher.submit(entry, self._pushed)
+
+    def _pushed(self, entry: JournalEntry, result: PushResult) -> None:
+        """The pusher's answer (on its thread). After the result is out, the journal and the record
+        already say what happened; the run has nothing left to tell."""
+        with self._push_lock:
+            if self._concluded:
+                return
+            self._push = result
+            refused = result.state is JournalState.REFUSED
+            status = StepStatus.FAILED if refused else StepStatus.PASSED
+            self.sup._emit(
+                StepEvent(port=self.job.port, step=Step.PUSH, status=status, message=result.message)
+            )
+            if refused:
+                self.sup._emit(
+                    ErrorEvent(port=self.job.port, step=Step.PUSH, message=result.message, kind="PushRefused")
+                )
 
     def _overall_timeout(self) -> None:
         self.stop(f"the board did not finish within {self.job.timeouts.overall:g} s", Outcome.FAIL)
 
+    # --- the outcome ------------------------------------------------------------------------------
     def _after_exit(self, code: int, stderr: IO[bytes]) -> None:
-        if self.summary is not None:
-            return  # concluded when the worker's result arrived
         tail = self._report_stderr(stderr)
         stop = self._stop_reason
+        result = self._worker_result
+        if result is not None and (stop is None or result.outcome is Outcome.PASS):
+            self._conclude_once(result.outcome, result.message, result.step)
+            return
         if stop is not None:
             reason, outcome = stop
             self.sup._emit(LogEvent(port=self.job.port, level="info", source=LogSource.ENGINE, text=reason))
             reset = hard_reset(self.job.port)
             self.sup._emit(LogEvent(port=self.job.port, level="info", source=LogSource.ENGINE, text=reset))
-            self._conclude(outcome, f"{reason}; {reset}", self._current_step(), None)
+            self._conclude_once(outcome, f"{reason}; {reset}", self._step)
             return
         message = f"the port worker ended without a result (exit status {code})"
         if tail:
             message += f": {tail.splitlines()[-1]}"
-        self._conclude(Outcome.FAIL, message, self._current_step(), None)
+        self._conclude_once(Outcome.FAIL, message, self._step)
 
-    def _current_step(self) -> Step:
-        return self._step
-
-    def _conclude(self, outcome: Outcome, message: str, step: Step, result: ResultEvent | None) -> None:
-        push_state, push_message = self._push
-        if outcome is Outcome.PASS and push_state in (PushState.REFUSED, PushState.NONE):
-            outcome, step = Outcome.FAIL, Step.PUSH
-            message = push_message or "the board passed but reported no DeviceID"
-        elif outcome is Outcome.PASS and push_state is PushState.QUEUED:
-            message = f"{message}; {push_message}"
-        message = self._redact(message)
+    def _conclude_once(self, outcome: Outcome, message: str, step: Step) -> None:
+        with self._push_lock:
+            if self._concluded:
+                return
+            self._concluded = True
+            entry, push, problem = self._entry, self._push, self._id_problem
+        outcome, message, step = _with_push(outcome, message, step, entry, push, problem)
+        message = _bounded(self._redact(message))
         duration = time.monotonic() - self._started
-        record = self._write_record(outcome, duration, message if outcome is not Outcome.PASS else "")
+        record = self._write_record(outcome, duration, message if outcome is not Outcome.PASS else "", entry)
+        push_state = record.push_state if record is not None else _push_state(entry, push)
         summary = PortSummary(
             port=self.job.port,
             outcome=outcome,
             duration_s=round(duration, 3),
-            device_id=self._device_id,
+            device_id=entry.device_id if entry is not None else "",
             push_state=push_state,
             message=message,
             step=step,
@@ -346,19 +411,22 @@ class _PortRun:
             record_id=record.id if record is not None else 0,
         )
         self.summary = summary
+        self.finished.set()  # the worker has exited: the port is free before anyone hears the result
         self.sup._emit(
             ResultEvent(
                 port=self.job.port,
                 outcome=outcome,
                 duration_s=summary.duration_s,
-                device_id=self._device_id,
+                device_id=summary.device_id,
                 message=message,
                 step=step,
             )
         )
         self.sup._finish(summary)
 
-    def _write_record(self, outcome: Outcome, duration: float, error: str) -> ProvisioningRecord | None:
+    def _write_record(
+        self, outcome: Outcome, duration: float, error: str, entry: JournalEntry | None
+    ) -> ProvisioningRecord | None:
         job = self.job
         record = ProvisioningRecord(
             at=datetime.now(UTC),
@@ -369,20 +437,22 @@ class _PortRun:
             batch=job.batch,
             outcome=outcome,
             duration_s=duration,
-            push_state=self._push[0],
+            push_state=PushState.NONE,  # the journal entry's state, read as the record is written
             task=job.task,
             chip=self._facts.get("chip", ""),
             mac=self._facts.get("mac", ""),
-            device_id=self._device_id,
+            device_id=entry.device_id if entry is not None else "",
             image_sha256s=job.image_sha256s,
             error=error,
+            journal_id=entry.id if entry is not None else 0,
         )
         try:
             return self.sup._records.add(record)
-        except Exception as exc:  # a full disk must not hide the board's outcome from the person
-            self.sup._emit(
-                ErrorEvent(port=job.port, step=Step.RECORD, message=f"the record was not written: {exc}")
-            )
+        except StationError as exc:  # a full disk must not hide the board's outcome from the person
+            text = f"the record was not written: {exc}"
+            if entry is not None:
+                text += f"; DeviceID {entry.device_id} is safe in the journal"
+            self.sup._emit(ErrorEvent(port=job.port, step=Step.RECORD, message=text))
             return None
 
     def _report_stderr(self, stderr: IO[bytes]) -> str:
@@ -400,3 +470,45 @@ class _PortRun:
             return ""
         lines = [line for line in text.splitlines() if line.strip()]
         return self._redact("\n".join(lines[-STDERR_TAIL_LINES:]))
+
+
+def _with_push(
+    outcome: Outcome,
+    message: str,
+    step: Step,
+    entry: JournalEntry | None,
+    push: PushResult | None,
+    problem: str,
+) -> tuple[Outcome, str, Step]:
+    """The board decides its outcome; the push can only turn a pass into a fail when the instance
+    refused the ID, and a pass without a saved ID is no pass."""
+    if outcome is not Outcome.PASS:
+        return outcome, message, step
+    if entry is None:
+        return Outcome.FAIL, problem or "the board passed but reported no DeviceID", Step.PUSH
+    if push is not None and push.state is JournalState.REFUSED:
+        return Outcome.FAIL, push.message, Step.PUSH
+    if push is None:
+        return (
+            outcome,
+            f"{message}; queued for batch {entry.batch!r}: the instance has not answered yet",
+            step,
+        )
+    if push.state is JournalState.QUEUED:
+        return outcome, f"{message}; {push.message}", step
+    return outcome, message, step
+
+
+def _push_state(entry: JournalEntry | None, push: PushResult | None) -> PushState:
+    if entry is None:
+        return PushState.NONE
+    if push is None:
+        return PushState.QUEUED
+    return PushState(push.state.value)
+
+
+def _bounded(text: str) -> str:
+    """Whatever a board did (repeat a request for minutes, print a 100 KB line), a message stays readable."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[: MAX_MESSAGE_CHARS - 40] + f"... ({len(text) - MAX_MESSAGE_CHARS + 40} characters not shown)"

@@ -10,7 +10,6 @@ Two homes, as on real boards:
 from __future__ import annotations
 
 import json
-import os
 import struct
 import zlib
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from app.domain.chips import ChipType
 from app.domain.errors import ConflictError
+from app.system.private_files import write_private
 
 VIRTUAL_MAGIC = b"QLVEFUSE"
 _VIRTUAL_HEADER = struct.Struct("<8sI")
@@ -99,9 +99,8 @@ class RealEfuses:
         if new_state == self.state:
             return
         self.state = new_state
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state.to_json(), indent=1), encoding="utf-8")
-        os.replace(tmp, self._path)
+        data = json.dumps(self.state.to_json(), indent=1).encode("utf-8")
+        write_private(self._path, data, what="virtual board eFuses")
 
 
 def encode_virtual(state: EfuseState) -> bytes:

@@ -170,6 +170,7 @@ class _Session:
 
     def _send_device_id(self, device_id: str) -> None:
         self.ctx.stage(Stage.DEVICE_ID)
+        self.con.info("IEF", f"DeviceID {device_id}")  # the copy the station checks the request against
         while True:
             self._request(f"deviceID:{device_id}")
             raw = self._read_reply()

@@ -234,12 +234,15 @@ def test_provision_in_a_real_subprocess(data_dir: DataDir, fleet: SimFleet, cli)
 
 
 def test_records_flush_sends_queued_device_ids(cli, data_dir: DataDir) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.device_id import DeviceID
+    from app.provisioning.device_journal import JournalState
     from app.provisioning.records import RecordsDB
 
     batch = _batch(cli, "line-outbox")
     device_id = "ab" * 32
     with RecordsDB(data_dir.records_db) as records:
-        records.queue_push(batch, device_id, "connection refused")
+        entry = records.journal.receive(DeviceID(device_id), batch=batch, move=False)
+        records.journal.settle(entry.id, JournalState.QUEUED, "connection refused")
     listed = cli("records")
     assert "1 DeviceID(s) wait in the outbox" in listed.out
     flushed = cli("records", "--flush")

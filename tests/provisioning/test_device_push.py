@@ -1,4 +1,5 @@
-"""Pushing a DeviceID into its batch: added, already there, refused, moved on re-enrol, queued offline."""
+"""Delivering a journaled DeviceID to its batch: added, already there, refused, moved on re-enrol, queued
+offline, and the journal entry settled each time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
-from app.provisioning.device_push import flush_outbox, push_device
-from app.provisioning.records import PushState, RecordsDB
+from app.provisioning.device_journal import JournalState
+from app.provisioning.device_push import PushResult, deliver, flush_outbox
+from app.provisioning.records import RecordsDB
 
 from .network import NetworkDown
 
@@ -33,26 +36,46 @@ def records(tmp_path: Path) -> RecordsDB:
     db.close()
 
 
+def push(instance: Instance, records: RecordsDB, batch: str, move: bool = False) -> PushResult:
+    entry = records.journal.receive(DEVICE, batch=batch, move=move)
+    return deliver(instance, records.journal, entry)
+
+
 def test_a_fresh_flash_never_moves_a_device_from_another_batch(
     local: LocalInstance, records: RecordsDB
 ) -> None:
-    result = push_device(local, records, "field", DEVICE)
-    assert result.state is PushState.REFUSED
+    result = push(local, records, "field")
+    assert result.state is JournalState.REFUSED
     assert "already belongs to batch 'factory'" in result.message
+    (entry,) = records.journal.entries()
+    assert (entry.state, entry.reason) == (JournalState.REFUSED, result.message)
     assert local.find_device(DEVICE).batch == "factory"  # type: ignore[union-attr]
 
 
 def test_reenrol_moves_the_device(local: LocalInstance, records: RecordsDB) -> None:
-    result = push_device(local, records, "field", DEVICE, move=True)
-    assert result.state is PushState.PUSHED
+    result = push(local, records, "field", move=True)
+    assert result.state is JournalState.PUSHED
+    assert records.journal.entries()[0].state is JournalState.PUSHED
     assert result.message == f"DeviceID {DEVICE} moved from batch 'factory' to 'field'"
     assert local.find_device(DEVICE).batch == "field"  # type: ignore[union-attr]
 
 
 def test_reenrol_queued_offline_still_moves_when_flushed(local: LocalInstance, records: RecordsDB) -> None:
-    queued = push_device(NetworkDown(local), records, "field", DEVICE, move=True)  # type: ignore[arg-type]
-    assert queued.state is PushState.QUEUED
-    assert [(p.batch, p.device_id, p.move) for p in records.pending_pushes()] == [("field", DEVICE, True)]
-    report = flush_outbox(local, records)
+    queued = push(NetworkDown(local), records, "field", move=True)  # type: ignore[arg-type]
+    assert queued.state is JournalState.QUEUED
+    outbox = records.journal.outbox()
+    assert [(e.batch, e.device_id, e.move, e.attempts) for e in outbox] == [("field", DEVICE, True, 1)]
+    report = flush_outbox(local, records.journal)
     assert (report.pushed, report.refused, report.still_queued) == (1, 0, 0)
     assert local.find_device(DEVICE).batch == "field"  # type: ignore[union-attr]
+
+
+def test_a_push_still_down_stays_queued_and_counts_its_tries(
+    local: LocalInstance, records: RecordsDB
+) -> None:
+    push(NetworkDown(local), records, "field", move=True)  # type: ignore[arg-type]
+    report = flush_outbox(NetworkDown(local), records.journal)  # type: ignore[arg-type]
+    assert (report.pushed, report.still_queued) == (0, 1)
+    assert "cannot be reached" in report.unreachable
+    (entry,) = records.journal.outbox()
+    assert entry.attempts == 2

@@ -13,6 +13,7 @@ import pytest
 
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import (
+    DeviceIdEvent,
     ErrorEvent,
     Event,
     LogEvent,
@@ -28,6 +29,7 @@ from app.provisioning.events import (
 from app.provisioning.job import ConnectReset, PortJob, Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.port_worker import EXIT_BAD_JOB, EXIT_FAIL, EXIT_PASS
+from app.provisioning.station_replies import journaled_reply
 from app.provisioning.worker_launch import worker_command, worker_environment
 from tests.flashing.conftest import MockPeer, start_mock_peer
 
@@ -45,6 +47,38 @@ def run_worker(stdin: bytes, timeout: float = 90) -> tuple[int, list[str], str]:
     )
     lines = process.stdout.decode("utf-8").splitlines()
     return process.returncode, lines, process.stderr.decode("utf-8", errors="replace")
+
+
+def run_worker_with_station(job: PortJob, answer: bool, timeout: float = 90) -> tuple[int, list[str], str]:
+    """The worker with a station on its stdin that confirms (`answer`) or never confirms a DeviceID."""
+    process = subprocess.Popen(
+        worker_command(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=worker_environment(),
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    process.stdin.write(job.to_json().encode() + b"\n")
+    process.stdin.flush()
+    lines: list[str] = []
+    for raw in process.stdout:
+        line = raw.decode("utf-8").strip()
+        lines.append(line)
+        event = from_json_line(line, job.port)
+        if isinstance(event, DeviceIdEvent):
+            if answer:
+                process.stdin.write(journaled_reply(event.device_id))
+                process.stdin.flush()
+            else:
+                process.stdin.close()  # the station is gone
+    code = process.wait(timeout=timeout)
+    stderr = process.stderr.read().decode("utf-8", errors="replace")
+    for stream in (process.stdout, process.stderr):
+        stream.close()
+    if not process.stdin.closed:
+        process.stdin.close()
+    return code, lines, stderr
 
 
 def parse(lines: list[str], port: str) -> list[Event]:
@@ -101,15 +135,34 @@ def test_provisions_a_virtual_board(instance: LocalInstance, batch: str, make_fl
     ap = fleet.access_point
     job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid=ap.ssid, password=ap.password)
     job = job.for_port(fleet.urls[0])
-    code, lines, stderr = run_worker(job.to_json().encode())
+    code, lines, stderr = run_worker_with_station(job, answer=True)
     events = parse(lines, job.port)
     assert code == EXIT_PASS, stderr
     result = events[-1]
     assert isinstance(result, ResultEvent) and result.outcome is Outcome.PASS
     assert result.device_id == board_device_id(fleet.boards[0])
+    ief = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.IEF and e.facts)
+    assert ief.facts["id_check"] == "confirmed"  # the board's log line agreed with its request
     assert any(isinstance(e, LogEvent) and e.source is LogSource.ESPTOOL for e in events)
     assert any(isinstance(e, LogEvent) and e.source is LogSource.BOARD for e in events)
     assert ap.password not in "\n".join(lines) and ap.password not in stderr
+
+
+def test_a_deviceid_the_station_did_not_save_is_not_acknowledged(
+    instance: LocalInstance, batch: str, make_fleet: FleetFactory
+) -> None:
+    """The station is gone (stdin closed) when the ID arrives: the board is never told "OK"."""
+    fleet = make_fleet(1)
+    ap = fleet.access_point
+    job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid=ap.ssid, password=ap.password)
+    job = job.for_port(fleet.urls[0])
+    code, lines, stderr = run_worker_with_station(job, answer=False)
+    result = parse(lines, job.port)[-1]
+    assert code == EXIT_FAIL, stderr
+    assert isinstance(result, ResultEvent) and result.step is Step.IEF
+    assert "was not acknowledged: the station stopped before it confirmed" in result.message
+    assert result.device_id == board_device_id(fleet.boards[0])
+    assert "deviceID acknowledged" not in "\n".join(lines)
 
 
 def test_flashes_the_independent_mock_bootloader_then_times_out_waiting_for_the_ief(

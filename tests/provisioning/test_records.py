@@ -1,15 +1,18 @@
-"""Provisioning records and the push outbox, on a real SQLite file."""
+"""Provisioning records and their link to the DeviceID journal, on a real SQLite file."""
 
 from __future__ import annotations
 
 import csv
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from app.domain.device_id import DeviceID
 from app.domain.records import PageRequest
+from app.provisioning.device_journal import JournalState
 from app.provisioning.events import Outcome
 from app.provisioning.records import (
     CSV_COLUMNS,
@@ -114,18 +117,15 @@ def test_csv_to_unwritable_place(tmp_path: Path) -> None:
         db.export_csv(tmp_path / "missing" / "x.csv")
 
 
-def test_outbox_queue_and_complete(tmp_path: Path) -> None:
+def test_a_record_takes_its_push_state_from_its_journal_entry(tmp_path: Path) -> None:
     with RecordsDB(tmp_path / "r.sqlite3") as db:
-        device = f"{7:064x}"
-        db.queue_push("line-1", device, "connection refused")
-        db.queue_push("line-1", device, "still down")
-        db.add(_record(7, push_state=PushState.QUEUED))
-        pending = db.pending_pushes()
-        assert [(p.batch, p.device_id, p.attempts, p.last_error) for p in pending] == [
-            ("line-1", device, 2, "still down")
-        ]
-        db.note_push_failure(pending[0].id, "timeout")
-        assert db.pending_pushes()[0].attempts == 3
-        db.complete_push(pending[0].id, PushState.PUSHED)
-        assert db.pending_count() == 0
-        assert db.list_records().items[0].push_state is PushState.PUSHED
+        entry = db.journal.receive(DeviceID(f"{7:064x}"), batch="line-1", move=False)
+        record = db.add(replace(_record(7, push_state=PushState.NONE), journal_id=entry.id))
+        assert record.push_state is PushState.QUEUED  # journaled, not answered: owed to the instance
+        db.journal.settle(entry.id, JournalState.REFUSED, "in batch 'other'")
+        (stored,) = db.list_records().items
+        assert (stored.push_state, stored.error, stored.journal_id) == (
+            PushState.REFUSED,
+            "in batch 'other'",
+            entry.id,
+        )

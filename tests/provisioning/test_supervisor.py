@@ -122,9 +122,9 @@ def test_two_boards_provisioned_pushed_and_recorded(
         assert summary.push_state is PushState.PUSHED
         assert summary.mac == board.mac
         steps = [(e.step, e.status) for e in events.of_port(url) if isinstance(e, StepEvent)]
-        assert [s for s, status in steps if status is StepStatus.PASSED] == [
-            Step.DETECT, Step.CHECK, Step.FLASH, Step.BOOT, Step.IEF, Step.PUSH
-        ]  # fmt: skip
+        passed = [s for s, status in steps if status is StepStatus.PASSED]
+        assert passed[:4] == [Step.DETECT, Step.CHECK, Step.FLASH, Step.BOOT]
+        assert sorted(passed[4:], key=lambda s: s.value) == [Step.IEF, Step.PUSH]  # pushed while joining WiFi
         progress = [e for e in events.of_port(url) if isinstance(e, ProgressEvent)]
         assert progress[-1].overall_done == progress[-1].overall_total == sum(len(i.data) for i in job.images)
         results = [e for e in events.of_port(url) if isinstance(e, ResultEvent)]
@@ -380,19 +380,19 @@ def test_offline_instance_queues_the_push_then_flush_sends_it(
     job = _job(instance, batch, fleet).for_port(fleet.urls[0])
     offline = NetworkDown(instance)
     summary = run_jobs(offline, records, [job])[1][job.port]
-    assert offline.calls == 1
+    assert offline.calls >= 1  # tried, then retried with a growing pause while the run went on
     assert summary.outcome is Outcome.PASS and summary.push_state is PushState.QUEUED
     assert "queued" in summary.message
     assert _batch_ids(instance, batch) == set()
-    (pending,) = records.pending_pushes()
+    (pending,) = records.journal.outbox()
     assert (pending.batch, pending.device_id) == (batch, summary.device_id)
     assert records.list_records().items[0].push_state is PushState.QUEUED
 
-    still_down = flush_outbox(offline, records)  # type: ignore[arg-type]
+    still_down = flush_outbox(offline, records.journal)  # type: ignore[arg-type]
     assert (still_down.pushed, still_down.still_queued) == (0, 1)
-    assert records.pending_pushes()[0].attempts == 2
+    assert records.journal.outbox()[0].attempts >= 2
 
-    report = flush_outbox(instance, records)
+    report = flush_outbox(instance, records.journal)
     assert (report.pushed, report.refused, report.still_queued) == (1, 0, 0)
     assert _batch_ids(instance, batch) == {summary.device_id} == {board_device_id(fleet.boards[0])}
     assert records.list_records().items[0].push_state is PushState.PUSHED
@@ -426,7 +426,7 @@ def _fake_worker(code: str) -> Callable[[], list[str]]:
     return lambda: [sys.executable, "-c", code]
 
 
-def test_a_wrong_wifi_password_fails_the_board_and_its_id_is_not_pushed(
+def test_a_wrong_wifi_password_fails_the_board_but_its_id_is_kept(
     instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
 ) -> None:
     fleet = make_fleet(1)
@@ -438,9 +438,11 @@ def test_a_wrong_wifi_password_fails_the_board_and_its_id_is_not_pushed(
     assert summary.outcome is Outcome.FAIL and summary.step is Step.IEF
     assert f"could not join WiFi {ap.ssid!r}" in summary.message
     assert "authentication failed" in summary.message  # the board's own words for why
-    assert str(board_device_id(fleet.boards[0])) in summary.message
-    assert _batch_ids(instance, batch) == set()
-    assert records.list_records().items[0].outcome is Outcome.FAIL
+    device_id = str(board_device_id(fleet.boards[0]))
+    assert device_id in summary.message and summary.device_id == device_id
+    (record,) = records.list_records().items
+    assert record.outcome is Outcome.FAIL and record.device_id == device_id  # never an empty device_id
+    assert _batch_ids(instance, batch) == {device_id}  # journaled IDs only move forward
     assert all(wrong not in event.to_json_line() for event in events.events)
 
 
@@ -449,7 +451,8 @@ def test_a_worker_that_dies_without_a_result_is_a_clear_failure(
 ) -> None:
     job = _job_for_port(instance, batch, "rfc2217://127.0.0.1:1")
     crash = (
-        "import sys; sys.stdin.read(); print('not json'); sys.stderr.write('Traceback: boom\\n'); sys.exit(7)"
+        "import sys; sys.stdin.readline(); print('not json'); "
+        "sys.stderr.write('Traceback: boom\\n'); sys.exit(7)"
     )
     collector = Collector()
     supervisor = Supervisor(instance, records, collector, launcher=CommandLauncher(_fake_worker(crash)))
