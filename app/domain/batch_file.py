@@ -3,6 +3,11 @@
 A file is accepted whole or rejected whole: every problem is listed with its index and line, and
 nothing of a bad file reaches an instance. The fast path (json + one regex per ID) handles a million
 IDs in well under a second; line numbers are worked out only when there is something to report.
+
+The file comes from anywhere, so the decoder is made safe for hostile JSON: integers stay text (a
+5000-digit number would hit the interpreter's int conversion limit, and no DeviceID is a number),
+NaN/Infinity are not JSON, a key given twice is refused (which "devices" did the author mean?), and
+nesting past what any batch file needs is refused before the interpreter's recursion limit is reached.
 """
 
 from __future__ import annotations
@@ -58,10 +63,7 @@ def parse_batch_file(data: bytes, source: str = "batch file") -> list[DeviceID]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BatchFileError(source, [FileProblem(f"not UTF-8 text (byte {exc.start})")]) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BatchFileError(source, [FileProblem(f"not valid JSON: {exc.msg}", line=exc.lineno)]) from None
+    document = _decode(text, source)
     if not isinstance(document, dict):
         raise BatchFileError(
             source, [FileProblem(f'expected an object {{"devices": [...]}}, found {_json_type(document)}')]
@@ -90,6 +92,59 @@ def parse_batch_file(data: bytes, source: str = "batch file") -> list[DeviceID]:
     return [DeviceID(item.lower()) for item in devices]
 
 
+class _JsonNumber:
+    """A JSON number kept as its text: never converted, so no size of number can fail to convert.
+
+    Not a `str`, so a 64-digit number can never pass for a DeviceID.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str, count: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.count = count
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        keys = [key for key, _ in pairs]
+        key = next(k for k in keys if keys.count(k) > 1)
+        raise _DuplicateKeyError(key, keys.count(key))
+    return document
+
+
+def _not_json(constant: str) -> object:
+    raise json.JSONDecodeError(f"{constant} is not a JSON value", constant, 0)
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_JsonNumber,
+    parse_float=_JsonNumber,
+    parse_constant=_not_json,
+    object_pairs_hook=_unique_keys,
+)
+
+
+def _decode(text: str, source: str) -> object:
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise BatchFileError(source, [FileProblem(f"not valid JSON: {exc.msg}", line=exc.lineno)]) from None
+    except _DuplicateKeyError as exc:
+        problem = f'the key "{exc.key}" appears {exc.count} times in one object; give it once'
+        raise BatchFileError(source, [FileProblem(problem)]) from None
+    except RecursionError:
+        problem = "lists and objects are nested too deeply to read; a batch file needs 2 levels"
+        raise BatchFileError(source, [FileProblem(problem)]) from None
+
+
 def _item_problem(item: object) -> str:
     if isinstance(item, str):
         return device_id_problem(item.strip()) if item.strip() != item else device_id_problem(item)
@@ -113,7 +168,6 @@ def _element_lines(text: str, count: int) -> list[int] | None:
     match = _DEVICES_KEY.search(text)
     if match is None:
         return None
-    decoder = json.JSONDecoder()
     pos = match.end()
     line = text.count("\n", 0, pos) + 1
     lines: list[int] = []
@@ -125,7 +179,7 @@ def _element_lines(text: str, count: int) -> list[int] | None:
         pos = skip.end()
         lines.append(line)
         try:
-            _, end = decoder.raw_decode(text, pos)
+            _, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError:
             return None
         line += text.count("\n", pos, end)
