@@ -11,6 +11,7 @@ import re
 import sqlite3
 
 from app.domain.errors import ValidationError
+from app.domain.names import check_visible
 from app.domain.records import InstanceParams
 from app.instance.local import meta
 
@@ -19,10 +20,21 @@ _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def validate_endpoint(value: str) -> str:
-    """Return the endpoint (hostname or IP address) trimmed, or say why it cannot be one."""
+    """Return the endpoint (hostname or IP address) trimmed, or say why it cannot be one.
+
+    The IEF receives it as one line of its UART protocol, so a newline or any other invisible character
+    is refused wherever it is, and so is an IPv6 scope (`%eth0`): it names an interface of this PC, which
+    the board does not have.
+    """
+    check_visible(value, "the instance endpoint")
     text = value.strip()
     if not text:
         raise ValidationError("the instance endpoint cannot be empty; give a hostname or an IP address")
+    if "%" in text:
+        raise ValidationError(
+            f"the endpoint {text!r} has an IPv6 scope ('%...'), which names a network interface of this "
+            "PC, not of the board; give the address without it, or a hostname"
+        )
     try:
         return str(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
