@@ -17,7 +17,16 @@ class ChipProfile:
     bootloader_offset: int
     image_chip_id: int
     esptool_name: str
+    flash_mapped: tuple[range, ...] = ()
     secure_boot_key_types: tuple[KeyType, ...] = (KeyType.RSA_3072,)
+
+    def maps_flash(self, address: int) -> bool:
+        """True if `address` is in the instruction or data window the cache maps from flash.
+
+        Only an app loads segments there; the ROM loads a bootloader into RAM only, so this is what
+        tells the two kinds of image apart.
+        """
+        return any(address in window for window in self.flash_mapped)
 
 
 class ChipType(Enum):
@@ -70,11 +79,20 @@ class ChipType(Enum):
 
 # Offsets and image chip ids are those of ESP-IDF / esptool for each family. Secure Boot V2 on these
 # four families is RSA-3072 (RSA-PSS) only; ECDSA arrives with ESP32-C2/C6/H2/P4.
+# The flash-mapped windows (IROM, DROM) are esptool's IROM_MAP_* and DROM_MAP_* for each target.
 _PROFILES: dict[ChipType, ChipProfile] = {
-    ChipType.ESP32: ChipProfile("ESP32", 0x1000, 0x0000, "esp32"),
-    ChipType.ESP32C3: ChipProfile("ESP32-C3", 0x0, 0x0005, "esp32c3"),
-    ChipType.ESP32S2: ChipProfile("ESP32-S2", 0x1000, 0x0002, "esp32s2"),
-    ChipType.ESP32S3: ChipProfile("ESP32-S3", 0x0, 0x0009, "esp32s3"),
+    ChipType.ESP32: ChipProfile(
+        "ESP32", 0x1000, 0x0000, "esp32", (range(0x400D0000, 0x40400000), range(0x3F400000, 0x3F800000))
+    ),
+    ChipType.ESP32C3: ChipProfile(
+        "ESP32-C3", 0x0, 0x0005, "esp32c3", (range(0x42000000, 0x42800000), range(0x3C000000, 0x3C800000))
+    ),
+    ChipType.ESP32S2: ChipProfile(
+        "ESP32-S2", 0x1000, 0x0002, "esp32s2", (range(0x40080000, 0x40B80000), range(0x3F000000, 0x3F3F0000))
+    ),
+    ChipType.ESP32S3: ChipProfile(
+        "ESP32-S3", 0x0, 0x0009, "esp32s3", (range(0x42000000, 0x44000000), range(0x3C000000, 0x3E000000))
+    ),
 }
 
 PARTITION_TABLE_OFFSET = 0x8000
@@ -82,3 +100,11 @@ PARTITION_TABLE_OFFSET = 0x8000
 
 FACTORY_APP_OFFSET = 0x10000
 """Offset of the factory app partition in the station's partition table (the IEF lives there)."""
+
+MAX_IMAGE_SIZE = 16 * 1024 * 1024
+"""No bootloader, partition table or IEF the station flashes is larger (ESP-IDF apps are a few MiB, and
+16 MiB is the largest flash most ESP32-family modules carry); a file that describes more is refused
+before anything that size is allocated."""
+
+MAX_FLASH_SIZE = 128 * 1024 * 1024
+"""The largest flash an ESP image header can declare (esptool's "128MB"): no partition can end past it."""

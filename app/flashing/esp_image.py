@@ -13,7 +13,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from app.domain.chips import FACTORY_APP_OFFSET, ChipType
+from app.domain.chips import FACTORY_APP_OFFSET, MAX_IMAGE_SIZE, ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import ImageKind
 from app.flashing.partition_table import PartitionEntry, parse_partition_table
@@ -63,15 +63,22 @@ def check_image(
     what = kind.value
     if not data:
         raise ValidationError(f"the {what} image is empty (0 bytes)")
-    if max_size is not None and len(data) > max_size:
+    if len(data) > MAX_IMAGE_SIZE:
+        raise ValidationError(
+            f"the {what} image is {len(data)} bytes ({len(data):#x}); no partition the station writes holds "
+            f"more than {MAX_IMAGE_SIZE // (1 << 20)} MiB, so it would overwrite what follows"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if kind is ImageKind.PARTITION_TABLE:
+        summary = _check_partition_table(data, digest)
+    else:
+        summary = _check_esp_image(data, device_type, kind, digest)
+    if max_size is not None and len(data) > max_size:  # after the format checks: a wrong kind says so
         raise ValidationError(
             f"the {what} image is {len(data)} bytes ({len(data):#x}) but its partition holds only "
             f"{max_size} bytes ({max_size:#x}); it would overwrite what follows"
         )
-    digest = hashlib.sha256(data).hexdigest()
-    if kind is ImageKind.PARTITION_TABLE:
-        return _check_partition_table(data, digest)
-    return _check_esp_image(data, device_type, kind, digest)
+    return summary
 
 
 def _check_partition_table(data: bytes, digest: str) -> ImageSummary:
@@ -108,7 +115,8 @@ def _check_esp_image(data: bytes, device_type: ChipType, kind: ImageKind, digest
         raise ValidationError(
             f"ESP image header has hash-appended flag 0x{hash_flag:02X}; it must be 0 or 1 (corrupt header)"
         )
-    end_of_segments, checksum = _walk_segments(data, segment_count)
+    end_of_segments, checksum, loads = _walk_segments(data, segment_count)
+    _check_kind(kind, loads, device_type)
     image_end = _check_checksum(data, end_of_segments, checksum)
     if hash_flag:
         image_end = _check_appended_digest(data, image_end)
@@ -139,10 +147,32 @@ def _check_chip(chip_id: int, device_type: ChipType) -> None:
     )
 
 
-def _walk_segments(data: bytes, count: int) -> tuple[int, int]:
-    """Return the offset after the last segment and the XOR checksum of all segment data."""
+def _check_kind(kind: ImageKind, loads: list[int], device_type: ChipType) -> None:
+    """A bootloader loads only into RAM (the ROM cannot map flash); an ESP-IDF app always has code or
+    data mapped from flash. So the load addresses tell a bootloader picked by mistake from an IEF."""
+    profile = device_type.profile
+    mapped = [(number, address) for number, address in enumerate(loads, 1) if profile.maps_flash(address)]
+    if kind is ImageKind.BOOTLOADER and mapped:
+        number, address = mapped[0]
+        raise ValidationError(
+            f"this is an app image, not a bootloader: segment {number} loads at {address:#010x}, memory "
+            f"mapped from flash, which only an app uses (the ROM loads a bootloader into RAM); "
+            "was the IEF chosen by mistake?"
+        )
+    if kind is ImageKind.IEF and not mapped:
+        raise ValidationError(
+            f"this image looks like a bootloader, not an IEF: all {len(loads)} of its segments load into RAM "
+            f"and none into memory mapped from flash, which every ESP-IDF app has; "
+            "was the bootloader chosen by mistake?"
+        )
+
+
+def _walk_segments(data: bytes, count: int) -> tuple[int, int, list[int]]:
+    """Return the offset after the last segment, the XOR checksum of all segment data and every
+    segment's load address."""
     position = _HEADERS_LEN
     checksum = _CHECKSUM_SEED
+    loads: list[int] = []
     for number in range(1, count + 1):
         if position + _SEGMENT.size > len(data):
             raise ValidationError(
@@ -158,8 +188,9 @@ def _walk_segments(data: bytes, count: int) -> tuple[int, int]:
                 f"past the end of the data at {len(data):#x}"
             )
         checksum ^= xor_of_bytes(data[start : start + length])
+        loads.append(load_address)
         position = start + length
-    return position, checksum
+    return position, checksum, loads
 
 
 def _check_checksum(data: bytes, end_of_segments: int, computed: int) -> int:

@@ -12,6 +12,7 @@ import itertools
 import struct
 from dataclasses import dataclass
 
+from app.domain.chips import MAX_FLASH_SIZE, PARTITION_TABLE_OFFSET
 from app.domain.errors import ValidationError
 
 ENTRY_SIZE = 32
@@ -22,6 +23,8 @@ _END_MARKER = b"\xff" * ENTRY_SIZE
 _ENTRY = struct.Struct("<2sBBII16sI")
 APP_TYPE = 0x00
 DATA_TYPE = 0x01
+FIRST_PARTITION_OFFSET = PARTITION_TABLE_OFFSET + 0x1000
+"""Below this are the bootloader and the partition table's own 4 KiB sector (ESP-IDF's rule too)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,23 @@ def _entry(raw: bytes, number: int) -> PartitionEntry:
     label = label_raw.split(b"\x00", 1)[0].decode("ascii", errors="replace")
     if size == 0:
         raise ValidationError(f"partition table entry {number} ({label!r}) has size 0")
+    if offset < FIRST_PARTITION_OFFSET:
+        raise ValidationError(
+            f"partition {label!r} (entry {number}) starts at {offset:#x}, over the bootloader and the "
+            f"partition table, which fill the flash below {FIRST_PARTITION_OFFSET:#x}"
+        )
+    check_fits_flash(PartitionEntry(label, ptype, subtype, offset, size, flags), MAX_FLASH_SIZE)
     return PartitionEntry(label, ptype, subtype, offset, size, flags)
+
+
+def check_fits_flash(entry: PartitionEntry, flash_size: int, whose: str = "the largest flash") -> None:
+    """Refuse a partition that ends past the flash: the bootloader would refuse the whole table."""
+    end = entry.offset + entry.size
+    if end > flash_size:
+        raise ValidationError(
+            f"partition {entry.label!r} ends at {end:#x}, past the end of {whose} "
+            f"({flash_size // (1 << 20)} MiB, {flash_size:#x})"
+        )
 
 
 def _check_md5(data: bytes, position: int, number: int) -> None:

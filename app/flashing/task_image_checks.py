@@ -16,7 +16,16 @@ from app.domain.kinds import BootloaderKind, ImageKind
 from app.domain.records import FlashImage, TaskImages
 from app.flashing.esp_image import ImageSummary, check_image
 from app.flashing.flash_checks import check_release_image_signed
-from app.flashing.partition_table import MAX_TABLE_SIZE
+from app.flashing.partition_table import MAX_TABLE_SIZE, check_fits_flash
+
+_FLASH_SIZE_OFFSET = 3
+"""Header byte 3: flash size in its high nibble (1 MiB << n), flash frequency in the low one."""
+
+
+def declared_flash_size(bootloader: bytes) -> int:
+    """The flash size the bootloader's header declares; the station flashes with flash_size "keep", so it
+    is the size the bootloader will assume for the partition table."""
+    return (1 << 20) << (bootloader[_FLASH_SIZE_OFFSET] >> 4)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,9 @@ def check_task_images(task: TaskImages) -> CheckedImages:
         ImageKind.BOOTLOADER,
         PARTITION_TABLE_OFFSET - chip.bootloader_offset,
     )
+    flash_size = declared_flash_size(by_kind[ImageKind.BOOTLOADER].data)
+    for partition in table.partitions:
+        check_fits_flash(partition, flash_size, "the flash the bootloader's header declares")
     ief = check_image(by_kind[ImageKind.IEF].data, chip, ImageKind.IEF, factory.size)
     if task.bootloader_kind is BootloaderKind.RELEASE:
         check_release_image_signed(bootloader, task.key_digest_hex)

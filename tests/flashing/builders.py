@@ -10,6 +10,7 @@ import espsecure
 from esptool.bin_image import ELFSection, ESP32C3FirmwareImage, ESP32FirmwareImage
 
 IRAM_C3 = 0x40380000
+DROM_C3 = 0x3C000020
 
 
 def build_app(
@@ -17,13 +18,25 @@ def build_app(
     image_cls: type[ESP32FirmwareImage] = ESP32C3FirmwareImage,
     append_digest: bool = True,
 ) -> bytes:
-    """A valid ESP image with one IRAM segment, as esptool writes it (checksum, optional SHA-256)."""
+    """A valid app image: flash-mapped rodata and one IRAM segment, as esptool writes it (checksum,
+    optional SHA-256)."""
+    return _build(payload, image_cls, append_digest, mapped=True)
+
+
+def build_bootloader(payload: bytes = bytes(range(256)) * 16, append_digest: bool = True) -> bytes:
+    """A valid bootloader image: one IRAM segment and nothing mapped from flash."""
+    return _build(payload, ESP32C3FirmwareImage, append_digest, mapped=False)
+
+
+def _build(payload: bytes, image_cls: type[ESP32FirmwareImage], append_digest: bool, mapped: bool) -> bytes:
     image = image_cls()
     image.entrypoint = IRAM_C3
     image.flash_mode = 2
     image.flash_size_freq = 0x1F
     image.append_digest = append_digest
     image.segments = [ELFSection(b".iram0.text", IRAM_C3, payload, flags=0)]
+    if mapped:
+        image.segments.insert(0, ELFSection(b".flash.rodata", DROM_C3, b"rodata\x00\x00", flags=0))
     data: bytes = image.save(None)
     return data
 

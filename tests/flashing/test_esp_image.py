@@ -14,7 +14,14 @@ from app.domain.errors import ValidationError
 from app.domain.kinds import ImageKind
 from app.flashing.esp_image import check_image, xor_of_bytes
 
-from .builders import STANDARD_TABLE, build_app, build_partition_table, key_digest_hex, sign_with
+from .builders import (
+    STANDARD_TABLE,
+    build_app,
+    build_bootloader,
+    build_partition_table,
+    key_digest_hex,
+    sign_with,
+)
 
 C3 = ChipType.ESP32C3
 
@@ -35,7 +42,7 @@ def test_valid_image_summary_matches_what_esptool_reads() -> None:
 
 
 def test_image_without_appended_digest_is_accepted() -> None:
-    summary = check_image(build_app(append_digest=False), C3, ImageKind.BOOTLOADER)
+    summary = check_image(build_bootloader(append_digest=False), C3, ImageKind.BOOTLOADER)
     assert summary.hash_appended is False
 
 
@@ -88,7 +95,7 @@ def test_insane_segment_count() -> None:
 def test_segment_running_past_the_end() -> None:
     data = bytearray(build_app())
     struct.pack_into("<I", data, 28, 0x200000)  # first segment's length
-    with pytest.raises(ValidationError, match=r"segment 1 of 1 .* claims 2097152 bytes"):
+    with pytest.raises(ValidationError, match=r"segment 1 of 2 .* claims 2097152 bytes"):
         check_image(bytes(data), C3, ImageKind.IEF)
 
 
@@ -101,7 +108,7 @@ def test_truncated_image() -> None:
 def test_checksum_mismatch_reports_both_values() -> None:
     data = bytearray(build_app(append_digest=False))
     stored = data[-1]
-    data[40] ^= 0x01  # a payload byte: the XOR checksum moves by exactly 1
+    data[48] ^= 0x01  # an IRAM payload byte: the XOR checksum moves by exactly 1
     with pytest.raises(ValidationError) as err:
         check_image(bytes(data), C3, ImageKind.IEF)
     assert str(err.value).startswith(
@@ -137,7 +144,7 @@ def test_trailing_garbage_refused() -> None:
 
 
 def test_signed_image_accepted_with_key_digest(signing_key: Path, tmp_path: Path) -> None:
-    unsigned = build_app()
+    unsigned = build_bootloader()
     signed = sign_with(signing_key, unsigned, tmp_path)
     summary = check_image(signed, C3, ImageKind.BOOTLOADER)
     assert summary.signed is True
@@ -148,7 +155,7 @@ def test_signed_image_accepted_with_key_digest(signing_key: Path, tmp_path: Path
 
 
 def test_signature_over_other_content_refused(signing_key: Path, tmp_path: Path) -> None:
-    signed = bytearray(sign_with(signing_key, build_app(), tmp_path))
+    signed = bytearray(sign_with(signing_key, build_bootloader(), tmp_path))
     sector = len(signed) - 4096
     signed[sector - 1] = 0x00  # padding before the sector: covered by the signature, not by the image
     with pytest.raises(ValidationError, match=r"signature block 1 .* signs a different image"):
@@ -156,7 +163,7 @@ def test_signature_over_other_content_refused(signing_key: Path, tmp_path: Path)
 
 
 def test_corrupt_signature_block_refused(signing_key: Path, tmp_path: Path) -> None:
-    signed = bytearray(sign_with(signing_key, build_app(), tmp_path))
+    signed = bytearray(sign_with(signing_key, build_bootloader(), tmp_path))
     sector = len(signed) - 4096
     signed[sector + 900] ^= 0xFF  # inside the RSA signature
     with pytest.raises(

@@ -18,7 +18,7 @@ from app.flashing.flash_checks import (
 )
 from app.flashing.flash_errors import FlashRefusedError, ReleaseConfirmationError, WrongChipError
 
-from .builders import build_app, key_digest_hex, sign_with
+from .builders import build_bootloader, key_digest_hex, sign_with
 
 TASK_DIGEST = "ab" * 32
 OTHER_DIGEST = "cd" * 32
@@ -114,7 +114,7 @@ def test_flash_encryption_refused_for_any_bootloader() -> None:
 
 
 def test_release_image_signed_by_task_key(signing_key: Path, tmp_path: Path) -> None:
-    signed = sign_with(signing_key, build_app(), tmp_path)
+    signed = sign_with(signing_key, build_bootloader(), tmp_path)
     summary = check_image(signed, ChipType.ESP32C3, ImageKind.BOOTLOADER)
     check_release_image_signed(summary, key_digest_hex(signing_key))
     with pytest.raises(FlashRefusedError, match=r"signed by key .* not by the task's key"):
@@ -122,7 +122,7 @@ def test_release_image_signed_by_task_key(signing_key: Path, tmp_path: Path) -> 
 
 
 def test_release_image_unsigned_refused() -> None:
-    summary = check_image(build_app(), ChipType.ESP32C3, ImageKind.BOOTLOADER)
+    summary = check_image(build_bootloader(), ChipType.ESP32C3, ImageKind.BOOTLOADER)
     with pytest.raises(FlashRefusedError, match="bootloader image is not signed"):
         check_release_image_signed(summary, TASK_DIGEST)
 

@@ -14,7 +14,14 @@ from app.domain.records import FlashImage, TaskImages
 from app.flashing.flash_errors import FlashRefusedError
 from app.flashing.task_image_checks import check_task_images
 
-from .builders import STANDARD_TABLE, build_app, build_partition_table, key_digest_hex, sign_with
+from .builders import (
+    STANDARD_TABLE,
+    build_app,
+    build_bootloader,
+    build_partition_table,
+    key_digest_hex,
+    sign_with,
+)
 
 
 def _task(
@@ -27,7 +34,10 @@ def _task(
     images = (
         FlashImage(0x10000, ImageKind.IEF, "ief.bin", ief if ief is not None else build_app()),
         FlashImage(
-            0x0, ImageKind.BOOTLOADER, "bootloader.bin", bootloader if bootloader is not None else build_app()
+            0x0,
+            ImageKind.BOOTLOADER,
+            "bootloader.bin",
+            bootloader if bootloader is not None else build_bootloader(),
         ),
         FlashImage(
             0x8000,
@@ -58,7 +68,7 @@ def test_ief_larger_than_factory_partition_refused() -> None:
 
 def test_bootloader_overlapping_partition_table_refused() -> None:
     with pytest.raises(ValidationError, match=r"the bootloader image is .* holds only 32768 bytes"):
-        check_task_images(_task(bootloader=build_app(bytes(40 * 1024))))
+        check_task_images(_task(bootloader=build_bootloader(bytes(40 * 1024))))
 
 
 def test_image_at_wrong_offset_refused() -> None:
@@ -80,7 +90,7 @@ def test_missing_image_refused() -> None:
 
 def test_release_task_needs_both_images_signed_by_task_key(signing_key: Path, tmp_path: Path) -> None:
     digest = key_digest_hex(signing_key)
-    signed_boot = sign_with(signing_key, build_app(), tmp_path)
+    signed_boot = sign_with(signing_key, build_bootloader(), tmp_path)
     signed_ief = sign_with(signing_key, build_app(bytes(range(256)) * 8), tmp_path)
     checked = check_task_images(_task(signed_boot, signed_ief, kind=BootloaderKind.RELEASE, digest=digest))
     assert checked.summary_of(ImageKind.BOOTLOADER).signed
