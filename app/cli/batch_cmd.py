@@ -9,11 +9,14 @@ from app.cli.context import CliContext
 from app.cli.table import print_fields, print_table
 from app.domain.batch_file import parse_batch_file
 from app.domain.errors import ValidationError
-from app.domain.paging import iterate_pages
+from app.domain.input_files import read_capped
+from app.domain.paging import check_count, iterate_pages
 from app.domain.records import Batch, Device, Page, PageRequest
 from app.instance.api import DEFAULT_POLICY
 
 SHOW_DEFAULT_LIMIT = 1000
+MAX_BATCH_FILE_SIZE = 128 * 1024 * 1024
+"""Room for well over a million pretty-printed DeviceIDs; a larger file is not a batch file."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,10 +74,7 @@ def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
 
 def add_command(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.file is not None:
-        try:
-            data = args.file.read_bytes()
-        except OSError as exc:
-            raise ValidationError(f"cannot read {args.file}: {exc.strerror}") from None
+        data = read_capped(args.file, MAX_BATCH_FILE_SIZE, "batch file")
         ids: list[str] = list(parse_batch_file(data, source=str(args.file)))
     else:
         ids = list(args.device)
@@ -111,8 +111,8 @@ def list_command(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 def show_command(ctx: CliContext, args: argparse.Namespace) -> int:
-    if args.offset < 0 or args.limit < 0:
-        raise ValidationError("--offset and --limit cannot be negative")
+    check_count(args.offset, "--offset")
+    check_count(args.limit, "--limit")
     instance = ctx.open_instance()
     batch = instance.get_batch(args.name)
     limit = None if args.all else args.limit

@@ -14,6 +14,37 @@ from app.domain.errors import ValidationError
 from app.instance.api import Instance
 from app.system.paths import DataDir
 
+MAX_SECRET_BYTES = 64 * 1024
+"""Longer than any password or passphrase; a file or stream past it is not one (say, /dev/zero)."""
+
+
+def read_stdin_secret(what: str) -> str:
+    """The first line of stdin as a secret: strict UTF-8, at most MAX_SECRET_BYTES, never echoed in errors.
+
+    The bytes are decoded here rather than by sys.stdin, whose decoding depends on the locale and
+    either raises a traceback or lets undecodable bytes through as surrogates no database accepts.
+    """
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (an in-process caller's StringIO)
+        raw = sys.stdin.readline(MAX_SECRET_BYTES + 1).encode("utf-8", "surrogateescape")
+    else:
+        raw = buffer.readline(MAX_SECRET_BYTES + 1)
+    return decode_secret(raw, f"the {what} on stdin")
+
+
+def decode_secret(raw: bytes, where: str) -> str:
+    """Secret bytes as text without its line ending, or a ValidationError that does not show them."""
+    if len(raw) > MAX_SECRET_BYTES:
+        raise ValidationError(f"{where} is longer than {MAX_SECRET_BYTES // 1024} KiB; it cannot be a secret")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = f"byte {exc.start + 1} of {len(raw)} is 0x{raw[exc.start]:02X}"
+        raise ValidationError(
+            f"{where} is not valid UTF-8 text ({bad}); save it as UTF-8 and try again"
+        ) from None
+    return text.removesuffix("\n").removesuffix("\r")
+
 
 @dataclass
 class CliContext:
@@ -41,12 +72,13 @@ class CliContext:
         """Asked only when no OS keyring can hold the instance key: a file, else the terminal."""
         if self.passphrase_file is not None:
             try:
-                text = self.passphrase_file.read_text(encoding="utf-8")
+                with self.passphrase_file.open("rb") as file:
+                    raw = file.read(MAX_SECRET_BYTES + 1)
             except OSError as exc:
                 raise ValidationError(
                     f"cannot read passphrase file {self.passphrase_file}: {exc.strerror}"
                 ) from None
-            return text.rstrip("\r\n")
+            return decode_secret(raw, f"passphrase file {self.passphrase_file}").rstrip("\r\n")
         if not sys.stdin.isatty():
             return None
         print(reason, file=self.err)

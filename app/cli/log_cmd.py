@@ -6,7 +6,7 @@ import argparse
 
 from app.cli.context import CliContext
 from app.cli.table import print_table
-from app.domain.paging import iterate_pages
+from app.domain.paging import check_count, iterate_pages
 
 DEFAULT_LIMIT = 100
 
@@ -22,9 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def log_command(ctx: CliContext, args: argparse.Namespace) -> int:
-    entries = list(
-        iterate_pages(ctx.open_instance().list_activity, search=args.search, limit=max(args.limit, 0))
-    )
+    limit = check_count(args.limit, "--limit")
+    entries = list(iterate_pages(ctx.open_instance().list_activity, search=args.search, limit=limit))
     if args.json:
         ctx.print_json(entries)
     else:

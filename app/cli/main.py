@@ -2,11 +2,16 @@
 
 Every command group lives in its own module with a `register(subparsers)` function; this module only
 assembles them, parses global options and turns person-facing errors into `error: ...` on stderr.
+
+Arguments that are not UTF-8 are refused here, once, for every command: the interpreter hands such bytes
+over as lone surrogates, which no database, JSON file or terminal accepts, so they would otherwise end in
+a UnicodeEncodeError far from the argument that caused it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +36,7 @@ from app.cli import (
 )
 from app.cli.context import CliContext
 from app.domain.errors import StationError
-from app.system.paths import DataDir, resolve_data_dir
+from app.system.paths import ENV_HOME, DataDir, resolve_data_dir
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     instance_cmd,
@@ -55,8 +60,74 @@ EXIT_OK = 0
 EXIT_ERROR = 2
 
 
+class StationArgumentParser(argparse.ArgumentParser):
+    """argparse, plus: every argument must be UTF-8 text; a bad one is named as argparse names its own."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed = super().parse_args(args, namespace)
+        for dest, value in vars(parsed).items():
+            for text in _texts(value):
+                problem = utf8_problem(text)
+                if problem is not None:
+                    self.error(f"argument {_argument_name(self, dest)}: {problem}")
+        return parsed
+
+
+def utf8_problem(text: str) -> str | None:
+    """Why `text` (from argv, decoded with surrogateescape) is not UTF-8 text, or None if it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = text.encode("utf-8", "surrogateescape")
+        byte_at = len(text[: exc.start].encode("utf-8", "surrogateescape"))
+        shown = raw.decode("utf-8", "backslashreplace")
+        return (
+            f"{shown!r} is not valid UTF-8 text (byte 0x{raw[byte_at]:02X} at position {byte_at + 1}); "
+            "type it again, or set the terminal or script to UTF-8"
+        )
+    return None
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str | os.PathLike):
+        return [os.fspath(value)] if isinstance(os.fspath(value), str) else []
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
+def _argument_name(parser: argparse.ArgumentParser, dest: str) -> str:
+    """The option (`--search`) or positional (`name`) that fills `dest`, as argparse names it."""
+    for action in _actions(parser):
+        if action.dest == dest:
+            return (
+                max(action.option_strings, key=len) if action.option_strings else str(action.metavar or dest)
+            )
+    return dest
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    actions: list[argparse.Action] = []
+    for action in parser._actions:
+        actions.append(action)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                actions += _actions(child)
+    return actions
+
+
+def _data_dir_problem(explicit: str | None, root: Path) -> str | None:
+    """A data folder that is a file, named by where it came from (a sentence, or None if it is fine)."""
+    if not root.exists() or root.is_dir():
+        return None
+    given = "--data-dir" if explicit else f"${ENV_HOME}" if os.environ.get(ENV_HOME) else "the data folder"
+    return f"{given} {root} is a file, not a folder; name a folder (it is created if missing)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StationArgumentParser(
         prog="ql-station",
         description="QuarkLink Provisioning Station. With no command, opens the station window.",
     )
@@ -89,10 +160,16 @@ def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = Non
     if handler is None:
         parser.print_help(out or sys.stdout)
         return EXIT_OK
+    err = err or sys.stderr
+    data_root = resolve_data_dir(args.data_dir)
+    problem = _data_dir_problem(args.data_dir, data_root)
+    if problem is not None:
+        print(f"error: {problem}", file=err)
+        return EXIT_ERROR
     ctx = CliContext(
-        data_dir=DataDir(resolve_data_dir(args.data_dir)),
+        data_dir=DataDir(data_root),
         out=out or sys.stdout,
-        err=err or sys.stderr,
+        err=err,
         passphrase_file=args.passphrase_file,
         actor=args.actor,
     )

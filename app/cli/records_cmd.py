@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.cli.context import CliContext
 from app.cli.table import print_table
-from app.domain.errors import ValidationError
+from app.domain.paging import check_count
 from app.domain.records import MAX_PAGE_SIZE, PageRequest
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
-    if args.offset < 0 or not 1 <= args.limit <= MAX_PAGE_SIZE:
-        raise ValidationError(f"--offset cannot be negative and --limit must be 1 to {MAX_PAGE_SIZE}")
+    check_count(args.offset, "--offset")
+    check_count(args.limit, "--limit", 1, MAX_PAGE_SIZE)
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
         if args.flush:

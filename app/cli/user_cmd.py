@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 
-from app.cli.context import CliContext
+from app.cli.context import CliContext, read_stdin_secret
 from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.domain.kinds import Role, parse_choice
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def read_secret_line(from_stdin: bool, prompt: str, what: str) -> str:
     """One secret: the first line of stdin, or typed at a terminal prompt without echo."""
     if from_stdin:
-        secret = sys.stdin.readline().rstrip("\r\n")
+        secret = read_stdin_secret(what)
     elif sys.stdin.isatty():
         secret = getpass.getpass(prompt)
     else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from app.domain.records import MAX_PAGE_SIZE, Page, PageRequest
+from app.domain.errors import ValidationError
+from app.domain.records import MAX_OFFSET, MAX_PAGE_SIZE, Page, PageRequest, shown_int
 
 T = TypeVar("T")
 
@@ -36,3 +37,14 @@ def iterate_pages(
     """The items of `walk_pages`, one by one."""
     for page in walk_pages(fetch, search=search, offset=offset, limit=limit):
         yield from page.items
+
+
+def check_count(value: int, option: str, low: int = 0, high: int = MAX_OFFSET) -> int:
+    """An offset or a limit a person gave: within `low..high`, else an error naming the option.
+
+    The default range is every offset a listing can have (`MAX_OFFSET`), so a number past SQLite's
+    64-bit integers is refused here, by name, instead of overflowing inside a query.
+    """
+    if not low <= value <= high:
+        raise ValidationError(f"{option} must be {low:,} to {high:,}; got {shown_int(value)}")
+    return value

@@ -31,6 +31,14 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 10_000
+MAX_OFFSET = 2**53 - 1
+"""The furthest a listing can be skipped into: the largest integer every JSON reader keeps exact (offsets
+cross HTTP), and far inside SQLite's signed 64-bit range, so no offset can overflow a query."""
+
+
+def shown_int(value: int) -> str:
+    """An integer for a message: huge ones by size, as printing one past 4300 digits raises ValueError."""
+    return str(value) if value.bit_length() <= 200 else f"a {value.bit_length()}-bit number"
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,10 @@ class PageRequest:
     search: str = ""
 
     def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise ValueError("page offset cannot be negative")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValidationError(f"a page offset must be 0 to {MAX_OFFSET:,}; got {shown_int(self.offset)}")
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"page limit must be between 1 and {MAX_PAGE_SIZE}")
+            raise ValidationError(f"a page limit must be 1 to {MAX_PAGE_SIZE:,}; got {shown_int(self.limit)}")
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,9 @@ def test_usernames() -> None:
 
 
 def test_page_request_bounds() -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ValidationError, match="offset must be 0 to"):
         PageRequest(offset=-1)
-    with pytest.raises(ValueError, match="between 1 and"):
+    with pytest.raises(ValidationError, match="limit must be 1 to 10,000; got 0"):
         PageRequest(limit=0)
 
 
