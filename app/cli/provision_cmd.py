@@ -102,11 +102,14 @@ def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) 
 def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
     """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
     printer = JsonPrinter(ctx.out) if json_mode else HumanPrinter(ctx.out, [j.port for j in jobs])
+    mode = jobs[0].mode.value if jobs else "provision"
     with RecordsDB(ctx.data_dir.records_db) as records:
-        supervisor = Supervisor(instance, records, printer)  # delivers the outbox first, on its own thread
+        # The supervisor delivers the outbox first, on its own thread.
+        supervisor = Supervisor(
+            instance, records, printer, data_dir=ctx.data_dir.root, holder=f"ql-station {mode}"
+        )
         try:
-            for job in jobs:
-                supervisor.start(job)
+            supervisor.start_all(list(jobs))
             supervisor.wait()
         finally:
             supervisor.close()  # after Ctrl-C: cancels every worker and resets its board

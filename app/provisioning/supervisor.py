@@ -34,11 +34,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Protocol
 
 from app.domain.device_id import parse_device_id
 from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
+from app.ports.reservation import PortReservation, reserve_port
 from app.provisioning.board_reset import hard_reset
 from app.provisioning.device_journal import JournalEntry, JournalState
 from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
@@ -104,9 +106,14 @@ class Supervisor:
         *,
         launcher: WorkerLauncher | None = None,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        data_dir: Path | None = None,
+        holder: str = "ql-station",
     ) -> None:
         """`launcher` starts the workers; by default the platform's (`default_launcher`), owned and
         closed by this supervisor. It is started now, so its warm-up overlaps whatever comes first.
+
+        With `data_dir`, each port is reserved there for `holder` while it runs (app/ports/reservation),
+        so another process cannot drive the same board; without it (tests) ports are not reserved.
 
         DeviceIDs a stopped station left in the journal unpushed are queued now and delivered first."""
         self._instance = instance
@@ -118,6 +125,8 @@ class Supervisor:
         self._launcher = launcher or default_launcher()
         self._launcher.start()
         self._grace = grace_seconds
+        self._data_dir = data_dir
+        self._holder = holder
         self._lock = threading.Lock()
         self._runs: dict[str, _PortRun] = {}
         self.station = _station_name()
@@ -141,16 +150,39 @@ class Supervisor:
 
     # --- public API ------------------------------------------------------------------------------
     def start(self, job: PortJob) -> None:
-        """Start provisioning `job.port`. Refused while that port still has a run."""
-        if not job.port:
+        """Start provisioning `job.port`. Refused (ConflictError) while that port still has a run here,
+        and (PortBusyError, naming the holder) while another process holds it."""
+        self.start_all([job])
+
+    def start_all(self, jobs: list[PortJob]) -> None:
+        """Start every job, or none: all ports are reserved before any board is touched, so a port held
+        elsewhere refuses the whole command at once instead of leaving half the boards started."""
+        if any(not job.port for job in jobs):
             raise ValidationError("the job names no port")
         with self._lock:
-            current = self._runs.get(job.port)
-            if current is not None and not current.finished.is_set():
-                raise ConflictError(f"{job.port} is already being provisioned; wait for it or cancel it")
-            run = _PortRun(self, job)
-            self._runs[job.port] = run
-        run.start()
+            for job in jobs:
+                current = self._runs.get(job.port)
+                if current is not None and not current.finished.is_set():
+                    raise ConflictError(f"{job.port} is already being provisioned; wait for it or cancel it")
+            reservations = self._reserve_all([job.port for job in jobs])
+            runs = [_PortRun(self, job, held) for job, held in zip(jobs, reservations, strict=True)]
+            self._runs.update((run.job.port, run) for run in runs)
+        for run in runs:
+            run.start()
+
+    def _reserve_all(self, ports: list[str]) -> list[PortReservation | None]:
+        if self._data_dir is None:
+            return [None] * len(ports)
+        taken: list[PortReservation | None] = []
+        try:
+            for port in ports:
+                taken.append(reserve_port(self._data_dir, port, self._holder))
+        except BaseException:
+            for reservation in taken:
+                if reservation is not None:
+                    reservation.release()
+            raise
+        return taken
 
     def cancel(self, port: str, reason: str = "cancelled by the operator") -> bool:
         """Stop the port's worker and reset its board. Returns False if nothing runs there."""
@@ -205,9 +237,10 @@ class Supervisor:
 class _PortRun:
     """One port's run, start to outcome: its worker process, the thread that reads it, its DeviceID."""
 
-    def __init__(self, supervisor: Supervisor, job: PortJob) -> None:
+    def __init__(self, supervisor: Supervisor, job: PortJob, reservation: PortReservation | None) -> None:
         self.sup = supervisor
         self.job = job
+        self._reservation = reservation
         self.finished = threading.Event()
         self.summary: PortSummary | None = None
         self._redact = Redactor(job.wifi_password)
@@ -266,7 +299,12 @@ class _PortRun:
         finally:
             for timer in self._timers:
                 timer.cancel()
-            self.finished.set()
+            self._free_port()
+
+    def _free_port(self) -> None:
+        if self._reservation is not None:
+            self._reservation.release()
+        self.finished.set()
 
     def _serve(self, stderr: IO[bytes]) -> None:
         job = self.job
@@ -411,7 +449,7 @@ class _PortRun:
             record_id=record.id if record is not None else 0,
         )
         self.summary = summary
-        self.finished.set()  # the worker has exited: the port is free before anyone hears the result
+        self._free_port()  # the worker has exited: the port is free before anyone hears the result
         self.sup._emit(
             ResultEvent(
                 port=self.job.port,

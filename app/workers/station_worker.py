@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from app.domain.errors import ConflictError, StationError
+from app.domain.errors import StationError
 from app.instance.api import Instance
 from app.ports.discovery import PortInfo, PortKind, list_all_ports
 from app.ports.hotplug import PortChange, PortEvent, PortWatcher
@@ -47,12 +47,10 @@ log = logging.getLogger(__name__)
 DEFAULT_FLUSH_MS = 75
 DEFAULT_SCAN_MS = 1_000
 WORKER_NICENESS = 10
-RELAUNCH_DELAY_MS = 100
 # Sixteen workers started in the same instant (processes, interpreters, esptool imports, reader threads)
 # stalled the window by up to ~100 ms on 2 cores; one every 15 ms kept it under ~25 ms (gui_stalls.py)
 # and costs the last of 32 boards under half a second.
 STAGGER_MS = 15
-RELAUNCH_ATTEMPTS = 50  # 5 s for a finished run's worker process to exit
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,14 @@ class StationEngine:
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
             self._records = RecordsDB(self.data_dir.ensure().records_db)
-            self._supervisor = Supervisor(self.instance, self._records, self.states, launcher=self._launcher)
+            self._supervisor = Supervisor(
+                self.instance,
+                self._records,
+                self.states,
+                launcher=self._launcher,
+                data_dir=self.data_dir.root,
+                holder="station window",
+            )
         return self._supervisor
 
     def warm_up(self) -> None:
@@ -324,26 +329,19 @@ class StationWorker(QObject):
         self._queued.update(ports)
         self._launch(ports, job)
 
-    def _launch(self, ports: list[str], job: PortJob, attempt: int = 0) -> None:
-        """Start the ports' workers one every STAGGER_MS (see there), the first at once."""
+    def _launch(self, ports: list[str], job: PortJob) -> None:
+        """Start the ports' workers one every STAGGER_MS (see there), the first at once. A port whose
+        last result is in is free (the supervisor says so only once its worker has exited)."""
         if not ports or self.closing:
             return
         port, rest = ports[0], ports[1:]
         if rest:
-            QTimer.singleShot(STAGGER_MS, self, lambda: self._launch(rest, job, attempt))
+            QTimer.singleShot(STAGGER_MS, self, lambda: self._launch(rest, job))
         if port not in self._queued:
             return  # cancelled while it waited its turn
         try:
             self.engine.supervisor().start(job.for_port(port))
-        except ConflictError as exc:
-            # The previous run's result is in, but its worker is still exiting: start once it has.
-            if attempt < RELAUNCH_ATTEMPTS:
-                QTimer.singleShot(RELAUNCH_DELAY_MS, self, lambda: self._launch([port], job, attempt + 1))
-                return
-            self._queued.discard(port)
-            self.engine.states.not_started(port, str(exc))
-            self.problem.emit(f"{port}: {exc}")
-        except StationError as exc:
+        except StationError as exc:  # including another program holding the port
             self._queued.discard(port)
             self.engine.states.not_started(port, str(exc))
             self.problem.emit(f"{port}: {exc}")
