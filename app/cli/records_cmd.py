@@ -39,6 +39,9 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
         if args.flush:
+            recovered = records.journal.recover()
+            if recovered:
+                ctx.err.write(f"journal: {len(recovered)} DeviceID(s) left unpushed by a stopped station\n")
             report = flush_outbox(ctx.open_instance(), records.journal)
             sent, refused, left = report.pushed, report.refused, report.still_queued
             ctx.err.write(f"outbox: {sent} sent, {refused} refused, {left} still queued\n")

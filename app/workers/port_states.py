@@ -178,7 +178,8 @@ class PortStates:
     """Thread-safe per-port state. `on_event` from any thread; `take_changes` from the flushing thread.
 
     `on_change` is called (outside the lock) when a port becomes changed after the last take: the
-    worker uses it to schedule one flush for a whole burst of events.
+    worker uses it to schedule one flush for a whole burst of events. `on_station_note` gets the lines
+    that are about the station rather than a port (DeviceIDs recovered at start), from any thread.
     """
 
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
@@ -189,6 +190,7 @@ class PortStates:
         self._secrets: set[str] = set()
         self._redactor = Redactor()
         self.on_change = on_change
+        self.on_station_note: Callable[[str], None] | None = None
 
     # --- what the worker tells us ----------------------------------------------------------------
     def add_secret(self, secret: str) -> None:
@@ -242,6 +244,11 @@ class PortStates:
 
     # --- SupervisorListener ----------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        if not event.port:  # about the station, not a port (DeviceIDs recovered at start, the outbox)
+            note = self.on_station_note
+            if isinstance(event, LogEvent) and note is not None:
+                note(self._redactor(event.text))
+            return
         with self._lock:
             state = self._port(event.port)
             self._apply(state, event)

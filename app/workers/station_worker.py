@@ -99,8 +99,14 @@ class StationEngine:
         return self._supervisor
 
     def warm_up(self) -> None:
-        """Start the worker launcher now (on Linux its fork server imports esptool), not at the first run."""
+        """Start the worker launcher now (on Linux its fork server imports esptool), not at the first run,
+        and the supervisor, which finishes what a stopped station left in the DeviceID journal and
+        delivers the outbox in the background."""
         self._launcher.start()
+        try:
+            self.supervisor()
+        except StationError as exc:  # an unusable records file: said at the first run, with its reason
+            log.warning("the DeviceID journal could not be opened: %s", exc)
 
     def job_for(self, request: RunRequest) -> PortJob:
         """The job for `request`, built once and reused (production mode starts it for every new board)."""
@@ -168,6 +174,7 @@ class StationWorker(QObject):
         self.watcher = PortWatcher(self._snapshot_ports, self._on_port_event)
         self._wake.connect(self._schedule_flush, Qt.ConnectionType.QueuedConnection)
         engine.states.on_change = self.wake
+        engine.states.on_station_note = self.notice.emit
 
     # --- life on the thread ----------------------------------------------------------------------
     @Slot()

@@ -8,8 +8,10 @@ import io
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,5 +249,93 @@ def test_records_flush_sends_queued_device_ids(cli, data_dir: DataDir) -> None: 
     assert "1 DeviceID(s) wait in the outbox" in listed.out
     flushed = cli("records", "--flush")
     assert flushed.code == 0 and "outbox: 1 sent, 0 refused, 0 still queued" in flushed.err
+    shown = json.loads(cli("batch", "show", batch, "--json").out)
+    assert [d["device_id"] for d in shown["devices"]] == [device_id]
+
+
+def _provision_process(
+    data_dir: DataDir, url: str, batch: str, ap: AccessPoint, **env: str
+) -> subprocess.Popen[bytes]:
+    """`ql-station provision --json` in a process of its own, the password already on its stdin."""
+    argv = ["provision", "--task", "dev", "--batch", batch, "--ssid", ap.ssid, "--password-stdin"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "--data-dir", str(data_dir.root), *argv, "--port", url, "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    assert process.stdin is not None
+    process.stdin.write((ap.password + "\n").encode())
+    process.stdin.close()
+    return process
+
+
+def _finish(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    process.wait(timeout=180)
+    process.stdout.close()
+    process.stderr.close()
+    return stdout, stderr
+
+
+def _wait_until(condition, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def test_a_second_provision_on_a_busy_port_is_refused_naming_the_holder(  # type: ignore[no-untyped-def]
+    cli, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """Seen: two provision processes on one port; one flashed the board between the other's steps."""
+    from app.ports.reservation import port_holder
+
+    batch = _batch(cli, "line-busy-port")
+    with SimFleet(tmp_path / "slow", count=1, pacing=True, registry=data_dir.sim_registry) as fleet:
+        url, ap = fleet.urls[0], fleet.access_point
+        first = _provision_process(data_dir, url, batch, ap)
+        _wait_until(lambda: port_holder(data_dir.root, url) is not None)
+        second = _provision(cli, fleet, batch, "--port", url)
+        stdout, stderr = _finish(first)
+    assert second.code == 2, second.out + second.err
+    assert f"port {url} is in use by ql-station provision (pid {first.pid}" in second.err
+    assert first.returncode == 0, stderr.decode()  # the first run was not disturbed
+    assert json.loads(stdout.decode().splitlines()[-1])["outcome"] == "pass"
+
+
+def test_a_station_killed_while_the_instance_is_locked_loses_no_id(  # type: ignore[no-untyped-def]
+    cli, data_dir: DataDir, fleet: SimFleet
+) -> None:
+    """Seen: kill -9 while the instance could not be reached; acknowledged IDs in no batch, outbox, record."""
+    from app.provisioning.device_journal import JournalState
+    from app.provisioning.records import RecordsDB
+
+    batch = _batch(cli, "line-killed")
+    url = fleet.urls[0]
+    process = _provision_process(data_dir, url, batch, fleet.access_point, QL_STATION_BUSY_TIMEOUT_MS="60000")
+    assert process.stdout is not None
+    lock = None
+    for raw in process.stdout:
+        event = json.loads(raw)
+        if lock is None and event["type"] == "step" and event["step"] == "boot":
+            lock = sqlite3.connect(data_dir.local_instance_db, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")  # another program writes to the instance from now on
+        if event["type"] == "log" and event["text"].endswith("-> OK"):  # the board was told OK
+            break
+    assert lock is not None
+    process.kill()  # kill -9, while the push waits for the instance
+    _finish(process)
+    lock.execute("ROLLBACK")
+    lock.close()
+    device_id = board_device_id(fleet.boards[0])
+    with RecordsDB(data_dir.records_db) as records:
+        owed = records.journal.owed()
+        assert [(e.device_id, e.batch, e.state) for e in owed] == [(device_id, batch, JournalState.JOURNALED)]
+    flushed = cli("records", "--flush")
+    assert "1 DeviceID(s) left unpushed by a stopped station" in flushed.err
+    assert "outbox: 1 sent, 0 refused, 0 still queued" in flushed.err
     shown = json.loads(cli("batch", "show", batch, "--json").out)
     assert [d["device_id"] for d in shown["devices"]] == [device_id]

@@ -348,3 +348,32 @@ def test_cancel_before_a_staggered_worker_starts_leaves_that_board_untouched(
     qtbot.waitUntil(lambda: seen.latest(fleet.urls[2]).state is PortState.READY, timeout=WAIT_MS)  # type: ignore[union-attr]
     assert "cancelled by the operator before its worker started" in seen.latest(fleet.urls[2]).message  # type: ignore[union-attr]
     assert Stage.SYNC not in fleet.boards[2].stages, "the station never talked to the cancelled board"
+
+
+def test_the_window_finishes_what_a_stopped_station_left_in_the_journal(
+    station: Station, qtbot: QtBot
+) -> None:
+    """A DeviceID journaled by a station that was killed before pushing it: said, and delivered at start."""
+    from app.domain.device_id import DeviceID
+    from app.provisioning.device_journal import JournalState
+    from app.provisioning.records import RecordsDB
+
+    device_id = DeviceID("5e" * 32)
+    with RecordsDB(station.data_dir.records_db) as records:
+        records.journal.receive(device_id, batch=BATCH, move=False, port="sim-9")
+    notices: list[str] = []
+    service = StationService(station.instance, station.data_dir.root, flush_ms=FLUSH_MS, scan_ms=100)
+    service.worker.notice.connect(notices.append)  # before it starts: the note comes at start
+
+    def delivered() -> bool:
+        found = station.instance.find_device(device_id)
+        return found is not None and found.batch == BATCH
+
+    service.begin()
+    try:
+        qtbot.waitUntil(delivered, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: any("stopped before pushing them" in n for n in notices), timeout=WAIT_MS)
+    finally:
+        service.stop()
+    with RecordsDB(station.data_dir.records_db) as records:
+        assert records.journal.entries()[0].state is JournalState.PUSHED
