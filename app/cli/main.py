@@ -84,7 +84,7 @@ def utf8_problem(text: str) -> str | None:
         byte_at = len(text[: exc.start].encode("utf-8", "surrogateescape"))
         shown = raw.decode("utf-8", "backslashreplace")
         return (
-            f"{shown!r} is not valid UTF-8 text (byte 0x{raw[byte_at]:02X} at position {byte_at + 1}); "
+            f"'{shown}' is not valid UTF-8 text (byte 0x{raw[byte_at]:02X} at position {byte_at + 1}); "
             "type it again, or set the terminal or script to UTF-8"
         )
     return None
