@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest bench screenshots clean
+.PHONY: run test lint typecheck layers pytest fuzz bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ layers: $(STAMP)
 
 pytest: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The fuzz suite's long profile (well over 100,000 cases); prints the cases run and the crashes found.
+fuzz: $(STAMP)
+	QL_FUZZ_PROFILE=long QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/fuzz -q
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
