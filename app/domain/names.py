@@ -47,7 +47,7 @@ def check_visible(text: str, what: str) -> None:
         return
     position, char, kind = found
     raise ValidationError(
-        f"{what} {text!r} holds {kind}, {describe_character(char)}, at position {position}; "
+        f"{what} {text!r} contains {kind}, {describe_character(char)}, at position {position}; "
         "only visible characters and spaces are allowed"
     )
 
