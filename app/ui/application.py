@@ -26,11 +26,11 @@ from app.system.paths import DataDir
 from app.ui.main_window import MainWindow
 from app.ui.models.station_log import StationLogModel
 from app.ui.pages.context import PageContext
-from app.ui.passphrase_dialog import ask_passphrase
+from app.ui.passphrase_dialog import SessionPassphrase, ask_passphrase
 from app.ui.settings import StationSettings
 from app.ui.startup_probe import StartupProbe
 from app.ui.style import apply_theme
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 from app.workers.log_relay import LogRelay
 
 if TYPE_CHECKING:
@@ -41,16 +41,20 @@ _signal_wakeup: list[object] = []
 
 
 def open_local_instance(
-    data_dir: Path, actor: str | None, passphrase: str | None, keyring: KeyringStore
+    data_dir: Path, actor: str | None, passphrase: SessionPassphrase, keyring: KeyringStore
 ) -> tuple[Instance, InstanceInfo]:
-    """Runs on a worker thread: first start generates the PKI, which must not freeze the window."""
+    """Runs on a worker thread: first start generates the PKI, which must not freeze the window.
+
+    The instance asks `passphrase` whenever it unlocks its keys, so one entered later in the window
+    (after a wrong or missing one) is used from then on.
+    """
     from app.instance.local.instance import LocalInstance
 
     paths = DataDir(data_dir).ensure()
     instance = LocalInstance.open(
         paths.local_instance_db,
         actor=actor,
-        passphrase_prompt=(lambda _reason, _new: passphrase) if passphrase else None,
+        passphrase_prompt=passphrase.prompt,
         keyring=keyring,
     )
     try:
@@ -82,20 +86,21 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
     probe = StartupProbe.from_env()
     keyring = KeyringStore()
 
-    passphrase = None
+    passphrase = SessionPassphrase()
     if not keyring.available():
         # No OS keyring: the person gives a passphrase for this session; it is never stored.
         is_new = not DataDir(data_dir).local_instance_db.exists()
-        passphrase = ask_passphrase(None, is_new)
-        if passphrase is None:
+        answer = ask_passphrase(None, is_new)
+        if answer is None:
             return 1
+        passphrase.set(answer)
 
     windows: list[MainWindow] = []
     demos: list[DemoSession] = []
 
     def opened(result: tuple[Instance, InstanceInfo]) -> None:
         instance, info = result
-        context = PageContext(instance, info, settings, keyring, log_model, data_dir)
+        context = PageContext(instance, info, settings, keyring, log_model, data_dir, passphrase)
         window = MainWindow(context)
         windows.append(window)
         if probe is not None:
@@ -106,8 +111,8 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
 
             demos.append(attach_demo(window, instance, data_dir))
 
-    def failed(message: str) -> None:
-        QMessageBox.critical(None, APP_TITLE, message)
+    def failed(failure: CallFailure) -> None:
+        QMessageBox.critical(None, APP_TITLE, failure.message)
         app.exit(1)
 
     start_call(

@@ -62,7 +62,7 @@ class DemoSession(QObject):
     """Prepares the demo in the background; `ready` carries the request for the Station page."""
 
     ready = Signal(object)  # DemoReady
-    failed = Signal(str)
+    failed = Signal(object)  # CallFailure, for the window's error sink
     progress = Signal(str)
 
     def __init__(self, instance: Instance, data_dir: Path, boards: int = DEMO_BOARDS) -> None:

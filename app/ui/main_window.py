@@ -1,9 +1,10 @@
 """The station window: navigation on the left, one page at a time, status bar, one error sink.
 
 Pages come from the registry (app/ui/pages/registry.py), filtered by the signed-in user's role. Every
-page's `error` signal ends in `show_error`, the one place failures reach the person; `navigate` lets
-a page switch to another; a `ProvisioningRequest` from the Provisioning page is handed to whichever page
-can accept one (the Station page).
+page's `error` signal ends in `show_error`, the one place failures reach the person, which words a
+failure by its type (app/ui/failure_text.py) and offers the passphrase dialog when that would help;
+`navigate` lets a page switch to another; a `ProvisioningRequest` from the Provisioning page is handed to
+whichever page can accept one (the Station page).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.failure_text import failure_text, needs_passphrase
 from app.ui.icons import load_icon
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.registry import PAGES, pages_for
+from app.ui.passphrase_dialog import ask_passphrase
 from app.ui.widgets.error_banner import ErrorBanner
+from app.workers.background import CallFailure
 
 log = logging.getLogger(__name__)
 STATUS_MESSAGE_MS = 8_000
@@ -149,11 +153,25 @@ class MainWindow(QMainWindow):
         """How many ports the station is watching (None until the Station page reports it)."""
         self.ports_label.setText("ports: —" if count is None else f"ports: {count}")
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, failure: CallFailure | str) -> None:
         """The one place errors reach the person: a banner above the page, and the station log."""
+        message = failure_text(failure, self.info.role)
         log.warning("%s", message)
         self.statusBar().showMessage(message.splitlines()[0] if message else "", STATUS_MESSAGE_MS)
-        self.error_banner.show_message(message)
+        action = None
+        if needs_passphrase(failure) and self.context.passphrase is not None:
+            action = ("Enter passphrase…", self.enter_passphrase)
+        self.error_banner.show_message(message, action)
+
+    def enter_passphrase(self) -> None:
+        """Take the passphrase for this session; the instance uses it the next time it unlocks its keys."""
+        holder = self.context.passphrase
+        if holder is None:
+            return
+        passphrase = ask_passphrase(self, is_new=False)
+        if passphrase is not None:
+            holder.set(passphrase)
+            self.statusBar().showMessage("Passphrase kept for this session: try again", STATUS_MESSAGE_MS)
 
     def route_provisioning_request(self, request: ProvisioningRequest) -> bool:
         """Give the request to the page that can start it (the Station page), and show that page."""

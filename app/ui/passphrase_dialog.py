@@ -1,6 +1,13 @@
-"""Ask for the passphrase that protects instance private keys when there is no OS keyring."""
+"""Ask for the passphrase that protects instance private keys when there is no OS keyring.
+
+`SessionPassphrase` holds the answer for this session only (never stored). The local instance asks it
+whenever it must unlock its keys, so a passphrase entered later (the window offers this when a call
+failed for want of it, or the one given at start was wrong) is used by the next attempt.
+"""
 
 from __future__ import annotations
+
+import threading
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -12,7 +19,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.provisioning.job import MASK
+
 MIN_LENGTH = 8
+
+
+class SessionPassphrase:
+    """The passphrase for this session, set on the GUI thread, read by the instance on worker threads."""
+
+    def __init__(self, passphrase: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self._passphrase = passphrase
+
+    def set(self, passphrase: str) -> None:
+        with self._lock:
+            self._passphrase = passphrase
+
+    def prompt(self, _reason: str, _is_new: bool) -> str | None:
+        """The instance's passphrase prompt: the held answer, or None (the instance then says why)."""
+        with self._lock:
+            return self._passphrase
+
+    def __repr__(self) -> str:
+        return f"SessionPassphrase({MASK})"
 
 
 class PassphraseDialog(QDialog):

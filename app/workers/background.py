@@ -15,6 +15,12 @@ widget would be destroyed on that thread. So each call's function, callbacks and
 long-lived relay on the calling thread and dropped there; the pool thread signals only the call's
 number, so no Python object rides in a queued signal either. (The test run crashed now and then in
 the GUI tests before this; see tests/workers/test_background.py.)
+
+A failure reaches `on_failure` as a `CallFailure` holding the exception itself, not a string: the
+window chooses what to show by its type (not allowed for this role, a conflict, a passphrase to enter,
+a defect to report). The exception is kept by the relay like any outcome and let go on the calling
+thread. Its traceback is not: the traceback's frames belong to the pool thread (they hold the runnable
+and the call's locals), so a defect's traceback is written to the log there and then cut off.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from shiboken6 import Shiboken
@@ -33,6 +39,27 @@ from shiboken6 import Shiboken
 from app.domain.errors import StationError
 
 log = logging.getLogger(__name__)
+_E = TypeVar("_E", bound=BaseException)
+
+
+@dataclass(frozen=True)
+class CallFailure:
+    """A call off the GUI thread that raised. `message` is the sentence shown when nothing better is known.
+
+    `unexpected` marks a defect (not a StationError): its traceback is in the log, and the person is
+    asked to report it rather than to fix their input.
+    """
+
+    what: str
+    error: Exception
+    message: str
+    unexpected: bool = False
+
+    @classmethod
+    def of(cls, what: str, error: Exception) -> CallFailure:
+        if isinstance(error, StationError):
+            return cls(what, error, f"{what} failed: {error}")
+        return cls(what, error, f"{what} failed unexpectedly: {type(error).__name__}: {error}", True)
 
 
 @dataclass
@@ -40,9 +67,9 @@ class _Pending:
     fn: Callable[[], Any]
     what: str
     on_success: Callable[[Any], None]
-    on_failure: Callable[[str], None]
+    on_failure: Callable[[CallFailure], None]
     owner: QObject | None
-    outcome: tuple[bool, object] | None = None  # set by the pool thread: (succeeded, result or message)
+    outcome: tuple[bool, object] | None = None  # set by the pool thread: (succeeded, result or exception)
 
 
 class _Relay(QObject):
@@ -73,11 +100,11 @@ class _Relay(QObject):
             pending = self._pending[call_id]
             return pending.fn, pending.what
 
-    def conclude(self, call_id: int, succeeded: bool, value: object) -> None:
-        """On the pool thread: keep the outcome and wake the calling thread."""
+    def keep(self, call_id: int, outcome: tuple[bool, object]) -> None:
+        """On the pool thread: hand the outcome over. The caller holds no reference to it afterwards, so
+        whatever it is (a result, an exception) is let go where the relay lets it go."""
         with self._lock:
-            self._pending[call_id].outcome = (succeeded, value)
-        self.finished.emit(call_id)
+            self._pending[call_id].outcome = outcome
 
     def in_flight(self) -> int:
         with self._lock:
@@ -96,7 +123,8 @@ class _Relay(QObject):
         if succeeded:
             pending.on_success(value)
         else:
-            pending.on_failure(str(value))
+            assert isinstance(value, Exception)
+            pending.on_failure(CallFailure.of(pending.what, value))
 
 
 _relays: dict[int, _Relay] = {}
@@ -122,25 +150,42 @@ class BackgroundCall(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
-        succeeded, value = self._call()
-        self._relay.conclude(self._call_id, succeeded, value)
+        self._relay.keep(self._call_id, self._call())
+        self._relay.finished.emit(self._call_id)  # only the number; the outcome is the relay's now
 
     def _call(self) -> tuple[bool, object]:
         fn, what = self._relay.function(self._call_id)
         try:
             return True, fn()
-        except StationError as exc:
-            return False, f"{what} failed: {exc}"
-        except Exception as exc:  # a defect, not bad input: keep the traceback in the log
-            log.error("%s failed unexpectedly:\n%s", what, traceback.format_exc())
-            return False, f"{what} failed unexpectedly: {type(exc).__name__}: {exc}"
+        except Exception as exc:
+            if not isinstance(exc, StationError):  # a defect, not bad input: keep the traceback in the log
+                log.error("%s failed unexpectedly:\n%s", what, traceback.format_exc())
+            return False, without_traceback(exc)
+
+
+def without_traceback(error: _E) -> _E:
+    """`error` with its frames dropped, and those of the exceptions chained to it, on this thread.
+
+    Call it on the thread that raised, before the exception goes to another thread: the frames hold
+    that thread's objects (a runnable, a worker, the call's locals).
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        pending += [exc.__cause__, exc.__context__]
+    return error
 
 
 def start_call(
     fn: Callable[[], Any],
     what: str,
     on_success: Callable[[Any], None],
-    on_failure: Callable[[str], None],
+    on_failure: Callable[[CallFailure], None],
     pool: QThreadPool | None = None,
     owner: QObject | None = None,
 ) -> None:

@@ -40,6 +40,7 @@ from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import Supervisor
 from app.provisioning.worker_launch import default_launcher
 from app.system.paths import DataDir
+from app.workers.background import CallFailure, without_traceback
 from app.workers.port_states import PortResult, PortStates
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class StationWorker(QObject):
     port_finished = Signal(object)  # PortResult
     ports_listed = Signal(object)  # list[PortInfo], every port now present (after each change)
     notice = Signal(str)  # a short message for the status bar
-    problem = Signal(str)  # for the window's error sink
+    problem = Signal(object)  # CallFailure (the exception itself) or a sentence, for the error sink
     _wake = Signal()
 
     def __init__(self, engine: StationEngine, flush_ms: int, scan_ms: int) -> None:
@@ -232,7 +233,7 @@ class StationWorker(QObject):
         except Exception as exc:  # a failing scan must not stop the station; say so once per streak
             if not self._scan_failed:
                 self._scan_failed = True
-                self.problem.emit(f"Listing the serial ports failed: {exc}")
+                self._problem("Listing the serial ports", exc, f"Listing the serial ports failed: {exc}")
             return
         self._scan_failed = False
         first = not self._scanned
@@ -281,7 +282,7 @@ class StationWorker(QObject):
             self.engine.job_for(request)
         except StationError as exc:
             self._production = None
-            self.problem.emit(f"Production mode is off: {exc}")
+            self._problem("Arming production mode", exc, f"Production mode is off: {exc}")
         except Exception as exc:
             self._production = None
             self._defect("Arming production mode", exc)
@@ -325,7 +326,7 @@ class StationWorker(QObject):
         except StationError as exc:
             for port in ports:
                 states.not_started(port, str(exc))
-            self.problem.emit(f"Provisioning could not start: {exc}")
+            self._problem("Starting provisioning", exc, f"Provisioning could not start: {exc}")
             return
         except Exception as exc:
             for port in ports:
@@ -351,14 +352,18 @@ class StationWorker(QObject):
         except StationError as exc:  # including another program holding the port
             self._queued.discard(port)
             self.engine.states.not_started(port, str(exc))
-            self.problem.emit(f"{port}: {exc}")
+            self._problem(f"Starting {port}", exc, f"{port}: {exc}")
         else:
             self._queued.discard(port)
             self.engine.jobs_by_port[port] = job
 
+    def _problem(self, what: str, exc: Exception, message: str) -> None:
+        """The exception goes to the window as itself (its frames stay on this thread)."""
+        self.problem.emit(CallFailure(what, without_traceback(exc), message))
+
     def _defect(self, what: str, exc: Exception) -> None:
         log.error("%s failed unexpectedly:\n%s", what, traceback.format_exc())
-        self.problem.emit(f"{what} failed unexpectedly: {type(exc).__name__}: {exc}")
+        self.problem.emit(CallFailure.of(what, without_traceback(exc)))
 
     def _log_result(self, result: PortResult) -> None:
         if result.device_id:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.domain.errors import SecretUnavailableError
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.ui.main_window import QUIT_KEYS, MainWindow
@@ -16,6 +19,7 @@ from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.registry import PAGES, STATION_ORDER
 from app.ui.pages.station import StationPage
+from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
 ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Station", "Settings"]
 
@@ -113,3 +117,49 @@ def test_the_quit_keys_close_the_window(window: MainWindow, qtbot: QtBot) -> Non
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
     QTest.keySequence(window, QKeySequence(QUIT_KEYS))
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+
+
+def test_the_sink_words_a_failure_by_its_type(
+    qtbot: QtBot,
+    contributor_instance: LocalInstance,
+    make_context: Callable[[Instance], PageContext],
+) -> None:
+    """A refusal for the role, a missing secret and a defect each read differently, chosen by type."""
+    context = make_context(contributor_instance)
+    context.passphrase = SessionPassphrase()
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.current_page()
+    banner = window.error_banner
+
+    page.call(lambda: contributor_instance.delete_user("station"), "Deleting the user", print)
+    qtbot.waitUntil(banner.isVisible, timeout=10_000)
+    assert banner.message().startswith("Deleting the user is not allowed for your role (contributor): ")
+    assert not banner.action.isVisible()
+    banner.dismiss.click()
+
+    page.call(lambda: 1 / 0, "Counting the boards", print)
+    qtbot.waitUntil(banner.isVisible, timeout=10_000)
+    assert banner.message().startswith("Counting the boards failed unexpectedly: ZeroDivisionError")
+    assert "please report it" in banner.message()
+    banner.dismiss.click()
+
+    def locked() -> None:
+        raise SecretUnavailableError("the instance keeps its private keys under a passphrase")
+
+    page.call(locked, "Signing the images", print)
+    qtbot.waitUntil(banner.isVisible, timeout=10_000)
+    assert "needs a secret the station does not have" in banner.message()
+    assert banner.action.isVisible() and banner.action.text() == "Enter passphrase…"
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, PassphraseDialog)
+        dialog.passphrase.setText("the session passphrase")
+        dialog._accept()
+
+    QTimer.singleShot(0, answer)
+    banner.action.click()
+    assert context.passphrase.prompt("why", False) == "the session passphrase"
+    assert not banner.isVisible()

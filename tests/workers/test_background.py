@@ -7,8 +7,8 @@ import threading
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool
 from pytestqt.qtbot import QtBot
 
-from app.domain.errors import NotFoundError
-from app.workers.background import calls_in_flight, start_call
+from app.domain.errors import ConflictError, NotFoundError, StationError
+from app.workers.background import CallFailure, calls_in_flight, start_call
 
 
 def test_the_result_arrives_on_the_calling_thread(qtbot: QtBot) -> None:
@@ -30,23 +30,63 @@ def test_the_result_arrives_on_the_calling_thread(qtbot: QtBot) -> None:
     assert worker_threads[0] is not threading.main_thread()
 
 
-def test_a_station_error_becomes_one_message(qtbot: QtBot) -> None:
-    failures: list[str] = []
+def test_a_station_error_arrives_with_its_type_on_the_calling_thread(qtbot: QtBot) -> None:
+    failures: list[tuple[CallFailure, bool]] = []
+    raised = NotFoundError("there is no batch named 'x'")
 
     def work() -> None:
-        raise NotFoundError("there is no batch named 'x'")
+        raise raised
 
-    start_call(work, "Loading the batch", lambda _r: None, failures.append)
+    start_call(
+        work,
+        "Loading the batch",
+        lambda _r: None,
+        lambda f: failures.append((f, threading.current_thread() is threading.main_thread())),
+    )
     qtbot.waitUntil(lambda: bool(failures), timeout=5_000)
-    assert failures == ["Loading the batch failed: there is no batch named 'x'"]
+    [(failure, on_calling_thread)] = failures
+    assert on_calling_thread
+    assert failure.error is raised and isinstance(failure.error, NotFoundError)
+    assert failure.what == "Loading the batch"
+    assert failure.message == "Loading the batch failed: there is no batch named 'x'"
+    assert not failure.unexpected
+    assert failure.error.__traceback__ is None, "the pool thread's frames stay on the pool thread"
 
 
 def test_a_defect_is_reported_and_logged(qtbot: QtBot, caplog) -> None:  # type: ignore[no-untyped-def]
-    failures: list[str] = []
+    failures: list[CallFailure] = []
     start_call(lambda: 1 / 0, "Dividing", lambda _r: None, failures.append)
     qtbot.waitUntil(lambda: bool(failures), timeout=5_000)
-    assert failures == ["Dividing failed unexpectedly: ZeroDivisionError: division by zero"]
+    [failure] = failures
+    assert isinstance(failure.error, ZeroDivisionError) and failure.unexpected
+    assert failure.message == "Dividing failed unexpectedly: ZeroDivisionError: division by zero"
     assert "Traceback" in caplog.text
+
+
+_released_on_main_thread: list[bool] = []
+
+
+class _Released(ConflictError):
+    """Records the thread it is let go on."""
+
+    def __del__(self) -> None:
+        _released_on_main_thread.append(threading.current_thread() is threading.main_thread())
+
+
+def test_the_exception_is_let_go_on_the_calling_thread(qtbot: QtBot) -> None:
+    _released_on_main_thread.clear()
+    kinds: list[type[StationError]] = []
+
+    def work() -> None:
+        raise _Released("the name is taken")
+
+    for _ in range(20):
+        start_call(work, "Creating", lambda _r: None, lambda f: kinds.append(type(f.error)))
+    qtbot.waitUntil(lambda: len(kinds) == 20, timeout=10_000)
+    assert QThreadPool.globalInstance().waitForDone(5_000)
+    QCoreApplication.processEvents()
+    assert kinds == [_Released] * 20
+    assert _released_on_main_thread == [True] * 20
 
 
 def test_a_destroyed_owner_gets_nothing(qtbot: QtBot) -> None:
@@ -73,7 +113,7 @@ def test_a_live_owner_gets_its_result(qtbot: QtBot) -> None:
 def test_callbacks_holding_the_last_reference_to_their_owner_are_let_go_safely(qtbot: QtBot) -> None:
     """A model whose only reference is its own callback (a lambda on `self`) is freed with the call."""
     results: list[int] = []
-    failures: list[str] = []
+    failures: list[CallFailure] = []
     freed: list[bool] = []
     for value in range(20):
         owner = QObject()
@@ -91,7 +131,7 @@ def test_what_the_function_holds_is_let_go_on_the_calling_thread(qtbot: QtBot) -
     """A function is usually a lambda over a page or dialog. Were the pool thread to drop the last
     reference, the widget would be destroyed there: the crash seen in CI."""
     results: list[int] = []
-    failures: list[str] = []
+    failures: list[CallFailure] = []
     destroyed_on_this_thread: list[bool] = []
     here = threading.current_thread()
     for _ in range(20):

@@ -17,8 +17,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.domain.chips import ChipType
+from app.domain.errors import NotFoundError
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.domain.records import PageRequest
+from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import (
     DeviceIdEvent,
@@ -36,6 +38,7 @@ from app.provisioning.job import MASK
 from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
+from app.workers.background import CallFailure
 from app.workers.port_states import PortResult, PortSnapshot, PortState
 from app.workers.station_worker import RunRequest, StationService
 from tests.provisioning.sim_boards import board_device_id
@@ -75,7 +78,7 @@ class Seen:
     def __init__(self, service: StationService) -> None:
         self.updates: list[dict[str, PortSnapshot]] = []
         self.results: list[PortResult] = []
-        self.problems: list[str] = []
+        self.problems: list[CallFailure | str] = []
         self.listed: list[list[str]] = []
         worker = service.worker
         worker.ports_updated.connect(self.updates.append)
@@ -297,8 +300,10 @@ def test_an_unknown_task_is_refused_and_the_ports_are_ready_again(
     service, seen = make_service(station.instance, station.data_dir.root)
     service.start(fleet.urls, RunRequest("no-such-task", BATCH, "lab", "lab-password-1"))
     qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
-    assert seen.problems[0].startswith("Provisioning could not start:")
-    assert "no-such-task" in seen.problems[0]
+    [failure] = seen.problems
+    assert isinstance(failure, CallFailure) and isinstance(failure.error, NotFoundError)
+    assert failure.message.startswith("Provisioning could not start:")
+    assert "no-such-task" in failure.message and not failure.unexpected
     qtbot.waitUntil(lambda: seen.latest(fleet.urls[0]).state is PortState.READY, timeout=WAIT_MS)  # type: ignore[union-attr]
     assert "no-such-task" in seen.latest(fleet.urls[0]).message  # type: ignore[union-attr]
 
@@ -319,7 +324,9 @@ def test_a_release_task_needs_the_batch_name_typed(
     service, seen = make_service(station.instance, station.data_dir.root)
     service.start(fleet.urls, request_for(fleet, RELEASE_TASK, typed))
     qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
-    assert expected in seen.problems[0]
+    failure = seen.problems[0]
+    assert isinstance(failure, CallFailure) and isinstance(failure.error, ReleaseConfirmationError)
+    assert expected in failure.message
     assert Stage.SYNC not in fleet.boards[0].stages, "the station never talked to the board"
 
 

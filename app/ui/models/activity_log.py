@@ -17,14 +17,14 @@ from app.domain.records import ActivityEntry, Page, PageRequest
 from app.instance.api import Instance
 from app.ui.models.formatting import when
 from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 
 HEADERS = ("When", "Who", "Action", "Target", "Details")
 
 
 class PagedActivityModel(HeaderedTableModel):
     headers = HEADERS
-    error = Signal(str)
+    error = Signal(object)  # CallFailure
     loaded = Signal()  # a page arrived (tests and the page's row counter wait on it)
 
     def __init__(self, instance: Instance, page_size: int = 200, parent: QObject | None = None) -> None:
@@ -75,14 +75,14 @@ class PagedActivityModel(HeaderedTableModel):
             lambda: self._instance.list_activity(request),
             "Loading the activity log",
             lambda page: self._arrived(generation, page),
-            lambda message: self._failed(generation, message),
+            lambda failure: self._failed(generation, failure),
             owner=self,
         )
 
-    def _failed(self, generation: int, message: str) -> None:
+    def _failed(self, generation: int, failure: CallFailure) -> None:
         if generation == self._generation:
             self._loading = False
-            self.error.emit(message)
+            self.error.emit(failure)
 
     def _arrived(self, generation: int, page: Page[ActivityEntry]) -> None:
         if generation != self._generation:

@@ -27,7 +27,7 @@ from app.domain.records import Device, Page, PageRequest
 from app.instance.api import Instance
 from app.ui.models.formatting import fixed_font, when
 from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 
 HEADERS = ("#", "DeviceID", "State", "Added")
 PLACEHOLDER = "loading…"
@@ -41,7 +41,7 @@ STATE_COLOURS = {
 
 class PagedDeviceModel(HeaderedTableModel):
     headers = HEADERS
-    error = Signal(str)
+    error = Signal(object)  # CallFailure
     page_loaded = Signal(int)  # the offset of a page that arrived
 
     def __init__(
@@ -165,17 +165,17 @@ class PagedDeviceModel(HeaderedTableModel):
             lambda: self._instance.list_devices(batch, request),
             f"Loading the devices of batch {batch!r}",
             lambda page: self._arrived(generation, offset, page),
-            lambda message: self._failed_page(generation, offset, message),
+            lambda failure: self._failed_page(generation, offset, failure),
             owner=self,
         )
 
-    def _failed_page(self, generation: int, offset: int, message: str) -> None:
+    def _failed_page(self, generation: int, offset: int, failure: CallFailure) -> None:
         if generation != self._generation:
             return
         self._in_flight.discard(offset)
         self._failed.add(offset)
         if len(self._failed) == 1:
-            self.error.emit(message)  # once per batch shown, not once per page
+            self.error.emit(failure)  # once per batch shown, not once per page
         self._pump()
 
     def _arrived(self, generation: int, offset: int, page: Page[Device]) -> None:

@@ -2,7 +2,8 @@
 
 A page refreshes itself when it is shown and, if it sets `refresh_interval_ms`, on a timer while it
 stays visible. Instance calls go through `call()`, which runs them on the thread pool and sends any
-failure to `error`, which the main window connects to its one error sink. `navigate` asks the window to
+failure (a `CallFailure`, the exception itself) to `error`, which the main window connects to its one
+error sink. `navigate` asks the window to
 show another page by title ("Go to Devices").
 """
 
@@ -16,7 +17,7 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from app.ui.pages.context import PageContext
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 
 
 class Page(QWidget):
@@ -26,7 +27,7 @@ class Page(QWidget):
     administrators_only: ClassVar[bool] = False
     refresh_interval_ms: ClassVar[int] = 0
 
-    error = Signal(str)
+    error = Signal(object)  # CallFailure, or a plain sentence
     navigate = Signal(str)
     status = Signal(str)  # a short confirmation for the status bar ("Batch 'x' created")
 
@@ -45,17 +46,17 @@ class Page(QWidget):
         fn: Callable[[], Any],
         what: str,
         on_success: Callable[[Any], None],
-        on_failure: Callable[[str], None] | None = None,
+        on_failure: Callable[[CallFailure], None] | None = None,
     ) -> None:
         """Run `fn` off the GUI thread; its result reaches `on_success` on the GUI thread.
 
         A failure always reaches the error sink; `on_failure` lets the page also undo a busy state.
         """
 
-        def failed(message: str) -> None:
+        def failed(failure: CallFailure) -> None:
             if on_failure is not None:
-                on_failure(message)
-            self.error.emit(message)
+                on_failure(failure)
+            self.error.emit(failure)
 
         start_call(fn, what, on_success, failed, owner=self)
 

@@ -9,6 +9,7 @@ from app.domain.records import InstanceInfo
 from app.instance.api import Instance
 from app.system.keyring_store import KeyringStore
 from app.ui.models.station_log import StationLogModel
+from app.ui.passphrase_dialog import SessionPassphrase
 from app.ui.settings import StationSettings
 
 
@@ -16,7 +17,8 @@ from app.ui.settings import StationSettings
 class PageContext:
     """The instance the window is connected to and the station-wide parts pages share.
 
-    `instance` is only ever called from worker threads (see app/workers/background.py).
+    `instance` is only ever called from worker threads (see app/workers/background.py). `passphrase`
+    is the session's answer to the instance's passphrase prompt, when the window can take one.
     """
 
     instance: Instance
@@ -25,3 +27,4 @@ class PageContext:
     keyring: KeyringStore
     station_log: StationLogModel
     data_dir: Path
+    passphrase: SessionPassphrase | None = None

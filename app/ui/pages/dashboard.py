@@ -19,6 +19,7 @@ from app.ui.widgets.column_chooser import ColumnChooser
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.panels import HealthPanel, StatPanel
 from app.ui.widgets.record_view import RecordView
+from app.workers.background import CallFailure
 
 # The instance's own four panels, then Registered: what a station has just provisioned and pushed
 # shows there until the device enrols, so an operator sees the boards of this shift arrive.
@@ -105,7 +106,7 @@ class DashboardPage(Page):
         self.refresh_button.setEnabled(False)
         self.call(self.instance.dashboard_summary, "Loading the dashboard", self._show, self._failed)
 
-    def _failed(self, _message: str) -> None:
+    def _failed(self, _failure: CallFailure) -> None:
         self._loading = False
         self.refresh_button.setEnabled(True)
 

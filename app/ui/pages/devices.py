@@ -19,6 +19,7 @@ from app.ui.pages.context import PageContext
 from app.ui.pages.devices_batch_dialog import CreateBatchDialog
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
+from app.workers.background import CallFailure
 from app.workers.listing import Listing, collect
 
 BATCH_COLUMNS: tuple[Column[Batch], ...] = (
@@ -129,7 +130,7 @@ class DevicesPage(Page):
             lambda: collect(self.instance.list_batches), "Loading the batches", self._show, self._failed
         )
 
-    def _failed(self, _message: str) -> None:
+    def _failed(self, _failure: CallFailure) -> None:
         self._loading = False
 
     def _show(self, listing: Listing[Batch]) -> None:

@@ -30,7 +30,7 @@ from app.instance.api import DEFAULT_POLICY, Instance
 from app.ui.models.formatting import count
 from app.ui.style import DOWN
 from app.ui.widgets.form_dialog import FormDialog
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,8 @@ class CreateBatchDialog(FormDialog):
             owner=self,
         )
 
-    def _file_failed(self, message: str) -> None:
-        self._file_read(FileOutcome("file", problems=(message,), total_problems=1))
+    def _file_failed(self, failure: CallFailure) -> None:
+        self._file_read(FileOutcome("file", problems=(failure.message,), total_problems=1))
 
     def _file_read(self, outcome: FileOutcome) -> None:
         self.file_button.setEnabled(True)

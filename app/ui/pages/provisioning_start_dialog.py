@@ -68,20 +68,20 @@ class StartProvisioningDialog(FormDialog):
         self.form.addRow("Task", self.task)
         self.loaded = 0
         start_call(
-            keyring.available, "Checking the OS keyring", self._keyring_checked, self.show_problem, owner=self
+            keyring.available, "Checking the OS keyring", self._keyring_checked, self.show_failure, owner=self
         )
         start_call(
             lambda: collect(instance.list_batches),
             "Loading the batches",
             self._batches,
-            self.show_problem,
+            self.show_failure,
             owner=self,
         )
         start_call(
             lambda: collect(instance.list_tasks),
             "Loading the tasks",
             self._tasks,
-            self.show_problem,
+            self.show_failure,
             owner=self,
         )
 
@@ -138,7 +138,7 @@ class StartProvisioningDialog(FormDialog):
             lambda: self._keyring.get(wifi_account(ssid)),
             "Reading the remembered WiFi password",
             lambda secret: self._remembered(ssid, secret),
-            self.show_problem,
+            self.show_failure,
             owner=self,
         )
 

@@ -87,7 +87,7 @@ class CreateTaskDialog(FormDialog):
             lambda: collect(instance.list_images),
             "Loading the image catalog",
             self._images_loaded,
-            self.show_problem,
+            self.show_failure,
             owner=self,
         )
 
@@ -97,7 +97,7 @@ class CreateTaskDialog(FormDialog):
             lambda: collect(self._instance.list_signing_keys),
             "Loading the signing keys",
             lambda listing: self._keys_loaded(listing, select),
-            self.show_problem,
+            self.show_failure,
             owner=self,
         )
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.workers.background import start_call
+from app.workers.background import CallFailure, start_call
 
 
 class FormDialog(QDialog):
@@ -89,11 +89,15 @@ class FormDialog(QDialog):
             self.set_busy(False)
             on_done(result)
 
-        def failed(message: str) -> None:
+        def failed(failure: CallFailure) -> None:
             self.set_busy(False)
-            self.show_problem(message)
+            self.show_problem(failure.message)
 
         start_call(fn, what, done, failed, owner=self)
+
+    def show_failure(self, failure: CallFailure) -> None:
+        """A background load failed: said inline, where the person is looking."""
+        self.show_problem(failure.message)
 
     def reject(self) -> None:
         if not self.busy:  # the instance call is under way; its result must not be lost

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.domain.errors import NotFoundError
 from app.domain.kinds import DeviceState
 from app.instance.local.instance import LocalInstance
 from app.ui.models.device_pages import PLACEHOLDER, PagedDeviceModel
@@ -115,5 +116,6 @@ def test_an_unknown_batch_reports_one_error(qtbot: QtBot, instance: LocalInstanc
     model = PagedDeviceModel(instance)
     with qtbot.waitSignal(model.error, timeout=10_000) as failed:
         model.set_batch("no-such-batch")
-    assert "no-such-batch" in failed.args[0]
+    [failure] = failed.args
+    assert isinstance(failure.error, NotFoundError) and "no-such-batch" in failure.message
     assert model.rowCount() == 0
