@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest fuzz bench screenshots clean
+.PHONY: run test lint typecheck layers pytest fuzz fault-matrix bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## Every pipeline step x fault x 4 trials on virtual boards: crashes, lost DeviceIDs, inconsistent records.
+fault-matrix: $(STAMP)
+	$(BIN)/python benchmarks/fault_matrix.py $(FAULT_MATRIX_ARGS)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshots.py

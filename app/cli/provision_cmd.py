@@ -13,12 +13,11 @@ summary table; `--json` prints the engine's event stream, one JSON object per li
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from app.cli.context import CliContext
+from app.cli.context import CliContext, decode_secret, read_stdin_secret
 from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.instance.api import Instance
@@ -64,8 +63,10 @@ def add_wifi_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_password(stream: TextIO | None = None) -> str:
-    line = (stream or sys.stdin).readline()
-    return line.rstrip("\r\n")
+    """The WiFi password: the first line of stdin, strict UTF-8, never echoed in an error."""
+    if stream is None:
+        return read_stdin_secret("WiFi password")
+    return decode_secret(stream.readline().encode("utf-8", "surrogateescape"), "the WiFi password on stdin")
 
 
 def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:

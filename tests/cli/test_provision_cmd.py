@@ -339,3 +339,18 @@ def test_a_station_killed_while_the_instance_is_locked_loses_no_id(  # type: ign
     assert "outbox: 1 sent, 0 refused, 0 still queued" in flushed.err
     shown = json.loads(cli("batch", "show", batch, "--json").out)
     assert [d["device_id"] for d in shown["devices"]] == [device_id]
+
+
+def test_a_wifi_password_that_is_not_utf8_is_refused_without_echo(data_dir: DataDir) -> None:
+    secret = b"caf\xe9-not-utf8"
+    argv = ["provision", "--task", "dev", "--batch", "b", "--ssid", "s", "--password-stdin", "--port", "x"]
+    process = subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(data_dir.root), *argv],
+        input=secret + b"\n",
+        capture_output=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+    assert process.returncode == 2
+    assert b"the WiFi password on stdin is not valid UTF-8 text" in process.stderr
+    assert b"Traceback" not in process.stderr and b"caf" not in process.stderr + process.stdout
