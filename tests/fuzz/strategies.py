@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-hex_device_ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
+# A real DeviceID is a SHA-256: never one digit repeated (parse_device_id refuses those on purpose).
+hex_device_ids = st.binary(min_size=32, max_size=32).map(bytes.hex).filter(lambda text: len(set(text)) > 1)
 
 json_values = st.recursive(
     st.none()
