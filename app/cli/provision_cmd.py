@@ -26,8 +26,9 @@ from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
 from app.provisioning.events import Event, LogEvent, LogSource, Outcome, ResultEvent, StepEvent, StepStatus
 from app.provisioning.job import DEFAULT_BAUD, PortJob
-from app.provisioning.job_builder import provisioning_job
+from app.provisioning.job_builder import job_for_request
 from app.provisioning.records import RecordsDB
+from app.provisioning.run_request import RunRequest
 from app.provisioning.supervisor import PortSummary, Supervisor
 
 EXIT_ALL_PASSED = 0
@@ -73,15 +74,8 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     password = read_password()
     ports = resolve_ports(ctx, args.port, args.all)
     instance = ctx.open_instance()
-    job = provisioning_job(
-        instance,
-        task=args.task,
-        batch=args.batch,
-        ssid=args.ssid,
-        password=password,
-        confirm_release=args.confirm_release,
-        baud=args.baud,
-    )
+    request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
+    job = job_for_request(instance, request)
     return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
 
 

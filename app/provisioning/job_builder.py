@@ -1,4 +1,4 @@
-"""Turn what a person chose (task, batch, WiFi, confirmation) into the job every port's worker gets.
+"""Turn what a person chose (a `RunRequest`: task, batch, WiFi, confirmation) into every port's job.
 
 Everything that can be refused without a board is refused here, once, before any worker starts: an
 unknown batch or task, bad WiFi values, a missing or wrong release confirmation, images unfit for the
@@ -13,6 +13,7 @@ from app.flashing.flash_checks import check_release_confirmation, expected_relea
 from app.instance.api import Instance
 from app.provisioning.job import DEFAULT_BAUD, ConnectReset, JobMode, PortJob, Timeouts, validate_wifi
 from app.provisioning.preflight import check_job_images
+from app.provisioning.run_request import RunRequest
 
 PLACEHOLDER_PORT = ""
 
@@ -29,13 +30,26 @@ def provisioning_job(
     timeouts: Timeouts | None = None,
     connect_reset: ConnectReset = ConnectReset.DEFAULT,
 ) -> PortJob:
-    """The job for `task` into `batch`; call `.for_port(url)` for each board."""
+    """The job for `task` into `batch`; call `.for_port(url)` for each board (`job_for_request` by fields)."""
+    request = RunRequest(task, batch, ssid, password, confirm_release, baud)
+    return job_for_request(instance, request, timeouts=timeouts, connect_reset=connect_reset)
+
+
+def job_for_request(
+    instance: Instance,
+    request: RunRequest,
+    *,
+    timeouts: Timeouts | None = None,
+    connect_reset: ConnectReset = ConnectReset.DEFAULT,
+) -> PortJob:
+    """The job for `request`; call `.for_port(url)` for each board."""
+    ssid, password, baud = request.ssid, request.password, request.baud
     validate_wifi(ssid, password)
     _check_baud(baud)
-    batch_name = instance.get_batch(batch).name
-    task_record = instance.get_task(task)
+    batch_name = instance.get_batch(request.batch).name
+    task_record = instance.get_task(request.task)
     if task_record.bootloader is BootloaderKind.RELEASE:
-        check_release_confirmation(confirm_release, expected_release_confirmation(batch_name))
+        check_release_confirmation(request.confirm_release, expected_release_confirmation(batch_name))
     images = instance.task_images(task_record.name)
     check_job_images(images.images, images.device_type, images.bootloader_kind, images.key_digest_hex)
     return PortJob(

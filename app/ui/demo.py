@@ -24,7 +24,7 @@ from app.domain.chips import ChipType
 from app.domain.errors import NotFoundError
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.instance.api import Instance
-from app.ui.pages.provisioning_request import ProvisioningRequest
+from app.provisioning.run_request import RunRequest
 from app.workers.background import start_call
 from app.workers.demo_simulator import DemoSimulator
 
@@ -55,7 +55,7 @@ def ensure_demo_data(instance: Instance) -> None:
 @dataclass(frozen=True)
 class DemoReady:
     urls: list[str]
-    request: ProvisioningRequest = field(repr=False)
+    request: RunRequest = field(repr=False)
 
 
 class DemoSession(QObject):
@@ -81,7 +81,7 @@ class DemoSession(QObject):
         network = self.simulator.network
         assert network is not None
         log.info("demo: %d virtual boards on the simulated network %r", len(urls), network.ssid)
-        return DemoReady(urls, ProvisioningRequest(DEMO_TASK, DEMO_BATCH, network.ssid, network.password))
+        return DemoReady(urls, RunRequest(DEMO_TASK, DEMO_BATCH, network.ssid, network.password))
 
     def _prepared(self, result: DemoReady) -> None:
         self.result = result

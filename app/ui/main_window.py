@@ -3,7 +3,7 @@
 Pages come from the registry (app/ui/pages/registry.py), filtered by the signed-in user's role. Every
 page's `error` signal ends in `show_error`, the one place failures reach the person, which words a
 failure by its type (app/ui/failure_text.py) and offers the passphrase dialog when that would help;
-`navigate` lets a page switch to another; a `ProvisioningRequest` from the Provisioning page is handed to
+`navigate` lets a page switch to another; a `RunRequest` from the Provisioning page is handed to
 whichever page can accept one (the Station page).
 """
 
@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.provisioning.run_request import RunRequest
 from app.ui.failure_text import failure_text, needs_passphrase
 from app.ui.icons import load_icon
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
-from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.registry import PAGES, pages_for
 from app.ui.passphrase_dialog import ask_passphrase
 from app.ui.widgets.error_banner import ErrorBanner
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
             holder.set(passphrase)
             self.statusBar().showMessage("Passphrase kept for this session: try again", STATUS_MESSAGE_MS)
 
-    def route_provisioning_request(self, request: ProvisioningRequest) -> bool:
+    def route_provisioning_request(self, request: RunRequest) -> bool:
         """Give the request to the page that can start it (the Station page), and show that page."""
         for page in self.pages:
             accept = getattr(page, "accept_provisioning_request", None)

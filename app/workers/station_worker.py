@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
@@ -34,9 +33,10 @@ from app.domain.errors import StationError
 from app.instance.api import Instance
 from app.ports.discovery import PortInfo, PortKind, list_all_ports
 from app.ports.hotplug import PortChange, PortEvent, PortWatcher
-from app.provisioning.job import DEFAULT_BAUD, PortJob
-from app.provisioning.job_builder import provisioning_job
+from app.provisioning.job import PortJob
+from app.provisioning.job_builder import job_for_request
 from app.provisioning.records import RecordsDB
+from app.provisioning.run_request import RunRequest
 from app.provisioning.supervisor import Supervisor
 from app.provisioning.worker_launch import default_launcher
 from app.system.paths import DataDir
@@ -54,21 +54,6 @@ WORKER_NICENESS = 10
 STAGGER_MS = 15
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """What to provision with, as plain data (the page's ProvisioningRequest plus the typed confirmation)."""
-
-    task: str
-    batch: str
-    ssid: str
-    password: str = field(repr=False)
-    confirm_release: str | None = None
-    baud: int = DEFAULT_BAUD
-
-    def describe(self) -> str:
-        return f"task {self.task!r} into batch {self.batch!r}"
-
-
 class StationEngine:
     """The plain-Python part: supervisor, records and port state. Thread-safe where it must be."""
 
@@ -82,7 +67,7 @@ class StationEngine:
         # otherwise hold both cores for tens of milliseconds and the window stutters. They mostly
         # wait on their serial port, so a lower priority costs them little.
         self._launcher = default_launcher(niceness=WORKER_NICENESS)
-        self._job_key: tuple[object, ...] | None = None
+        self._job_request: RunRequest | None = None
         self._job: PortJob | None = None
         self.jobs_by_port: dict[str, PortJob] = {}
 
@@ -110,26 +95,14 @@ class StationEngine:
             log.warning("the DeviceID journal could not be opened: %s", exc)
 
     def job_for(self, request: RunRequest) -> PortJob:
-        """The job for `request`, built once and reused (production mode starts it for every new board)."""
-        key = (
-            request.task,
-            request.batch,
-            request.ssid,
-            request.password,
-            request.confirm_release,
-            request.baud,
-        )
-        if self._job is None or key != self._job_key:
-            self._job = provisioning_job(
-                self.instance,
-                task=request.task,
-                batch=request.batch,
-                ssid=request.ssid,
-                password=request.password,
-                confirm_release=request.confirm_release,
-                baud=request.baud,
-            )
-            self._job_key = key
+        """The job for `request`, built once and reused (production mode starts it for every new board).
+
+        The request itself is the cache key: equal requests (every field, the password included) share
+        the job.
+        """
+        if self._job is None or request != self._job_request:
+            self._job = job_for_request(self.instance, request)
+            self._job_request = request
         return self._job
 
     def active_ports(self) -> list[str]:

@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 from app.domain.errors import SecretUnavailableError
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
+from app.provisioning.run_request import RunRequest
 from app.ui.main_window import QUIT_KEYS, MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
-from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.registry import PAGES, STATION_ORDER
 from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
@@ -105,7 +105,7 @@ def test_page_errors_reach_the_one_sink(window: MainWindow, qtbot: QtBot, instan
 def test_provisioning_request_waits_for_a_station_page(qtbot: QtBot, context: PageContext) -> None:
     window = MainWindow(context, tuple(p for p in PAGES if p is not StationPage))
     qtbot.addWidget(window)
-    request = ProvisioningRequest("task-a", "batch-a", "lab-wifi", "secret-password")
+    request = RunRequest("task-a", "batch-a", "lab-wifi", "secret-password")
     assert window.route_provisioning_request(request) is False
     assert "the Station page runs it" in window.statusBar().currentMessage()
 

@@ -20,6 +20,7 @@ from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Outcome
 from app.provisioning.records import RecordsDB
+from app.provisioning.run_request import RunRequest
 from app.sim.faults import Faults, Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
@@ -27,7 +28,6 @@ from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning import ProvisioningPage
-from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.station import StationPage
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB
 from app.ui.widgets.port_tile import PortTile
@@ -106,8 +106,8 @@ def wait_state(qtbot: QtBot, page: StationPage, url: str, state: PortState) -> N
     qtbot.waitUntil(lambda: url in page.grid.tiles and tile(page, url).state is state, timeout=WAIT_MS)
 
 
-def request_for(fleet: SimFleet, task: str = TASK) -> ProvisioningRequest:
-    return ProvisioningRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
+def request_for(fleet: SimFleet, task: str = TASK) -> RunRequest:
+    return RunRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
 
 
 def every_text(page: StationPage) -> list[str]:
@@ -321,7 +321,7 @@ def test_a_request_from_the_provisioning_page_lands_on_the_station_page(
     station = window.page("Station")
     assert isinstance(station, StationPage)
     qtbot.waitUntil(lambda: window.current_page() is station, timeout=WAIT_MS)
-    assert station.request == ProvisioningRequest(TASK, BATCH, "line-wifi", "line-wifi-password")
+    assert station.request == RunRequest(TASK, BATCH, "line-wifi", "line-wifi-password")
     assert station.request_label.text() == (
         f"Task “{TASK}” → batch “{BATCH}” · boards join WiFi “line-wifi” (password set)"
     )

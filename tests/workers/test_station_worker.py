@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,13 @@ from app.provisioning.events import (
     StepStatus,
 )
 from app.provisioning.job import MASK
+from app.provisioning.run_request import RunRequest
 from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from app.workers.background import CallFailure
-from app.workers.port_states import PortResult, PortSnapshot, PortState
-from app.workers.station_worker import RunRequest, StationService
+from app.workers.port_states import PortResult, PortSnapshot, PortState, PortStates
+from app.workers.station_worker import StationEngine, StationService
 from tests.provisioning.sim_boards import board_device_id
 
 FLUSH_MS = 50
@@ -384,3 +385,25 @@ def test_the_window_finishes_what_a_stopped_station_left_in_the_journal(
         service.stop()
     with RecordsDB(station.data_dir.records_db) as records:
         assert records.journal.entries()[0].state is JournalState.PUSHED
+
+
+# --- the request -----------------------------------------------------------------------------------
+def test_the_request_is_the_job_cache_key(station: Station) -> None:
+    """Production mode reuses one job; any field of the request that changes builds a new one."""
+    engine = StationEngine(station.instance, station.data_dir.root, PortStates())
+    try:
+        request = RunRequest(TASK, BATCH, "lab", "lab-password-1")
+        job = engine.job_for(request)
+        assert engine.job_for(RunRequest(TASK, BATCH, "lab", "lab-password-1")) is job
+        other = engine.job_for(replace(request, password="lab-password-2"))
+        assert other is not job and other.wifi_password == "lab-password-2"
+        assert engine.job_for(request.confirmed(None, 460800)).baud == 460800
+    finally:
+        engine.close()
+
+
+def test_a_request_never_shows_its_password() -> None:
+    request = RunRequest(TASK, BATCH, "lab", "lab-password-1", confirm_release=BATCH)
+    assert "lab-password-1" not in repr(request) and "lab-password-1" not in str(request)
+    assert f"password={MASK!r}" in repr(request) and f"confirm_release={BATCH!r}" in repr(request)
+    assert "password=''" in repr(RunRequest(TASK, BATCH, "open", ""))

@@ -1,6 +1,6 @@
 """Provisioning: the instance's tasks, creating one, and starting a provisioning run.
 
-"Start provisioning…" collects the WiFi network, batch and task and emits a `ProvisioningRequest`;
+"Start provisioning…" collects the WiFi network, batch and task and emits a `RunRequest`;
 the main window hands it to the Station page, where the person picks the ports.
 """
 
@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from app.domain.records import ProvisioningTask
+from app.provisioning.run_request import RunRequest
 from app.ui.models.formatting import count, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
-from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from app.ui.pages.provisioning_task_dialog import BOOTLOADER_LABELS, IEF_LABELS, CreateTaskDialog
 from app.ui.widgets.page_header import PageHeader, section_title
@@ -41,12 +41,12 @@ class ProvisioningPage(Page):
     title = "Provisioning"
     icon = "provisioning"
     order = 30
-    provisioning_requested = Signal(object)  # ProvisioningRequest, for the Station page
+    provisioning_requested = Signal(object)  # RunRequest, for the Station page
 
     def __init__(self, context: PageContext) -> None:
         super().__init__(context)
         self.listing: Listing[ProvisioningTask] | None = None
-        self.last_request: ProvisioningRequest | None = None
+        self.last_request: RunRequest | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         self.create_button = QPushButton("Create task…")
@@ -108,6 +108,6 @@ class ProvisioningPage(Page):
         dialog.open()
         return dialog
 
-    def _requested(self, request: ProvisioningRequest) -> None:
+    def _requested(self, request: RunRequest) -> None:
         self.last_request = request
         self.provisioning_requested.emit(request)

@@ -1,31 +1,15 @@
-"""What the Start provisioning dialog hands to the Station page: plain data, no Qt.
+"""Where the Start provisioning dialog keeps a remembered WiFi password.
 
-The Station page turns it into a job (`app.provisioning.job_builder.provisioning_job`) once the person
-has chosen the ports. The password is hidden from `repr()` so a request can be logged safely.
+The request itself is `app.provisioning.run_request.RunRequest`, one type from the dialog to the station
+worker and the command line. `ProvisioningRequest` names the same class for the scripts under docs/ and
+benchmarks/ that still import it from here; it is not a second type.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from app.provisioning.run_request import RunRequest
 
-from app.provisioning.job import MASK
-
-
-@dataclass(frozen=True)
-class ProvisioningRequest:
-    task: str
-    batch: str
-    ssid: str
-    password: str
-    remember: bool = False
-
-    def __repr__(self) -> str:
-        return (
-            f"ProvisioningRequest(task={self.task!r}, batch={self.batch!r}, ssid={self.ssid!r}, "
-            f"password={MASK if self.password else ''!r}, remember={self.remember})"
-        )
-
-    __str__ = __repr__
+ProvisioningRequest = RunRequest
 
 
 def wifi_account(ssid: str) -> str:

@@ -1,6 +1,6 @@
 """Start provisioning: the WiFi network the boards will join, the batch, and the task.
 
-The password field is masked and the password is held only in memory, in the `ProvisioningRequest`
+The password field is masked and the password is held only in memory, in the `RunRequest`
 the dialog emits, unless the person ticks "Remember in the keyring": then it goes to the OS keyring
 under `wifi:<network name>` and nowhere else. A remembered password is filled in when the network name
 is typed again. Which ports to use is chosen on the Station page, which consumes the request.
@@ -15,8 +15,9 @@ from app.domain.errors import ValidationError
 from app.domain.records import Batch, ProvisioningTask
 from app.instance.api import Instance
 from app.provisioning.job import validate_wifi
+from app.provisioning.run_request import RunRequest
 from app.system.keyring_store import KeyringStore
-from app.ui.pages.provisioning_request import ProvisioningRequest, wifi_account
+from app.ui.pages.provisioning_request import wifi_account
 from app.ui.widgets.form_dialog import FormDialog
 from app.workers.background import start_call
 from app.workers.listing import Listing, collect
@@ -25,7 +26,7 @@ LOOKUP_DELAY_MS = 400  # look the network up once the person pauses typing
 
 
 class StartProvisioningDialog(FormDialog):
-    requested = Signal(object)  # ProvisioningRequest
+    requested = Signal(object)  # RunRequest
 
     def __init__(
         self,
@@ -44,7 +45,7 @@ class StartProvisioningDialog(FormDialog):
         self._instance = instance
         self._keyring = keyring
         self._wanted = (task, batch)
-        self.request: ProvisioningRequest | None = None
+        self.request: RunRequest | None = None
         self.remembered_ssid: str | None = None
 
         self.ssid = QLineEdit()
@@ -163,9 +164,9 @@ class StartProvisioningDialog(FormDialog):
         if not task:
             self.show_problem("Choose a provisioning task.")
             return
-        request = ProvisioningRequest(task, batch, ssid, password, self.remember.isChecked())
+        request = RunRequest(task, batch, ssid, password)
         store, account = self._keyring, wifi_account(ssid)
-        if request.remember:
+        if self.remember.isChecked():
             self.run(
                 lambda: store.set(account, password),
                 "Saving the WiFi password",
@@ -178,7 +179,7 @@ class StartProvisioningDialog(FormDialog):
         else:
             self._done(request)
 
-    def _done(self, request: ProvisioningRequest) -> None:
+    def _done(self, request: RunRequest) -> None:
         self.request = request
         self.requested.emit(request)
         self.accept()

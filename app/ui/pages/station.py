@@ -26,9 +26,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBox
 from app.domain.kinds import BootloaderKind
 from app.domain.records import ProvisioningTask
 from app.ports.discovery import PortInfo
+from app.provisioning.run_request import RunRequest
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
-from app.ui.pages.provisioning_request import ProvisioningRequest
 from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
@@ -39,7 +39,7 @@ from app.ui.settings import AUTO_START
 from app.ui.widgets.page_header import PageHeader
 from app.ui.widgets.port_tile import TILE_WIDTH, PortTile
 from app.workers.port_states import PortResult, PortSnapshot
-from app.workers.station_worker import DEFAULT_FLUSH_MS, DEFAULT_SCAN_MS, RunRequest, StationService
+from app.workers.station_worker import DEFAULT_FLUSH_MS, DEFAULT_SCAN_MS, StationService
 
 TICK_MS = 1_000
 DRAWER_WIDTH = 460
@@ -56,7 +56,7 @@ class StationPage(Page):
         self, context: PageContext, *, flush_ms: int = DEFAULT_FLUSH_MS, scan_ms: int = DEFAULT_SCAN_MS
     ) -> None:
         super().__init__(context)
-        self.request: ProvisioningRequest | None = None
+        self.request: RunRequest | None = None
         self.prefill_password: str | None = None  # demo only: the simulated network's password
         self.counters = SessionCounters()
         self.lines: dict[str, PortLines] = {}
@@ -65,7 +65,7 @@ class StationPage(Page):
         self.start_dialog: StartProvisioningDialog | None = None
         self.release_dialog: ReleaseConfirmDialog | None = None
         self.scanned = False
-        self._armed: tuple[ProvisioningRequest, str | None] | None = None
+        self._armed: tuple[RunRequest, str | None] | None = None
         self._closed = False
         self._watched: QWidget | None = None
         self._build()
@@ -147,7 +147,7 @@ class StationPage(Page):
         self._ticked_changed(0)
 
     # --- the request -----------------------------------------------------------------------------
-    def accept_provisioning_request(self, request: ProvisioningRequest) -> None:
+    def accept_provisioning_request(self, request: RunRequest) -> None:
         """A request from a Start provisioning dialog (here or on the Provisioning page)."""
         self.request = request
         self._show_request()
@@ -159,7 +159,7 @@ class StationPage(Page):
                 f"Ready to provision {request.task!r} into {request.batch!r}: tick ports, press Provision"
             )
 
-    def use_demo(self, request: ProvisioningRequest, ports: Sequence[str]) -> None:
+    def use_demo(self, request: RunRequest, ports: Sequence[str]) -> None:
         """The demo's request. Its password may be shown (masked) in the dialog; production mode starts it."""
         self.prefill_password = request.password
         self.accept_provisioning_request(request)
@@ -195,7 +195,7 @@ class StationPage(Page):
         dialog.open()
         return dialog
 
-    def _dialog_requested(self, request: ProvisioningRequest) -> None:
+    def _dialog_requested(self, request: RunRequest) -> None:
         self.accept_provisioning_request(request)
         ticked = self.port_list.checked()
         if not self.context.settings.auto_start and ticked:
@@ -212,7 +212,7 @@ class StationPage(Page):
             return
         self._confirm_and_start(ticked, self.request)
 
-    def _confirm_and_start(self, ports: list[str], request: ProvisioningRequest) -> None:
+    def _confirm_and_start(self, ports: list[str], request: RunRequest) -> None:
         """Dev tasks start at once; a release task first asks for the batch name."""
 
         def looked_up(task: ProvisioningTask) -> None:
@@ -225,12 +225,12 @@ class StationPage(Page):
 
         self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
 
-    def _release_dialog(self, request: ProvisioningRequest, boards: int | None) -> ReleaseConfirmDialog:
+    def _release_dialog(self, request: RunRequest, boards: int | None) -> ReleaseConfirmDialog:
         dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards)
         self.release_dialog = dialog
         return dialog
 
-    def _start(self, ports: list[str], request: ProvisioningRequest, confirmation: str | None) -> None:
+    def _start(self, ports: list[str], request: RunRequest, confirmation: str | None) -> None:
         if self._closed:
             return
         self.counters.started()
@@ -239,15 +239,8 @@ class StationPage(Page):
         boards = f"{len(ports)} board{'s' if len(ports) != 1 else ''}"
         self.status.emit(f"Provisioning {boards} with {request.task!r} into {request.batch!r}")
 
-    def _run_request(self, request: ProvisioningRequest, confirmation: str | None) -> RunRequest:
-        return RunRequest(
-            task=request.task,
-            batch=request.batch,
-            ssid=request.ssid,
-            password=request.password,
-            confirm_release=confirmation,
-            baud=self.context.settings.default_baud,
-        )
+    def _run_request(self, request: RunRequest, confirmation: str | None) -> RunRequest:
+        return request.confirmed(confirmation, self.context.settings.default_baud)
 
     def _ticked_changed(self, count: int) -> None:
         boards = f"Provision {count} board{'s' if count != 1 else ''}"
@@ -299,7 +292,7 @@ class StationPage(Page):
 
         self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
 
-    def _arm(self, request: ProvisioningRequest, confirmation: str | None) -> None:
+    def _arm(self, request: RunRequest, confirmation: str | None) -> None:
         if self._closed or not self.context.settings.auto_start or request != self.request:
             return
         self._armed = (request, confirmation)

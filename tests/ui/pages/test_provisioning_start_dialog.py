@@ -12,8 +12,9 @@ from pytestqt.qtbot import QtBot
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.instance.local.instance import LocalInstance
+from app.provisioning.run_request import RunRequest
 from app.system.keyring_store import KeyringStore
-from app.ui.pages.provisioning_request import ProvisioningRequest, wifi_account
+from app.ui.pages.provisioning_request import wifi_account
 from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from tests.ui.pool_drain import drain_pool
 
@@ -44,11 +45,11 @@ def dialog(qtbot: QtBot, ready: LocalInstance) -> Iterator[StartProvisioningDial
     drain_pool()
 
 
-def accept(qtbot: QtBot, dialog: StartProvisioningDialog) -> ProvisioningRequest:
+def accept(qtbot: QtBot, dialog: StartProvisioningDialog) -> RunRequest:
     with qtbot.waitSignal(dialog.requested, timeout=10_000) as requested:
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     request = requested.args[0]
-    assert isinstance(request, ProvisioningRequest)
+    assert isinstance(request, RunRequest)
     return request
 
 
@@ -61,7 +62,7 @@ def test_the_request_carries_the_choices_and_masks_the_password(
     qtbot.keyClicks(dialog.password, PASSWORD)
     dialog.batch.setCurrentIndex(dialog.batch.findData("line-2"))
     request = accept(qtbot, dialog)
-    assert request == ProvisioningRequest("s3-dev", "line-2", "lab-wifi", PASSWORD, remember=False)
+    assert request == RunRequest("s3-dev", "line-2", "lab-wifi", PASSWORD)
     assert PASSWORD not in repr(request) and PASSWORD not in str(request)
     assert "********" in repr(request)
     assert KeyringStore().get(wifi_account("lab-wifi")) is None
@@ -74,7 +75,7 @@ def test_remember_keeps_the_password_in_the_keyring_only(
     qtbot.keyClicks(dialog.password, PASSWORD)
     dialog.remember.setChecked(True)
     request = accept(qtbot, dialog)
-    assert request.remember
+    assert request.password == PASSWORD
     assert KeyringStore().get(wifi_account("factory-wifi")) == PASSWORD
     assert all(PASSWORD not in e.details + e.target for e in ready.list_activity().items)
 
@@ -89,7 +90,7 @@ def test_remember_keeps_the_password_in_the_keyring_only(
     qtbot.keyClick(again.ssid, Qt.Key.Key_Backspace)
     qtbot.waitUntil(lambda: again.password.text() == PASSWORD, timeout=10_000)
     again.remember.setChecked(False)
-    assert not accept(qtbot, again).remember
+    assert accept(qtbot, again).password == PASSWORD
     assert KeyringStore().get(wifi_account("factory-wifi")) is None, "unticking forgets it"
 
 

@@ -1,0 +1,42 @@
+"""What a person asked to provision with: task, batch, WiFi, the typed release confirmation, the baud.
+
+One type from the Start provisioning dialog to the station worker and the command line, so nothing is
+copied field by field between look-alike classes on the way. It is plain, frozen data: hashable, so
+the station worker keys its cached job on the request itself (production mode builds the job once and
+starts it for every board plugged in). `job_builder.job_for_request` turns it into a `PortJob`; every
+check that needs the instance (the batch and task exist, the confirmation matches) happens there.
+
+The password never shows in `repr()`/`str()`, so a request can be logged or put in an error safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from app.provisioning.job import DEFAULT_BAUD, MASK
+
+
+@dataclass(frozen=True, repr=False)
+class RunRequest:
+    task: str
+    batch: str
+    ssid: str
+    password: str = field(repr=False)
+    confirm_release: str | None = None  # the batch name as typed, for a release-bootloader task
+    baud: int = DEFAULT_BAUD
+
+    def __repr__(self) -> str:
+        return (
+            f"RunRequest(task={self.task!r}, batch={self.batch!r}, ssid={self.ssid!r}, "
+            f"password={MASK if self.password else ''!r}, confirm_release={self.confirm_release!r}, "
+            f"baud={self.baud})"
+        )
+
+    __str__ = __repr__
+
+    def describe(self) -> str:
+        return f"task {self.task!r} into batch {self.batch!r}"
+
+    def confirmed(self, typed: str | None, baud: int) -> RunRequest:
+        """This request as it is run: with the confirmation the person typed and the station's baud."""
+        return replace(self, confirm_release=typed, baud=baud)
