@@ -34,12 +34,12 @@ from app.domain.device_id import DeviceID, parse_device_id
 from app.domain.errors import StationError, ValidationError
 from app.domain.records import certificate_base64
 from app.provisioning.device_id_readings import DeviceIdReadings, ReadingCheck
+from app.provisioning.job import MASK, Redactor
 
 MARKER = "IEF DATA"
 DEVICE_ID_PREFIX = "deviceID:"
 DEVICE_ID_ACK = "OK"
 MAX_REPLY_BYTES = 1023  # the reply line including its "\n"; the board's single read takes 1024
-MASK = "********"
 _READ_SLICE = 0.05
 MAX_LINE_BYTES = 4096  # longer board output is cut (and said so): a line is for a person to read
 _LINE_ENDS = re.compile(rb"[\n\x00]")
@@ -406,8 +406,7 @@ class _Session:
             self._on_line(IefLine("protocol", self._scrub(text)))
 
     def _scrub(self, text: str) -> str:
-        secret = self._answers.password
-        return text.replace(secret, MASK) if secret else text
+        return Redactor(self._answers.password)(text)
 
 
 def _summary(answered: list[IefRequest]) -> str:
