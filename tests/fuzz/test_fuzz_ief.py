@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from app.domain.device_id import DeviceID
 from app.provisioning.ief_session import IefAnswers, IefError, IefLine, IefResult, run_ief_session
+from tests.support.scripted_port import Clock, ScriptedPort
 
 from .cases import fuzz_case, result_or_station_error
 from .strategies import hex_device_ids
@@ -28,43 +29,6 @@ ANSWERS = IefAnswers(
     password=PASSWORD,
 )
 REQUESTS = ("ql_rootCA", "ql_endpoint", "ql_port", "wifi_ssid", "wifi_password")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class ScriptedPort:
-    """A pyserial-like port whose far end is a list of byte pieces; silence advances the clock."""
-
-    def __init__(self, pieces: list[bytes], clock: Clock) -> None:
-        self.timeout: float | None = None
-        self._pieces = list(reversed(pieces))
-        self._clock = clock
-        self.written: list[bytes] = []
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self._pieces[-1]) if self._pieces else 0
-
-    def read(self, size: int = 1) -> bytes:
-        if not self._pieces:
-            self._clock.now += self.timeout or 0.05
-            return b""
-        piece = self._pieces.pop()
-        if len(piece) > size:
-            self._pieces.append(piece[size:])
-            piece = piece[:size]
-        self._clock.now += 0.001
-        return piece
-
-    def write(self, data: bytes, /) -> int:
-        self.written.append(data)
-        return len(data)
 
 
 def _line(text: str) -> bytes:

@@ -21,16 +21,20 @@ import serial
 
 from app.provisioning.ief_session import (
     MASK,
+    MAX_LINE_BYTES,
     IefAnswers,
     IefConnectionLostError,
     IefError,
     IefLine,
     IefRequest,
+    IefResult,
     IefTimeoutError,
     IefWifiRejectedError,
     NetworkState,
     run_ief_session,
 )
+from app.provisioning.station_replies import StationRefusedError
+from tests.support.scripted_port import Clock, ScriptedPort
 
 PASSWORD = "correct-horse-battery-9"
 ROOT_CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vy\n-----END CERTIFICATE-----\n"
@@ -452,3 +456,69 @@ def test_a_board_whose_kept_wifi_fails_is_given_the_new_credentials(connect: Any
     assert result.network is NetworkState.JOINED and result.ip == "10.1.2.3"
     assert result.answered == (IefRequest.WIFI_SSID, IefRequest.WIFI_PASSWORD)
     assert board.wait().replies == [b"OK\n", b"line-7\n", PASSWORD.encode() + b"\n"]
+
+
+def _scripted(pieces: list[bytes], **kw: Any) -> tuple[IefResult | IefError, list[IefLine], ScriptedPort]:
+    clock = Clock()
+    port = ScriptedPort(pieces, clock)
+    lines: list[IefLine] = []
+    try:
+        result: IefResult | IefError = run_ief_session(port, ANSWERS, on_line=lines.append, clock=clock, **kw)
+    except IefError as error:
+        result = error
+    return result, lines, port
+
+
+def test_a_huge_line_is_cut_and_the_exchange_goes_on() -> None:
+    """Seen: a 100 KB line from the board; line assembly must stay linear, and the log readable."""
+    huge = b"x" * 2_000_000  # arrives 64 bytes a read, like a USB-UART
+    pieces = [huge[i : i + 64] for i in range(0, len(huge), 64)]
+    pieces += [b"\r\n", MARK, f"deviceID:{DEVICE_ID}\r\n".encode()]
+    result, lines, _port = _scripted(pieces, overall_timeout=100, request_timeout=100)  # 1 ms a read
+    assert isinstance(result, IefResult) and result.device_id == DEVICE_ID
+    (cut,) = [line.text for line in lines if line.text.startswith("xxx")]
+    assert len(cut) < MAX_LINE_BYTES + 100
+    not_shown = 2_000_001 - MAX_LINE_BYTES  # the CR before the LF is a byte of the line too
+    assert cut.endswith(f"[... {not_shown} more bytes of this line not shown]")
+
+
+def test_a_board_repeating_one_request_gets_a_bounded_error() -> None:
+    """Seen: a board asking for the same thing for 30 s made a record's error text grow without bound."""
+    pieces = [MARK] + [b"wifi_ssid\r\n"] * 5000
+    result, _lines, port = _scripted(pieces, overall_timeout=30, request_timeout=30)
+    assert isinstance(result, IefTimeoutError)
+    assert "(answered: wifi_ssid x5000)" in str(result) and len(str(result)) < 400
+    assert len(port.written) == 5000
+
+
+def test_an_all_zero_device_id_is_refused_and_not_acknowledged() -> None:
+    result, _lines, port = _scripted([MARK, b"deviceID:" + b"0" * 64 + b"\r\n"], request_timeout=5)
+    assert isinstance(result, IefError) and "cannot be a DeviceID" in str(result)
+    assert port.written == []
+
+
+def test_the_id_is_acknowledged_only_after_the_station_saved_it() -> None:
+    order: list[str] = []
+
+    class Port(ScriptedPort):
+        def write(self, data: bytes, /) -> int:
+            order.append(f"write {data!r}")
+            return super().write(data)
+
+    clock = Clock()
+    port = Port(
+        [MARK, f"I (9) IEF: DeviceID {DEVICE_ID}\r\n".encode(), f"deviceID:{DEVICE_ID}\r\n".encode()], clock
+    )
+    result = run_ief_session(port, ANSWERS, before_ack=lambda i: order.append(f"journal {i}"), clock=clock)
+    assert order == [f"journal {DEVICE_ID}", "write b'OK\\n'"]
+    assert result.id_check.value == "confirmed"
+
+
+def test_an_id_the_station_could_not_save_is_not_acknowledged() -> None:
+    def refuse(device_id: str) -> None:
+        raise StationRefusedError("database or disk is full")
+
+    result, _lines, port = _scripted([MARK, f"deviceID:{DEVICE_ID}\r\n".encode()], before_ack=refuse)
+    assert isinstance(result, IefError)
+    assert str(result).startswith(f"DeviceID {DEVICE_ID} was not acknowledged: database or disk is full")
+    assert port.written == []
