@@ -7,7 +7,12 @@ coalesced to the latest value, but nothing that matters is lost between two snap
 DeviceID, the errors and the result are part of the state, log and console lines accumulate (bounded)
 until taken, and each finished run is queued as a `PortResult` of its own.
 
-No Qt here: the coalescing is tested by firing events from plain threads.
+A snapshot is typed state only (a state, a step, how far along, what is being flashed); the words a
+tile shows for it, and how much of its bar each step fills, are the window's (app/ui/widgets/
+port_wording.py). The port's log lines are written here, as the engine's own log lines are.
+
+No Qt here: the transitions are tested with plain events (tests/workers/test_port_states.py) and the
+coalescing by firing events from plain threads.
 """
 
 from __future__ import annotations
@@ -37,30 +42,7 @@ from app.provisioning.job import Redactor
 
 MAX_PENDING_LINES = 2_000  # per port between two snapshots; more means the window cannot keep up
 
-# Where each step starts on the tile's progress bar, and how much of the bar it fills.
-_BAND: dict[Step, tuple[float, float]] = {
-    Step.START: (0.0, 0.02),
-    Step.DETECT: (0.02, 0.06),
-    Step.CHECK: (0.08, 0.04),
-    Step.FLASH: (0.12, 0.66),
-    Step.BOOT: (0.78, 0.05),
-    Step.IEF: (0.83, 0.14),
-    Step.PUSH: (0.97, 0.03),
-    Step.RECORD: (1.0, 0.0),
-    Step.DONE: (1.0, 0.0),
-}
-
-STEP_LABELS: dict[Step, str] = {
-    Step.START: "Starting",
-    Step.DETECT: "Detecting the chip",
-    Step.CHECK: "Checking the chip",
-    Step.FLASH: "Flashing",
-    Step.BOOT: "Booting",
-    Step.IEF: "Enrolling (IEF)",
-    Step.PUSH: "Adding to the batch",
-    Step.RECORD: "Writing the record",
-    Step.DONE: "Done",
-}
+_STEP_ORDER = {step: index for index, step in enumerate(Step)}  # the pipeline's order
 
 
 class PortState(Enum):
@@ -82,6 +64,29 @@ class PortState(Enum):
         return self in (PortState.PREPARING, PortState.RUNNING)
 
 
+@dataclass(frozen=True, order=True)
+class Reached:
+    """How far a run got: into `step`, `done` (0..1) of the way through it. Only ever moves forward."""
+
+    order: int
+    done: float
+    step: Step = field(compare=False)
+
+    @classmethod
+    def at(cls, step: Step, done: float = 0.0) -> Reached:
+        return cls(_STEP_ORDER[step], max(0.0, min(1.0, done)), step)
+
+
+@dataclass(frozen=True)
+class ImageProgress:
+    """The image being written now: `index` of `count` (from 0); `done` (0..1) of all the board's images."""
+
+    name: str
+    index: int
+    count: int
+    done: float
+
+
 _OUTCOME_STATE = {
     Outcome.PASS: PortState.PASS,
     Outcome.FAIL: PortState.FAIL,
@@ -96,9 +101,11 @@ class PortSnapshot:
     port: str
     run: int
     state: PortState
-    step: Step | None
-    step_text: str
-    fraction: float
+    step: Step | None  # the step under way (the last one started)
+    reached: Reached | None  # how far the run got, for the progress bar
+    image: ImageProgress | None  # set while an image is written, until the next step starts
+    stopped_at: Step | None  # where a finished run ended (its result's step)
+    refused: bool  # the run was refused before its worker started (`message` says why)
     started_mono: float | None
     duration_s: float | None
     chip: str
@@ -130,8 +137,10 @@ class _Port:
     run: int = 0
     state: PortState = PortState.READY
     step: Step | None = None
-    step_text: str = "Ready"
-    fraction: float = 0.0
+    reached: Reached | None = None
+    image: ImageProgress | None = None
+    stopped_at: Step | None = None
+    refused: bool = False
     started_mono: float | None = None
     duration_s: float | None = None
     chip: str = ""
@@ -149,8 +158,10 @@ class _Port:
             run=self.run,
             state=self.state,
             step=self.step,
-            step_text=self.step_text,
-            fraction=self.fraction,
+            reached=self.reached,
+            image=self.image,
+            stopped_at=self.stopped_at,
+            refused=self.refused,
             started_mono=self.started_mono,
             duration_s=self.duration_s,
             chip=self.chip,
@@ -167,6 +178,11 @@ class _Port:
             self.console.clear()
             self.dropped = 0
         return snap
+
+    def reach(self, step: Step, done: float = 0.0) -> None:
+        reached = Reached.at(step, done)
+        if self.reached is None or reached > self.reached:
+            self.reached = reached
 
     def add_line(self, lines: deque[str], text: str) -> None:
         if len(lines) == lines.maxlen:
@@ -220,7 +236,6 @@ class PortStates:
         with self._lock:
             old = self._port(port)
             fresh = _Port(port, run=old.run + 1, chip=old.chip, state=PortState.PREPARING)
-            fresh.step_text = "Preparing the job…"
             fresh.started_mono = time.monotonic()
             fresh.log.extend(old.log)
             fresh.console.extend(old.console)
@@ -235,7 +250,7 @@ class PortStates:
         with self._lock:
             state = self._port(port)
             state.state = PortState.READY
-            state.step_text = "Not started"
+            state.refused = True
             state.started_mono = None
             state.message = self._redactor(reason)
             state.add_line(state.log, self._stamp(time.time(), f"not started: {state.message}"))
@@ -304,10 +319,8 @@ class PortStates:
         if state.state in (PortState.READY, PortState.PREPARING) and not isinstance(event, ResultEvent):
             state.state = PortState.RUNNING
         if isinstance(event, ProgressEvent):
-            start, width = _BAND[event.step]
-            state.fraction = max(state.fraction, start + width * min(1.0, event.fraction))
-            percent = int(100 * event.fraction)
-            state.step_text = f"Flashing {event.name} ({event.index + 1}/{event.count}) · {percent}%"
+            state.reach(event.step, event.fraction)
+            state.image = ImageProgress(event.name, event.index, event.count, event.fraction)
         elif isinstance(event, StepEvent):
             self._apply_step(state, event)
         elif isinstance(event, LogEvent):
@@ -336,17 +349,15 @@ class PortStates:
         if event.facts.get("mac"):
             state.mac = event.facts["mac"]
         message = self._redactor(event.message)
-        label = STEP_LABELS.get(event.step, event.step.value)
         if event.status is StepStatus.STARTED:
             state.step = event.step
-            state.step_text = label
-            state.fraction = max(state.fraction, _BAND[event.step][0])
+            state.image = None
+            state.reach(event.step)
             state.add_line(state.log, self._stamp(event.wall, f"▶ {event.step.value}"))
             return
         mark = "✓" if event.status is StepStatus.PASSED else "✗"
         if event.status is StepStatus.PASSED:
-            start, width = _BAND[event.step]
-            state.fraction = max(state.fraction, start + width)
+            state.reach(event.step, 1.0)
         else:
             state.message = message
         tail = f": {message}" if message else ""
@@ -359,14 +370,9 @@ class PortStates:
         state.message = message
         if event.device_id:
             state.device_id = event.device_id
+        state.stopped_at = event.step
         if event.outcome is Outcome.PASS:
-            state.fraction = 1.0
-            state.step_text = "Provisioned"
-        else:
-            label = STEP_LABELS.get(event.step, event.step.value)
-            where = label[:1].lower() + label[1:]
-            verb = "Cancelled" if event.outcome is Outcome.CANCELLED else "Failed"
-            state.step_text = f"{verb} while {where}" if event.step is not Step.DONE else verb
+            state.reach(Step.DONE, 1.0)
         state.add_line(
             state.log,
             self._stamp(

@@ -13,7 +13,7 @@ from app.provisioning.events import Outcome, Step
 from app.ui.pages.station_counters import SessionCounters
 from app.ui.pages.station_grid import TileGrid, natural_key, tile_scroll_area
 from app.ui.widgets.port_tile import BADGES, TILE_HEIGHT, TILE_WIDTH, PortTile, elapsed_text
-from app.workers.port_states import PortResult, PortSnapshot, PortState
+from app.workers.port_states import ImageProgress, PortResult, PortSnapshot, PortState, Reached
 
 DEVICE_ID = "3f2a" + "0" * 56 + "9c1d"
 RUNNING = PortSnapshot(
@@ -21,8 +21,10 @@ RUNNING = PortSnapshot(
     run=1,
     state=PortState.RUNNING,
     step=Step.FLASH,
-    step_text="Flashing ief (3/3) · 40%",
-    fraction=0.4,
+    reached=Reached.at(Step.FLASH, 0.28 / 0.66),  # 40% of the whole bar
+    image=ImageProgress("ief", 2, 3, 0.4),
+    stopped_at=None,
+    refused=False,
     started_mono=None,
     duration_s=None,
     chip="ESP32-C3",
@@ -58,13 +60,14 @@ def test_a_tile_shows_running_then_pass_with_the_device_id(qtbot: QtBot) -> None
     passed = replace(
         RUNNING,
         state=PortState.PASS,
-        fraction=1.0,
-        step_text="Provisioned",
+        reached=Reached.at(Step.DONE, 1.0),
+        stopped_at=Step.DONE,
         duration_s=75.2,
         device_id=DEVICE_ID,
     )
     tile.show_snapshot(passed)
     assert tile.badge.text == "✓  PASS"
+    assert tile.step.text() == "Provisioned" and tile.progress.value() == 1000
     assert tile.elapsed.text() == "1:15"
     assert tile.device_label.text() == "ID 3f2a0000…009c1d" and tile.device_label.toolTip() == DEVICE_ID
     assert tile.copy_button.isEnabled() and tile.retry_button.isEnabled()
@@ -77,7 +80,7 @@ def test_a_failed_tile_says_why(qtbot: QtBot) -> None:
     failed = replace(
         RUNNING,
         state=PortState.FAIL,
-        step_text="Failed while flashing",
+        stopped_at=Step.FLASH,
         message="the board vanished at 0x10000",
         duration_s=3.0,
     )
@@ -150,3 +153,19 @@ def test_counters_count_each_outcome_and_rate_passed_boards_per_hour() -> None:
     counters.finished(_result(Outcome.PASS), now=1000.0 + 1800)
     assert counters.boards_per_hour(running=False) == 6.0
     assert counters.boards_per_hour(running=True, now=1000.0 + 3600) == 3.0
+
+
+def test_the_tile_words_a_prepared_a_refused_and_a_stepping_port(qtbot: QtBot) -> None:
+    """The worker sends typed state; the tile's words for it are the window's."""
+    tile = PortTile(RUNNING.port, "sim-1")
+    qtbot.addWidget(tile)
+    tile.show_snapshot(replace(RUNNING, state=PortState.PREPARING, step=None, reached=None, image=None))
+    assert (tile.step.text(), tile.badge.text) == ("Preparing the job…", "PREPARING")
+    tile.show_snapshot(replace(RUNNING, image=None, step=Step.IEF, reached=Reached.at(Step.IEF)))
+    assert (tile.step.text(), tile.badge.text) == ("Enrolling (IEF)", "RUNNING  83%")
+    refused = replace(RUNNING, state=PortState.READY, refused=True, reached=None, message="no such task")
+    tile.show_snapshot(refused)
+    assert tile.step.text() == "Not started: no such task"
+    cancelled = replace(RUNNING, state=PortState.CANCELLED, stopped_at=Step.DONE)
+    tile.show_snapshot(cancelled)
+    assert tile.step.text() == "Cancelled"

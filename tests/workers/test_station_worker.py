@@ -40,7 +40,7 @@ from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from app.workers.background import CallFailure
-from app.workers.port_states import PortResult, PortSnapshot, PortState, PortStates
+from app.workers.port_states import PortResult, PortSnapshot, PortState, PortStates, Reached
 from app.workers.station_worker import StationEngine, StationService
 from tests.provisioning.sim_boards import board_device_id
 
@@ -208,7 +208,11 @@ def test_many_ports_firing_progress_cost_few_updates_and_lose_no_result(
     assert sorted(r.port for r in seen.results) == sorted(ports), "every result arrives exactly once"
     for port in ports:
         final = seen.latest(port)
-        assert final is not None and final.state is PortState.PASS and final.fraction == 1.0
+        assert (
+            final is not None
+            and final.state is PortState.PASS
+            and final.reached == Reached.at(Step.DONE, 1.0)
+        )
         assert final.device_id == seen.result(port).device_id != ""  # type: ignore[union-attr]
         console = [line for u in seen.updates if port in u for line in u[port].new_console]
         assert console == [f"line {i}" for i in range(0, progress, progress // lines)], "no line lost"
@@ -238,7 +242,7 @@ def test_errors_and_the_result_survive_a_burst_of_progress(
     assert final is not None
     assert final.errors == ("the board vanished at 0x10000",)
     assert (final.chip, final.mac, final.duration_s) == ("ESP32-C3", "02:aa", 2.5)
-    assert final.step_text == "Failed while flashing"
+    assert final.stopped_at is Step.FLASH
     assert seen.result(port) == PortResult(port, 1, Outcome.FAIL, 2.5, "", "vanished", "ESP32-C3")
 
 

@@ -4,7 +4,8 @@ The verdict is a painted badge: a colour AND a word with a symbol ("✓ PASS", "
 read from across a bench, so nobody has to tell green from red. Painting it (rather than restyling a
 label) keeps a state change cheap when 32 tiles change at once: no style sheet is re-polished.
 
-A tile holds no engine state of its own: `show_snapshot` draws whatever the station worker sent.
+A tile holds no engine state of its own: `show_snapshot` draws whatever the station worker sent, in
+the words of port_wording.py.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.widgets.port_wording import bar_fraction, step_text
 from app.workers.port_states import PortSnapshot, PortState
 
 TILE_WIDTH = 250
@@ -234,10 +236,11 @@ class PortTile(QFrame):
         self.started_mono, self.duration_s = snap.started_mono, snap.duration_s
         if snap.chip:
             self.chip.setText(snap.chip)
-        self._set_step(snap.step_text, snap.message)
-        self.progress.setValue(round(snap.fraction * 1000))
+        fraction = bar_fraction(snap.reached)
+        self._set_step(step_text(snap), snap.message)
+        self.progress.setValue(round(fraction * 1000))
         self._set_device_id(snap.device_id)
-        self._paint_badge(snap.fraction)
+        self._paint_badge(fraction)
         self.tick(time.monotonic())
         self._set_buttons()
 

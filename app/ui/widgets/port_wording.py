@@ -1,0 +1,71 @@
+"""What a port tile says about a port's typed state, and how far its progress bar is filled.
+
+The station worker sends typed state only (app/workers/port_states.py: a state, the step under way, how
+far the run got, the image being written); the words and the bar's proportions are the window's, so
+they can change (or be translated) without touching the engine side.
+"""
+
+from __future__ import annotations
+
+from app.provisioning.events import Step
+from app.workers.port_states import PortSnapshot, PortState, Reached
+
+STEP_LABELS: dict[Step, str] = {
+    Step.START: "Starting",
+    Step.DETECT: "Detecting the chip",
+    Step.CHECK: "Checking the chip",
+    Step.FLASH: "Flashing",
+    Step.BOOT: "Booting",
+    Step.IEF: "Enrolling (IEF)",
+    Step.PUSH: "Adding to the batch",
+    Step.RECORD: "Writing the record",
+    Step.DONE: "Done",
+}
+
+# Where each step starts on the tile's progress bar, and how much of the bar it fills: flashing takes
+# most of a run's time, so it gets most of the bar.
+BANDS: dict[Step, tuple[float, float]] = {
+    Step.START: (0.0, 0.02),
+    Step.DETECT: (0.02, 0.06),
+    Step.CHECK: (0.08, 0.04),
+    Step.FLASH: (0.12, 0.66),
+    Step.BOOT: (0.78, 0.05),
+    Step.IEF: (0.83, 0.14),
+    Step.PUSH: (0.97, 0.03),
+    Step.RECORD: (1.0, 0.0),
+    Step.DONE: (1.0, 0.0),
+}
+
+
+def step_label(step: Step) -> str:
+    return STEP_LABELS.get(step, step.value)
+
+
+def step_text(snap: PortSnapshot) -> str:
+    """The line under the tile's badge: what the board is doing, or how its run ended."""
+    state = snap.state
+    if state is PortState.READY:
+        return "Not started" if snap.refused else "Ready"
+    if state is PortState.PASS:
+        return "Provisioned"
+    if state.finished:
+        verb = "Cancelled" if state is PortState.CANCELLED else "Failed"
+        where = snap.stopped_at
+        if where is None or where is Step.DONE:
+            return verb
+        label = step_label(where)
+        return f"{verb} while {label[:1].lower()}{label[1:]}"
+    if state is PortState.RUNNING and snap.image is not None:
+        image = snap.image
+        return f"Flashing {image.name} ({image.index + 1}/{image.count}) · {int(100 * image.done)}%"
+    if state is PortState.RUNNING and snap.step is not None:
+        return step_label(snap.step)
+    return "Preparing the job…"
+
+
+def bar_fraction(reached: Reached | None) -> float:
+    """How much of the progress bar a run that got this far fills (0..1)."""
+    if reached is None:
+        return 0.0
+    start, width = BANDS[reached.step]
+    return start + width * reached.done
