@@ -15,9 +15,12 @@ its own (`port_finished`), in the same flush.
 Building the job (the instance signs the task's images) happens here too, once per request, so the GUI
 never waits for it (the instance signs without re-validating the RSA key: ~3 ms per image, see
 benchmarks/gui_stalls.py).
-Production mode lives here as well: a port that appears after the first scan starts the armed request
-with no round trip through the window. Workers run at a lower CPU priority than the window and are
-started a few milliseconds apart, so a burst of boards does not make the window stutter.
+Production mode lives here, and only here: the worker holds the armed request, and a port that appears
+after the first scan starts it with no round trip through the window. The worker says what it has armed
+(`production_changed`, also when arming failed or was undone); the page draws its banner from that, and
+`StationService.production` answers "what is armed?" on the GUI thread. Workers run at a lower CPU
+priority than the window and are started a few milliseconds apart, so a burst of boards does not make
+the window stutter.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ class StationWorker(QObject):
     ports_listed = Signal(object)  # list[PortInfo], every port now present (after each change)
     notice = Signal(str)  # a short message for the status bar
     problem = Signal(object)  # CallFailure (the exception itself) or a sentence, for the error sink
+    production_changed = Signal(object)  # RunRequest armed for production mode, or None
     _wake = Signal()
 
     def __init__(self, engine: StationEngine, flush_ms: int, scan_ms: int) -> None:
@@ -248,17 +252,22 @@ class StationWorker(QObject):
     def set_production(self, request: RunRequest | None) -> None:
         """Arm (a request) or disarm (None) production mode; the job is built now, so problems show now."""
         self._production = request
-        if request is None:
-            return
-        self.engine.states.add_secret(request.password)
-        try:
-            self.engine.job_for(request)
-        except StationError as exc:
-            self._production = None
-            self._problem("Arming production mode", exc, f"Production mode is off: {exc}")
-        except Exception as exc:
-            self._production = None
-            self._defect("Arming production mode", exc)
+        if request is not None:
+            self.engine.states.add_secret(request.password)
+            try:
+                self.engine.job_for(request)
+            except StationError as exc:
+                self._production = None
+                self._problem("Arming production mode", exc, f"Production mode is off: {exc}")
+            except Exception as exc:
+                self._production = None
+                self._defect("Arming production mode", exc)
+        self.production_changed.emit(self._production)
+
+    @property
+    def production(self) -> RunRequest | None:
+        """What production mode starts on a newly plugged board (None: it is off)."""
+        return self._production
 
     @Slot(str)
     def cancel(self, port: str) -> None:
@@ -378,6 +387,8 @@ class StationService(QObject):
         self._retry.connect(self.worker.retry)
         self._production.connect(self.worker.set_production)
         self._teardown.connect(self.worker.teardown, Qt.ConnectionType.BlockingQueuedConnection)
+        self.worker.production_changed.connect(self._production_changed)
+        self.production: RunRequest | None = None  # what the worker last said it has armed
         self.running = False
 
     def begin(self) -> None:
@@ -396,7 +407,12 @@ class StationService(QObject):
         self._retry.emit(port)
 
     def set_production(self, request: RunRequest | None) -> None:
+        """Ask the worker to arm `request` (None: disarm); `production` follows once it has."""
         self._production.emit(request)
+
+    @Slot(object)
+    def _production_changed(self, armed: RunRequest | None) -> None:
+        self.production = armed
 
     def stop(self) -> None:
         """Stop the timers, the thread, then every port run (cancelled, boards reset). Blocks until done."""

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
@@ -31,6 +32,7 @@ from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.station import StationPage
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB
 from app.ui.widgets.port_tile import PortTile
+from app.workers.background import CallFailure
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
 from tests.ui.pool_drain import drain_pool
@@ -218,6 +220,8 @@ def test_production_mode_provisions_a_newly_plugged_board_with_no_click(
     assert context.settings.auto_start
     qtbot.waitUntil(lambda: "PRODUCTION MODE —" in page.production_banner.text(), timeout=WAIT_MS)
     assert page.production_banner.isVisible()
+    armed = request_for(present).confirmed(None, context.settings.default_baud)
+    assert page.service.production == armed, "the page shows what the worker armed"
 
     late = make_fleet(1, "late", access_point=present.access_point)
     wait_state(qtbot, page, late.urls[0], PortState.PASS)
@@ -226,6 +230,23 @@ def test_production_mode_provisions_a_newly_plugged_board_with_no_click(
 
     qtbot.mouseClick(page.production_button, Qt.MouseButton.LeftButton)
     assert not context.settings.auto_start and not page.production_banner.isVisible()
+    qtbot.waitUntil(lambda: page.service.production is None, timeout=WAIT_MS)
+
+
+def test_production_mode_the_worker_cannot_arm_is_switched_off(
+    qtbot: QtBot, page: StationPage, context: PageContext
+) -> None:
+    """The worker refuses a request it cannot build a job for; the page does not claim it is armed."""
+    errors: list[object] = []
+    page.error.connect(errors.append)
+    page.accept_provisioning_request(RunRequest(TASK, BATCH, "lab", "short"))
+    qtbot.mouseClick(page.production_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not context.settings.auto_start, timeout=WAIT_MS)
+    assert not page.production_banner.isVisible() and not page.production_button.isChecked()
+    assert page.service.production is None
+    [failure] = errors
+    assert isinstance(failure, CallFailure) and isinstance(failure.error, ValidationError)
+    assert failure.message.startswith("Production mode is off: a WPA2 WiFi password has 8 to 63")
 
 
 def test_production_mode_without_a_task_says_what_is_missing(qtbot: QtBot, page: StationPage) -> None:

@@ -8,7 +8,9 @@ the supervisor and its reader threads. The page receives coalesced snapshots (`p
 A run starts in one of three ways: the person ticks ports and presses Provision (using the request
 chosen in the Start provisioning dialog, here or on the Provisioning page); a tile's Retry; or, in
 production mode, a board being plugged in. A release-bootloader task never starts without the batch
-name typed in `ReleaseConfirmDialog`.
+name typed in `ReleaseConfirmDialog`. The production-mode switch is a setting (the person's choice,
+kept across restarts); what is armed is the station worker's alone: the page asks it to arm or disarm
+and draws the banner from what it says it armed (`StationService.production`).
 
 The station thread is stopped when the window closes (or the application quits): every run still going
 is cancelled and its board reset, and no worker process outlives the window.
@@ -65,7 +67,7 @@ class StationPage(Page):
         self.start_dialog: StartProvisioningDialog | None = None
         self.release_dialog: ReleaseConfirmDialog | None = None
         self.scanned = False
-        self._armed: tuple[RunRequest, str | None] | None = None
+        self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
         self._watched: QWidget | None = None
         self._build()
@@ -77,6 +79,7 @@ class StationPage(Page):
         worker.ports_listed.connect(self.show_ports)
         worker.notice.connect(self.status.emit)
         worker.problem.connect(self.error.emit)
+        worker.production_changed.connect(self._production_changed)
         context.settings.changed.connect(self._setting_changed)
         app = QCoreApplication.instance()
         if app is not None:
@@ -278,8 +281,9 @@ class StationPage(Page):
                 "PRODUCTION MODE is on, but no task is chosen: use “Start provisioning…” first."
             )
             return
-        if self._armed is not None and self._armed[0] == request:
-            return
+        if self._asked == request:
+            return  # being armed already (the lookup or the worker's answer may still be on its way)
+        self._asked = request
 
         def looked_up(task: ProvisioningTask) -> None:
             if task.bootloader is not BootloaderKind.RELEASE:
@@ -295,20 +299,29 @@ class StationPage(Page):
     def _arm(self, request: RunRequest, confirmation: str | None) -> None:
         if self._closed or not self.context.settings.auto_start or request != self.request:
             return
-        self._armed = (request, confirmation)
         self.service.set_production(self._run_request(request, confirmation))
+
+    def _disarm(self) -> None:
+        if self._asked is not None and not self._closed:
+            self.service.set_production(None)
+        self._asked = None
+
+    def _production_changed(self, armed: RunRequest | None) -> None:
+        """The worker armed `armed` (or nothing): the banner says what it really does."""
+        if self._closed or not self.context.settings.auto_start:
+            return
+        if armed is None:
+            if self._asked is not None:  # arming failed; the error sink says why
+                self._asked = None
+                self.context.settings.set_auto_start(False)
+            return
         self.counters.started()
         self.production_banner.setText(
-            f"PRODUCTION MODE — every board plugged in is provisioned with task “{request.task}” into "
-            f"batch “{request.batch}”, with no click."
+            f"PRODUCTION MODE — every board plugged in is provisioned with task “{armed.task}” into "
+            f"batch “{armed.batch}”, with no click."
         )
         self.production_banner.show()
         self.status.emit("Production mode is on: plug in boards")
-
-    def _disarm(self) -> None:
-        if self._armed is not None and not self._closed:
-            self.service.set_production(None)
-        self._armed = None
 
     # --- what the station thread reports ---------------------------------------------------------
     def show_ports(self, ports: list[PortInfo]) -> None:
