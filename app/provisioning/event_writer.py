@@ -24,6 +24,7 @@ from app.provisioning.events import (
     StepStatus,
 )
 from app.provisioning.job import Redactor
+from app.provisioning.step_facts import StepFacts
 
 LineSink = Callable[[str], None]
 WRITE_LOCK_TIMEOUT = 5.0
@@ -47,15 +48,15 @@ class EventWriter:
         finally:
             self._lock.release()
 
-    def _redacted(self, data: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if isinstance(value, str):
-                value = self._redact(value)
-            elif isinstance(value, dict):
-                value = {k: self._redact(v) if isinstance(v, str) else v for k, v in value.items()}
-            out[key] = value
-        return out
+    def _redacted(self, value: Any) -> Any:
+        """Every text in the event, however deep (the facts are nested), with the secrets masked."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {key: self._redacted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._redacted(item) for item in value]
+        return value
 
     def log(self, text: str, level: str = "info", source: LogSource = LogSource.ENGINE) -> None:
         self.emit(LogEvent(port=self.port, level=level, source=source, text=text))
@@ -63,10 +64,10 @@ class EventWriter:
     def error(self, step: Step, message: str, kind: str) -> None:
         self.emit(ErrorEvent(port=self.port, step=step, message=message, kind=kind))
 
-    def step(
-        self, step: Step, status: StepStatus, message: str = "", facts: dict[str, str] | None = None
-    ) -> None:
-        self.emit(StepEvent(port=self.port, step=step, status=status, message=message, facts=facts or {}))
+    def step(self, step: Step, status: StepStatus, message: str = "", facts: StepFacts | None = None) -> None:
+        self.emit(
+            StepEvent(port=self.port, step=step, status=status, message=message, facts=facts or StepFacts())
+        )
 
     def flash_sink(self, event: FlashEvent) -> None:
         """What app.flashing reports (esptool's lines and byte progress), as our events."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar
 
+from app.provisioning.step_facts import FactsError, StepFacts
+
 MAX_SHOWN_LINE = 200
 
 
@@ -74,7 +76,11 @@ class Event:
         out: dict[str, Any] = {"type": self.TYPE}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.value if isinstance(value, Enum) else value
+            if isinstance(value, Enum):
+                value = value.value
+            elif isinstance(value, StepFacts):
+                value = value.to_json()
+            out[f.name] = value
         return out
 
     def to_json_line(self) -> str:
@@ -90,7 +96,7 @@ class StepEvent(Event):
     step: Step
     status: StepStatus
     message: str = ""
-    facts: dict[str, str] = field(default_factory=dict)
+    facts: StepFacts = field(default_factory=StepFacts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +171,6 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "str": str,
     "int": int,
     "float": (int, float),
-    "dict[str, str]": dict,
 }
 
 
@@ -214,6 +219,11 @@ def _parse(text: str) -> Event:
 
 
 def _field_value(kind: str, name: str, value: Any, declared: Any) -> Any:
+    if str(declared) == "StepFacts":
+        try:
+            return StepFacts.from_json(value)
+        except FactsError as problem:
+            raise _BadLine(f"{kind} event field {name!r}: {problem}") from None
     if name in _ENUM_FIELDS:
         enum = _ENUM_FIELDS[name]
         try:
@@ -223,8 +233,6 @@ def _field_value(kind: str, name: str, value: Any, declared: Any) -> Any:
     expected: type | tuple[type, ...] | None = _JSON_TYPES.get(str(declared))
     if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
         raise _BadLine(f"{kind} event field {name!r} has the wrong type ({type(value).__name__})")
-    if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
-        raise _BadLine(f"{kind} event field {name!r} must map text to text")
     return float(value) if expected == (int, float) else value
 
 

@@ -39,6 +39,7 @@ from app.provisioning.ief_session import (
 )
 from app.provisioning.job import JobMode, PortJob
 from app.provisioning.preflight import check_job_images
+from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_guard import StepGuard
 
 Confirm = Callable[[DeviceID], None]
@@ -63,7 +64,7 @@ class StepReport:
     """Filled in by a step body: the sentence and facts of its `passed` event."""
 
     message: str = ""
-    facts: dict[str, str] = field(default_factory=dict)
+    facts: StepFacts = field(default_factory=StepFacts)
 
 
 class Pipeline:
@@ -153,7 +154,7 @@ class Pipeline:
                     self._verify_by_readback(board, image.name, image.offset, image.data)
             total = sum(len(image.data) for image in job.images)
             report.message = f"{len(job.images)} images, {total} bytes written and verified"
-            report.facts = {image.kind.value: image.sha256 for image in job.images}
+            report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
 
     def boot(self) -> Any:
         with self._step(Step.BOOT, self.job.timeouts.boot) as report:
@@ -192,13 +193,9 @@ class Pipeline:
             )
             asked = ", ".join(r.value for r in result.answered) or "nothing (the board kept its settings)"
             report.message = f"answered {asked}; DeviceID {self.device_id}; {self._network_note(result)}"
-            report.facts = {
-                "device_id": self.device_id,
-                "wifi": result.network.value,
-                "id_check": result.id_check.value,
-            }
-            if result.ip:
-                report.facts["ip"] = result.ip
+            report.facts = StepFacts(
+                device_id=self.device_id, wifi=result.network, id_check=result.id_check, ip=result.ip
+            )
 
     def _journal(self, device_id: DeviceID) -> None:
         """Before the board hears "OK": the station learns the ID and confirms it saved it. From here on
@@ -281,15 +278,14 @@ def _close_quietly(port: Any) -> None:
         port.close()
 
 
-def _identity_facts(identity: ChipIdentity) -> dict[str, str]:
-    facts = {
-        "chip": identity.name,
-        "chip_type": identity.chip.value if identity.chip is not None else "",
-        "description": identity.description,
-        "mac": identity.mac,
-    }
-    if identity.security is not None:
-        facts["secure_boot"] = "on" if identity.security.secure_boot_enabled else "off"
-        facts["flash_encryption"] = "on" if identity.security.flash_encryption_enabled else "off"
-        facts["key_digests"] = " ".join(identity.security.key_digests)
-    return facts
+def _identity_facts(identity: ChipIdentity) -> StepFacts:
+    security = identity.security
+    return StepFacts(
+        chip=identity.name,
+        chip_type=identity.chip.value if identity.chip is not None else "",
+        description=identity.description,
+        mac=identity.mac,
+        secure_boot=security.secure_boot_enabled if security is not None else None,
+        flash_encryption=security.flash_encryption_enabled if security is not None else None,
+        key_digests=tuple(security.key_digests) if security is not None else (),
+    )

@@ -61,6 +61,7 @@ from app.provisioning.events import (
 from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
 from app.provisioning.station_replies import journaled_reply, refused_reply
+from app.provisioning.step_facts import StepFacts
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
 
 DEFAULT_GRACE_SECONDS = 3.0
@@ -250,7 +251,7 @@ class _PortRun:
         self._thread = threading.Thread(target=self._run, name=f"port-{job.port}", daemon=True)
         self._timers: list[threading.Timer] = []
         self._started = time.monotonic()
-        self._facts: dict[str, str] = {}
+        self._facts = StepFacts()
         self._step = Step.START
         self._worker_result: ResultEvent | None = None
         # What became of the board's DeviceID; the pusher's thread writes it, so under `_push_lock`.
@@ -346,7 +347,7 @@ class _PortRun:
         if event.port != self.job.port:
             event = dataclasses.replace(event, port=self.job.port)
         if isinstance(event, StepEvent):
-            self._facts.update(event.facts)
+            self._facts = self._facts.merged(event.facts)
             if event.status is StepStatus.STARTED:
                 self._step = event.step
         elif isinstance(event, ResultEvent):
@@ -367,7 +368,7 @@ class _PortRun:
                 batch=job.batch,
                 move=job.mode is JobMode.REENROL,
                 port=job.port,
-                mac=self._facts.get("mac", ""),
+                mac=self._facts.mac,
                 task=job.task,
             )
         except StationError as error:
@@ -444,8 +445,8 @@ class _PortRun:
             push_state=push_state,
             message=message,
             step=step,
-            chip=self._facts.get("chip", ""),
-            mac=self._facts.get("mac", ""),
+            chip=self._facts.chip,
+            mac=self._facts.mac,
             record_id=record.id if record is not None else 0,
         )
         self.summary = summary
@@ -477,8 +478,8 @@ class _PortRun:
             duration_s=duration,
             push_state=PushState.NONE,  # the journal entry's state, read as the record is written
             task=job.task,
-            chip=self._facts.get("chip", ""),
-            mac=self._facts.get("mac", ""),
+            chip=self._facts.chip,
+            mac=self._facts.mac,
             device_id=entry.device_id if entry is not None else "",
             image_sha256s=job.image_sha256s,
             error=error,

@@ -343,11 +343,10 @@ class PortStates:
             self._apply_result(state, event)
 
     def _apply_step(self, state: _Port, event: StepEvent) -> None:
-        chip = event.facts.get("chip")
-        if chip:
-            state.chip = chip
-        if event.facts.get("mac"):
-            state.mac = event.facts["mac"]
+        if event.facts.chip:
+            state.chip = event.facts.chip
+        if event.facts.mac:
+            state.mac = event.facts.mac
         message = self._redactor(event.message)
         if event.status is StepStatus.STARTED:
             state.step = event.step

@@ -20,11 +20,16 @@ from app.provisioning.events import (
     StepStatus,
     from_json_line,
 )
+from app.provisioning.ief_session import NetworkState
+from app.provisioning.step_facts import StepFacts
 
 PORT = "rfc2217://127.0.0.1:4000"
 
 EXAMPLES: list[Event] = [
-    StepEvent(port=PORT, step=Step.DETECT, status=StepStatus.PASSED, message="ESP32-C3", facts={"mac": "aa"}),
+    StepEvent(
+        port=PORT, step=Step.DETECT, status=StepStatus.PASSED, message="ESP32-C3",
+        facts=StepFacts(mac="aa", key_digests=("d1",), secure_boot=False, wifi=NetworkState.JOINED),
+    ),
     ProgressEvent(
         port=PORT, step=Step.FLASH, index=1, count=3, name="ief", image_done=10, image_total=20,
         overall_done=30, overall_total=60,
@@ -68,7 +73,22 @@ def test_progress_fraction() -> None:
         ('{"type": "device_id", "port": "p"}', "incomplete device_id event"),
         ('{"type": "device_id", "port": "p", "device_id": 5}', "'device_id' has the wrong type (int)"),
         ('{"type": "result", "port": "p", "outcome": "pass", "duration_s": "1"}', "has the wrong"),
-        ('{"type": "step", "port": "p", "step": "flash", "status": "started", "facts": {"a": 1}}', "map"),
+        (
+            '{"type": "step", "port": "p", "step": "flash", "status": "started", "facts": {"a": 1}}',
+            "unknown fact",
+        ),
+        (
+            '{"type": "step", "port": "p", "step": "ief", "status": "passed", "facts": {"mac": 1}}',
+            "wrong type",
+        ),
+        (
+            '{"type": "step", "port": "p", "step": "ief", "status": "passed", "facts": {"wifi": "up"}}',
+            "unknown value",
+        ),
+        (
+            '{"type": "step", "port": "p", "step": "ief", "status": "passed", "facts": []}',
+            "must be an object",
+        ),
         ("\xff\xfe", "not JSON"),
     ],
 )

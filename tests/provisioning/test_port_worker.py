@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.instance.local.instance import LocalInstance
+from app.provisioning.device_id_readings import ReadingCheck
 from app.provisioning.events import (
     DeviceIdEvent,
     ErrorEvent,
@@ -141,8 +142,8 @@ def test_provisions_a_virtual_board(instance: LocalInstance, batch: str, make_fl
     result = events[-1]
     assert isinstance(result, ResultEvent) and result.outcome is Outcome.PASS
     assert result.device_id == board_device_id(fleet.boards[0])
-    ief = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.IEF and e.facts)
-    assert ief.facts["id_check"] == "confirmed"  # the board's log line agreed with its request
+    ief = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.IEF and e.facts.device_id)
+    assert ief.facts.id_check is ReadingCheck.CONFIRMED  # the board's log line agreed with its request
     assert any(isinstance(e, LogEvent) and e.source is LogSource.ESPTOOL for e in events)
     assert any(isinstance(e, LogEvent) and e.source is LogSource.BOARD for e in events)
     assert ap.password not in "\n".join(lines) and ap.password not in stderr
@@ -180,8 +181,10 @@ def test_flashes_the_independent_mock_bootloader_then_times_out_waiting_for_the_
     assert code == EXIT_FAIL, stderr
     passed = [e.step for e in events if isinstance(e, StepEvent) and e.status is StepStatus.PASSED]
     assert passed == [Step.DETECT, Step.CHECK, Step.FLASH, Step.BOOT]
-    flashed = next(e for e in events if isinstance(e, StepEvent) and e.step is Step.FLASH and e.facts)
-    assert flashed.facts == {image.kind.value: image.sha256 for image in job.images}
+    flashed = next(
+        e for e in events if isinstance(e, StepEvent) and e.step is Step.FLASH and e.facts.image_sha256s
+    )
+    assert flashed.facts.image_sha256s == tuple((image.kind.value, image.sha256) for image in job.images)
     progress = [e for e in events if isinstance(e, ProgressEvent)]
     assert {p.index for p in progress} == {0, 1, 2}
     assert progress[-1].overall_done == sum(len(image.data) for image in job.images)

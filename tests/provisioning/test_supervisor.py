@@ -30,6 +30,7 @@ from app.provisioning.events import (
     StepEvent,
     StepStatus,
 )
+from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import PushState, RecordsDB
@@ -131,7 +132,13 @@ def test_two_boards_provisioned_pushed_and_recorded(
         assert len(results) == 1 and results[0].outcome is Outcome.PASS
         step_events = [e for e in events.of_port(url) if isinstance(e, StepEvent)]
         (ief,) = [e for e in step_events if e.step is Step.IEF and e.status is StepStatus.PASSED]
-        assert ief.facts["wifi"] == "joined" and ief.facts["ip"].startswith("192.168.4.")
+        assert ief.facts.wifi is NetworkState.JOINED and ief.facts.ip.startswith("192.168.4.")
+        detect = next(e for e in step_events if e.step is Step.DETECT and e.status is StepStatus.PASSED)
+        assert (detect.facts.mac, detect.facts.chip_type, detect.facts.secure_boot) == (
+            board.mac,
+            "esp32c3",
+            False,
+        )
         assert f"joined WiFi {fleet.access_point.ssid!r}" in ief.message
     page = records.list_records()
     assert page.total == 2

@@ -19,6 +19,7 @@ from app.provisioning.events import (
     StepStatus,
 )
 from app.provisioning.job import MASK
+from app.provisioning.step_facts import StepFacts
 from app.workers.port_states import ImageProgress, PortResult, PortSnapshot, PortState, PortStates, Reached
 
 PORT = "rfc2217://127.0.0.1:4001"
@@ -31,7 +32,7 @@ def started(step: Step) -> StepEvent:
 
 
 def passed(step: Step, **facts: str) -> StepEvent:
-    return StepEvent(port=PORT, step=step, status=StepStatus.PASSED, facts=facts)
+    return StepEvent(port=PORT, step=step, status=StepStatus.PASSED, facts=StepFacts(**facts))
 
 
 def progress(done: int, total: int = 100, index: int = 0, name: str = "bootloader") -> ProgressEvent:

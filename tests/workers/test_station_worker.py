@@ -36,6 +36,7 @@ from app.provisioning.events import (
 )
 from app.provisioning.job import MASK
 from app.provisioning.run_request import RunRequest
+from app.provisioning.step_facts import StepFacts
 from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
@@ -228,7 +229,10 @@ def test_errors_and_the_result_survive_a_burst_of_progress(
     on_event(StepEvent(port=port, step=Step.DETECT, status=StepStatus.STARTED))
     on_event(
         StepEvent(
-            port=port, step=Step.DETECT, status=StepStatus.PASSED, facts={"chip": "ESP32-C3", "mac": "02:aa"}
+            port=port,
+            step=Step.DETECT,
+            status=StepStatus.PASSED,
+            facts=StepFacts(chip="ESP32-C3", mac="02:aa"),
         )
     )
     on_event(ErrorEvent(port=port, step=Step.FLASH, message="the board vanished at 0x10000"))
