@@ -23,11 +23,10 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from app.sim.fleet import SimFleet
 from app.sim.run_context import Restart
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
+from tests.support.held_lock import another_writer
 from tests.support.small_disk import fill, small_disk
 
 KEY, TASK = "matrix-key", "matrix-dev"
@@ -270,22 +270,10 @@ def _run_in_process(
     if cell.stage is not None:
         for trial, board in enumerate(fleet.boards):
             _arm_board(cell, board, trial)
-    locked = _instance_locked(data_dir.local_instance_db) if cell.fault == "instance-locked" else None
+    locked = another_writer(data_dir.local_instance_db) if cell.fault == "instance-locked" else None
     with RecordsDB(records_path) as records:
         _run(instance, records, listener, jobs, locked)
     return listener, records_path
-
-
-@contextlib.contextmanager
-def _instance_locked(path: Path) -> Iterator[None]:
-    """Another program holds the instance's write lock (a second station importing a million IDs)."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 def _run_killed_station(

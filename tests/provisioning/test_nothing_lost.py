@@ -9,10 +9,7 @@ with a reason, and the record of the board names it.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from app.provisioning.records import PushState, RecordsDB
 from app.provisioning.supervisor import Supervisor
 from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
+from tests.support.held_lock import another_writer
 from tests.support.small_disk import fill, small_disk
 
 from .conftest import DEV_TASK, Collector, FleetFactory, Station, run_jobs
@@ -43,18 +41,6 @@ def _job(instance: LocalInstance, batch: str, fleet: SimFleet, **changes: object
 
 def _batch_ids(instance: LocalInstance, batch: str) -> set[str]:
     return {d.device_id for d in instance.list_devices(batch, PageRequest(limit=1000)).items}
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Another program holds the database's write lock (as a second station mid-import would)."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 def wait_for(condition, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
@@ -102,7 +88,7 @@ def test_a_locked_instance_queues_every_id_at_once_and_gets_them_when_free(
         job = _job(instance, batch, fleet, timeouts=Timeouts(overall=60))
         supervisor = Supervisor(instance, records, collector)
         try:
-            with write_lock(station.data_dir.local_instance_db):
+            with another_writer(station.data_dir.local_instance_db):
                 supervisor.start_all([job.for_port(url) for url in fleet.urls])
                 assert supervisor.wait(60)
                 summaries = {s.port: s for s in collector.finished}
