@@ -50,13 +50,13 @@ from PySide6.QtCore import (  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.instance.local.instance import LocalInstance  # noqa: E402
+from app.provisioning.run_request import RunRequest  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
 from app.ui.application import shut_down, station_log  # noqa: E402
 from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
-from app.ui.pages.provisioning_request import ProvisioningRequest  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
@@ -238,7 +238,7 @@ def run_case(app: QApplication, boards: int, pacing: bool, profile: bool) -> lis
             assert isinstance(station, StationPage)
             pump_until(app, lambda: set(urls) <= set(station.port_list.checked()), 30)
             station.accept_provisioning_request(
-                ProvisioningRequest(DEMO_TASK, DEMO_BATCH, network.ssid, network.password)
+                RunRequest(DEMO_TASK, DEMO_BATCH, network.ssid, network.password)
             )
             pump_until(app, lambda: QThreadPool.globalInstance().activeThreadCount() == 0, 30)
             first = Round("first press (builds the job)").run(app, station, boards, profile)

@@ -33,6 +33,7 @@ from app.domain.chips import ChipType  # noqa: E402
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.provisioning.events import Outcome  # noqa: E402
+from app.provisioning.run_request import RunRequest  # noqa: E402
 from app.sim.faults import Faults, Stage  # noqa: E402
 from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
@@ -44,7 +45,6 @@ from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
-from app.ui.pages.provisioning_request import ProvisioningRequest  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
@@ -289,7 +289,7 @@ def station_shots(app: QApplication, window: MainWindow, out: Path, root: Path) 
     with SimFleet(data.sim_boards / "bench", count=4, pacing=False, registry=data.sim_registry) as fleet:
         wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
         ap = fleet.access_point
-        station.accept_provisioning_request(ProvisioningRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        station.accept_provisioning_request(RunRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
         station.start_ticked()
         wait_for(app, lambda: len(station.results) == 4)
         window.set_port_count(4)
@@ -328,7 +328,7 @@ def production_shot(app: QApplication, first: MainWindow, out: Path, root: Path)
 
     try:
         wait_for(app, lambda: station.scanned)
-        station.accept_provisioning_request(ProvisioningRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        station.accept_provisioning_request(RunRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
         station.production_button.click()
         wait_for(app, lambda: "PRODUCTION MODE —" in station.production_banner.text())
         settle(app)
