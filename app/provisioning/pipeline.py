@@ -194,7 +194,11 @@ class Pipeline:
             asked = ", ".join(r.value for r in result.answered) or "nothing (the board kept its settings)"
             report.message = f"answered {asked}; DeviceID {self.device_id}; {self._network_note(result)}"
             report.facts = StepFacts(
-                device_id=self.device_id, wifi=result.network, id_check=result.id_check, ip=result.ip
+                device_id=self.device_id,
+                wifi=result.network,
+                ssid_sent=IefRequest.WIFI_SSID in result.answered,
+                id_check=result.id_check,
+                ip=result.ip,
             )
 
     def _journal(self, device_id: DeviceID) -> None:

@@ -34,6 +34,7 @@ class StepFacts:
     device_id: str = ""  # ief
     id_check: ReadingCheck | None = None  # ief: how the DeviceID was checked against the board's log
     wifi: NetworkState | None = None  # ief: whether the board was seen joining WiFi
+    ssid_sent: bool | None = None  # ief: False when the board kept the WiFi it had and never asked for ours
     ip: str = ""  # ief: the address the board got
 
     def merged(self, later: StepFacts) -> StepFacts:
@@ -71,7 +72,7 @@ class StepFacts:
 
 
 def _read(name: str, value: Any) -> Any:
-    if name in ("secure_boot", "flash_encryption"):
+    if name in ("secure_boot", "flash_encryption", "ssid_sent"):
         return _typed(name, value, bool)
     if name == "key_digests":
         items = _typed(name, value, list)

@@ -31,9 +31,10 @@ from app.provisioning.events import (
     StepStatus,
 )
 from app.provisioning.ief_session import NetworkState
-from app.provisioning.job import Timeouts
+from app.provisioning.job import JobMode, Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import PushState, RecordsDB
+from app.provisioning.step_facts import StepFacts
 from app.provisioning.supervisor import Supervisor
 from app.provisioning.worker_launch import CommandLauncher
 from app.sim.board import VirtualBoard
@@ -494,3 +495,24 @@ def _job_for_port(instance: LocalInstance, batch: str, port: str):  # type: igno
     return provisioning_job(
         instance, task=DEV_TASK, batch=batch, ssid="net", password=secrets.token_urlsafe(12)
     ).for_port(port)
+
+
+def test_a_board_that_keeps_its_wifi_says_so_in_its_facts(
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+) -> None:
+    """Re-enrolled with another SSID, a board that still reaches its old network never asks for ours."""
+    fleet = make_fleet(1)
+    job = _job(instance, batch, fleet).for_port(fleet.urls[0])
+    first, _ = run_jobs(instance, records, [job])
+    again = replace(job, mode=JobMode.REENROL, images=(), wifi_ssid="another-site")
+    second, summaries = run_jobs(instance, records, [again])
+    assert summaries[job.port].outcome is Outcome.PASS
+
+    def ief_facts(events: Collector) -> StepFacts:
+        return next(
+            e.facts for e in events.of_port(job.port)
+            if isinstance(e, StepEvent) and e.step is Step.IEF and e.status is StepStatus.PASSED
+        )  # fmt: skip
+
+    assert (ief_facts(first).ssid_sent, ief_facts(first).wifi) == (True, NetworkState.JOINED)
+    assert (ief_facts(second).ssid_sent, ief_facts(second).wifi) == (False, NetworkState.JOINED)
