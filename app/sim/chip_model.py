@@ -81,12 +81,14 @@ def _esp32(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     word5 = ((1 if rev.major >= 2 else 0) << 20) | (rev.minor << 24)
     crypt = (efuses.flash_crypt_cnt & 0x7F) << 20
     word6 = (1 << 5) if efuses.secure_boot_en else 0  # ABS_DONE_1: Secure Boot V2 enabled
+    word6 |= (1 << 6) if efuses.jtag_disabled else 0  # JTAG_DISABLE
+    word6 |= (0x7 << 7) if efuses.download_dcache_disabled else 0  # DISABLE_DL_ENCRYPT/DECRYPT/CACHE
     cali_val = 1280  # with CK8M = 80 below, the ROM computes a 40 MHz crystal
     block2 = _digest_words(base + 0x58, efuses.key_digests[0]) if efuses.key_digests else {}
     return block2 | {
         base + 0x00: crypt,
         base + 0x04: mac_lo,
-        base + 0x08: mac_hi,
+        base + 0x08: mac_hi | (mac_crc8(mac) << 16),
         base + 0x0C: word3,
         base + 0x10: 80,
         base + 0x14: word5,
@@ -94,6 +96,16 @@ def _esp32(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
         0x3FF6607C: (1 << 31) if rev.major >= 3 else 0,  # APB_CTL_DATE, revision bit 2
         0x3FF5F06C: cali_val << 7,  # RTCCALICFG1
     }
+
+
+def mac_crc8(mac: bytes) -> int:
+    """The ESP32's factory MAC check byte (ROM esp_crc8: CRC-8, reflected polynomial 0x8C, init 0)."""
+    crc = 0
+    for byte in mac:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8C if crc & 1 else crc >> 1
+    return crc
 
 
 def _digest_words(address: int, digest: bytes) -> dict[int, int]:
@@ -109,21 +121,35 @@ def _key_blocks(base: int, efuses: EfuseState) -> dict[int, int]:
     return regs
 
 
-def _block0(base: int, efuses: EfuseState, sb_bit: int = 20) -> dict[int, int]:
-    """BLOCK0 words shared by ESP32-S2/S3/C3: crypt count, key purposes, SECURE_BOOT_EN."""
+# BLOCK0 bits of RD_REPEAT_DATA0 that secure boot sets (ESP32-S2 places its JTAG bits one lower).
+_JTAG_BITS = {ChipType.ESP32S2: (1 << 17) | (1 << 18)}  # SOFT_DIS_JTAG, HARD_DIS_JTAG
+_JTAG_BITS_DEFAULT = (1 << 16) | (1 << 19)  # SOFT_DIS_JTAG = 1 (odd: disabled), DIS_PAD_JTAG
+# DIS_DOWNLOAD_ICACHE (bit 10) and DIS_DOWNLOAD_DCACHE (bit 11); the ESP32-C3 has no Dcache bit.
+_DL_CACHE_BITS = {ChipType.ESP32C3: 1 << 10}
+_DL_CACHE_BITS_DEFAULT = (1 << 10) | (1 << 11)
+ENABLE_SECURITY_DOWNLOAD_BIT = 5  # in RD_REPEAT_DATA3
+
+
+def _block0(chip: ChipType, base: int, efuses: EfuseState, sb_bit: int = 20) -> dict[int, int]:
+    """BLOCK0 words shared by ESP32-S2/S3/C3: JTAG and download-cache locks, crypt count, key
+    purposes, SECURE_BOOT_EN and secure download mode (RD_REPEAT_DATA0..3)."""
     purposes = efuses.key_purposes()
+    word0 = _JTAG_BITS.get(chip, _JTAG_BITS_DEFAULT) if efuses.jtag_disabled else 0
+    if efuses.download_dcache_disabled:
+        word0 |= _DL_CACHE_BITS.get(chip, _DL_CACHE_BITS_DEFAULT)
     word1 = ((efuses.flash_crypt_cnt & 0x7) << 18) | (purposes[0] << 24) | (purposes[1] << 28)
     word2 = purposes[2] | (purposes[3] << 4) | (purposes[4] << 8) | (purposes[5] << 12)
     if efuses.secure_boot_en:
         word2 |= 1 << sb_bit
-    return {base + 0x30: 0, base + 0x34: word1, base + 0x38: word2, base + 0x3C: 0}
+    word3 = (1 << ENABLE_SECURITY_DOWNLOAD_BIT) if efuses.secure_download else 0
+    return {base + 0x30: word0, base + 0x34: word1, base + 0x38: word2, base + 0x3C: word3}
 
 
-def _esp32c3(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
-    base = 0x60008800
+def _c3_layout(chip: ChipType, base: int, efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
+    """ESP32-C3 and ESP32-S3 share the BLOCK0/BLOCK1 layout, at their own eFuse base."""
     block1 = base + 0x44
     w0, w1 = _mac_words(mac)
-    regs = _block0(base, efuses) | _key_blocks(base, efuses)
+    regs = _block0(chip, base, efuses) | _key_blocks(base, efuses)
     regs.update(
         {
             block1: w0,
@@ -136,17 +162,19 @@ def _esp32c3(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     return regs
 
 
+def _esp32c3(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
+    return _c3_layout(ChipType.ESP32C3, 0x60008800, efuses, mac, rev)
+
+
 def _esp32s3(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
-    regs = _esp32c3(efuses, mac, rev)
-    # Same BLOCK0/BLOCK1 layout as the C3, at the S3's eFuse base.
-    return {addr - 0x60008800 + 0x60007000: value for addr, value in regs.items()}
+    return _c3_layout(ChipType.ESP32S3, 0x60007000, efuses, mac, rev)
 
 
 def _esp32s2(efuses: EfuseState, mac: bytes, rev: Revision) -> dict[int, int]:
     base = 0x3F41A000
     block1 = base + 0x44
     w0, w1 = _mac_words(mac)
-    regs = _block0(base, efuses) | _key_blocks(base, efuses)
+    regs = _block0(ChipType.ESP32S2, base, efuses) | _key_blocks(base, efuses)
     regs.update(
         {
             block1: w0,

@@ -38,6 +38,12 @@ class EfuseState:
     flash_crypt_cnt: int = 0
     jtag_disabled: bool = False
     download_dcache_disabled: bool = False
+    secure_download: bool = False  # ENABLE_SECURITY_DOWNLOAD: the ROM loader only writes flash
+
+    @property
+    def flash_encrypted(self) -> bool:
+        """Flash encryption is on while the crypt counter holds an odd number of set bits."""
+        return bin(self.flash_crypt_cnt).count("1") % 2 == 1
 
     @property
     def blank(self) -> bool:
@@ -68,6 +74,7 @@ class EfuseState:
             "flash_crypt_cnt": self.flash_crypt_cnt,
             "jtag_disabled": self.jtag_disabled,
             "download_dcache_disabled": self.download_dcache_disabled,
+            "secure_download": self.secure_download,
         }
 
     @classmethod
@@ -83,6 +90,7 @@ class EfuseState:
             flash_crypt_cnt=int(data.get("flash_crypt_cnt", 0)),
             jtag_disabled=bool(data.get("jtag_disabled", False)),
             download_dcache_disabled=bool(data.get("download_dcache_disabled", False)),
+            secure_download=bool(data.get("secure_download", False)),
         )
 
 

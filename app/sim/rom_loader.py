@@ -2,6 +2,9 @@
 
 Requests are SLIP frames `00 op len(u16) chk(u32) data`; every answer is `01 op len(u16) value(u32)
 data status`, where the ROM's status is 4 bytes and the stub's 2 (esptool reads them differently).
+In secure download mode (the ENABLE_SECURITY_DOWNLOAD eFuse, chips that answer GET_SECURITY_INFO) the
+ROM answers only the commands that write flash blindly, and refuses the rest (register and flash reads,
+MD5, RAM code, so no stub) with "invalid message", as the real ROM does.
 The stub cannot really run on a virtual board: when esptool uploads code with MEM_BEGIN/DATA and jumps to
 it with MEM_END, the board answers "OHAI" like the stub and from then on speaks the stub's command set.
 """
@@ -53,6 +56,23 @@ SECURITY_API_VERSION = 3
 # ROM's flash-read function (this pointer) at the stub and sends READ_FLASH_SLOW to trigger the jump.
 S3_ROM_READ_POINTER = 0x3FCEF688
 STUB_HELLO = b"OHAI"
+SECURE_DOWNLOAD_FLAG = 1 << 2
+# What the ROM still accepts in secure download mode.
+SECURE_DOWNLOAD_OPS = frozenset(
+    {
+        OP_SYNC,
+        OP_GET_SECURITY_INFO,
+        OP_CHANGE_BAUDRATE,
+        OP_SPI_SET_PARAMS,
+        OP_SPI_ATTACH,
+        OP_FLASH_BEGIN,
+        OP_FLASH_DATA,
+        OP_FLASH_END,
+        OP_FLASH_DEFL_BEGIN,
+        OP_FLASH_DEFL_DATA,
+        OP_FLASH_DEFL_END,
+    }
+)
 
 
 class DownloadMode:
@@ -68,6 +88,8 @@ class DownloadMode:
         self._synced = False
         self._seen_flash_data = False
         self._mem_entry_ok = False
+        efuses = ctx.state.efuses.state
+        self._secure_download = efuses.secure_download and ctx.rom.security_info is not SecurityInfo.NONE
 
     def run(self) -> None:
         self.ctx.uart.board_baud = None  # the ROM auto-detects the host's baud rate
@@ -102,6 +124,9 @@ class DownloadMode:
             return
         if not self._synced and not self.stub:
             return  # the ROM ignores everything until it has synchronised
+        if self._secure_download and op not in SECURE_DOWNLOAD_OPS:
+            self._reply(op, error=fc.ROM_INVALID_MESSAGE)
+            return
         try:
             result = self._dispatch(op, data, chk)
         except fc.CommandError as exc:
@@ -245,6 +270,7 @@ class DownloadMode:
         efuses = self.ctx.state.efuses.state
         flags = (1 if efuses.secure_boot_en else 0) | (0xC0 if efuses.jtag_disabled else 0)
         flags |= (1 << 9) if efuses.download_dcache_disabled else 0
+        flags |= SECURE_DOWNLOAD_FLAG if self._secure_download else 0
         body = struct.pack("<IB7B", flags, efuses.flash_crypt_cnt, *efuses.key_purposes(), 0)
         if kind is SecurityInfo.FULL:
             body += struct.pack("<II", self.ctx.rom.chip.profile.image_chip_id, SECURITY_API_VERSION)
