@@ -21,6 +21,7 @@ from typing import TextIO
 from app import __version__
 from app.cli import (
     batch_cmd,
+    board_cmd,
     image_cmd,
     instance_cmd,
     key_cmd,
@@ -51,6 +52,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     reenrol_cmd,
     records_cmd,
     sim_cmd,
+    board_cmd,
     port_worker_cmd,
 )
 

@@ -11,7 +11,7 @@ here, whatever esptool raised.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
@@ -124,6 +124,16 @@ class BoardConnection:
     @property
     def is_stub(self) -> bool:
         return bool(self._esp.IS_STUB)
+
+    @property
+    def loader(self) -> Any:
+        """The esptool loader, for callers that need a call this class does not wrap (the lab bench's
+        reads and espefuse). Use it inside `step()`, so its failures become typed FlashErrors."""
+        return self._esp
+
+    def step(self, what: str) -> AbstractContextManager[None]:
+        """esptool calls made for `what`, with this connection's log routing and error translation."""
+        return self._step(what)
 
     @contextmanager
     def _step(self, what: str, progress: Callable[[int, int], None] | None = None) -> Iterator[None]:
