@@ -38,6 +38,7 @@ from app.provisioning.events import (
     StepEvent,
     StepStatus,
 )
+from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import Redactor
 
 MAX_PENDING_LINES = 2_000  # per port between two snapshots; more means the window cannot keep up
@@ -52,16 +53,41 @@ class PortState(Enum):
     PREPARING = "preparing"  # the job is being built (the instance signs the images)
     RUNNING = "running"
     PASS = "pass"  # noqa: S105
+    WARNING = "warning"  # passed, but the board may not do what was asked (`PortSnapshot.warning` says why)
     FAIL = "fail"
     CANCELLED = "cancelled"
 
     @property
     def finished(self) -> bool:
-        return self in (PortState.PASS, PortState.FAIL, PortState.CANCELLED)
+        return self in (PortState.PASS, PortState.WARNING, PortState.FAIL, PortState.CANCELLED)
+
+    @property
+    def passed(self) -> bool:
+        return self in (PortState.PASS, PortState.WARNING)
 
     @property
     def busy(self) -> bool:
         return self in (PortState.PREPARING, PortState.RUNNING)
+
+
+class PassWarning(Enum):
+    """Why a passed run is not plain green. Both come from the IEF step's facts.
+
+    KEPT_WIFI: the board joined with the network it had kept and never asked for the one given, so it
+    may not work where it is going (a re-run does not change a board's WiFi). WIFI_UNCONFIRMED: the
+    board never said whether it joined.
+    """
+
+    KEPT_WIFI = "kept wifi"
+    WIFI_UNCONFIRMED = "wifi unconfirmed"
+
+
+def pass_warning(wifi: NetworkState | None, ssid_sent: bool | None) -> PassWarning | None:
+    if wifi is NetworkState.UNCONFIRMED:
+        return PassWarning.WIFI_UNCONFIRMED
+    if wifi is NetworkState.JOINED and ssid_sent is False:
+        return PassWarning.KEPT_WIFI
+    return None
 
 
 @dataclass(frozen=True, order=True)
@@ -116,6 +142,7 @@ class PortSnapshot:
     new_log: tuple[str, ...]
     new_console: tuple[str, ...]
     dropped_lines: int = 0
+    warning: PassWarning | None = None  # set from the IEF step on; a passed run with one is WARNING
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,7 @@ class PortResult:
     device_id: str
     message: str
     chip: str
+    warning: PassWarning | None = None
 
 
 @dataclass
@@ -151,6 +179,7 @@ class _Port:
     log: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING_LINES))
     console: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING_LINES))
     dropped: int = 0
+    warning: PassWarning | None = None
 
     def snapshot(self, take_lines: bool = True) -> PortSnapshot:
         snap = PortSnapshot(
@@ -172,6 +201,7 @@ class _Port:
             new_log=tuple(self.log),
             new_console=tuple(self.console),
             dropped_lines=self.dropped,
+            warning=self.warning,
         )
         if take_lines:
             self.log.clear()
@@ -357,6 +387,8 @@ class PortStates:
         mark = "✓" if event.status is StepStatus.PASSED else "✗"
         if event.status is StepStatus.PASSED:
             state.reach(event.step, 1.0)
+            if event.step is Step.IEF:
+                state.warning = pass_warning(event.facts.wifi, event.facts.ssid_sent)
         else:
             state.message = message
         tail = f": {message}" if message else ""
@@ -365,6 +397,8 @@ class PortStates:
     def _apply_result(self, state: _Port, event: ResultEvent) -> None:
         message = self._redactor(event.message)
         state.state = _OUTCOME_STATE[event.outcome]
+        if state.state is PortState.PASS and state.warning is not None:
+            state.state = PortState.WARNING
         state.duration_s = event.duration_s
         state.message = message
         if event.device_id:
@@ -387,5 +421,6 @@ class PortStates:
                 device_id=state.device_id,
                 message=message,
                 chip=state.chip,
+                warning=state.warning if event.outcome is Outcome.PASS else None,
             )
         )

@@ -72,7 +72,6 @@ class StationEngine:
         self._launcher = default_launcher(niceness=WORKER_NICENESS)
         self._job_request: RunRequest | None = None
         self._job: PortJob | None = None
-        self.jobs_by_port: dict[str, PortJob] = {}
 
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
@@ -278,19 +277,6 @@ class StationWorker(QObject):
         if not self.engine.cancel(port):
             self.notice.emit(f"Nothing is running on {port}")
 
-    @Slot(str)
-    def retry(self, port: str) -> None:
-        job = self.engine.jobs_by_port.get(port)
-        if job is None:
-            self.problem.emit(f"{port} has not been provisioned in this session; use Start provisioning")
-            return
-        if self.engine.states.state_of(port).busy:
-            self.notice.emit(f"{port} is still being provisioned")
-            return
-        self.engine.states.preparing(port)
-        self._queued.add(port)
-        self._launch([port], job)
-
     def _start(self, ports: list[str], request: RunRequest) -> None:
         states = self.engine.states
         busy = [p for p in ports if states.state_of(p).busy]
@@ -337,7 +323,6 @@ class StationWorker(QObject):
             self._problem(f"Starting {port}", exc, f"{port}: {exc}")
         else:
             self._queued.discard(port)
-            self.engine.jobs_by_port[port] = job
 
     def _problem(self, what: str, exc: Exception, message: str) -> None:
         """The exception goes to the window as itself (its frames stay on this thread)."""
@@ -362,7 +347,6 @@ class StationService(QObject):
 
     _start = Signal(object, object)
     _cancel = Signal(str)
-    _retry = Signal(str)
     _production = Signal(object)
     _teardown = Signal()
 
@@ -384,7 +368,6 @@ class StationService(QObject):
         self.station_thread.started.connect(self.worker.setup)
         self._start.connect(self.worker.start)
         self._cancel.connect(self.worker.cancel)
-        self._retry.connect(self.worker.retry)
         self._production.connect(self.worker.set_production)
         self._teardown.connect(self.worker.teardown, Qt.ConnectionType.BlockingQueuedConnection)
         self.worker.production_changed.connect(self._production_changed)
@@ -402,9 +385,6 @@ class StationService(QObject):
 
     def cancel(self, port: str) -> None:
         self._cancel.emit(port)
-
-    def retry(self, port: str) -> None:
-        self._retry.emit(port)
 
     def set_production(self, request: RunRequest | None) -> None:
         """Ask the worker to arm `request` (None: disarm); `production` follows once it has."""

@@ -15,15 +15,20 @@ import pytest
 from PySide6.QtCore import QSettings, QThreadPool
 from pytestqt.qtbot import QtBot
 
-from app.domain.kinds import Role
+from app.domain.chips import ChipType
+from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
+from app.sim.fleet import SimFleet
 from app.system.keyring_store import KeyringStore
+from app.system.paths import DataDir
 from app.ui.main_window import MainWindow
 from app.ui.models.station_log import StationLogModel
 from app.ui.pages.context import PageContext
+from app.ui.pages.station import StationPage
 from app.ui.settings import StationSettings
 from tests.ui.pool_drain import WAIT_MS, drain_pool
+from tests.ui.station_support import BATCH, RELEASE_TASK, TASK, FleetFactory
 
 HERE = Path(__file__).resolve().parent
 
@@ -114,3 +119,49 @@ def contributor_instance(instances: Instances, instance: LocalInstance) -> Local
     """A handle acting as the contributor 'carol' (created by the administrator)."""
     instance.create_user("carol", "carol-password-1", Role.CONTRIBUTOR)
     return instances(actor="carol")
+
+
+# --- the Station page's tests (test_station_*.py): a ready instance, virtual boards, the page ---
+@pytest.fixture
+def ready(instance: LocalInstance) -> LocalInstance:
+    instance.create_signing_key("line-key", KeyType.RSA_3072)
+    instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
+    instance.create_task(
+        RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
+    )
+    instance.create_batch(BATCH)
+    return instance
+
+
+@pytest.fixture
+def make_fleet(context: PageContext) -> Iterator[FleetFactory]:
+    """Virtual boards registered in the page's data folder; closed after the page (qtbot closes it first)."""
+    fleets: list[SimFleet] = []
+    data = DataDir(context.data_dir)
+
+    def start(count: int, prefix: str = "sim", **kw: object) -> SimFleet:
+        fleet = SimFleet(
+            data.root / f"boards-{prefix}",
+            count=count,
+            pacing=False,
+            registry=data.sim_registry,
+            name_prefix=prefix,
+            **kw,  # type: ignore[arg-type]
+        )
+        fleets.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in fleets:
+        fleet.close()
+
+
+@pytest.fixture
+def page(qtbot: QtBot, ready: LocalInstance, context: PageContext) -> Iterator[StationPage]:
+    station = StationPage(context, flush_ms=50, scan_ms=100)
+    qtbot.addWidget(station)
+    station.resize(1200, 800)
+    station.show()
+    yield station
+    station.shutdown()
+    drain_pool()

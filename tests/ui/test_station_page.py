@@ -6,24 +6,19 @@ so the page discovers them exactly as it discovers `ql-station sim` boards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Outcome
 from app.provisioning.records import RecordsDB
 from app.provisioning.run_request import RunRequest
 from app.sim.faults import Faults, Stage
-from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
@@ -31,85 +26,25 @@ from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.station import StationPage
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB
-from app.ui.widgets.port_tile import PortTile
 from app.workers.background import CallFailure
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
-from tests.ui.pool_drain import drain_pool
-
-TASK, RELEASE_TASK, BATCH = "c3-dev", "c3-release", "line-1"
-WAIT_MS = 60_000
+from tests.ui.station_support import (
+    BATCH,
+    RELEASE_TASK,
+    TASK,
+    WAIT_MS,
+    FleetFactory,
+    request_for,
+    tile,
+    wait_listed,
+    wait_state,
+)
 
 
 @pytest.fixture(autouse=True)
 def _no_leaks(nothing_left_behind: None) -> None:
     """No port worker and no Python thread (reader, simulator) outlives a test."""
-
-
-@pytest.fixture
-def ready(instance: LocalInstance) -> LocalInstance:
-    instance.create_signing_key("line-key", KeyType.RSA_3072)
-    instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-    instance.create_task(
-        RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
-    )
-    instance.create_batch(BATCH)
-    return instance
-
-
-FleetFactory = Callable[..., SimFleet]
-
-
-@pytest.fixture
-def make_fleet(context: PageContext) -> Iterator[FleetFactory]:
-    """Virtual boards registered in the page's data folder; closed after the page (qtbot closes it first)."""
-    fleets: list[SimFleet] = []
-    data = DataDir(context.data_dir)
-
-    def start(count: int, prefix: str = "sim", **kw: object) -> SimFleet:
-        fleet = SimFleet(
-            data.root / f"boards-{prefix}",
-            count=count,
-            pacing=False,
-            registry=data.sim_registry,
-            name_prefix=prefix,
-            **kw,  # type: ignore[arg-type]
-        )
-        fleets.append(fleet)
-        return fleet
-
-    yield start
-    for fleet in fleets:
-        fleet.close()
-
-
-@pytest.fixture
-def page(qtbot: QtBot, ready: LocalInstance, context: PageContext) -> Iterator[StationPage]:
-    station = StationPage(context, flush_ms=50, scan_ms=100)
-    qtbot.addWidget(station)
-    station.resize(1200, 800)
-    station.show()
-    yield station
-    station.shutdown()
-    drain_pool()
-
-
-def wait_listed(qtbot: QtBot, page: StationPage, urls: list[str]) -> None:
-    qtbot.waitUntil(
-        lambda: set(urls) <= set(page.ports) and set(urls) <= set(page.grid.tiles), timeout=WAIT_MS
-    )
-
-
-def tile(page: StationPage, url: str) -> PortTile:
-    return page.grid.tiles[url]
-
-
-def wait_state(qtbot: QtBot, page: StationPage, url: str, state: PortState) -> None:
-    qtbot.waitUntil(lambda: url in page.grid.tiles and tile(page, url).state is state, timeout=WAIT_MS)
-
-
-def request_for(fleet: SimFleet, task: str = TASK) -> RunRequest:
-    return RunRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
 
 
 def every_text(page: StationPage) -> list[str]:
@@ -311,7 +246,7 @@ def test_a_board_unplugged_after_its_run_keeps_its_tile_marked_unplugged(
 def test_closing_the_page_cancels_what_runs_records_it_and_stops_the_station(
     qtbot: QtBot, page: StationPage, make_fleet: FleetFactory, context: PageContext
 ) -> None:
-    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.IEF_REQUEST)])
+    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.WIFI)])
     wait_listed(qtbot, page, fleet.urls)
     page.accept_provisioning_request(request_for(fleet))
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)

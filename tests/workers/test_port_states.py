@@ -6,6 +6,8 @@ worker sends, in the order it sends them, and the snapshots are checked field by
 
 from __future__ import annotations
 
+import pytest
+
 from app.provisioning.events import (
     DeviceIdEvent,
     ErrorEvent,
@@ -18,9 +20,18 @@ from app.provisioning.events import (
     StepEvent,
     StepStatus,
 )
+from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import MASK
 from app.provisioning.step_facts import StepFacts
-from app.workers.port_states import ImageProgress, PortResult, PortSnapshot, PortState, PortStates, Reached
+from app.workers.port_states import (
+    ImageProgress,
+    PassWarning,
+    PortResult,
+    PortSnapshot,
+    PortState,
+    PortStates,
+    Reached,
+)
 
 PORT = "rfc2217://127.0.0.1:4001"
 DEVICE_ID = "ab" * 32
@@ -126,6 +137,32 @@ def test_a_failure_keeps_its_step_errors_and_one_result() -> None:
     _snapshots, results = states.take_changes()
     assert results == [PortResult(PORT, 1, Outcome.FAIL, 2.5, "", "vanished", "")]
     assert states.take_changes() == ({}, []), "a result is handed over once"
+
+
+@pytest.mark.parametrize(
+    ("wifi", "ssid_sent", "state", "warning"),
+    [
+        (NetworkState.JOINED, True, PortState.PASS, None),
+        (NetworkState.JOINED, False, PortState.WARNING, PassWarning.KEPT_WIFI),
+        (NetworkState.UNCONFIRMED, True, PortState.WARNING, PassWarning.WIFI_UNCONFIRMED),
+        (NetworkState.NOT_WATCHED, True, PortState.PASS, None),
+    ],
+)
+def test_a_pass_whose_wifi_is_not_the_one_given_or_unconfirmed_is_a_warning(
+    wifi: NetworkState, ssid_sent: bool, state: PortState, warning: PassWarning | None
+) -> None:
+    states = PortStates()
+    states.preparing(PORT)
+    facts = StepFacts(device_id=DEVICE_ID, wifi=wifi, ssid_sent=ssid_sent)
+    states.on_event(StepEvent(port=PORT, step=Step.IEF, status=StepStatus.PASSED, facts=facts))
+    states.on_event(ResultEvent(port=PORT, outcome=Outcome.PASS, duration_s=9.0, device_id=DEVICE_ID))
+    snap = now(states)
+    assert (snap.state, snap.warning) == (state, warning)
+    assert snap.state.finished and snap.state.passed
+    _snapshots, [result] = states.take_changes()
+    assert (result.outcome, result.warning) == (Outcome.PASS, warning), "the counters see it as a pass"
+    states.preparing(PORT)
+    assert now(states).warning is None, "the next run starts clean"
 
 
 def test_a_cancelled_run_is_finished() -> None:

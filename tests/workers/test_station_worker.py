@@ -339,17 +339,6 @@ def test_a_release_task_needs_the_batch_name_typed(
     assert Stage.SYNC not in fleet.boards[0].stages, "the station never talked to the board"
 
 
-def test_retry_needs_an_earlier_run_on_that_port(
-    qtbot: QtBot, station: Station, make_service: ServiceFactory
-) -> None:
-    service, seen = make_service(station.instance, station.data_dir.root, scan_ms=60_000)
-    service.retry("rfc2217://127.0.0.1:1")
-    qtbot.waitUntil(lambda: bool(seen.problems), timeout=WAIT_MS)
-    assert seen.problems == [
-        "rfc2217://127.0.0.1:1 has not been provisioned in this session; use Start provisioning"
-    ]
-
-
 def test_cancel_before_a_staggered_worker_starts_leaves_that_board_untouched(
     qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
 ) -> None:

@@ -48,6 +48,23 @@ DRAWER_WIDTH = 460
 PRODUCTION_COLOUR = "#b35400"
 
 
+def retry_plan(request: RunRequest | None) -> str | None:
+    """What a tile's Retry will use, in words (None: no request is chosen yet)."""
+    if request is None:
+        return None
+    return (
+        f"Provision this board again with task “{request.task}” into batch “{request.batch}”, "
+        f"WiFi “{request.ssid}”"
+    )
+
+
+def drawer_reason(tile: PortTile | None) -> str:
+    """The tile's reason in full once its run ended (or was refused); nothing while it runs."""
+    if tile is None or tile.snapshot is None or not (tile.state.finished or tile.snapshot.refused):
+        return ""
+    return tile.full_text()
+
+
 class StationPage(Page):
     title = "Station"
     icon = "station"
@@ -154,6 +171,8 @@ class StationPage(Page):
         """A request from a Start provisioning dialog (here or on the Provisioning page)."""
         self.request = request
         self._show_request()
+        for port_tile in self.grid.tiles.values():
+            port_tile.set_retry_plan(retry_plan(request))
         self._ticked_changed(len(self.port_list.checked()))
         if self.context.settings.auto_start:
             self._sync_production()
@@ -343,7 +362,10 @@ class StationPage(Page):
 
     def show_snapshots(self, snapshots: dict[str, PortSnapshot]) -> None:
         for port, snap in snapshots.items():
-            self._tile(port).show_snapshot(snap)
+            port_tile = self._tile(port)
+            port_tile.show_snapshot(snap)
+            if port == self.drawer.port:
+                self.drawer.set_reason(drawer_reason(port_tile))
             if snap.new_log or snap.new_console:
                 lines = self.lines.setdefault(port, PortLines())
                 lines.log.extend(snap.new_log)
@@ -383,22 +405,30 @@ class StationPage(Page):
         tile = PortTile(url, title, port_chip(info) if info else "", info.description if info else url)
         tile.cancel_requested.connect(self.service.cancel)
         tile.retry_requested.connect(self._retry)
+        tile.set_retry_plan(retry_plan(self.request))
         tile.log_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
+        tile.details_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
         tile.console_requested.connect(lambda port: self.show_drawer(port, CONSOLE_TAB))
         tile.copied.connect(lambda device_id: self.status.emit(f"DeviceID copied: {device_id}"))
         self.grid.add(tile)
         return tile
 
     def _retry(self, port: str) -> None:
-        if not self._closed:
-            self.counters.started()
-            self.service.retry(port)
+        """Provision the board again with the request chosen now, not the one its last run used: the
+        person who fixed a wrong WiFi password in Start provisioning… expects Retry to use it."""
+        if self._closed:
+            return
+        if self.request is None:
+            self.open_start_dialog()
+            return
+        self._confirm_and_start([port], self.request)
 
     def show_drawer(self, port: str, tab: int) -> None:
         tile = self.grid.tiles.get(port)
         title = tile.title.text() if tile is not None else port
         opening = self.drawer.isHidden()
-        self.drawer.show_port(port, title, self.lines.setdefault(port, PortLines()), tab)
+        reason = drawer_reason(tile)
+        self.drawer.show_port(port, title, self.lines.setdefault(port, PortLines()), tab, reason)
         if opening:
             total = sum(self.splitter.sizes())
             drawer = min(DRAWER_WIDTH, max(0, total - TILE_WIDTH - 24))

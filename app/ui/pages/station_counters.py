@@ -23,6 +23,7 @@ MIN_RATE_SECONDS = 60.0  # a few boards in the first seconds are not a rate
 class SessionCounters:
     def __init__(self) -> None:
         self.passed = 0
+        self.warned = 0  # of the passed, those with a warning (amber tiles)
         self.failed = 0
         self.cancelled = 0
         self.first_start: float | None = None
@@ -36,6 +37,7 @@ class SessionCounters:
         self.last_finish = time.monotonic() if now is None else now
         if result.outcome is Outcome.PASS:
             self.passed += 1
+            self.warned += result.warning is not None
         elif result.outcome is Outcome.FAIL:
             self.failed += 1
         else:
@@ -66,6 +68,9 @@ class CountersRow(QWidget):
 
     def show_counts(self, counters: SessionCounters, running: int) -> None:
         self.passed.set_value(str(counters.passed))
+        warned = f"{counters.warned} with a warning" if counters.warned else "boards this session"
+        if warned != self.passed.detail.text():
+            self.passed.detail.setText(warned)
         self.failed.set_value(str(counters.failed))
         if (counters.failed > 0) != self._failed_red:  # red only once something failed
             self._failed_red = counters.failed > 0

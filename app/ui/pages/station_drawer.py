@@ -5,6 +5,9 @@ every line. The page keeps each port's lines in bounded buffers (`PortLines`) an
 chosen port's, appending as new lines arrive. The console shows the board's UART lines as the engine
 reported them; the WiFi password is already masked by then (by the port worker and again by the station
 worker), so nothing here needs to know it.
+
+Above the views, the tile's reason in full (a tile shows what fits in two or three lines). Lines wrap
+and a view opens at its left edge: a log read sideways loses its timestamps.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def _text_view() -> QPlainTextEdit:
     view = QPlainTextEdit()
     view.setReadOnly(True)
     view.setMaximumBlockCount(MAX_LINES)
-    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
     font = QFont("DejaVu Sans Mono")
     font.setStyleHint(QFont.StyleHint.Monospace)
     font.setPixelSize(12)
@@ -66,6 +69,11 @@ class StationDrawer(QFrame):
         top.addWidget(self.heading, 1)
         top.addWidget(self.close_button)
         layout.addLayout(top)
+        self.reason = QLabel("")
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason.hide()
+        layout.addWidget(self.reason)
         self.tabs = QTabWidget()
         self.log_view = _text_view()
         self.console_view = _text_view()
@@ -74,16 +82,24 @@ class StationDrawer(QFrame):
         layout.addWidget(self.tabs, 1)
         self.hide()
 
-    def show_port(self, port: str, title: str, lines: PortLines, tab: int) -> None:
+    def show_port(self, port: str, title: str, lines: PortLines, tab: int, reason: str = "") -> None:
         self.port = port
         self.heading.setText(title)
         self.heading.setToolTip(port)
+        self.set_reason(reason)
         self.log_view.setPlainText("\n".join(lines.log))
         self.console_view.setPlainText("\n".join(lines.console))
-        for view in (self.log_view, self.console_view):
-            view.moveCursor(view.textCursor().MoveOperation.End)
         self.tabs.setCurrentIndex(tab)
         self.show()
+        for view in (self.log_view, self.console_view):
+            view.moveCursor(view.textCursor().MoveOperation.End)
+            view.horizontalScrollBar().setValue(0)
+
+    def set_reason(self, reason: str) -> None:
+        """The shown port's outcome in full ("" while it runs: the log says what it does)."""
+        if reason != self.reason.text():
+            self.reason.setText(reason)
+        self.reason.setVisible(bool(reason))
 
     def append(self, port: str, log: Iterable[str], console: Iterable[str]) -> None:
         """New lines of `port`; ignored unless the drawer shows that port."""

@@ -1,8 +1,12 @@
 """One port's tile on the Station page: what the board is doing, and whether it passed, at a glance.
 
 The verdict is a painted badge: a colour AND a word with a symbol ("✓ PASS", "✗ FAIL"), large enough to
-read from across a bench, so nobody has to tell green from red. Painting it (rather than restyling a
-label) keeps a state change cheap when 32 tiles change at once: no style sheet is re-polished.
+read from across a bench, so nobody has to tell green from red. Under it the reason, wrapped over two or
+three lines so a failure reads without hovering; a click on it opens the whole text and the log.
+
+The grid gives every tile its size (app/ui/pages/station_grid.py). Below `COMPACT_BELOW` pixels high a
+tile drops its DeviceID row and buttons so 64 fit one screen; its actions stay in its right-click menu
+and in the drawer a click opens.
 
 A tile holds no engine state of its own: `show_snapshot` draws whatever the station worker sent, in
 the words of port_wording.py.
@@ -12,32 +16,19 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontMetrics,
-    QGuiApplication,
-    QPainter,
-    QPaintEvent,
-    QPalette,
-    QPen,
-)
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
-from app.ui.widgets.port_wording import bar_fraction, step_text
+from app.ui.widgets.port_wording import bar_fraction, reason_text
+from app.ui.widgets.tile_parts import PROGRESS_COLOUR, ProgressStrip, ReasonText, VerdictBadge
 from app.workers.port_states import PortSnapshot, PortState
 
-TILE_WIDTH = 250
+TILE_WIDTH = 250  # the largest a tile grows
 TILE_HEIGHT = 192
+MIN_TILE_WIDTH = 150  # the smallest, in the compact form
+MIN_TILE_HEIGHT = 88
+COMPACT_BELOW = 170  # a tile less high than this is compact
 
 # Background, text, word. The word always carries the meaning; the colour repeats it.
 BADGES: dict[PortState, tuple[str, str, str]] = {
@@ -45,11 +36,11 @@ BADGES: dict[PortState, tuple[str, str, str]] = {
     PortState.PREPARING: ("#d6e6f7", "#1d4f86", "PREPARING"),
     PortState.RUNNING: ("#2f6fb2", "#ffffff", "RUNNING"),
     PortState.PASS: ("#2e7d32", "#ffffff", "✓  PASS"),
+    PortState.WARNING: ("#f2a900", "#1f1600", "⚠  PASS · WARNING"),
     PortState.FAIL: ("#c62828", "#ffffff", "✗  FAIL"),
     PortState.CANCELLED: ("#5f6b76", "#ffffff", "■  CANCELLED"),
 }
 UNPLUGGED = ("#e8ecf0", "#8a949e", "UNPLUGGED")
-PROGRESS_COLOUR = "#2f6fb2"
 
 
 def elapsed_text(seconds: float) -> str:
@@ -61,85 +52,6 @@ def short_id(device_id: str) -> str:
     return f"{device_id[:8]}…{device_id[-6:]}" if len(device_id) > 16 else device_id
 
 
-class VerdictBadge(QWidget):
-    """A rounded block in the state's colour with the state's word in large bold letters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setMinimumHeight(38)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self._font = QFont(self.font())
-        self._font.setPixelSize(19)
-        self._font.setBold(True)
-        self.background, self.foreground, self.text = BADGES[PortState.READY]
-
-    def sizeHint(self) -> QSize:
-        return QSize(200, 38)
-
-    def set_badge(self, background: str, foreground: str, text: str) -> None:
-        if (background, foreground, text) != (self.background, self.foreground, self.text):
-            self.background, self.foreground, self.text = background, foreground, text
-            self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(self.background))
-        painter.drawRoundedRect(QRectF(self.rect()), 5, 5)
-        painter.setPen(QPen(QColor(self.foreground)))
-        painter.setFont(self._font)
-        painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.text)
-        painter.end()
-
-
-class ProgressStrip(QWidget):
-    """A thin progress bar that repaints later, with the rest of the window.
-
-    QProgressBar repaints itself at once inside `setValue` when the change is visible, so 32 tiles
-    moving in one coalesced update cost 32 synchronous paints on the GUI thread; this one only asks.
-    """
-
-    def __init__(self, maximum: int = 1000) -> None:
-        super().__init__()
-        self._maximum = maximum
-        self._value = 0
-        self._colour = PROGRESS_COLOUR
-        self.setFixedHeight(8)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-    def value(self) -> int:
-        return self._value
-
-    def maximum(self) -> int:
-        return self._maximum
-
-    def set_colour(self, colour: str) -> None:
-        if colour != self._colour:
-            self._colour = colour
-            self.update()
-
-    def setValue(self, value: int) -> None:
-        value = max(0, min(self._maximum, value))
-        if value != self._value:
-            self._value = value
-            self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        rect = QRectF(self.rect())
-        painter.setBrush(self.palette().color(QPalette.ColorRole.Mid).lighter(130))
-        painter.drawRoundedRect(rect, 3, 3)
-        if self._value:
-            painter.setBrush(QColor(self._colour))
-            painter.drawRoundedRect(
-                QRectF(0, 0, rect.width() * self._value / self._maximum, rect.height()), 3, 3
-            )
-        painter.end()
-
-
 class PortTile(QFrame):
     """Signals carry the tile's port URL."""
 
@@ -147,6 +59,8 @@ class PortTile(QFrame):
     retry_requested = Signal(str)
     log_requested = Signal(str)
     console_requested = Signal(str)
+    details_requested = Signal(str)  # the reason or the tile was clicked: show the whole text and the log
+    clear_requested = Signal(str)  # an unplugged board's tile is no longer wanted
     copied = Signal(str)  # the DeviceID that went to the clipboard
 
     def __init__(self, port: str, title: str, chip: str = "", description: str = "") -> None:
@@ -158,7 +72,9 @@ class PortTile(QFrame):
         self.started_mono: float | None = None
         self.duration_s: float | None = None
         self.plugged = True
+        self.compact = False
         self.snapshot: PortSnapshot | None = None
+        self.retry_plan: str | None = None
         self.setObjectName("portTile")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedSize(TILE_WIDTH, TILE_HEIGHT)
@@ -166,35 +82,37 @@ class PortTile(QFrame):
         self.setToolTip(description or port)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(5)
+        self._layout = layout
         top = QHBoxLayout()
         self.title = QLabel(title)
-        bold = QFont(self.title.font())
-        bold.setBold(True)
-        bold.setPixelSize(14)
-        self.title.setFont(bold)
+        self._title_font = QFont(self.title.font())
+        self._title_font.setBold(True)
+        self.title.setFont(self._title_font)
+        self.title.setMinimumWidth(10)
         self.chip = QLabel(chip or "chip not known yet")
         self.chip.setObjectName("hint")
+        self.chip.setMinimumWidth(10)
         self.elapsed = QLabel("")
         self.elapsed.setObjectName("hint")
         self.elapsed.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.elapsed.setMinimumWidth(44)
         top.addWidget(self.title)
         top.addWidget(self.chip, 1)
         top.addWidget(self.elapsed)
         layout.addLayout(top)
 
         self.badge = VerdictBadge()
+        self.badge.set_badge(*BADGES[PortState.READY])
         layout.addWidget(self.badge)
-        self.step = QLabel("Ready")
-        self.step.setObjectName("hint")
-        self.step.setMinimumWidth(10)
+        self.step = ReasonText()
+        self.step.set_text("Ready", "Ready")
+        self.step.clicked.connect(lambda: self.details_requested.emit(self.port))
         layout.addWidget(self.step)
         self.progress = ProgressStrip()
         layout.addWidget(self.progress)
 
-        id_row = QHBoxLayout()
+        self.id_row = QWidget()
+        id_row = QHBoxLayout(self.id_row)
+        id_row.setContentsMargins(0, 0, 0, 0)
         self.device_label = QLabel("DeviceID —")
         self.device_label.setObjectName("mono")
         self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -205,9 +123,11 @@ class PortTile(QFrame):
         self.copy_button.clicked.connect(self.copy_device_id)
         id_row.addWidget(self.device_label, 1)
         id_row.addWidget(self.copy_button)
-        layout.addLayout(id_row)
+        layout.addWidget(self.id_row)
 
-        buttons = QHBoxLayout()
+        self.button_row = QWidget()
+        buttons = QHBoxLayout(self.button_row)
+        buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(4)
         self.log_button = QPushButton("Log")
         self.console_button = QPushButton("Console")
@@ -215,7 +135,6 @@ class PortTile(QFrame):
         self.cancel_button = QPushButton("Cancel")
         self.log_button.setToolTip("Show this port's log in the drawer")
         self.console_button.setToolTip("Show what the board printed on its UART (WiFi password masked)")
-        self.retry_button.setToolTip("Provision this board again with the same task and batch")
         self.cancel_button.setToolTip("Stop this board's run and reset the board")
         self.log_button.clicked.connect(lambda: self.log_requested.emit(self.port))
         self.console_button.clicked.connect(lambda: self.console_requested.emit(self.port))
@@ -226,8 +145,34 @@ class PortTile(QFrame):
         buttons.addStretch(1)
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        self._set_buttons()
+        layout.addWidget(self.button_row)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self._apply_form()
+        self.set_retry_plan(None)
+
+    # --- size ------------------------------------------------------------------------------------
+    def set_tile_size(self, width: int, height: int) -> None:
+        """The grid's choice; a tile lower than COMPACT_BELOW shows only the title, verdict and reason."""
+        if (width, height) != (self.width(), self.height()):
+            self.setFixedSize(width, height)
+        compact = height < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact
+            self._apply_form()
+
+    def _apply_form(self) -> None:
+        compact = self.compact
+        self._layout.setContentsMargins(8 if compact else 10, 4 if compact else 8, 6 if compact else 10, 4)
+        self._layout.setSpacing(3 if compact else 5)
+        self._title_font.setPixelSize(12 if compact else 14)
+        self.title.setFont(self._title_font)
+        self.chip.setVisible(not compact)
+        self.badge.set_compact(compact)
+        self.step.set_lines(2 if compact else 3)
+        self.progress.setFixedHeight(5 if compact else 8)
+        self.id_row.setVisible(not compact)
+        self.button_row.setVisible(not compact)
 
     # --- what the worker sent --------------------------------------------------------------------
     def show_snapshot(self, snap: PortSnapshot) -> None:
@@ -237,12 +182,17 @@ class PortTile(QFrame):
         if snap.chip:
             self.chip.setText(snap.chip)
         fraction = bar_fraction(snap.reached)
-        self._set_step(step_text(snap), snap.message)
+        self.step.set_text(*reason_text(snap))
+        self.step.set_clickable(self.state.finished or snap.refused)
         self.progress.setValue(round(fraction * 1000))
         self._set_device_id(snap.device_id)
         self._paint_badge(fraction)
         self.tick(time.monotonic())
         self._set_buttons()
+
+    def full_text(self) -> str:
+        """The reason as a whole, for the drawer (the tile shows what fits)."""
+        return self.step.full
 
     def set_identity(self, title: str, chip: str, description: str) -> None:
         """What discovery knows about the port (it may arrive after the first snapshot)."""
@@ -251,6 +201,12 @@ class PortTile(QFrame):
         if chip and (self.snapshot is None or not self.snapshot.chip):
             self.chip.setText(chip)
         self.setToolTip(description or self.port)
+
+    def set_retry_plan(self, plan: str | None) -> None:
+        """What Retry will use (the page's current request, in words); None: nothing is chosen yet."""
+        self.retry_plan = plan
+        self.retry_button.setToolTip(plan or "Choose the task, batch and WiFi in “Start provisioning…” first")
+        self._set_buttons()
 
     def set_plugged(self, plugged: bool) -> None:
         if plugged != self.plugged:
@@ -273,6 +229,37 @@ class PortTile(QFrame):
         if self.device_id:
             QGuiApplication.clipboard().setText(self.device_id)
             self.copied.emit(self.device_id)
+
+    def menu_actions(self) -> QMenu:
+        """The tile's actions as a menu (right click): the compact form has no room for buttons."""
+        menu = QMenu(self)
+        for label, enabled, signal in (
+            ("Show log and details", True, self.details_requested),
+            ("Serial console", True, self.console_requested),
+            ("Retry", self.retry_button.isEnabled(), self.retry_requested),
+            ("Cancel", self.cancel_button.isEnabled(), self.cancel_requested),
+            ("Clear this tile", self.clearable, self.clear_requested),
+        ):
+            action = menu.addAction(label)
+            action.setEnabled(enabled)
+            action.triggered.connect(lambda _=False, s=signal: s.emit(self.port))
+        copy = menu.addAction("Copy DeviceID")
+        copy.setEnabled(bool(self.device_id))
+        copy.triggered.connect(self.copy_device_id)
+        return menu
+
+    @property
+    def clearable(self) -> bool:
+        """An unplugged board's finished (or never started) tile may go."""
+        return not self.plugged and not self.state.busy
+
+    def _menu(self, at: QPoint) -> None:
+        self.menu_actions().popup(self.mapToGlobal(at))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() is Qt.MouseButton.LeftButton and self.compact:
+            self.details_requested.emit(self.port)
+        super().mouseReleaseEvent(event)
 
     # --- drawing ---------------------------------------------------------------------------------
     def _paint_badge(self, fraction: float) -> None:
@@ -297,16 +284,6 @@ class PortTile(QFrame):
             painter = QPainter(self)
             painter.fillRect(0, 0, 5, self.height(), QColor(self._edge))
             painter.end()
-
-    def _set_step(self, text: str, message: str) -> None:
-        shown = f"{text}: {message}" if message and self.state in (PortState.FAIL, PortState.READY) else text
-        metrics = QFontMetrics(self.step.font())
-        elided = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, TILE_WIDTH - 24)
-        if elided != self.step.text():
-            self.step.setText(elided)
-        tooltip = f"{text}\n{message}" if message else text
-        if tooltip != self.step.toolTip():
-            self.step.setToolTip(tooltip)
 
     def _set_device_id(self, device_id: str) -> None:
         if device_id == self.device_id:

@@ -8,7 +8,7 @@ they can change (or be translated) without touching the engine side.
 from __future__ import annotations
 
 from app.provisioning.events import Step
-from app.workers.port_states import PortSnapshot, PortState, Reached
+from app.workers.port_states import PassWarning, PortSnapshot, PortState, Reached
 
 STEP_LABELS: dict[Step, str] = {
     Step.START: "Starting",
@@ -37,6 +37,23 @@ BANDS: dict[Step, tuple[float, float]] = {
 }
 
 
+# Why a pass is amber: a short line for the tile, and the whole story for the drawer. The snapshot
+# carries the typed reason; the words are the window's.
+WARNINGS: dict[PassWarning, tuple[str, str]] = {
+    PassWarning.KEPT_WIFI: (
+        "Joined the WiFi it had kept, not the one given",
+        "The board joined the WiFi network it had kept from an earlier run and never asked for the one "
+        "given, so that network was not sent: it may not join at its destination. To change it, erase the "
+        "board's flash (esptool erase-flash) and provision it again.",
+    ),
+    PassWarning.WIFI_UNCONFIRMED: (
+        "WiFi not confirmed: no address seen",
+        "The board printed no network address in time, so the station cannot say it joined the WiFi "
+        "(a release IEF may log nothing). Check that it reaches the instance.",
+    ),
+}
+
+
 def step_label(step: Step) -> str:
     return STEP_LABELS.get(step, step.value)
 
@@ -48,6 +65,8 @@ def step_text(snap: PortSnapshot) -> str:
         return "Not started" if snap.refused else "Ready"
     if state is PortState.PASS:
         return "Provisioned"
+    if state is PortState.WARNING:
+        return WARNINGS[snap.warning][0] if snap.warning is not None else "Passed with a warning"
     if state.finished:
         verb = "Cancelled" if state is PortState.CANCELLED else "Failed"
         where = snap.stopped_at
@@ -69,3 +88,14 @@ def bar_fraction(reached: Reached | None) -> float:
         return 0.0
     start, width = BANDS[reached.step]
     return start + width * reached.done
+
+
+def reason_text(snap: PortSnapshot) -> tuple[str, str]:
+    """What the tile's reason line says, and the whole text one click away (the drawer's heading)."""
+    step, message, state = step_text(snap), snap.message, snap.state
+    if state is PortState.WARNING and snap.warning is not None:
+        short, whole = WARNINGS[snap.warning]
+        return short, f"{whole}\n\n{message}" if message else whole
+    if message and state in (PortState.FAIL, PortState.READY):
+        return f"{step}: {message}", f"{step}:\n{message}"
+    return step, f"{step}\n{message}" if message else step

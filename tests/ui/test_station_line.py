@@ -1,0 +1,121 @@
+"""The Station page on a production line (issue 13): what an operator relies on when many boards run.
+
+Real window and page, real local instance, real virtual boards and port workers, as in
+test_station_page.py; each test here failed on the page as it was before issue 13.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit
+from pytestqt.qtbot import QtBot
+
+from app.ui.pages.station import StationPage
+from app.ui.pages.station_drawer import LOG_TAB
+from app.ui.widgets.port_tile import BADGES
+from app.workers.port_states import PortState
+from tests.provisioning.sim_boards import board_device_id
+from tests.ui.station_support import (
+    WAIT_MS,
+    FleetFactory,
+    request_for,
+    tile,
+    wait_listed,
+    wait_state,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(nothing_left_behind: None) -> None:
+    """No port worker and no Python thread (reader, simulator) outlives a test."""
+
+
+def test_retry_uses_the_settings_chosen_since_not_the_failed_runs(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """A wrong WiFi password fails; the person enters the right one; Retry on the tile uses it."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    right = request_for(fleet)
+    page.accept_provisioning_request(replace(right, password="not-the-password"))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.FAIL)
+
+    page.accept_provisioning_request(right)
+    retry = tile(page, url).retry_button
+    assert retry.isEnabled()
+    assert f"“{right.task}”" in retry.toolTip() and f"“{right.batch}”" in retry.toolTip()
+    assert f"WiFi “{right.ssid}”" in retry.toolTip(), "the tile says which network Retry uses"
+    qtbot.mouseClick(retry, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tile(page, url).run == 2, timeout=WAIT_MS)
+    wait_state(qtbot, page, url, PortState.PASS)
+    assert tile(page, url).device_id == board_device_id(fleet.boards[0])
+
+
+def test_a_board_that_kept_its_own_wifi_passes_amber_with_the_reason_on_its_tile(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """Provisioned again with another SSID, the board joins the network it kept: not a plain green."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    assert tile(page, url).badge.text == "✓  PASS"
+
+    page.accept_provisioning_request(replace(request_for(fleet), ssid="another-site"))
+    qtbot.mouseClick(tile(page, url).retry_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.WARNING)
+    amber = tile(page, url)
+    assert amber.badge.text == "⚠  PASS · WARNING" and amber.badge.background == BADGES[PortState.WARNING][0]
+    assert amber.step.text() == "Joined the WiFi it had kept, not the one given", "on the tile, not a tooltip"
+    qtbot.waitUntil(lambda: len(page.results) == 2, timeout=WAIT_MS)
+    assert page.counters_row.passed.value.text() == "2"
+    assert page.counters_row.passed.detail.text() == "1 with a warning"
+
+
+def test_a_failure_reads_on_the_tile_and_in_full_one_click_away(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """The reason wraps on the tile (not cut at the tile's width); a click on it opens the whole text."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(replace(request_for(fleet), password="not-the-password"))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.FAIL)
+    failed = tile(page, url)
+    message = failed.snapshot.message if failed.snapshot else ""
+    assert len(message) > 60
+    shown = failed.step.text()
+    assert shown.startswith("Failed while enrolling (IEF): ")
+    assert len(shown) > 70, "more than one line's worth of the reason is on the tile"
+    assert message[:40] in shown
+
+    qtbot.mouseClick(failed.step, Qt.MouseButton.LeftButton)
+    assert page.drawer.isVisible() and page.drawer.port == url
+    assert page.drawer.reason.isVisible() and message in page.drawer.reason.text()
+    assert "RESULT FAIL" in page.drawer.log_view.toPlainText()
+
+
+def test_the_log_drawer_opens_at_its_left_edge_and_wraps(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """Timestamps start each line: a drawer opened scrolled sideways hid them."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    page.show_drawer(url, LOG_TAB)
+    view = page.drawer.log_view
+    qtbot.waitExposed(view)
+    assert max(len(line) for line in view.toPlainText().splitlines()) * 7 > view.viewport().width()
+    assert view.lineWrapMode() is QPlainTextEdit.LineWrapMode.WidgetWidth
+    assert view.horizontalScrollBar().value() == 0
