@@ -363,7 +363,7 @@ def production_shot(app: QApplication, first: MainWindow, out: Path, root: Path)
                 settle(app)
                 shoot(app, window, out / "station-production.png")
                 station.production_button.click()
-                window.close()  # cancels the two hung boards and resets them before they are unplugged
+                station.shutdown()  # cancels the two hung boards and resets them before they are unplugged
     finally:
         window.close()
         window.deleteLater()

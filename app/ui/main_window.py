@@ -13,13 +13,14 @@ import logging
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         # out because StandardKey.Quit is empty on Windows and on some Linux platforms.
         self.quit_shortcut = QShortcut(QKeySequence(QUIT_KEYS), self)
         self.quit_shortcut.activated.connect(self.close)
+        self.quit_box: QMessageBox | None = None
+        self._quit_agreed = False
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
@@ -123,6 +126,44 @@ class MainWindow(QMainWindow):
     def _connection_text(self) -> str:
         where = "built-in local instance" if self.info.kind == "local" else "remote instance"
         return f"Connected to the {where} “{self.info.name}” — {self.info.location}"
+
+    # --- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask before closing stops work (boards being provisioned); then every page stops its work.
+
+        Ctrl+Q and the window's close button come here. SIGTERM and Ctrl-C quit the application instead,
+        which stops the pages first (aboutToQuit), so by the time the window closes nothing is asked.
+        """
+        question = None if self._quit_agreed else self.quit_question()
+        if question is not None:
+            event.ignore()
+            self._ask_to_quit(question)
+            return
+        for page in self.pages:
+            page.shutdown()
+        super().closeEvent(event)
+
+    def quit_question(self) -> str | None:
+        questions = [q for q in (page.quit_question() for page in self.pages) if q]
+        return "\n\n".join(questions) if questions else None
+
+    def _ask_to_quit(self, question: str) -> None:
+        if self.quit_box is not None and self.quit_box.isVisible():
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Quit the station?", question, parent=self)
+        stop = box.addButton("Stop them and quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+
+        def answered() -> None:
+            if box.clickedButton() is stop:
+                self._quit_agreed = True
+                self.close()
+
+        box.finished.connect(answered)
+        self.quit_box = box
+        box.open()
 
     # --- navigation ------------------------------------------------------------------------------
     def titles(self) -> list[str]:

@@ -143,6 +143,7 @@ class PortSnapshot:
     new_console: tuple[str, ...]
     dropped_lines: int = 0
     warning: PassWarning | None = None  # set from the IEF step on; a passed run with one is WARNING
+    release: bool = False  # the run writes a release bootloader (its first boot burns eFuses for good)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class _Port:
     console: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING_LINES))
     dropped: int = 0
     warning: PassWarning | None = None
+    release: bool = False
 
     def snapshot(self, take_lines: bool = True) -> PortSnapshot:
         snap = PortSnapshot(
@@ -202,6 +204,7 @@ class _Port:
             new_console=tuple(self.console),
             dropped_lines=self.dropped,
             warning=self.warning,
+            release=self.release,
         )
         if take_lines:
             self.log.clear()
@@ -261,11 +264,12 @@ class PortStates:
                 first = self._mark(port)
         self._notify(first)
 
-    def preparing(self, port: str) -> int:
-        """A new run begins on `port`: the tile resets. Returns the run number."""
+    def preparing(self, port: str, release: bool = False) -> int:
+        """A new run begins on `port` (`release`: it writes a release bootloader); the tile resets.
+        Returns the run number."""
         with self._lock:
             old = self._port(port)
-            fresh = _Port(port, run=old.run + 1, chip=old.chip, state=PortState.PREPARING)
+            fresh = _Port(port, run=old.run + 1, chip=old.chip, state=PortState.PREPARING, release=release)
             fresh.started_mono = time.monotonic()
             fresh.log.extend(old.log)
             fresh.console.extend(old.console)

@@ -286,8 +286,8 @@ class StationWorker(QObject):
         if not ports:
             return
         states.add_secret(request.password)
-        for port in ports:
-            states.preparing(port)
+        for port in ports:  # only a release task is started with the batch name typed
+            states.preparing(port, release=request.confirm_release is not None)
         self.flush()  # show "preparing" before the instance signs the images
         try:
             job = self.engine.job_for(request)

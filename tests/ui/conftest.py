@@ -111,6 +111,8 @@ def window(qtbot: QtBot, context: PageContext) -> Iterator[MainWindow]:
     main.show()
     qtbot.waitExposed(main)
     yield main
+    for page in main.pages:  # what a test left running stops here, not in a close the window would ask about
+        page.shutdown()
     drain_pool()
 
 

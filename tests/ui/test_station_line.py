@@ -10,15 +10,22 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
+from app.instance.local.instance import LocalInstance
+from app.sim.faults import Faults, Stage
+from app.ui.main_window import QUIT_KEYS, MainWindow
 from app.ui.pages.station import StationPage
 from app.ui.pages.station_drawer import LOG_TAB
 from app.ui.widgets.port_tile import BADGES
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
 from tests.ui.station_support import (
+    BATCH,
+    RELEASE_TASK,
     WAIT_MS,
     FleetFactory,
     request_for,
@@ -119,3 +126,54 @@ def test_the_log_drawer_opens_at_its_left_edge_and_wraps(
     assert max(len(line) for line in view.toPlainText().splitlines()) * 7 > view.viewport().width()
     assert view.lineWrapMode() is QPlainTextEdit.LineWrapMode.WidgetWidth
     assert view.horizontalScrollBar().value() == 0
+
+
+def test_quitting_while_boards_run_asks_first_and_keeps_them_running_on_no(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(4, faults=[Faults(stall_at_stage=Stage.WIFI)] * 4)
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    wait_listed(qtbot, station, fleet.urls)
+    station.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
+    for url in fleet.urls:
+        qtbot.waitUntil(lambda u=url: tile(station, u).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    QTest.keySequence(window, QKeySequence(QUIT_KEYS))
+    box = window.quit_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
+    assert box.text() == "4 boards are still running — stop them and quit?"
+    assert "RELEASE" not in box.text()
+    keep = next(b for b in box.buttons() if b.text() == "Keep running")
+    qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=5_000)
+    assert window.isVisible() and station.service.running
+    assert all(tile(station, url).state is PortState.RUNNING for url in fleet.urls), "nothing was stopped"
+
+    window.close()
+    box = window.quit_box
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
+    stop = next(b for b in box.buttons() if b.text() == "Stop them and quit")
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+    assert station.service.station_thread.isFinished(), "the runs were stopped and the boards reset"
+
+
+def test_quitting_says_so_when_a_release_bootloader_is_being_written(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.FLASH_DATA)])
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    wait_listed(qtbot, station, fleet.urls)
+    request = request_for(fleet, RELEASE_TASK)
+    station.service.start(fleet.urls, request.confirmed(BATCH, 115_200))
+    qtbot.waitUntil(lambda: tile(station, fleet.urls[0]).step.text().startswith("Flashing"), timeout=WAIT_MS)
+    question = window.quit_question()
+    assert question is not None and question.startswith("1 board is still running — stop it and quit?")
+    assert "RELEASE bootloader written or started now (sim-1)" in question

@@ -41,6 +41,13 @@ class Page(QWidget):
     def refresh(self) -> None:
         """Reload what the page shows, in the background. Called when the page becomes visible."""
 
+    def quit_question(self) -> str | None:
+        """What the person must agree to before the window closes (work that closing would stop), or None."""
+        return None
+
+    def shutdown(self) -> None:
+        """The window is closing for good: stop what the page runs. Safe to call twice."""
+
     def call(
         self,
         fn: Callable[[], Any],

@@ -13,7 +13,8 @@ kept across restarts); what is armed is the station worker's alone: the page ask
 and draws the banner from what it says it armed (`StationService.production`).
 
 The station thread is stopped when the window closes (or the application quits): every run still going
-is cancelled and its board reset, and no worker process outlives the window.
+is cancelled and its board reset, and no worker process outlives the window. The window asks first
+while boards run (`quit_question`), naming any board a release bootloader is being written to.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
 
 from app.domain.kinds import BootloaderKind
 from app.domain.records import ProvisioningTask
 from app.ports.discovery import PortInfo
+from app.provisioning.events import Step
 from app.provisioning.run_request import RunRequest
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -86,7 +88,6 @@ class StationPage(Page):
         self.scanned = False
         self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
-        self._watched: QWidget | None = None
         self._build()
 
         self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
@@ -444,27 +445,32 @@ class StationPage(Page):
         self.start_button.setEnabled(False)
         self.service.stop()
 
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ParentChange:
-            self._watch_window()
-        return super().event(event)
-
-    def _watch_window(self) -> None:
-        """The page is not closed with its window, so it watches the window's close."""
-        window = self.window()
-        if window is self._watched:
-            return
-        if self._watched is not None:
-            self._watched.removeEventFilter(self)
-        self._watched = window if window is not self else None
-        if self._watched is not None:
-            self._watched.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self._watched and event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
+    def quit_question(self) -> str | None:
+        """Closing stops every run: say how many, and whether a release bootloader is at stake."""
+        if self._closed:
+            return None
+        running = [t for t in self.grid.tiles.values() if t.state.busy]
+        if not running:
+            return None
+        count = len(running)
+        text = (
+            f"{count} board{'s are' if count != 1 else ' is'} still running — "
+            f"stop {'them' if count != 1 else 'it'} and quit?"
+        )
+        release = [
+            t.title.text()
+            for t in running
+            if t.snapshot is not None and t.snapshot.release and t.snapshot.step in (Step.FLASH, Step.BOOT)
+        ]
+        if release:
+            text += (
+                f"\n\n{len(release)} of them {'are' if len(release) != 1 else 'is'} having a RELEASE "
+                f"bootloader written or started now ({', '.join(release)}): stopping it there can leave a "
+                "board whose eFuses are burned but that does not boot. Let them finish if you can."
+            )
+        return text
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """The page on its own (tests); in the window, the window's close calls `shutdown`."""
         self.shutdown()
         super().closeEvent(event)
