@@ -1,0 +1,115 @@
+"""The HTTP shape of the `Instance` protocol: one resource per method, read by the server and the client.
+
+Both ends are built from this one table, and the argument and result types come from the protocol's
+own signatures, so the server and the client cannot disagree about a path, a verb or a type.
+
+Names (batch, key, task, user) travel in the query string of a GET or in the JSON body, never in the
+path: a name may hold '/', '%' or spaces at its ends, which a path would mangle or route elsewhere.
+Every listing takes `offset`, `limit` and `search` exactly as `PageRequest` has them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, get_type_hints
+
+from app.domain.records import PageRequest
+from app.instance.api import Instance
+
+API_PREFIX = "/v1"
+SESSION_PATH = f"{API_PREFIX}/session"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+MAX_IDS_PER_REQUEST = 200_000
+"""Device IDs in one add or move request; the client sends a longer list in parts of this size."""
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""The largest request body the server reads (200,000 IDs are ~13.4 MB of JSON; an image is 16 MiB)."""
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    type: Any
+    default: Any = inspect.Parameter.empty
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # the Instance method name
+    verb: str
+    path: str
+    idempotent: bool = False  # accepts an Idempotency-Key header
+    arguments: tuple[Argument, ...] = field(default=(), compare=False)
+    result: Any = field(default=None, compare=False)
+
+    @property
+    def in_query(self) -> bool:
+        """GET and DELETE carry their arguments in the query string, the others in a JSON body."""
+        return self.verb in ("GET", "DELETE")
+
+    @property
+    def paged(self) -> bool:
+        return any(a.type is PageRequest for a in self.arguments)
+
+
+_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("info", "GET", "/info"),
+    ("dashboard_summary", "GET", "/dashboard"),
+    ("create_batch", "POST", "/batches"),
+    ("list_batches", "GET", "/batches"),
+    ("get_batch", "GET", "/batch"),
+    ("add_devices", "POST", "/batch/devices"),
+    ("list_devices", "GET", "/batch/devices"),
+    ("find_device", "GET", "/device"),
+    ("move_devices", "POST", "/batch/moved-devices"),
+    ("set_device_state", "POST", "/device-states"),
+    ("certificates", "GET", "/certificates"),
+    ("instance_params", "GET", "/instance-params"),
+    ("set_instance_params", "PUT", "/instance-params"),
+    ("create_signing_key", "POST", "/signing-keys"),
+    ("list_signing_keys", "GET", "/signing-keys"),
+    ("get_signing_key", "GET", "/signing-key"),
+    ("import_image", "POST", "/images"),
+    ("list_images", "GET", "/images"),
+    ("create_task", "POST", "/tasks"),
+    ("list_tasks", "GET", "/tasks"),
+    ("get_task", "GET", "/task"),
+    ("task_images", "POST", "/task/signed-images"),  # signs, and logs that it did: not a plain read
+    ("create_user", "POST", "/users"),
+    ("list_users", "GET", "/users"),
+    ("set_user_role", "PUT", "/user/role"),
+    ("delete_user", "DELETE", "/user"),
+    ("list_activity", "GET", "/activity"),
+)
+_IDEMPOTENT = frozenset({"add_devices", "move_devices"})
+NOT_SERVED = frozenset({"close"})  # closing a client closes its connections, not the instance
+
+
+def _route(method: str, verb: str, path: str) -> Route:
+    function = getattr(Instance, method)
+    hints = get_type_hints(function)
+    arguments = tuple(
+        Argument(p.name, hints[p.name], p.default)
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self"
+    )
+    return Route(method, verb, API_PREFIX + path, method in _IDEMPOTENT, arguments, hints["return"])
+
+
+@cache
+def routes() -> tuple[Route, ...]:
+    return tuple(_route(*row) for row in _TABLE)
+
+
+@cache
+def route_of(method: str) -> Route:
+    for route in routes():
+        if route.method == method:
+            return route
+    raise KeyError(method)
