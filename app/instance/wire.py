@@ -94,7 +94,12 @@ def status_of(error: StationError) -> int:
 
 
 def error_body(error: StationError) -> dict[str, Json]:
-    return {"error": {"type": type(error).__name__, "message": str(error)}}
+    """The type is the nearest one a client knows: a server-side subclass (`DatabaseBusyError` of the
+    instance database) is sent as the public type it derives from."""
+    known = next(
+        (c.__name__ for c in type(error).__mro__ if ERROR_TYPES.get(c.__name__) is c), "StationError"
+    )
+    return {"error": {"type": known, "message": str(error)}}
 
 
 def error_from(status: int, body: Json, where: str) -> StationError:

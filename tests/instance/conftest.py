@@ -1,9 +1,15 @@
 """Fixtures for the Instance contract suite and the local-instance tests.
 
 The contract suite sees only `instance_factory`: a callable that opens the instance under test, as the
-built-in local administrator or as a named user. It is parametrised over every implementation (today
-the local one; the remote client and the offline mirror join by adding an entry to IMPLEMENTATIONS).
+built-in local administrator or as a named user. It is parametrised over every implementation: "local"
+opens the SQLite file directly; "remote" serves a fresh local instance over real HTTPS on loopback
+(uvicorn on a thread, a certificate from the instance's own PKI) and talks to it with `RemoteInstance`,
+trusting only that instance's root CA. The offline mirror joins by adding an entry to IMPLEMENTATIONS.
 Helpers are reached through fixtures, not imports, so tests do not depend on how pytest names modules.
+
+A remote handle for the built-in administrator gets its token from the serving process itself (as the
+owner of the data folder may); a handle for a named user signs in over HTTP with CONTRACT_PASSWORD,
+the password every contract test gives the users it creates.
 """
 
 from __future__ import annotations
@@ -17,9 +23,15 @@ import pytest
 from app.domain.kinds import KeyType
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
+from app.instance.remote.connection import Connection
+from app.instance.remote.instance import RemoteInstance
+from app.server.http_api import create_app
+from app.server.https_server import HttpsServer, Listen, bind, tls_context
+from app.server.served_instance import ServedInstance
 
-IMPLEMENTATIONS = ["local"]
+IMPLEMENTATIONS = ["local", "remote"]
 RSA_KEY = "rsa-module-key"
+CONTRACT_PASSWORD = "correct horse battery"
 
 
 class LocalInstances:
@@ -39,12 +51,49 @@ class LocalInstances:
             instance.close()
 
 
+class RemoteInstances:
+    """A fresh local instance served over HTTPS on 127.0.0.1; handles are RemoteInstance clients."""
+
+    def __init__(self, folder: Path) -> None:
+        self.served = ServedInstance(folder / "instance.sqlite3")
+        try:
+            certificate = self.served.station.issue_server_certificate(["127.0.0.1"])
+            self.ca_file = folder / "paired-root-ca.pem"
+            root = next(c for c in self.served.station.certificates() if c.role == "root")
+            self.ca_file.write_text(root.pem)
+            sock = bind(Listen("127.0.0.1", 0))
+            self.server = HttpsServer(create_app(self.served), sock, tls_context(certificate, folder))
+            self.server.start()
+        except BaseException:
+            self.served.close()
+            raise
+        self.url = f"https://127.0.0.1:{self.server.port}"
+        self._opened: list[RemoteInstance] = []
+
+    def __call__(self, actor: str | None = None) -> Instance:
+        if actor is None:
+            token = self.served.issue_token(None)
+            instance = RemoteInstance(Connection(self.url, self.ca_file, token=token))
+        else:
+            instance = RemoteInstance.sign_in(self.url, self.ca_file, actor, CONTRACT_PASSWORD)
+        self._opened.append(instance)
+        return instance
+
+    def close(self) -> None:
+        for instance in self._opened:
+            instance.close()
+        self.server.stop()
+        self.served.close()
+
+
 InstanceFactory = Callable[..., Instance]
 
 
-def _factory(implementation: str, folder: Path) -> LocalInstances:
+def _factory(implementation: str, folder: Path) -> LocalInstances | RemoteInstances:
     if implementation == "local":
         return LocalInstances(folder)
+    if implementation == "remote":
+        return RemoteInstances(folder)
     raise AssertionError(f"unknown implementation {implementation!r}")
 
 

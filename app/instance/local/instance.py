@@ -55,6 +55,8 @@ from app.instance.local.database import Database
 from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.key_unlock import LazyProtector
 from app.instance.local.migrations import migrate
+from app.instance.local.server_certificate import ServerCertificate, issuing_material
+from app.instance.local.server_certificate import issue as issue_server_certificate
 from app.instance.local.signing import generate_signing_key
 from app.instance.local.task_signing import build_task_images
 from app.system.keyring_store import KeyringStore
@@ -138,6 +140,26 @@ class LocalInstance:
         """Check a user's password (for sign-in to the station or, later, to the HTTP server)."""
         with self._db.read() as conn:
             return users.authenticate(conn, username, password)
+
+    def note_sign_in(self, username: str, address: str, *, succeeded: bool) -> None:
+        """Write a sign-in to the HTTP server into the activity log; a failed one names who was tried."""
+        with self._db.write() as conn:
+            if succeeded:
+                activity.record(conn, username, "session.sign-in", username, f"from {address}")
+            else:
+                activity.record(conn, "-", "session.sign-in-failed", repr(username[:64]), f"from {address}")
+
+    def issue_server_certificate(self, hostnames: Sequence[str]) -> ServerCertificate:
+        """A TLS certificate for `ql-station serve` on `hostnames`, chained to this instance's root CA."""
+        with self._db.read() as conn:
+            users.require_user_manager(conn, self._actor)
+            issuing = issuing_material(conn)
+        certificate = issue_server_certificate(issuing, self._protector.get(), hostnames)
+        with self._change() as conn:
+            activity.record(
+                conn, self._actor, "tls.issue-server", certificate.names[0], ", ".join(certificate.names)
+            )
+        return certificate
 
     def dashboard_summary(self) -> DashboardSummary:
         mode = self._protector.mode()

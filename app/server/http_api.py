@@ -1,0 +1,257 @@
+"""The HTTP API: one resource per `Instance` method (see `app.instance.remote.routes`), plus sign-in.
+
+Each request is read into the method's arguments with the shared codec, run on the acting user's
+instance in a worker thread (the event loop never waits on SQLite or on signing), and answered with the
+result in the same codec. Person-facing errors leave as `{"error": {"type", "message"}}` with the status
+`app.instance.wire.STATUS_OF` gives their type.
+
+`add_devices` and `move_devices` honour an `Idempotency-Key` header: the first successful answer is
+kept (per user, method and key) and a retry with the same key and the same body gets it again without
+running the call; the same key with another body is a conflict. Failed calls are not kept, so a retry
+after "busy" or "no such batch" is tried afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.domain.errors import (
+    ConflictError,
+    InstanceUnavailableError,
+    PermissionDeniedError,
+    StationError,
+    ValidationError,
+)
+from app.instance.remote.arguments import decode_body, decode_query
+from app.instance.remote.routes import (
+    IDEMPOTENCY_HEADER,
+    MAX_BODY_BYTES,
+    MAX_IDS_PER_REQUEST,
+    SESSION_PATH,
+    Route,
+    routes,
+)
+from app.instance.wire import (
+    MEDIA_TYPE,
+    NotSignedInError,
+    RequestTooLargeError,
+    error_body,
+    status_of,
+    to_json,
+)
+from app.server.openapi_document import openapi_document, operation_extra, session_extra
+from app.server.served_instance import ServedInstance
+
+log = logging.getLogger(__name__)
+REPLAYED_HEADER = "Idempotent-Replayed"
+_MAX_KEY = 255
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(
+    served: ServedInstance | None, *, max_ids: int = MAX_IDS_PER_REQUEST, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
+    app = FastAPI(
+        title="QuarkLink Provisioning Station instance API",
+        version=__version__,
+        description="The Instance protocol of ql-station over HTTPS. Sign in with POST /v1/session.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_exception_handler(StationError, _station_error)  # type: ignore[arg-type]
+    limits = _Limits(max_ids, max_body_bytes)
+    app.add_api_route(
+        SESSION_PATH,
+        _sign_in(served, limits),
+        methods=["POST"],
+        name="sign_in",
+        openapi_extra=session_extra(),
+    )
+    app.add_api_route(SESSION_PATH, _sign_out(served), methods=["DELETE"], name="sign_out", status_code=204)
+    keyed = threading.Lock()
+    for route in routes():
+        app.add_api_route(
+            route.path,
+            _endpoint(served, route, limits, keyed),
+            methods=[route.verb],
+            name=route.method,
+            summary=route.method.replace("_", " "),
+            openapi_extra=operation_extra(route),
+        )
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app)
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+    return app
+
+
+def _serving(served: ServedInstance | None) -> ServedInstance:
+    if served is None:
+        raise InstanceUnavailableError("this server only describes the API; it serves no instance")
+    return served
+
+
+class _Limits:
+    def __init__(self, max_ids: int, max_body_bytes: int) -> None:
+        self.max_ids = max_ids
+        self.max_body_bytes = max_body_bytes
+
+
+def _station_error(_request: Request, error: StationError) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=status_of(error))
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotSignedInError("this request carries no sign-in token; sign in first (POST /v1/session)")
+    return token.strip()
+
+
+async def _body(request: Request, limits: _Limits) -> bytes:
+    too_large = RequestTooLargeError(
+        f"the request body is larger than the {limits.max_body_bytes:,} bytes the server reads at once; "
+        "send it in parts"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"the request body is not JSON: {exc}") from None
+
+
+def _answer(result: Any) -> Response:
+    return Response(json.dumps(to_json(result), ensure_ascii=False), media_type=MEDIA_TYPE)
+
+
+def _endpoint(
+    served: ServedInstance | None, route: Route, limits: _Limits, keyed: threading.Lock
+) -> Endpoint:
+    reads = route.verb == "GET"
+
+    async def endpoint(request: Request) -> Response:
+        token = _bearer(request)
+        raw = b""
+        if route.in_query:
+            arguments = decode_query(route, request.query_params)
+        else:
+            raw = await _body(request, limits)
+            arguments = decode_body(route, _json(raw))
+        ids = arguments.get("device_ids")
+        if isinstance(ids, list) and len(ids) > limits.max_ids:
+            raise RequestTooLargeError(
+                f"this request carries {len(ids):,} device IDs; the server takes at most "
+                f"{limits.max_ids:,} per request: send them in parts"
+            )
+        key = request.headers.get(IDEMPOTENCY_HEADER) if route.idempotent else None
+
+        def call() -> Response:
+            actor = _serving(served).actor_of(token)
+            instance = _serving(served).instance_for(actor, reads=reads)
+            if key is None:
+                return _answer(getattr(instance, route.method)(**arguments))
+            return _keyed_call(
+                _serving(served), route, instance, actor, _checked_key(key), raw, arguments, keyed
+            )
+
+        return await run_in_threadpool(call)
+
+    return endpoint
+
+
+def _checked_key(key: str) -> str:
+    if not 1 <= len(key) <= _MAX_KEY or not key.isascii() or not key.isprintable():
+        raise ValidationError(f"an {IDEMPOTENCY_HEADER} is 1 to {_MAX_KEY} printable ASCII characters")
+    return key
+
+
+def _keyed_call(
+    served: ServedInstance,
+    route: Route,
+    instance: Any,
+    actor: str,
+    key: str,
+    raw: bytes,
+    arguments: dict[str, Any],
+    keyed: threading.Lock,
+) -> Response:
+    digest = hashlib.sha256(raw).digest()
+    with keyed:  # a retry racing its own first attempt waits for it instead of running twice
+        earlier = served.tokens.remembered(actor, route.method, key)
+        if earlier is not None:
+            if earlier.request_sha256 != digest:
+                raise _key_reused(key)
+            response = Response(earlier.response, media_type=MEDIA_TYPE)
+            response.headers[REPLAYED_HEADER] = "true"
+            return response
+        body = json.dumps(to_json(getattr(instance, route.method)(**arguments)), ensure_ascii=False)
+        served.tokens.remember(actor, route.method, key, digest, body)
+        return Response(body, media_type=MEDIA_TYPE)
+
+
+def _key_reused(key: str) -> StationError:
+    return ConflictError(
+        f"the {IDEMPOTENCY_HEADER} {key!r} was already used for a different request; "
+        "use a new key for a new request"
+    )
+
+
+def _sign_in(served: ServedInstance | None, limits: _Limits) -> Endpoint:
+    async def sign_in(request: Request) -> Response:
+        body = _json(await _body(request, limits))
+        if not isinstance(body, dict):
+            raise ValidationError("sign in with a JSON object holding username and password")
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ValidationError("sign in with a username and a password, both text")
+        address = request.client.host if request.client else "unknown"
+
+        def call() -> Response:
+            try:
+                token = _serving(served).sign_in(username, password, address)
+            except PermissionDeniedError as exc:
+                if type(exc) is PermissionDeniedError:  # a wrong name or password: 401, not 403
+                    raise NotSignedInError(str(exc)) from None
+                raise
+            actor = _serving(served).actor_of(token)
+            return JSONResponse({"token": token, "username": actor}, status_code=201)
+
+        return await run_in_threadpool(call)
+
+    return sign_in
+
+
+def _sign_out(served: ServedInstance | None) -> Endpoint:
+    async def sign_out(request: Request) -> Response:
+        token = _bearer(request)
+        await run_in_threadpool(_serving(served).tokens.revoke, token)
+        return Response(status_code=204)
+
+    return sign_out

@@ -1,0 +1,142 @@
+"""uvicorn over TLS with a certificate from the instance's own PKI, on a socket bound beforehand.
+
+Binding first lets the caller print the real URL (port 0 picks a free port for tests) before serving.
+The private key reaches the TLS library through a 0600 file in the data folder that exists only while
+the context loads it: Python's `ssl` loads keys from files only, and the key must never be logged,
+passed in argv or left on disk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.domain.errors import ValidationError
+from app.instance.local.server_certificate import ServerCertificate
+from app.system.private_files import FILE_MODE
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+
+    @property
+    def url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @classmethod
+    def parse(cls, text: str) -> Listen:
+        """`HOST:PORT`, `[IPv6]:PORT` or `HOST` (port 8443)."""
+        value = text.strip()
+        host, port_text = value, str(DEFAULT_PORT)
+        if value.startswith("["):
+            host, _, rest = value[1:].partition("]")
+            if rest:
+                port_text = rest.removeprefix(":")
+        elif value.count(":") == 1:
+            host, port_text = value.split(":")
+        if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ValidationError(f"--listen takes HOST:PORT (e.g. 0.0.0.0:8443); got {text!r}")
+        return cls(host, int(port_text))
+
+
+def bind(listen: Listen) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(listen.host).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET
+    try:
+        return socket.create_server((listen.host, listen.port), family=family, reuse_port=False)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}"
+        ) from None
+
+
+def tls_context(certificate: ServerCertificate, key_folder: Path) -> ssl.SSLContext:
+    """A server context holding the chain and key; the key file is gone again when this returns."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    chain = key_folder / f".serve-{secrets.token_hex(8)}.chain.pem"
+    key = key_folder / f".serve-{secrets.token_hex(8)}.key.pem"
+    try:
+        for path, data in (
+            (chain, certificate.chain_pem.encode("ascii")),
+            (key, certificate.private_key_pem),
+        ):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+        context.load_cert_chain(chain, key)
+    finally:
+        for path in (chain, key):
+            with suppress(FileNotFoundError):
+                path.unlink()
+    return context
+
+
+class HttpsServer:
+    """One uvicorn server on one bound socket; `run()` in the main thread, or `start()`/`stop()`."""
+
+    def __init__(
+        self, app: FastAPI, sock: socket.socket, context: ssl.SSLContext, *, access_log: bool = False
+    ) -> None:
+        self._sock = sock
+
+        def factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+            return context
+
+        config = uvicorn.Config(
+            app,
+            ssl_context_factory=factory,
+            log_config=None,
+            log_level="info" if access_log else "warning",
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        port: int = self._sock.getsockname()[1]
+        return port
+
+    def run(self) -> None:
+        """Serve until SIGINT or SIGTERM (uvicorn catches both and shuts down gracefully)."""
+        try:
+            self._server.run(sockets=[self._sock])
+        finally:
+            self._sock.close()
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"https-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the HTTPS server did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

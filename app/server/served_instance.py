@@ -1,0 +1,91 @@
+"""The instance a server serves, opened once per acting user, with tokens and sign-in around it.
+
+Every call runs on a `LocalInstance` opened with `actor=` the token's user, so the instance itself
+enforces roles, as it does for the window and the CLI: the server adds no permission rule of its own.
+
+Each acting user gets two handles on the database, one for reads and one for changes. A handle is one
+SQLite connection behind one lock, so with a single handle a dashboard read would queue behind a
+million-ID import; with two, reads run on their own connection beside the writer (WAL allows it) and
+see every change committed before they began. Handles are kept for the server's life.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from app.domain.errors import NotFoundError
+from app.instance.local.instance import LocalInstance
+from app.instance.local.users import STATION_ACTOR
+from app.instance.wire import NotSignedInError
+from app.server.server_db import FILE_NAME, ServerDatabase
+from app.server.sign_in_limits import SignInLimits
+from app.system.keyring_store import KeyringStore
+
+
+class ServedInstance:
+    def __init__(
+        self, db_path: Path, *, keyring: KeyringStore | None = None, limits: SignInLimits | None = None
+    ) -> None:
+        self.db_path = db_path
+        self._keyring = keyring
+        self.limits = limits or SignInLimits()
+        self._lock = threading.Lock()
+        self._handles: dict[tuple[str, bool], LocalInstance] = {}
+        self.station = LocalInstance.open(db_path, keyring=keyring)  # creates a new instance on first use
+        try:
+            self.tokens = ServerDatabase(db_path.parent / FILE_NAME)
+        except BaseException:
+            self.station.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            handles, self._handles = list(self._handles.values()), {}
+        for handle in handles:
+            handle.close()
+        self.tokens.close()
+        self.station.close()
+
+    def issue_token(self, username: str | None = None) -> str:
+        """A token for `username`, or for the built-in local administrator when None.
+
+        Only code running with the data folder's owner rights (the serving process, its tests) can call
+        this: over HTTP the only way to a token is `sign_in`.
+        """
+        return self.tokens.issue_token(STATION_ACTOR if username is None else username)
+
+    def sign_in(self, username: str, password: str, address: str) -> str:
+        """A token for a right name and password; a wrong one is logged and counted against both."""
+        self.limits.check(username, address)
+        try:
+            user = self.station.authenticate(username, password)
+        except Exception:
+            self.limits.failed(username, address)
+            self.station.note_sign_in(username, address, succeeded=False)
+            raise
+        self.limits.succeeded(user.username)
+        self.station.note_sign_in(user.username, address, succeeded=True)
+        return self.tokens.issue_token(user.username)
+
+    def actor_of(self, token: str) -> str:
+        actor = self.tokens.user_of(token)
+        if actor is None:
+            raise NotSignedInError("the sign-in token is unknown, expired or signed out; sign in again")
+        return actor
+
+    def instance_for(self, actor: str, *, reads: bool) -> LocalInstance:
+        """The actor's read or write handle, opened on first use."""
+        with self._lock:
+            handle = self._handles.get((actor, reads))
+            if handle is None:
+                try:
+                    handle = LocalInstance.open(
+                        self.db_path, actor=None if actor == STATION_ACTOR else actor, keyring=self._keyring
+                    )
+                except NotFoundError:
+                    raise NotSignedInError(
+                        f"user {actor!r} no longer exists on this instance; sign in as another user"
+                    ) from None
+                self._handles[(actor, reads)] = handle
+            return handle
