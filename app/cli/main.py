@@ -31,6 +31,7 @@ from app.cli import (
     provision_cmd,
     records_cmd,
     reenrol_cmd,
+    serve_cmd,
     sim_cmd,
     task_cmd,
     user_cmd,
@@ -52,6 +53,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     reenrol_cmd,
     records_cmd,
     sim_cmd,
+    serve_cmd,
     board_cmd,
     port_worker_cmd,
 )

@@ -8,14 +8,16 @@ passed in argv or left on disk.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
+import signal
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +93,15 @@ def tls_context(certificate: ServerCertificate, key_folder: Path) -> ssl.SSLCont
     return context
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal capture: it re-raises SIGTERM after shutting down, which
+    ends the process by the signal (exit -15) instead of the clean exit 0 a service manager expects."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class HttpsServer:
     """One uvicorn server on one bound socket; `run()` in the main thread, or `start()`/`stop()`."""
 
@@ -111,7 +122,7 @@ class HttpsServer:
             timeout_graceful_shutdown=5,
             lifespan="off",
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property
@@ -119,8 +130,23 @@ class HttpsServer:
         port: int = self._sock.getsockname()[1]
         return port
 
+    def stop_on_signals(self) -> None:
+        """SIGINT and SIGTERM stop the server gracefully (a second one stops it at once).
+
+        Installed before the server announces itself, so a signal sent right after the banner is
+        not lost to the default handler. Main thread only.
+        """
+
+        def handle(_signum: int, _frame: object) -> None:
+            if self._server.should_exit:
+                self._server.force_exit = True
+            self._server.should_exit = True
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, handle)
+
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM (uvicorn catches both and shuts down gracefully)."""
+        """Serve until `stop()` or, after `stop_on_signals()`, SIGINT or SIGTERM."""
         try:
             self._server.run(sockets=[self._sock])
         finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.domain.errors import NotFoundError
 from app.instance.local.instance import LocalInstance
+from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.users import STATION_ACTOR
 from app.instance.wire import NotSignedInError
 from app.server.server_db import FILE_NAME, ServerDatabase
@@ -25,14 +26,24 @@ from app.system.keyring_store import KeyringStore
 
 class ServedInstance:
     def __init__(
-        self, db_path: Path, *, keyring: KeyringStore | None = None, limits: SignInLimits | None = None
+        self,
+        db_path: Path,
+        *,
+        keyring: KeyringStore | None = None,
+        limits: SignInLimits | None = None,
+        passphrase_prompt: PassphrasePrompt | None = None,
     ) -> None:
+        """`passphrase_prompt` unlocks the serving handle only (to issue the TLS certificate at start);
+        calls from clients never prompt: on an instance protected by a passphrase rather than the
+        keyring, their signing calls answer 423 (SecretUnavailableError)."""
         self.db_path = db_path
         self._keyring = keyring
         self.limits = limits or SignInLimits()
         self._lock = threading.Lock()
         self._handles: dict[tuple[str, bool], LocalInstance] = {}
-        self.station = LocalInstance.open(db_path, keyring=keyring)  # creates a new instance on first use
+        self.station = LocalInstance.open(
+            db_path, keyring=keyring, passphrase_prompt=passphrase_prompt
+        )  # creates a new instance on first use
         try:
             self.tokens = ServerDatabase(db_path.parent / FILE_NAME)
         except BaseException:
