@@ -12,10 +12,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtWidgets import QPlainTextEdit, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from app.instance.local.instance import LocalInstance
+from app.ports.discovery import PortInfo, PortKind
 from app.sim.faults import Faults, Stage
 from app.ui.main_window import QUIT_KEYS, MainWindow
 from app.ui.pages.station import StationPage
@@ -177,3 +178,81 @@ def test_quitting_says_so_when_a_release_bootloader_is_being_written(
     question = window.quit_question()
     assert question is not None and question.startswith("1 board is still running — stop it and quit?")
     assert "RELEASE bootloader written or started now (sim-1)" in question
+
+
+def test_provision_becomes_stop_while_boards_run_and_stops_them_all(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(3, faults=[Faults(stall_at_stage=Stage.FLASH_DATA)] * 3)
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    assert page.start_button.text() == "Provision 3 boards"
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.start_button.text() == "■  Stop 3 boards", timeout=WAIT_MS)
+    assert page.start_button.isEnabled()
+    for url in fleet.urls:
+        qtbot.waitUntil(lambda u=url: tile(page, u).step.text().startswith("Flashing"), timeout=WAIT_MS)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    for url in fleet.urls:
+        wait_state(qtbot, page, url, PortState.CANCELLED)
+    qtbot.waitUntil(lambda: page.start_button.text() == "Provision 3 boards", timeout=WAIT_MS)
+
+
+def test_an_unplugged_boards_tile_can_be_cleared_and_a_new_board_clears_it(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(2)
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    for url in fleet.urls:
+        wait_state(qtbot, page, url, PortState.PASS)
+    first, second = fleet.urls
+    for server in fleet.servers:
+        server.unplug()
+    qtbot.waitUntil(lambda: not tile(page, first).plugged and not tile(page, second).plugged, timeout=WAIT_MS)
+    assert page.clear_button.isVisible()
+    tile(page, first).clear_requested.emit(first)  # "Clear this tile" in its menu
+    assert first not in page.grid.tiles and second in page.grid.tiles
+
+    fleet.servers[1].replug()  # another board in that port: its tile starts afresh
+    qtbot.waitUntil(lambda: second in page.grid.tiles and tile(page, second).plugged, timeout=WAIT_MS)
+    assert tile(page, second).state is PortState.READY and tile(page, second).badge.text == "READY"
+    assert not page.clear_button.isVisible()
+
+
+def test_two_ports_never_show_the_same_name(qtbot: QtBot, page: StationPage) -> None:
+    """Two `ql-station sim` fleets both name their first board "sim-1" (as discovery lists them)."""
+    ports = [
+        PortInfo(f"rfc2217://127.0.0.1:{tcp}", PortKind.VIRTUAL, "virtual ESP32-C3", name="sim-1")
+        for tcp in (4001, 5001)
+    ]
+    page.show_ports([*ports, PortInfo("/dev/ttyUSB0", PortKind.USB, "CP2102")])
+    titles = sorted(t.title.text() for t in page.grid.tiles.values())
+    assert titles == ["sim-1 · 4001", "sim-1 · 5001", "ttyUSB0"]
+    listed = sorted(page.port_list.list.item(i).text().split("  ·  ")[0].split("\n")[0] for i in range(3))
+    assert listed == titles
+
+
+@pytest.mark.parametrize(("boards", "size"), [(64, (1920, 1080)), (16, (1280, 800))])
+def test_a_line_of_boards_fits_the_window_without_scrolling(
+    qtbot: QtBot,
+    ready: LocalInstance,
+    window: MainWindow,
+    make_fleet: FleetFactory,
+    boards: int,
+    size: tuple[int, int],
+) -> None:
+    fleet = make_fleet(boards)
+    window.resize(*size)
+    window.show_page("Station")
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    wait_listed(qtbot, station, fleet.urls)
+    qtbot.waitUntil(lambda: len(station.grid.ordered()) == boards, timeout=WAIT_MS)
+    station.grid.layout().activate()
+    area = station.splitter.widget(0)
+    assert isinstance(area, QScrollArea)
+    assert area.verticalScrollBar().maximum() == 0, "no scrolling"
+    viewport = area.viewport()
+    assert all(viewport.rect().contains(t.geometry()) for t in station.grid.ordered())

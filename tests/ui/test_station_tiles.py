@@ -5,14 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.provisioning.events import Outcome, Step
 from app.ui.pages.station_counters import SessionCounters
 from app.ui.pages.station_grid import TileGrid, natural_key, tile_scroll_area
-from app.ui.widgets.port_tile import BADGES, TILE_HEIGHT, TILE_WIDTH, PortTile, elapsed_text
+from app.ui.widgets.port_tile import (
+    BADGES,
+    MIN_TILE_HEIGHT,
+    MIN_TILE_WIDTH,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    PortTile,
+    elapsed_text,
+)
 from app.workers.port_states import ImageProgress, PortResult, PortSnapshot, PortState, Reached
 
 DEVICE_ID = "3f2a" + "0" * 56 + "9c1d"
@@ -98,8 +106,8 @@ def test_ports_sort_naturally() -> None:
     assert sorted(["sim-10", "sim-2", "sim-1"], key=natural_key) == ["sim-1", "sim-2", "sim-10"]
 
 
-@pytest.mark.parametrize("count", [1, 4, 16, 32])
-@pytest.mark.parametrize("width", [TILE_WIDTH + 30, 820, 1500])
+@pytest.mark.parametrize("count", [1, 4, 16, 32, 64])
+@pytest.mark.parametrize("width", [MIN_TILE_WIDTH + 30, 820, 1500])
 def test_the_grid_reflows_without_overlap_or_clipping(qtbot: QtBot, count: int, width: int) -> None:
     grid = TileGrid()
     area = tile_scroll_area(grid)
@@ -109,17 +117,52 @@ def test_the_grid_reflows_without_overlap_or_clipping(qtbot: QtBot, count: int, 
     area.resize(width, 700)
     area.show()
     qtbot.waitExposed(area)
-    columns = grid.columns_for(area.viewport().width())
     qtbot.waitUntil(lambda: grid.layout().geometry().width() > 0)
     grid.layout().activate()
     rects: list[QRect] = [t.geometry() for t in grid.ordered()]
+    columns = grid.columns
     assert [t.title.text() for t in grid.ordered()] == [f"sim-{i + 1}" for i in range(count)]
     assert len({r.top() for r in rects}) == (count + columns - 1) // columns, "rows follow the columns"
     assert all(r.right() < area.viewport().width() for r in rects), "no tile is cut off on the right"
     assert all(not a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
-    assert all((r.width(), r.height()) == (TILE_WIDTH, TILE_HEIGHT) for r in rects)
-    if len({r.top() for r in rects}) * TILE_HEIGHT > 700:
-        assert area.verticalScrollBar().maximum() > 0, "many ports scroll"
+    size = grid.tile_size
+    assert all((r.width(), r.height()) == (size.width(), size.height()) for r in rects)
+    assert MIN_TILE_WIDTH <= size.width() <= TILE_WIDTH and MIN_TILE_HEIGHT <= size.height() <= TILE_HEIGHT
+    if rects[-1].bottom() > 700:
+        assert area.verticalScrollBar().maximum() > 0, "what does not fit scrolls"
+
+
+@pytest.mark.parametrize(("count", "width", "height"), [(64, 1440, 830), (16, 800, 480)])
+def test_tiles_shrink_to_the_compact_form_so_a_line_fits_without_scrolling(
+    qtbot: QtBot, count: int, width: int, height: int
+) -> None:
+    """The tile area of a 1920×1080 window holds 64 ports, that of a 1280×800 one 16."""
+    grid = TileGrid()
+    area = tile_scroll_area(grid)
+    qtbot.addWidget(area)
+    for i in range(count):
+        grid.add(PortTile(f"rfc2217://127.0.0.1:{5000 + i}", f"sim-{i + 1}"))
+    area.resize(width, height)
+    area.show()
+    qtbot.waitExposed(area)
+    grid.layout().activate()
+    assert area.verticalScrollBar().maximum() == 0
+    assert all(t.geometry().bottom() < height for t in grid.ordered())
+    assert all(t.compact and not t.button_row.isVisible() for t in grid.ordered())
+    assert all(t.step.isVisible() and t.badge.isVisible() for t in grid.ordered())
+
+
+def test_a_few_ports_get_full_tiles_with_their_buttons(qtbot: QtBot) -> None:
+    grid = TileGrid()
+    area = tile_scroll_area(grid)
+    qtbot.addWidget(area)
+    for i in range(4):
+        grid.add(PortTile(f"p{i}", f"sim-{i + 1}"))
+    area.resize(1000, 600)
+    area.show()
+    qtbot.waitExposed(area)
+    assert grid.tile_size == QSize(TILE_WIDTH, TILE_HEIGHT)
+    assert all(not t.compact and t.retry_button.isVisible() for t in grid.ordered())
 
 
 def test_the_grid_reflows_when_it_narrows(qtbot: QtBot) -> None:
@@ -130,10 +173,10 @@ def test_the_grid_reflows_when_it_narrows(qtbot: QtBot) -> None:
     qtbot.addWidget(holder)
     for i in range(6):
         grid.add(PortTile(f"p{i}", f"sim-{i + 1}"))
-    area.resize(1200, 600)
+    area.resize(1200, 400)
     holder.show()
     qtbot.waitUntil(lambda: len({t.geometry().top() for t in grid.ordered()}) == 2)
-    area.resize(TILE_WIDTH + 30, 600)
+    area.resize(MIN_TILE_WIDTH + 30, 400)
     qtbot.waitUntil(lambda: len({t.geometry().top() for t in grid.ordered()}) == 6)
 
 

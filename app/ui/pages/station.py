@@ -37,11 +37,11 @@ from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
 from app.ui.pages.station_grid import TileGrid, tile_scroll_area
-from app.ui.pages.station_ports import PortList, port_chip, port_title
+from app.ui.pages.station_ports import PortList, port_chip, port_titles
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog
 from app.ui.settings import AUTO_START
 from app.ui.widgets.page_header import PageHeader
-from app.ui.widgets.port_tile import TILE_WIDTH, PortTile
+from app.ui.widgets.port_tile import MIN_TILE_WIDTH, PortTile
 from app.workers.port_states import PortResult, PortSnapshot
 from app.workers.station_worker import DEFAULT_FLUSH_MS, DEFAULT_SCAN_MS, StationService
 
@@ -83,6 +83,7 @@ class StationPage(Page):
         self.lines: dict[str, PortLines] = {}
         self.results: list[PortResult] = []
         self.ports: dict[str, PortInfo] = {}
+        self.titles: dict[str, str] = {}  # each port's title, unique (station_ports.port_titles)
         self.start_dialog: StartProvisioningDialog | None = None
         self.release_dialog: ReleaseConfirmDialog | None = None
         self.scanned = False
@@ -123,11 +124,16 @@ class StationPage(Page):
         self.dialog_button.clicked.connect(self.open_start_dialog)
         self.start_button = QPushButton("Provision")
         self.start_button.setObjectName("primary")
-        self.start_button.clicked.connect(self.start_ticked)
+        self.start_button.clicked.connect(self._start_or_stop)
+        self.clear_button = QPushButton("Clear unplugged")
+        self.clear_button.setToolTip("Remove the tiles of boards that were unplugged after their run")
+        self.clear_button.clicked.connect(self.clear_unplugged)
+        self.clear_button.hide()
         layout.addWidget(
             PageHeader(
                 "Station",
                 "One tile per port. Tick ports and press Provision, or switch on production mode.",
+                self.clear_button,
                 self.production_button,
                 self.dialog_button,
                 self.start_button,
@@ -156,7 +162,7 @@ class StationPage(Page):
         self.drawer = StationDrawer()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         tiles = tile_scroll_area(self.grid)
-        tiles.setMinimumWidth(TILE_WIDTH + 24)
+        tiles.setMinimumWidth(MIN_TILE_WIDTH + 24)
         self.splitter.addWidget(tiles)
         self.splitter.addWidget(self.drawer)
         self.splitter.setStretchFactor(0, 3)
@@ -265,16 +271,62 @@ class StationPage(Page):
     def _run_request(self, request: RunRequest, confirmation: str | None) -> RunRequest:
         return request.confirmed(confirmation, self.context.settings.default_baud)
 
-    def _ticked_changed(self, count: int) -> None:
-        boards = f"Provision {count} board{'s' if count != 1 else ''}"
-        self.start_button.setText(boards if self.request is not None else f"{boards}…")
-        production = self.context.settings.auto_start
-        self.start_button.setEnabled(count > 0 and not self._closed and not production)
-        self.start_button.setToolTip(
-            "Production mode starts each board as it is plugged in"
-            if production
-            else "Provision the ticked ports with the chosen task"
-        )
+    def _ticked_changed(self, _count: int = 0) -> None:
+        self._update_start_button()
+
+    def _update_start_button(self) -> None:
+        """Provision while nothing runs; Stop (every running board) while something does, in either mode."""
+        running = len(self.running_ports())
+        if running:
+            text = f"■  Stop {running} board{'s' if running != 1 else ''}"
+            enabled, tip = not self._closed, "Stop every running board and reset it (Retry starts it again)"
+        else:
+            count = len(self.port_list.checked())
+            boards = f"Provision {count} board{'s' if count != 1 else ''}"
+            text = boards if self.request is not None else f"{boards}…"
+            production = self.context.settings.auto_start
+            enabled = count > 0 and not self._closed and not production
+            tip = (
+                "Production mode starts each board as it is plugged in"
+                if production
+                else "Provision the ticked ports with the chosen task"
+            )
+        if text != self.start_button.text():
+            self.start_button.setText(text)
+        self.start_button.setEnabled(enabled)
+        self.start_button.setToolTip(tip)
+
+    def _start_or_stop(self) -> None:
+        if self.running_ports():
+            self.stop_all()
+        else:
+            self.start_ticked()
+
+    def stop_all(self) -> None:
+        """Cancel every run going (and every board waiting its turn); each board is reset."""
+        ports = self.running_ports()
+        for port in ports:
+            self.service.cancel(port)
+        if ports:
+            self.status.emit(f"Stopping {len(ports)} board{'s' if len(ports) != 1 else ''}")
+
+    def clear_unplugged(self) -> None:
+        for port in [p for p, t in self.grid.tiles.items() if t.clearable]:
+            self._clear(port)
+
+    def _clear(self, port: str) -> None:
+        """Forget an unplugged board's tile and lines (also when another board is plugged into its port)."""
+        port_tile = self.grid.tiles.get(port)
+        if port_tile is None or port_tile.state.busy:
+            return
+        self.grid.remove(port)
+        self.lines.pop(port, None)
+        if self.drawer.port == port:
+            self.drawer.close_drawer()
+        self._show_clearable()
+
+    def _show_clearable(self) -> None:
+        self.clear_button.setVisible(any(t.clearable for t in self.grid.tiles.values()))
 
     # --- production mode -------------------------------------------------------------------------
     def set_production_mode(self, on: bool) -> None:
@@ -347,10 +399,14 @@ class StationPage(Page):
     def show_ports(self, ports: list[PortInfo]) -> None:
         self.scanned = True
         self.ports = {p.url: p for p in ports}
+        self.titles = port_titles(ports)
         self.port_list.set_ports(ports)
         for port in ports:
+            old = self.grid.tiles.get(port.url)
+            if old is not None and old.clearable:  # a board plugged into the port of an unplugged one
+                self._clear(port.url)
             tile = self._tile(port.url)
-            tile.set_identity(port_title(port), port_chip(port), port.description)
+            tile.set_identity(self.titles[port.url], port_chip(port), port.description)
             tile.set_plugged(True)
         self.grid.resort()
         for url, tile in list(self.grid.tiles.items()):
@@ -359,6 +415,7 @@ class StationPage(Page):
                     self.grid.remove(url)
                 else:
                     tile.set_plugged(False)
+        self._show_clearable()
         self.port_count_changed.emit(len(ports))
 
     def show_snapshots(self, snapshots: dict[str, PortSnapshot]) -> None:
@@ -385,6 +442,7 @@ class StationPage(Page):
     def _show_counts(self) -> None:
         running = len(self.running_ports())
         self.counters_row.show_counts(self.counters, running)
+        self._update_start_button()
         if not running:
             self._ticker.stop()
         elif not self._ticker.isActive():
@@ -402,13 +460,14 @@ class StationPage(Page):
         if tile is not None:
             return tile
         info = self.ports.get(url)
-        title = port_title(info) if info is not None else url
+        title = self.titles.get(url, url)
         tile = PortTile(url, title, port_chip(info) if info else "", info.description if info else url)
         tile.cancel_requested.connect(self.service.cancel)
         tile.retry_requested.connect(self._retry)
         tile.set_retry_plan(retry_plan(self.request))
         tile.log_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
         tile.details_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
+        tile.clear_requested.connect(self._clear)
         tile.console_requested.connect(lambda port: self.show_drawer(port, CONSOLE_TAB))
         tile.copied.connect(lambda device_id: self.status.emit(f"DeviceID copied: {device_id}"))
         self.grid.add(tile)
@@ -432,7 +491,7 @@ class StationPage(Page):
         self.drawer.show_port(port, title, self.lines.setdefault(port, PortLines()), tab, reason)
         if opening:
             total = sum(self.splitter.sizes())
-            drawer = min(DRAWER_WIDTH, max(0, total - TILE_WIDTH - 24))
+            drawer = min(DRAWER_WIDTH, max(0, total - 2 * MIN_TILE_WIDTH - 40))
             self.splitter.setSizes([total - drawer, drawer])
 
     # --- the end ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ listed unticked. Ticks survive rescans.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -30,6 +31,23 @@ def port_title(port: PortInfo) -> str:
     if port.name:
         return port.name
     return port.url.rsplit("/", 1)[-1] if port.url.startswith("/dev/") else port.url
+
+
+def port_titles(ports: Sequence[PortInfo]) -> dict[str, str]:
+    """Each port's title, never the same for two ports: two `ql-station sim` fleets both name a board
+    "sim-1", so a name two ports share gets the end of its URL (the TCP port, or the device name)."""
+    titles = {p.url: port_title(p) for p in ports}
+    counts = Counter(titles.values())
+    return {
+        url: f"{title} · {url_tail(url)}" if counts[title] > 1 else title for url, title in titles.items()
+    }
+
+
+def url_tail(url: str) -> str:
+    """'4001' for rfc2217://127.0.0.1:4001, 'ttyUSB0' for /dev/ttyUSB0."""
+    if "://" in url:
+        return url.rsplit(":", 1)[-1].split("?", 1)[0]
+    return url.rsplit("/", 1)[-1]
 
 
 def port_chip(port: PortInfo) -> str:
@@ -69,9 +87,10 @@ class PortList(QWidget):
         self.ports = {p.url: p for p in ports}
         self.list.blockSignals(True)
         self.list.clear()
-        for port in sorted(ports, key=lambda p: (p.kind.value != "usb", natural_key(port_title(p)))):
+        titles = port_titles(ports)
+        for port in sorted(ports, key=lambda p: (p.kind.value != "usb", natural_key(titles[p.url]))):
             chip = port_chip(port)
-            item = QListWidgetItem(f"{port_title(port)}{'  ·  ' + chip if chip else ''}\n{port.url}")
+            item = QListWidgetItem(f"{titles[port.url]}{'  ·  ' + chip if chip else ''}\n{port.url}")
             item.setData(Qt.ItemDataRole.UserRole, port.url)
             item.setToolTip(port.description)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -83,7 +102,7 @@ class PortList(QWidget):
         self.hint.setText(
             "No boards found. Plug in an ESP32 board, or start virtual ones with `ql-station sim`."
             if not count
-            else f"{count} port(s). Ticked ports are provisioned by a manual start."
+            else f"{count} port{'s' if count != 1 else ''}. Ticked ports are provisioned by a manual start."
         )
         self.selection_changed.emit(len(self.checked()))
 

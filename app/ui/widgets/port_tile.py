@@ -72,6 +72,7 @@ class PortTile(QFrame):
         self.started_mono: float | None = None
         self.duration_s: float | None = None
         self.plugged = True
+        self._gone_after_run = False
         self.compact = False
         self.snapshot: PortSnapshot | None = None
         self.retry_plan: str | None = None
@@ -211,6 +212,9 @@ class PortTile(QFrame):
     def set_plugged(self, plugged: bool) -> None:
         if plugged != self.plugged:
             self.plugged = plugged
+            # A board that re-enumerates while it runs (native USB resets) is the same board: only one
+            # unplugged after its run may be cleared.
+            self._gone_after_run = not plugged and not self.state.busy
             self._paint_badge(self.progress.value() / 1000)
             self._set_buttons()
 
@@ -250,8 +254,8 @@ class PortTile(QFrame):
 
     @property
     def clearable(self) -> bool:
-        """An unplugged board's finished (or never started) tile may go."""
-        return not self.plugged and not self.state.busy
+        """The tile of a board unplugged after its run may go."""
+        return not self.plugged and not self.state.busy and self._gone_after_run
 
     def _menu(self, at: QPoint) -> None:
         self.menu_actions().popup(self.mapToGlobal(at))
