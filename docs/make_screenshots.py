@@ -151,6 +151,7 @@ def shoot(app: QApplication, widget: QWidget, path: Path, before: Callable[[], N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--line-only", action="store_true", help="only the Station shots of 16 and 64 boards")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,12 @@ def main() -> int:
             context = PageContext(instance, instance.info(), settings, keyring, log_model, root / "station")
             window = MainWindow(context)
             windows.append(window)
-            take_all(app, window, out, root)
+            if args.line_only:
+                ensure_demo_data(instance)
+                line_shots(app, context, out, root)
+            else:
+                take_all(app, window, out, root)
+                line_shots(app, context, out, root)
         finally:
             if windows:
                 shut_down(app, windows, relay)  # closes the instance too
@@ -368,6 +374,85 @@ def production_shot(app: QApplication, first: MainWindow, out: Path, root: Path)
         window.close()
         window.deleteLater()
         settle(app)
+
+
+def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -> None:
+    """A production line: 16 boards at 1280x800, then 64 at 1920x1080 running and in production mode.
+
+    Each shot is a fresh window (one station per set of boards). Some boards are the wrong chip (FAIL)
+    and some hang while flashing, so the pictures hold every state at once.
+    """
+    data = DataDir(root / "station")
+    ap = default_access_point()
+    request = RunRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password)
+
+    def faults(count: int, wrong: set[int], hung: set[int]) -> list[Faults | None]:
+        line: list[Faults | None] = [None] * count
+        for i in wrong:
+            line[i] = Faults(report_chip=ChipType.ESP32S3)
+        for i in hung:
+            line[i] = Faults(stall_at_stage=Stage.FLASH_DATA)
+        return line
+
+    def station_window(size: tuple[int, int]) -> tuple[MainWindow, StationPage]:
+        window = MainWindow(context)
+        window.resize(*size)
+        window.show()
+        window.show_page("Station")
+        station = window.page("Station")
+        assert isinstance(station, StationPage)
+        wait_for(app, lambda: station.scanned)
+        return window, station
+
+    def finish(window: MainWindow, station: StationPage) -> None:
+        station.shutdown()  # cancels the hung boards and resets them before they are unplugged
+        window.close()
+        window.deleteLater()
+        settle(app)
+
+    # 16 boards, started by hand at 1280x800: one wrong chip, two hanging.
+    window, station = station_window((1280, 800))
+    with SimFleet(
+        data.sim_boards / "bench16", count=16, pacing=False, faults=faults(16, {5}, {9, 14}),
+        access_point=ap, registry=data.sim_registry, name_prefix="bench",
+    ) as fleet:  # fmt: skip
+        wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
+        station.accept_provisioning_request(request)
+        station.start_ticked()
+        wait_for(app, lambda: len(station.results) == 14)
+        window.set_port_count(16)
+        shoot(app, window, out / "station-16-1280x800.png")
+        failed = next(u for u, t in station.grid.tiles.items() if t.state.value == "fail")
+        station.show_drawer(failed, 0)
+        shoot(app, window, out / "station-16-1280x800-reason.png")
+        finish(window, station)
+
+    # 64 boards at 1920x1080: running, then production mode with mixed results.
+    def sixty_four(production: bool) -> None:
+        window, station = station_window((1920, 1080))
+        name = "line" if production else "rack"
+        if production:
+            station.accept_provisioning_request(request)
+            station.production_button.click()
+            wait_for(app, lambda: "PRODUCTION MODE —" in station.production_banner.text())
+        with SimFleet(
+            data.sim_boards / name, count=64, pacing=not production, faults=faults(64, {7, 40}, {21, 50}),
+            access_point=ap, registry=data.sim_registry, name_prefix=name,
+        ) as fleet:  # fmt: skip
+            if production:
+                wait_for(app, lambda: len(station.results) == 62, timeout=600)
+                shot = "station-64-1920x1080-production.png"
+            else:
+                wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
+                station.accept_provisioning_request(request)
+                station.start_ticked()
+                wait_for(app, lambda: sum(t.state.value == "running" for t in station.grid.ordered()) >= 40)
+                shot = "station-64-1920x1080-running.png"
+            shoot(app, window, out / shot)
+            finish(window, station)
+
+    sixty_four(production=False)
+    sixty_four(production=True)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ class PortTile(QFrame):
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.cancel_button)
         layout.addWidget(self.button_row)
+        layout.addStretch(1)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self._apply_form()
@@ -161,6 +162,8 @@ class PortTile(QFrame):
         if compact != self.compact:
             self.compact = compact
             self._apply_form()
+        if compact:  # a compact tile with room to spare reads three lines of its reason
+            self.step.set_lines(3 if height >= 120 else 2)
 
     def _apply_form(self) -> None:
         compact = self.compact

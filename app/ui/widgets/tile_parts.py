@@ -7,20 +7,25 @@ restyled label re-polishes its style sheet and QProgressBar repaints at once ins
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PROGRESS_COLOUR = "#2f6fb2"
-WRAP = Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere
+WRAP = Qt.TextFlag.TextWordWrap
+LONG_WORD = re.compile(r"(\S{24})(?=\S)")
 TOP_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
 
 
 def fit_lines(text: str, metrics: QFontMetrics, width: int, lines: int) -> str:
     """`text` wrapped into `width`, cut with "…" where it would need more than `lines` lines.
 
-    Long words (a DeviceID, a URL) break anywhere rather than run off the tile.
+    Lines break between words; a word longer than 24 characters (a DeviceID, a URL) gets a zero-width
+    break opportunity every 24 characters rather than running off the tile.
     """
+    text = LONG_WORD.sub("\\1\u200b", text)
     limit = metrics.lineSpacing() * lines + 1
 
     def fits(candidate: str) -> bool:
@@ -93,7 +98,7 @@ class ReasonText(QWidget):
         self.set_lines(2)
 
     def text(self) -> str:
-        return self._shown
+        return self._shown.replace("\u200b", "")
 
     def set_lines(self, lines: int) -> None:
         self._lines = lines
