@@ -184,7 +184,7 @@ class Round:
             profiler.enable()
         station.start_button.click()
         try:
-            pump_until(app, lambda: len(station.results) >= done_before + boards, 120)
+            pump_until(app, lambda: len(station.results) >= done_before + boards, max(120, 4 * boards))
         except TimeoutError:
             states = {t.title.text(): (t.state.value, t.step.text()) for t in station.grid.ordered()}
             raise TimeoutError(f"{self.label}: not all boards finished: {states}") from None
@@ -231,7 +231,7 @@ def run_case(app: QApplication, boards: int, pacing: bool, profile: bool) -> lis
             context = PageContext(instance, instance.info(), settings, NoKeyring(), log_model, data.root)
             window = MainWindow(context)
             windows.append(window)
-            window.resize(1280, 800)
+            window.resize(*((1920, 1080) if boards > 16 else (1280, 800)))  # 64 ports fit 1920x1080
             window.show()
             window.show_page("Station")
             station = window.page("Station")

@@ -291,10 +291,13 @@ class StationPage(Page):
                 if production
                 else "Provision the ticked ports with the chosen task"
             )
+        # Only what changed: this runs on every coalesced update, and each Qt setter call costs.
         if text != self.start_button.text():
             self.start_button.setText(text)
-        self.start_button.setEnabled(enabled)
-        self.start_button.setToolTip(tip)
+        if enabled != self.start_button.isEnabled():
+            self.start_button.setEnabled(enabled)
+        if tip != self.start_button.toolTip():
+            self.start_button.setToolTip(tip)
 
     def _start_or_stop(self) -> None:
         if self.running_ports():

@@ -183,7 +183,7 @@ class PortTile(QFrame):
         self.snapshot = snap
         self.state, self.run = snap.state, snap.run
         self.started_mono, self.duration_s = snap.started_mono, snap.duration_s
-        if snap.chip:
+        if snap.chip and snap.chip != self.chip.text():
             self.chip.setText(snap.chip)
         fraction = bar_fraction(snap.reached)
         self.step.set_text(*reason_text(snap))
@@ -301,5 +301,10 @@ class PortTile(QFrame):
         self.copy_button.setEnabled(bool(device_id))
 
     def _set_buttons(self) -> None:
-        self.cancel_button.setEnabled(self.state.busy)
-        self.retry_button.setEnabled(self.state.finished and self.plugged)
+        """Only what changed: every Qt setter call costs, and this runs on every snapshot."""
+        for button, enabled in (
+            (self.cancel_button, self.state.busy),
+            (self.retry_button, self.state.finished and self.plugged),
+        ):
+            if button.isEnabled() != enabled:
+                button.setEnabled(enabled)

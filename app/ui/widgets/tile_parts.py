@@ -7,40 +7,43 @@ restyled label re-polishes its style sheet and QProgressBar repaints at once ins
 
 from __future__ import annotations
 
-import re
-
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PROGRESS_COLOUR = "#2f6fb2"
-WRAP = Qt.TextFlag.TextWordWrap
-LONG_WORD = re.compile(r"(\S{24})(?=\S)")
+LONG_WORD = 24
 TOP_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
 
 
 def fit_lines(text: str, metrics: QFontMetrics, width: int, lines: int) -> str:
-    """`text` wrapped into `width`, cut with "…" where it would need more than `lines` lines.
+    """`text` wrapped into `width` (lines joined by newlines), cut with "…" where it needs more than
+    `lines` lines.
 
-    Lines break between words; a word longer than 24 characters (a DeviceID, a URL) gets a zero-width
-    break opportunity every 24 characters rather than running off the tile.
+    Lines break between words; a word longer than LONG_WORD characters (a DeviceID, a URL) is split
+    rather than run off the tile. Wrapped by hand with `horizontalAdvance`: QFontMetrics.boundingRect
+    with wrap flags decrements None's reference count on every call in PySide6 (its default tab array),
+    which aborted the interpreter after some thousands of tile updates on Python 3.11.
     """
-    text = LONG_WORD.sub("\\1\u200b", text)
-    limit = metrics.lineSpacing() * lines + 1
-
-    def fits(candidate: str) -> bool:
-        return metrics.boundingRect(QRect(0, 0, max(1, width), 100_000), WRAP, candidate).height() <= limit
-
-    if fits(text):
-        return text
-    low, high = 0, len(text)
-    while low < high:  # the longest start of the text that fits with the ellipsis
-        middle = (low + high + 1) // 2
-        if fits(text[:middle].rstrip() + "…"):
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + "…"
+    words: list[str] = []
+    for word in text.split():
+        words += [word[i : i + LONG_WORD] for i in range(0, len(word), LONG_WORD)]
+    out: list[str] = []
+    line = ""
+    for index, word in enumerate(words):
+        candidate = f"{line} {word}" if line else word
+        if not line or metrics.horizontalAdvance(candidate) <= width:
+            line = candidate
+            continue
+        out.append(line)
+        if len(out) == lines:
+            rest = " ".join([out.pop(), *words[index:]])
+            out.append(metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width))
+            return "\n".join(out)
+        line = word
+    if line:
+        out.append(line)  # the loop returned before `out` could hold more than `lines`
+    return "\n".join(out)
 
 
 class VerdictBadge(QWidget):
@@ -98,7 +101,7 @@ class ReasonText(QWidget):
         self.set_lines(2)
 
     def text(self) -> str:
-        return self._shown.replace("\u200b", "")
+        return self._shown.replace("\n", " ")
 
     def set_lines(self, lines: int) -> None:
         self._lines = lines
@@ -135,7 +138,7 @@ class ReasonText(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        painter.drawText(self.rect(), TOP_LEFT | WRAP, self._shown)
+        painter.drawText(self.rect(), TOP_LEFT, self._shown)
         painter.end()
 
 
