@@ -251,6 +251,7 @@ def test_closing_the_page_cancels_what_runs_records_it_and_stops_the_station(
     page.accept_provisioning_request(request_for(fleet))
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tile(page, fleet.urls[0]).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: Stage.WIFI in fleet.boards[0].stages, timeout=WAIT_MS)  # booted, now stalled
     boots = fleet.boards[0].stages.count(Stage.BOOT)
     page.close()
     assert page.service.station_thread.isFinished()
