@@ -4,7 +4,8 @@ The contract suite sees only `instance_factory`: a callable that opens the insta
 built-in local administrator or as a named user. It is parametrised over every implementation: "local"
 opens the SQLite file directly; "remote" serves a fresh local instance over real HTTPS on loopback
 (uvicorn on a thread, a certificate from the instance's own PKI) and talks to it with `RemoteInstance`,
-trusting only that instance's root CA. The offline mirror joins by adding an entry to IMPLEMENTATIONS.
+trusting only that instance's root CA; "mirror" wraps each remote handle in a `MirrorInstance` with a
+mirror file of its own (its offline behaviour is tested in tests/instance/mirror).
 Helpers are reached through fixtures, not imports, so tests do not depend on how pytest names modules.
 
 A remote handle for the built-in administrator gets its token from the serving process itself (as the
@@ -23,13 +24,15 @@ import pytest
 from app.domain.kinds import KeyType
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
+from app.instance.mirror.instance import MirrorInstance
+from app.instance.mirror.store import MirrorStore
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
 from app.server.http_api import create_app
 from app.server.https_server import HttpsServer, Listen, bind, tls_context
 from app.server.served_instance import ServedInstance
 
-IMPLEMENTATIONS = ["local", "remote"]
+IMPLEMENTATIONS = ["local", "remote", "mirror"]
 RSA_KEY = "rsa-module-key"
 CONTRACT_PASSWORD = "correct horse battery"
 
@@ -55,6 +58,7 @@ class RemoteInstances:
     """A fresh local instance served over HTTPS on 127.0.0.1; handles are RemoteInstance clients."""
 
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.served = ServedInstance(folder / "instance.sqlite3")
         try:
             certificate = self.served.station.issue_server_certificate(["127.0.0.1"])
@@ -86,6 +90,25 @@ class RemoteInstances:
         self.served.close()
 
 
+class MirrorInstances(RemoteInstances):
+    """Remote handles, each behind a `MirrorInstance` with a mirror file of its own (reads pass through)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self._stores: list[MirrorStore] = []
+
+    def __call__(self, actor: str | None = None) -> Instance:
+        remote = super().__call__(actor)
+        store = MirrorStore(self.folder / f"mirror-{len(self._stores)}.sqlite3", self.url)
+        self._stores.append(store)
+        return MirrorInstance(remote, store)
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+        super().close()
+
+
 InstanceFactory = Callable[..., Instance]
 
 
@@ -94,6 +117,8 @@ def _factory(implementation: str, folder: Path) -> LocalInstances | RemoteInstan
         return LocalInstances(folder)
     if implementation == "remote":
         return RemoteInstances(folder)
+    if implementation == "mirror":
+        return MirrorInstances(folder)
     raise AssertionError(f"unknown implementation {implementation!r}")
 
 
@@ -143,3 +168,11 @@ def make_device_ids(count: int, tag: str = "dev") -> list[str]:
 def device_ids() -> Callable[..., list[str]]:
     """`device_ids(count, tag="dev")`: deterministic, distinct DeviceIDs."""
     return make_device_ids
+
+
+@pytest.fixture
+def remote_instances(tmp_path: Path) -> Iterator[RemoteInstances]:
+    """A served local instance on loopback HTTPS (`.url`, `.ca_file`, `.served`) for tests of its clients."""
+    served = RemoteInstances(tmp_path / "served")
+    yield served
+    served.close()
