@@ -135,6 +135,16 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WHERE push_state = 'queued';
     CREATE INDEX records_by_journal ON records (journal_id);
     """,
+    """
+    CREATE TABLE journal_actions (
+        journal_id INTEGER PRIMARY KEY REFERENCES journal (id),
+        action TEXT NOT NULL CHECK (action IN ('moved', 'rebatched', 'discarded')),
+        reason TEXT NOT NULL DEFAULT '',
+        successor_id INTEGER REFERENCES journal (id),
+        operator TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL
+    );
+    """,
 )
 
 _RECORD_COLUMNS = (

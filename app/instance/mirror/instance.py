@@ -44,7 +44,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
-from app.instance.api import DEFAULT_POLICY, Instance
+from app.instance.api import DEFAULT_POLICY, Instance, keyed_add, keyed_move
 from app.instance.mirror.store import MirrorError, MirrorStore, Stored
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Clock(Protocol):
 
 class MirrorInstance:
     """The `Instance` protocol over a remote instance and its mirror. Safe to share between threads."""
+
+    idempotent_pushes = True  # a `KeyedPushes`: keys pass through to the remote instance
 
     def __init__(
         self,
@@ -347,7 +349,7 @@ class MirrorInstance:
     ) -> AddDevicesResult:
         """Unreachable: the plain InstanceUnavailableError, which the DeviceID journal queues."""
         self.store.track_batch(batch)
-        return self._ask(lambda: _keyed(self.remote.add_devices, batch, device_ids, idempotency_key))
+        return self._ask(lambda: keyed_add(self.remote, batch, device_ids, idempotency_key))
 
     def list_devices(self, batch: str, page: PageRequest = PageRequest()) -> Page[Device]:
         return self._read(
@@ -372,7 +374,7 @@ class MirrorInstance:
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> int:
         self.store.track_batch(batch)
-        return self._ask(lambda: _keyed(self.remote.move_devices, batch, device_ids, idempotency_key))
+        return self._ask(lambda: keyed_move(self.remote, batch, device_ids, idempotency_key))
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return self._change("changing device states", lambda: self.remote.set_device_state(device_ids, state))
@@ -493,13 +495,6 @@ class MirrorInstance:
             lambda _result: None,  # refresh keeps the newest entries; pages of old ones are not the mirror's
             lambda: self.store.page(ACTIVITY.kind, ACTIVITY.tp, page),
         )
-
-
-def _keyed(call: Callable[..., R], batch: str, device_ids: Sequence[str], key: str | None) -> R:
-    """Pass the outbox's idempotency key on, when there is one: a retried push then changes nothing."""
-    if key is None:
-        return call(batch, device_ids)
-    return call(batch, device_ids, idempotency_key=key)
 
 
 def _everything(listing: Callable[[PageRequest], Page[Any]]) -> list[Any]:

@@ -49,6 +49,8 @@ R = TypeVar("R")
 class RemoteInstance:
     """Open with `RemoteInstance.sign_in(...)` or with a token already held; close when done."""
 
+    idempotent_pushes = True  # a `KeyedPushes`: the outbox resends with the key it made when queuing
+
     def __init__(self, connection: Connection, *, max_ids_per_request: int = MAX_IDS_PER_REQUEST) -> None:
         self._connection = connection
         self._max_ids = max_ids_per_request
