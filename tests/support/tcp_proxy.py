@@ -6,8 +6,12 @@ Modes, switchable at any time:
 - "pass": copy both ways;
 - "refuse": accept and close at once (a firewall that resets), and cut every open connection;
 - "stall": accept, then never forward a byte (a link that hangs: the client's read timeout decides);
-- "drop_after": forward, then close a connection after `drop_after_bytes` from the server (a link that
-  dies mid-answer).
+- "drop_answers": forward a request, then close the connection at the first byte of the answer once
+  the client has sent more than `request_bytes` (past the TLS handshake): the server made the change,
+  the client never hears so — the case idempotency keys exist for.
+
+Switching to a failing mode cuts the open connections, so a client's pooled keep-alive connection
+cannot carry on as if the link were fine.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ class TcpProxy:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
         self.mode = "pass"
-        self.drop_after_bytes = 0
+        self.request_bytes = 0
         self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
@@ -38,12 +42,12 @@ class TcpProxy:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def set_mode(self, mode: str, *, drop_after_bytes: int = 0) -> None:
-        if mode not in ("pass", "refuse", "stall", "drop_after"):
+    def set_mode(self, mode: str, *, request_bytes: int = 2000) -> None:
+        if mode not in ("pass", "refuse", "stall", "drop_answers"):
             raise ValueError(f"unknown proxy mode {mode!r}")
         self.mode = mode
-        self.drop_after_bytes = drop_after_bytes
-        if mode == "refuse":
+        self.request_bytes = request_bytes
+        if mode != "pass":
             self.cut()
 
     def cut(self) -> None:
@@ -89,22 +93,23 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open.add(server)
-            budget = [self.drop_after_bytes] if mode == "drop_after" else None
-            threading.Thread(target=self._copy, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._copy, args=(server, client, budget), daemon=True).start()
+            sent = [0]  # bytes the client sent on this connection
+            limit = self.request_bytes if mode == "drop_answers" else None
+            threading.Thread(target=self._copy, args=(client, server, sent, None), daemon=True).start()
+            threading.Thread(target=self._copy, args=(server, client, sent, limit), daemon=True).start()
 
-    def _copy(self, source: socket.socket, sink: socket.socket, budget: list[int] | None) -> None:
+    def _copy(self, source: socket.socket, sink: socket.socket, sent: list[int], limit: int | None) -> None:
+        """Copy `source` to `sink`; with `limit`, this is the answer side: stop once a request went by."""
         try:
             while True:
                 data = source.recv(BUFFER)
                 if not data:
                     break
-                if budget is not None:
-                    data = data[: budget[0]]
-                    budget[0] -= len(data)
+                if limit is None:
+                    sent[0] += len(data)
+                elif sent[0] > limit:
+                    break  # the request reached the server; its answer dies here
                 sink.sendall(data)
-                if budget is not None and budget[0] <= 0:
-                    break
         except OSError:
             pass
         finally:
