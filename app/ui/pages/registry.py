@@ -15,6 +15,7 @@ from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.devices import DevicesPage
 from app.ui.pages.hsm import HsmPage
 from app.ui.pages.logs import LogsPage
+from app.ui.pages.outbox import OutboxPage
 from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.settings import SettingsPage
 from app.ui.pages.station import StationPage
@@ -30,6 +31,7 @@ PAGES: tuple[type[Page], ...] = (
     UsersPage,  # 40, administrators only
     LogsPage,  # 50
     StationPage,  # 60 = STATION_ORDER
+    OutboxPage,  # 65
     SettingsPage,  # 70
 )
 
