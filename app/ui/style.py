@@ -73,7 +73,7 @@ QFrame#errorBanner QLabel {{ color: {banner_text}; }}
 QFrame#offlineBanner {{ background: {notice}; border-bottom: 1px solid {border}; }}
 QFrame#offlineBanner QLabel {{ color: {notice_text}; }}
 QFrame#offlineBanner[offline="true"] {{ background: {offline}; border-bottom: 1px solid {degraded}; }}
-QFrame#offlineBanner[offline="true"] QLabel {{ color: {offline_text}; font-weight: 600; }}
+QFrame#offlineBanner QLabel[offline="true"] {{ color: {offline_text}; font-weight: 600; }}
 QPushButton#primary {{ background: #2f6fb2; color: white; border: 1px solid #285f99; border-radius: 4px;
     padding: 5px 14px; }}
 QPushButton#primary:disabled {{ background: #8fb1d6; border-color: #8fb1d6; }}

@@ -45,9 +45,10 @@ class OfflineBanner(QFrame):
     def show_state(self, state: ConnectionState) -> None:
         text = banner_text(state)
         self.label.setText(text)
-        self.setProperty("offline", not state.online)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        for widget in (self, self.label):  # the label's colour follows the band's state too
+            widget.setProperty("offline", not state.online)
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
         self.outbox_button.setVisible(bool(state.queued or state.needs_attention))
         self.setVisible(bool(text))
 
