@@ -17,6 +17,7 @@ from types import TracebackType
 
 from app import __version__
 from app.domain.chips import ChipType
+from app.domain.device_id import parse_device_id
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
 from app.domain.records import (
@@ -60,6 +61,8 @@ from app.instance.local.server_certificate import issue as issue_server_certific
 from app.instance.local.signing import generate_signing_key
 from app.instance.local.task_signing import build_task_images
 from app.system.keyring_store import KeyringStore
+
+MAX_DISCARD_REASON = 500  # characters of a person's reason kept in the activity log
 
 
 class LocalInstance:
@@ -381,3 +384,21 @@ class LocalInstance:
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         with self._db.read() as conn:
             return activity.list_activity(conn, page)
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        device = parse_device_id(device_id)
+        why = reason.strip()
+        if not why:
+            raise ValidationError("say why the DeviceID is discarded: the reason goes to the activity log")
+        if len(why) > MAX_DISCARD_REASON:
+            raise ValidationError(
+                f"a discard reason is at most {MAX_DISCARD_REASON} characters; got {len(why)}"
+            )
+        with self._change() as conn:
+            activity.record(
+                conn,
+                self._actor,
+                "device.push-discarded",
+                device,
+                f"not pushed to batch {batch.strip()!r}: {why}",
+            )

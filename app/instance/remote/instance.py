@@ -263,6 +263,9 @@ class RemoteInstance:
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         return cast(Page[ActivityEntry], self._call("list_activity", page))
 
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        self._call("discard_device_push", device_id, batch, reason)
+
 
 def _repeats(texts: list[str]) -> list[str]:
     """Each ID that occurs more than once, once, in the order its second occurrence comes."""

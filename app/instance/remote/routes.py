@@ -86,6 +86,7 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("set_user_role", "PUT", "/user/role"),
     ("delete_user", "DELETE", "/user"),
     ("list_activity", "GET", "/activity"),
+    ("discard_device_push", "POST", "/discarded-pushes"),
 )
 _IDEMPOTENT = frozenset({"add_devices", "move_devices"})
 NOT_SERVED = frozenset({"close"})  # closing a client closes its connections, not the instance

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.paging import iterate_pages
 from app.provisioning.device_journal import AttentionAction, JournalEntry, JournalState
-from app.provisioning.device_push import FlushReport, flush_outbox
+from app.provisioning.device_push import FlushReport, flush_outbox, log_discard
 from app.provisioning.records import RecordsDB
 from app.system.paths import DataDir
 from app.ui.models.formatting import count, when
@@ -245,9 +245,10 @@ class OutboxPage(Page):
         operator = self.context.info.actor
 
         def decide() -> JournalEntry | None:
-            return self._journal().journal.act(
-                entry.id, action, batch=batch, reason=reason, operator=operator
-            )
+            journal = self._journal().journal
+            if action is AttentionAction.DISCARD:
+                log_discard(self.instance, journal, entry.id, reason)
+            return journal.act(entry.id, action, batch=batch, reason=reason, operator=operator)
 
         def done(successor: JournalEntry | None) -> None:
             if successor is None:
