@@ -1,7 +1,8 @@
-"""The server's own database beside the instance: sign-in tokens and remembered idempotent results.
+"""The server's own database beside the instance: sign-in tokens.
 
-Kept apart from the instance database so serving an instance never changes its schema, and so the
-server's bookkeeping (a row per sign-in, a row per keyed push) never takes the instance's write lock.
+Kept apart from the instance database so the server's bookkeeping (a row per sign-in) never takes the
+instance's write lock. Answers of keyed pushes are not here: they must commit with the push itself, so
+they live in the instance database (`app.instance.local.idempotency`).
 Tokens are stored only as their SHA-256: a copy of this file lets no one act as a signed-in user.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +19,6 @@ from app.system.sqlite_file import SqliteFile, now_ms
 FILE_NAME = "server.sqlite3"
 TOKEN_PREFIX = "qls_"  # noqa: S105 - a marker that makes a leaked token recognisable, not a secret
 SESSION_LIFETIME = timedelta(hours=12)
-IDEMPOTENCY_LIFETIME = timedelta(days=7)
 
 _V1 = """
 CREATE TABLE sessions (
@@ -41,17 +40,16 @@ CREATE TABLE idempotency (
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_by_age ON idempotency (created_ms);
 """
-MIGRATIONS = (_V1,)
+_V2 = """
+DROP TABLE idempotency;
+"""
+"""Version 2: answers of keyed pushes moved into the instance database, into the push's own transaction
+(a crash between two files' commits could have let a retry push twice)."""
+MIGRATIONS = (_V1, _V2)
 
 
 class ServerDatabaseError(StationError):
-    """The server's token and idempotency database cannot be opened or used."""
-
-
-@dataclass(frozen=True)
-class Remembered:
-    request_sha256: bytes
-    response: str
+    """The server's token database cannot be opened or used."""
 
 
 def token_digest(token: str) -> bytes:
@@ -97,24 +95,3 @@ class ServerDatabase:
         with self._file.write() as conn:
             cursor = conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (token_digest(token),))
             return cursor.rowcount > 0
-
-    # --- idempotency -----------------------------------------------------------------------------
-    def remembered(self, username: str, method: str, key: str) -> Remembered | None:
-        with self._file.read() as conn:
-            row = conn.execute(
-                "SELECT request_sha256, response FROM idempotency "
-                "WHERE username = ? AND method = ? AND key = ?",
-                (username, method, key),
-            ).fetchone()
-        return None if row is None else Remembered(bytes(row[0]), str(row[1]))
-
-    def remember(self, username: str, method: str, key: str, request_sha256: bytes, response: str) -> None:
-        now = now_ms()
-        oldest = now - int(IDEMPOTENCY_LIFETIME.total_seconds() * 1000)
-        with self._file.write() as conn:
-            conn.execute("DELETE FROM idempotency WHERE created_ms < ?", (oldest,))
-            conn.execute(
-                "INSERT OR IGNORE INTO idempotency "
-                "(username, method, key, request_sha256, response, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (username, method, key, request_sha256, response, now),
-            )
