@@ -110,8 +110,14 @@ class _Limits:
         self.max_body_bytes = max_body_bytes
 
 
+RETRY_AFTER_S = 2
+"""What a 503 tells a client to wait: long enough for a push to finish, short for a person."""
+
+
 def _station_error(_request: Request, error: StationError) -> JSONResponse:
-    return JSONResponse(error_body(error), status_code=status_of(error))
+    status = status_of(error)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSONResponse(error_body(error), status_code=status, headers=headers)
 
 
 def _bearer(request: Request) -> str:
@@ -151,8 +157,6 @@ def _answer(result: Any) -> Response:
 
 
 def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> Endpoint:
-    reads = route.verb == "GET"
-
     async def endpoint(request: Request) -> Response:
         token = _bearer(request)
         raw = b""
@@ -171,7 +175,7 @@ def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> E
 
         def call() -> Response:
             actor = _serving(served).actor_of(token)
-            instance = _serving(served).instance_for(actor, reads=reads)
+            instance = _serving(served).instance_for(actor)
             if key is None:
                 return _answer(getattr(instance, route.method)(**arguments))
             return _keyed_call(route, instance, key, raw, arguments)

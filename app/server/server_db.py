@@ -58,7 +58,9 @@ def token_digest(token: str) -> bytes:
 
 class ServerDatabase:
     def __init__(self, path: Path, lifetime: timedelta = SESSION_LIFETIME) -> None:
-        self._file = SqliteFile(path, what="server database", error=ServerDatabaseError)
+        self._file = SqliteFile(
+            path, what="server database", error=ServerDatabaseError, read_connections=True
+        )
         self._lifetime_ms = int(lifetime.total_seconds() * 1000)
         try:
             self._file.migrate(MIGRATIONS, "update the station or serve another data folder")

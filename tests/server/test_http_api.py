@@ -200,7 +200,46 @@ def test_reads_answer_while_another_program_writes_and_a_blocked_write_says_so(
         assert time.monotonic() - started < 0.3
         with pytest.raises(DatabaseBusyError, match="instance database"):
             admin.create_batch("during")
+        raw = requests.post(
+            serving.url + "/v1/batches",
+            json={"name": "raw"},
+            headers={"Authorization": f"Bearer {serving.served.issue_token(None)}"},
+            verify=str(serving.ca_file),
+            timeout=10,
+        )
+        assert (raw.status_code, raw.headers["Retry-After"]) == (503, "2")
+        assert raw.json()["error"]["type"] == "DatabaseBusyError"
     admin.create_batch("after")
+
+
+def test_a_write_queued_behind_the_same_users_long_write_is_503_busy(
+    serve: ServeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QL_STATION_BUSY_TIMEOUT_MS", "100")
+    serving = serve()
+    admin = serving.admin()
+    admin.create_batch("big")
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def import_all() -> None:
+        admin.add_devices("big", _ids(200_000, "long"))
+        done.set()
+
+    worker = threading.Thread(target=import_all)
+    worker.start()
+    second = serving.admin()
+    tries = 0
+    while not done.is_set():
+        tries += 1
+        try:
+            second.create_batch(f"during-{tries}")
+        except DatabaseBusyError as exc:
+            errors.append(exc)
+            break
+    worker.join()
+    assert errors, "the import was too short to overlap a second write"
+    assert "the instance database is busy with another write" in str(errors[0])
 
 
 def test_reads_do_not_queue_behind_the_servers_own_long_write(serving: Serving) -> None:
