@@ -135,9 +135,12 @@ def test_a_write_that_waits_too_long_says_the_database_is_busy(tmp_path: Path) -
     holder.start()
     try:
         assert holding.wait(10)
-        with pytest.raises(
-            DatabaseBusyError, match="the instance database is busy with another write"
-        ) as caught, db.write():
+        with (
+            pytest.raises(
+                DatabaseBusyError, match="the instance database is busy with another write"
+            ) as caught,
+            db.write(),
+        ):
             pass
         assert isinstance(caught.value, DatabaseError)
     finally:
