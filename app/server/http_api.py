@@ -1,4 +1,5 @@
-"""The HTTP API: one resource per `Instance` method (see `app.instance.remote.routes`), plus sign-in.
+"""The HTTP API: one resource per `Instance` method (see `app.instance.remote.routes`), plus sign-in
+and the administrators' API tokens (`app.instance.api_tokens`).
 
 Each request is read into the method's arguments with the shared codec, run on the acting user's
 instance in a worker thread (the event loop never waits on SQLite or on signing), and answered with the
@@ -41,6 +42,7 @@ from app.instance.remote.routes import (
     SESSION_PATH,
     Route,
     routes,
+    token_routes,
 )
 from app.instance.wire import (
     MEDIA_TYPE,
@@ -50,6 +52,7 @@ from app.instance.wire import (
     status_of,
     to_json,
 )
+from app.server.api_tokens import ServedApiTokens
 from app.server.openapi_document import openapi_document, operation_extra, session_extra
 from app.server.served_instance import ServedInstance
 
@@ -79,7 +82,7 @@ def create_app(
         openapi_extra=session_extra(),
     )
     app.add_api_route(SESSION_PATH, _sign_out(served), methods=["DELETE"], name="sign_out", status_code=204)
-    for route in routes():
+    for route in (*routes(), *token_routes()):
         app.add_api_route(
             route.path,
             _endpoint(served, route, limits),
@@ -176,6 +179,9 @@ def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> E
         def call() -> Response:
             actor = _serving(served).actor_of(token)
             instance = _serving(served).instance_for(actor)
+            if route in token_routes():
+                tokens = ServedApiTokens(_serving(served).tokens, instance)
+                return _answer(getattr(tokens, route.method)(**arguments))
             if key is None:
                 return _answer(getattr(instance, route.method)(**arguments))
             return _keyed_call(route, instance, key, raw, arguments)

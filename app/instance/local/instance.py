@@ -151,6 +151,12 @@ class LocalInstance:
             else:
                 activity.record(conn, "-", "session.sign-in-failed", repr(username[:64]), f"from {address}")
 
+    def note(self, action: str, target: str, details: str = "") -> None:
+        """An activity entry, as the actor, for a change kept outside this database (the server's API
+        tokens), so the one activity log still says who did what. Never pass a secret here."""
+        with self._change() as conn:
+            activity.record(conn, self._actor, action, target, details)
+
     def issue_server_certificate(self, hostnames: Sequence[str]) -> ServerCertificate:
         """A TLS certificate for `ql-station serve` on `hostnames`, chained to this instance's root CA."""
         with self._db.read() as conn:
