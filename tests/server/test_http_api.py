@@ -278,3 +278,23 @@ def test_the_served_openapi_document_is_the_committed_one(serving: Serving) -> N
     assert committed == render(), "docs/openapi.json is stale: run `python -m app.server.openapi_file`"
     paths = served.json()["paths"]
     assert len([op for ops in paths.values() for op in ops]) == 27 + 2 + 3  # protocol, session, API tokens
+
+
+def test_failed_sign_ins_from_one_address_are_limited_whatever_the_names(serve: ServeFactory) -> None:
+    now = [1000.0]
+    serving = serve(limits=SignInLimits(limit=3, window_s=60, clock=lambda: now[0]))
+    serving.add_user("alice", Role.ADMINISTRATOR)
+    for name in ("root", "admin", "operator"):  # a scan of user names, each tried once
+        with pytest.raises(NotSignedInError, match=r"^wrong username or password$"):
+            serving.sign_in(name, "guess")
+    with pytest.raises(
+        TooManySignInsError, match=r"too many failed sign-ins for 127\.0\.0\.1: 3 in the last 60 s"
+    ):
+        serving.sign_in("alice")  # a right password from that address waits too
+    failures = serving.admin().list_activity(PageRequest(search="sign-in-failed")).items
+    assert sorted(e.target for e in failures) == ["'admin'", "'operator'", "'root'"]
+    assert {(e.actor, e.details) for e in failures} == {("-", "from 127.0.0.1")}
+    now[0] += 61
+    assert serving.sign_in("alice").info().actor == "alice"
+    signed_in = serving.admin().list_activity(PageRequest(search="session.sign-in")).items
+    assert (signed_in[0].actor, signed_in[0].action) == ("alice", "session.sign-in")
