@@ -35,6 +35,7 @@ from app.cli import (
     serve_cmd,
     sim_cmd,
     task_cmd,
+    token_cmd,
     user_cmd,
 )
 from app.cli.context import CliContext
@@ -48,6 +49,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     task_cmd,
     image_cmd,
     user_cmd,
+    token_cmd,
     log_cmd,
     ports_cmd,
     provision_cmd,
