@@ -23,9 +23,10 @@ from app.ui.models.formatting import fixed_font, when
 from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
 from app.workers.background import CallFailure, start_call
 
-HEADERS = ("When", "Result", "Step", "Port", "MAC", "DeviceID", "Batch", "Task", "Operator", "Time", "Reason")
+HEADERS = ("When", "Result", "Step", "Port", "Reason", "Batch", "Task", "Operator", "Time", "MAC", "DeviceID")
+REASON_COLUMN = 4
 OUTCOME_COLOURS = {Outcome.PASS: "#2e7d32", Outcome.FAIL: "#c62828", Outcome.CANCELLED: "#8d6e00"}
-MONOSPACE_COLUMNS = (4, 5)
+MONOSPACE_COLUMNS = (9, 10)
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 
 Fetch = Callable[[PageRequest, RecordFilter], Page[ProvisioningRecord]]
@@ -41,13 +42,13 @@ def _cells(record: ProvisioningRecord) -> tuple[str, ...]:
         result_text(record),
         record.step or "—",
         record.port,
-        record.mac or "—",
-        record.device_id or "—",
+        record.error.splitlines()[0] if record.error else "",
         record.batch,
         record.task or ("re-enrol" if record.mode == "reenrol" else "—"),
         record.operator,
         f"{record.duration_s:.1f} s",
-        record.error.splitlines()[0] if record.error else "",
+        record.mac or "—",
+        record.device_id or "—",
     )
 
 
@@ -151,7 +152,7 @@ class PagedRecordsModel(HeaderedTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _cells(record)[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return record.error if column == len(HEADERS) - 1 and record.error else _cells(record)[column]
+            return record.error if column == REASON_COLUMN and record.error else _cells(record)[column]
         if role == RECORD_ROLE:
             return record
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:

@@ -35,7 +35,7 @@ from app.ui.widgets.record_view import RecordView
 from app.workers.records_file import RecordsFile
 
 POLL_MS = 3_000
-COLUMN_WIDTHS = (150, 80, 60, 170, 140, 150, 100, 90, 90, 60)
+COLUMN_WIDTHS = (140, 52, 46, 120, 300, 70, 70, 70, 60, 130)
 EXPORT_FILTERS = "CSV for spreadsheets (*.csv);;JSON (*.json)"
 
 
@@ -86,6 +86,7 @@ class RecordsPage(Page):
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([640, 420])
         splitter.setChildrenCollapsible(False)
         body = QHBoxLayout()
         body.addWidget(splitter)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.provisioning.events import Outcome
 from app.provisioning.records import ProvisioningRecord
 from app.provisioning.step_log import StepLogEntry
-from app.ui.models.formatting import fixed_font, when
+from app.ui.models.formatting import fixed_font, spaced_hex, when
 from app.ui.models.records_model import OUTCOME_COLOURS
 from app.ui.widgets.page_header import section_title
 
@@ -116,7 +116,7 @@ class RecordDetail(QWidget):
             "Port": record.port,
             "Chip": record.chip or "—",
             "MAC": record.mac or "—",
-            "DeviceID": record.device_id or "— (the board gave none)",
+            "DeviceID": spaced_hex(record.device_id) if record.device_id else "— (the board gave none)",
             "Batch": record.batch,
             "Task": record.task or "—",
             "Operator": record.operator,

@@ -34,7 +34,7 @@ WINDOWS = (
 )
 REFRESH_MS = 30_000
 BAR_WIDTH = 0.8
-PARETO_LABEL_CHARS = 70
+PARETO_LABEL_CHARS = 110
 
 
 @dataclass(frozen=True)
