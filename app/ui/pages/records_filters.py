@@ -17,12 +17,9 @@ from app.provisioning.events import Outcome
 from app.provisioning.record_query import RecordFilter
 
 SEARCH_PAUSE_MS = 300
-OUTCOMES = (
-    ("Any result", None),
-    ("Passed", Outcome.PASS),
-    ("Failed", Outcome.FAIL),
-    ("Cancelled", Outcome.CANCELLED),
-)
+OUTCOMES = (("Any result", ""), ("Passed", "pass"), ("Failed", "fail"), ("Cancelled", "cancelled"))
+"""Item data are strings, never None: PySide6 6.12's `currentData()` drops a reference to None each
+time it returns it, and the interpreter aborts ("deallocating None") after enough filter changes."""
 ANY_TIME, TODAY, LAST_DAY, LAST_WEEK, BETWEEN = range(5)
 PERIODS = ("Any time", "Today", "Last 24 hours", "Last 7 days", "Between…")
 
@@ -91,7 +88,7 @@ class RecordFilters(QWidget):
         since, until = self._dates()
         return RecordFilter(
             search=self.search.text().strip(),
-            outcome=self.outcome.currentData(),
+            outcome=Outcome(self.outcome.currentData()) if self.outcome.currentData() else None,
             batch=self.batch.currentData() or "",
             task=self.task.currentData() or "",
             operator=self.operator.currentData() or "",
