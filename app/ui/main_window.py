@@ -135,6 +135,9 @@ class MainWindow(QMainWindow):
         requested = getattr(page, "provisioning_requested", None)
         if requested is not None:
             requested.connect(self.route_provisioning_request)
+        reenrol = getattr(page, "reenrol_requested", None)  # the Records page's "Re-enrol this board…"
+        if reenrol is not None:
+            reenrol.connect(self.route_reenrol_request)
         port_count = getattr(page, "port_count_changed", None)  # the Station page reports its ports
         if port_count is not None:
             port_count.connect(self.set_port_count)
@@ -243,6 +246,16 @@ class MainWindow(QMainWindow):
         if passphrase is not None:
             holder.set(passphrase)
             self.statusBar().showMessage("Passphrase kept for this session: try again", STATUS_MESSAGE_MS)
+
+    def route_reenrol_request(self, port: str, batch: str) -> bool:
+        """Give a re-enrolment to the page that runs boards (the Station page), and show that page."""
+        for page in self.pages:
+            accept = getattr(page, "accept_reenrol_request", None)
+            if accept is not None:
+                self.show_page(page.title)
+                accept(port, batch)
+                return True
+        return False
 
     def route_provisioning_request(self, request: RunRequest) -> bool:
         """Give the request to the page that can start it (the Station page), and show that page."""

@@ -22,16 +22,9 @@ from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
 ADMIN_PAGES = [
-    "Dashboard",
-    "Devices",
-    "HSM",
-    "Provisioning",
-    "Users",
-    "Logs",
-    "Station",
-    "Outbox",
-    "Settings",
-]
+    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Station", "Records", "Throughput", "Outbox", "Settings",
+]  # fmt: skip
 
 
 def nav_titles(window: MainWindow) -> list[str]:
