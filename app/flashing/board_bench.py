@@ -3,7 +3,9 @@
 Open identifies the board once; every action then asks `bench_policy` first and refuses with its reason
 before anything is written. Irreversible actions also want the board's MAC typed back. Closing resets
 the board into its firmware (esptool's default `--after hard-reset`), so what was changed takes effect
-and the board is not left running the flasher stub.
+and the board is not left running the flasher stub -- except after resetting virtual eFuses: a dev
+bootloader that starts with blank virtual eFuses burns its own key into them at once, which would undo
+the reset with the old key, so the board is left in download mode for the next provisioning.
 
 The caller reserves the port first (app.ports.reservation), as provisioning does, so a board that is
 being provisioned is never touched from the bench.
@@ -50,6 +52,7 @@ class BoardBench:
     def __init__(self, board: BoardConnection, facts: BoardFacts) -> None:
         self._board = board
         self.facts = facts
+        self._reset_on_close = True
 
     @classmethod
     def open(cls, url: str, sink: EventSink = discard) -> BoardBench:
@@ -70,8 +73,9 @@ class BoardBench:
 
     def close(self) -> None:
         """Reset into the firmware, then release the port (a reset failure must not hide the result)."""
-        with suppress(StationError):
-            self._board.hard_reset()
+        if self._reset_on_close:
+            with suppress(StationError):
+                self._board.hard_reset()
         self._board.close()
 
     # ------------------------------------------------------------------ looking
@@ -104,13 +108,15 @@ class BoardBench:
         check_confirmation(self.facts, confirm)
         part = self.facts.efuse_em
         assert part is not None  # the policy refuses a board without one
+        self._reset_on_close = False  # blank virtual eFuses stay blank only until the firmware boots
         v = self.facts.virtual_efuses
         if v is not None and v.status is VirtualEfuseStatus.BLANK:
             return f"the virtual eFuses of {self.facts.mac} are already blank; nothing to erase"
         self._erase(part.offset, part.size, "erasing the efuse_em partition")
         return (
             f"virtual eFuses of {self.facts.mac} erased ({part.size // 1024} KiB at {part.offset:#x}); "
-            "the next provisioning burns the key of its task into them"
+            "the board is left in download mode and the next provisioning burns the key of its task into "
+            "them (a reset into its old firmware first would burn the old key again)"
         )
 
     def erase_settings(self, confirm: str) -> str:
