@@ -30,16 +30,15 @@ from app.cli.monitor_keys import reading_keys
 from app.cli.provision_cmd import add_wifi_arguments, read_password, run_jobs
 from app.cli.table import print_fields, print_table
 from app.domain.errors import ValidationError
-from app.domain.records import PageRequest
-from app.flashing.board_bench import SETTINGS_LOST, BoardBench, parse_size
-from app.flashing.board_facts import BoardFacts
+from app.flashing.board_bench import SETTINGS_LOST, BoardBench, facts_fields, parse_size
 from app.flashing.serial_monitor import MonitorControl, ResetKind, monitor
 from app.ports.reservation import reserve_port
 from app.provisioning import serial_urls
+from app.provisioning.bench_session import board_history
 from app.provisioning.job import Redactor
 from app.provisioning.job_builder import job_for_request
 from app.provisioning.lab_loop import check_dev_task
-from app.provisioning.records import ProvisioningRecord, RecordsDB
+from app.provisioning.records import ProvisioningRecord
 from app.provisioning.run_request import RunRequest
 
 AP_PASSWORD_FILE = "access-point-password"  # noqa: S105 - a file name (written by `ql-station sim`)
@@ -115,7 +114,7 @@ def _info(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.json:
         ctx.print_json({**facts.to_json(), "history": [_record_json(r) for r in history]})
         return 0
-    print_fields(ctx.out, _info_fields(facts))
+    print_fields(ctx.out, facts_fields(facts))
     ctx.out.write(f"\nStation records of this board ({len(history)}):\n")
     rows = [
         (r.at.strftime("%Y-%m-%d %H:%M"), r.mode, r.task, r.batch, r.outcome.value, r.device_id[:16])
@@ -125,40 +124,8 @@ def _info(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_fields(facts: BoardFacts) -> list[tuple[str, object]]:
-    unknown = "unknown (secure download mode)"
-    sec = facts.security
-    fields: list[tuple[str, object]] = [
-        ("port", facts.port),
-        ("chip", facts.description or facts.chip_name),
-        ("MAC", facts.mac or unknown),
-        ("crystal", f"{facts.crystal_mhz} MHz" if facts.crystal_mhz else unknown),
-        ("flash", f"{facts.flash_size}, {facts.flash_id}" if facts.flash_size else unknown),
-    ]
-    if sec is not None:
-        digests = ", ".join(sec.key_digests) if sec.key_digests else "none"
-        fields += [
-            ("secure boot", "enabled" if sec.secure_boot_enabled else "disabled"),
-            ("flash encryption", "enabled" if sec.flash_encryption_enabled else "disabled"),
-            ("secure download", "enabled" if sec.secure_download_mode else "disabled"),
-            ("key digests", digests if sec.digests_known else "not readable"),
-        ]
-    fields.append(("build", f"{facts.build.value}: {facts.build_reason}"))
-    v = facts.virtual_efuses
-    if v is not None:
-        state = v.problem or ("secure boot enabled" if v.secure_boot_enabled else "secure boot not enabled")
-        fields.append(("virtual eFuses", f"{v.status.value}, {state}"))
-        for digest in v.key_digests:
-            fields.append(("virtual digest", digest))
-    return fields
-
-
 def _history(ctx: CliContext, mac: str | None) -> list[ProvisioningRecord]:
-    if mac is None or not ctx.data_dir.records_db.exists():
-        return []
-    with RecordsDB(ctx.data_dir.records_db) as records:
-        page = records.list_records(PageRequest(search=mac, limit=HISTORY_LIMIT))
-    return [r for r in page.items if r.mac == mac]
+    return board_history(ctx.data_dir.root, mac, HISTORY_LIMIT)
 
 
 def _record_json(record: ProvisioningRecord) -> dict[str, Any]:
