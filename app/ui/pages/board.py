@@ -18,11 +18,13 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTableView,
@@ -185,6 +187,11 @@ class BoardPage(Page):
         column = QWidget()
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 8, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(column)
         identity = QGroupBox("Identity")
         box = QVBoxLayout(identity)
         self.build_badge = QLabel("")
@@ -202,11 +209,12 @@ class BoardPage(Page):
         self.history.setModel(self.history_model)
         self.history.verticalHeader().hide()
         self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.setMinimumHeight(90)
         self.history.setMaximumHeight(130)
         hbox.addWidget(self.history)
         layout.addWidget(history)
         layout.addStretch(1)
-        return column
+        return scroll
 
     def _actions_box(self) -> QGroupBox:
         box = QGroupBox("Lab actions")
@@ -227,6 +235,7 @@ class BoardPage(Page):
             reason = QLabel("")
             reason.setObjectName("hint")
             reason.setWordWrap(True)
+            reason.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             row = QHBoxLayout()
             row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
             row.addWidget(reason, 1)
@@ -236,7 +245,7 @@ class BoardPage(Page):
         self.bench_log.setReadOnly(True)
         self.bench_log.setMaximumBlockCount(500)
         self.bench_log.setPlaceholderText("What the lab actions did shows here.")
-        self.bench_log.setMaximumHeight(110)
+        self.bench_log.setFixedHeight(80)
         grid.addWidget(self.bench_log)
         return box
 
@@ -337,8 +346,10 @@ class BoardPage(Page):
             return
         self.build_badge.setText(_badge(facts))
         for label, text in facts_fields(facts):
-            value = QLabel(text)
+            value = QLabel(_short_tokens(text))
+            value.setToolTip(text)
             value.setWordWrap(True)
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields.addRow(label, value)
         if look.efuses is None:
@@ -349,10 +360,11 @@ class BoardPage(Page):
             self.efuse_table.show_rows(look.efuses.rows, has_virtual)
             differing = len(self.efuse_table.model_.differing)
             note = f"{len(look.efuses.rows)} eFuses read with espefuse."
+            virtual_note = look.efuses.virtual_note[:1].upper() + look.efuses.virtual_note[1:]
             if has_virtual:
-                note += f" {look.efuses.virtual_note}; ≠ marks {differing} that differ from the chip."
-            elif look.efuses.virtual_note:
-                note += f" {look.efuses.virtual_note}."
+                note += f" {virtual_note}; ≠ marks {differing} that differ from the chip."
+            elif virtual_note:
+                note += f" {virtual_note}."
             self.efuse_note.setText(note)
         self.history_model.set_records(list(look.history))
         self._show_actions(facts)
@@ -511,11 +523,19 @@ def _refusals(facts: BoardFacts | None) -> dict[str, str | None]:
     reset = why_not_reset_vefuses(facts)
     return {
         "reset": reset,
-        "reprovision": reset,
+        "reprovision": "re-provisioning is refused: it starts by resetting the virtual eFuses (see above)"
+        if reset
+        else None,
         "settings": why_not_erase_settings(facts),
         "read": why_not_read_flash(facts, 0, 0x1000),
         "erase": why_not_erase_flash(facts),
     }
+
+
+def _short_tokens(text: str, keep: int = 12) -> str:
+    """Long unbreakable words (key digests) shortened for the form; the tooltip has them whole."""
+    words = [w if len(w) <= 3 * keep else f"{w[:keep]}…{w[-keep // 2 :]}" for w in text.split(" ")]
+    return " ".join(words)
 
 
 def _badge(facts: BoardFacts) -> str:

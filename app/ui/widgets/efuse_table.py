@@ -106,7 +106,7 @@ class EfuseTableView(QTableView):
         self.setWordWrap(False)
         header = self.horizontalHeader()
         header.setStretchLastSection(True)
-        for column, width in enumerate((24, 210, 64, 170, 170)):
+        for column, width in enumerate((22, 185, 62, 150, 150)):
             header.resizeSection(column, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         self.search = QLineEdit()
