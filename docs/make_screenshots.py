@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--line-only", action="store_true", help="only the Station shots of 16 and 64 boards")
     parser.add_argument("--offline-only", action="store_true", help="only the shots of a window gone offline")
+    parser.add_argument("--board-only", action="store_true", help="only the Board page shots")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -189,9 +190,12 @@ def main() -> int:
                 line_shots(app, context, out, root)
             elif args.offline_only:
                 served = offline_shots(app, context, windows, out, root)
+            elif args.board_only:
+                board_shots(app, context, out, root)
             else:
                 take_all(app, window, out, root)
                 line_shots(app, context, out, root)
+                board_shots(app, context, out, root)
                 served = offline_shots(app, context, windows, out, root)
         finally:
             if windows:
@@ -514,6 +518,72 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
 
     sixty_four(production=False)
     sixty_four(production=True)
+
+
+class _Quiet:
+    def on_event(self, event: object) -> None:
+        pass
+
+    def on_finished(self, summary: object) -> None:
+        pass
+
+
+def board_shots(app: QApplication, context: PageContext, out: Path, root: Path) -> None:
+    """The Board page with a dev (veFuse) board and with a release board, each provisioned first by the
+    real engine, then identified from the page; the dev shot also shows its console for a moment."""
+    from app.provisioning.job_builder import provisioning_job
+    from app.provisioning.records import RecordsDB
+    from app.provisioning.supervisor import Supervisor
+    from app.ui.pages.board import BoardPage
+
+    ensure_demo_data(context.instance)
+    data = DataDir(root / "station").ensure()
+    ap = default_access_point()
+    window = MainWindow(context)
+    window.resize(*SIZE)
+    window.show()
+    window.show_page("Board")
+    page = window.page("Board")
+    assert isinstance(page, BoardPage)
+    try:
+        for name, task, confirm in (
+            ("dev", DEMO_TASK, None),
+            ("release", "esp32c3-production", "line-2 March"),
+        ):
+            batch = confirm or DEMO_BATCH
+            with SimFleet(
+                data.sim_boards / f"lab-{name}", count=1, pacing=False, access_point=ap,
+                registry=data.sim_registry, name_prefix=f"lab-{name}",
+            ) as fleet:  # fmt: skip
+                job = provisioning_job(
+                    context.instance, task=task, batch=batch, ssid=ap.ssid, password=ap.password,
+                    confirm_release=confirm,
+                )  # fmt: skip
+                with RecordsDB(data.records_db) as records:
+                    supervisor = Supervisor(context.instance, records, _Quiet(), data_dir=data.root)
+                    supervisor.start_all([job.for_port(fleet.urls[0])])
+                    supervisor.wait()
+                    supervisor.close()
+                page.refresh()
+                wait_for(app, lambda: page.port_box.findData(fleet.urls[0]) >= 0)
+                page.select_port(fleet.urls[0])
+                page.identify()
+                wait_for(app, lambda: not page.busy and page.look is not None)
+                if name == "dev":
+                    page.tabs.setCurrentIndex(1)
+                    page.console.start()
+                    wait_for(app, lambda: "Loaded app from partition" in page.console.text.toPlainText())
+                    wait_for(app, lambda: "deviceID:" in page.console.text.toPlainText())
+                    shoot(app, window, out / "board-page-dev-console.png")
+                    page.console.stop_and_wait()
+                    page.tabs.setCurrentIndex(0)
+                shoot(app, window, out / f"board-page-{name}.png")
+                page.console.stop_and_wait()
+    finally:
+        page.shutdown()
+        window.close()
+        window.deleteLater()
+        settle(app)
 
 
 if __name__ == "__main__":

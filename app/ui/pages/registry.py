@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from app.domain.kinds import Role
 from app.ui.pages.base import Page
+from app.ui.pages.board import BoardPage
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.devices import DevicesPage
 from app.ui.pages.hsm import HsmPage
@@ -33,6 +34,7 @@ PAGES: tuple[type[Page], ...] = (
     UsersPage,  # 40, administrators only
     LogsPage,  # 50
     StationPage,  # 60 = STATION_ORDER
+    BoardPage,  # 61, the lab bench
     RecordsPage,  # 62
     ThroughputPage,  # 64
     OutboxPage,  # 65
