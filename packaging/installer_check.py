@@ -192,6 +192,35 @@ def running(
             raise CheckFailed(f"{name} did not stop cleanly on signal {stop} (exit {code})")
 
 
+class CommandWatch:
+    """Notes whether a process whose command line holds all of `words` ran during the block (/proc)."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = words
+        self.seen = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scan, daemon=True)
+
+    def __enter__(self) -> CommandWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _scan(self) -> None:
+        while not self._stop.wait(0.05) and not self.seen:
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    argv = cmdline.read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if all(word.encode() in argv for word in self.words):
+                    self.seen = True
+                    return
+
+
 class Steps:
     def __init__(self) -> None:
         self.passed: list[str] = []
@@ -322,22 +351,23 @@ def check_provisioning(steps: Steps, frozen: Frozen, station: Path) -> None:
             frozen.run(frozen.command(station, "batch", "create", "line-1"))
             password = (station / "sim" / "access-point-password").read_text(encoding="utf-8")
             started = time.perf_counter()
-            result = frozen.run(
-                frozen.command(
-                    station,
-                    "provision",
-                    "--task",
-                    "demo",
-                    "--batch",
-                    "line-1",
-                    "--ssid",
-                    ssid,
-                    "--password-stdin",
-                    "--all",
-                    "--json",
-                ),
-                stdin=password,
-            )
+            with CommandWatch(str(frozen.cli), "worker-fork-server") as fork_server:
+                result = frozen.run(
+                    frozen.command(
+                        station,
+                        "provision",
+                        "--task",
+                        "demo",
+                        "--batch",
+                        "line-1",
+                        "--ssid",
+                        ssid,
+                        "--password-stdin",
+                        "--all",
+                        "--json",
+                    ),
+                    stdin=password,
+                )
             took = time.perf_counter() - started
             events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
             results = [e for e in events if e["type"] == "result"]
@@ -353,6 +383,10 @@ def check_provisioning(steps: Steps, frozen: Frozen, station: Path) -> None:
             if in_batch != given:
                 raise CheckFailed(f"batch line-1 holds {sorted(in_batch)}, the boards gave {sorted(given)}")
             steps.note(f"2 of 2 passed in {took:.1f} s; both DeviceIDs are in batch line-1")
+            if sys.platform.startswith("linux"):
+                if not fork_server.seen:
+                    raise CheckFailed("the port workers did not come from the frozen worker fork server")
+                steps.note("port workers were forked by the frozen executable's worker-fork-server")
 
 
 def check_gui(steps: Steps, frozen: Frozen) -> None:
