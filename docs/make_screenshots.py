@@ -55,6 +55,7 @@ from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
+from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
@@ -282,11 +283,21 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> No
     shoot(app, window, out / "hsm.png", hsm_ready)
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
+    shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
     dialogs(app, window, out, root)
     station_shots(app, window, out, root)
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def self_check_ran(app: QApplication, window: MainWindow) -> None:
+    """Settings with the self-check's findings shown (the button pressed, its checks finished)."""
+    window.show_page("Settings")
+    settings_page = window.page("Settings")
+    assert isinstance(settings_page, SettingsPage)
+    settings_page.self_check.run()
+    settle(app)
 
 
 def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:

@@ -32,6 +32,7 @@ from app.cli import (
     provision_cmd,
     records_cmd,
     reenrol_cmd,
+    self_check_cmd,
     serve_cmd,
     sim_cmd,
     task_cmd,
@@ -59,6 +60,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     sim_cmd,
     serve_cmd,
     board_cmd,
+    self_check_cmd,
     port_worker_cmd,
 )
 
