@@ -181,6 +181,7 @@ def test_reprovision_resets_virtual_efuses_and_provisions_in_one_command(  # typ
     result = reprovision("dev-b", board.mac)
     assert result.code == 0, result.out + result.err
     assert "virtual eFuses" in result.out and "1 of 1 board(s) passed" in result.out
+    assert "sectors written, the rest already held the right bytes" in result.out
     assert ap.password not in result.out + result.err
     after = _info(cli, url)
     assert after["virtual_efuses"]["key_digests"] not in ([], digest_a)

@@ -503,6 +503,14 @@ class BoardPage(Page):
         if lines:
             self.bench_log.appendPlainText("\n".join(lines))
 
+    def quit_question(self) -> str | None:
+        if self.dialog is not None and self.dialog.busy:
+            return (
+                "A lab action is still running on the Board page; closing now can leave the board "
+                "half-written (it can be provisioned again afterwards)."
+            )
+        return None
+
     def shutdown(self) -> None:
         self._log_timer.stop()
         self.console.stop_and_wait()
