@@ -7,7 +7,7 @@ finds every image already in flash (per-sector MD5s, app/flashing/flash_diff.py)
 Printed: the flash step's wall time each time (connect is in `detect`; the flash step is stub upload,
 baud change, compare, write, verify), the whole run's wall time, the sectors the board erased, and the
 ratio re-flash / first flash (goal <= 0.3). The bootloader's and the IEF's last sectors are written
-again each time: the task signs them when the job is built, and an RSA-PSS signature differs each time. A third run changes one byte of the IEF (one sector).
+again each time: the task signs them when the job is built, and an RSA-PSS signature differs each time.
 
     .venv/bin/python benchmarks/reprovision.py [--ief-kib 768]
 """
