@@ -31,6 +31,7 @@ from app.provisioning.record_export import (
     write_records,
 )
 from app.provisioning.record_query import EVERY_RECORD, RecordFilter
+from app.provisioning.record_search import ensure_index, has_index
 from app.provisioning.step_log import StepLogEntry, decode, encode
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 from app.system.sqlite_paging import fetch_page
@@ -168,6 +169,7 @@ _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
     "duration_ms, error, push_state, journal_id, step, step_log"
 )
+_LISTED_COLUMNS = _RECORD_COLUMNS.replace("step_log", "'' AS step_log")
 _INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 18})"  # noqa: S608
 
 
@@ -183,6 +185,10 @@ class RecordsDB:
             self._db.migrate(_MIGRATIONS, advice="update the station")
             with self._db.session() as conn:
                 conn.execute("PRAGMA synchronous = FULL")
+                self.indexed = has_index(conn)
+            if not self.indexed:  # made once (after an update, the existing records are indexed then)
+                with self._db.write() as conn:
+                    self.indexed = ensure_index(conn)  # False: search reads every row (no FTS5 here)
         except sqlite3.Error as exc:
             self._db.close()
             raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
@@ -237,17 +243,18 @@ class RecordsDB:
         return replace(record, id=new_id)
 
     def list_records(
-        self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD
+        self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD, *, steps: bool = True
     ) -> Page[ProvisioningRecord]:
         """Newest first, matching `where`; `page.search` (or `where.search`) matches port, DeviceID,
-        batch, task, chip, MAC, outcome, operator, step or error."""
+        batch, task, chip, MAC, outcome, operator, step or error. Without `steps` the records come
+        without their step logs (a list does not show them; `get` reads one whole)."""
         if page.search.strip() and not where.search.strip():
             where = replace(where, search=page.search)
-        clause, params = where.where()
+        clause, params = where.where(self.indexed)
         with self._db.read() as conn:
             return fetch_page(
                 conn,
-                select=_RECORD_COLUMNS,
+                select=_RECORD_COLUMNS if steps else _LISTED_COLUMNS,
                 table="records",
                 where=clause,
                 params=params,
@@ -288,7 +295,7 @@ class RecordsDB:
     # --- throughput ------------------------------------------------------------------------------
     def outcome_counts(self, where: RecordFilter, bucket_s: int) -> list[tuple[int, Outcome, int]]:
         """(bucket start in ms since the epoch, outcome, records) for buckets of `bucket_s` seconds."""
-        clause, params = where.where()
+        clause, params = where.where(self.indexed)
         bucket_ms = int(bucket_s) * 1000
         sql = (
             f"SELECT (at_ms / {bucket_ms}) * {bucket_ms} AS bucket, outcome, count(*) FROM records "  # noqa: S608
@@ -299,7 +306,7 @@ class RecordsDB:
 
     def failure_counts(self, where: RecordFilter) -> list[tuple[str, str, int]]:
         """(step, reason, records) of every failed record matching `where`."""
-        clause, params = replace(where, outcome=Outcome.FAIL).where()
+        clause, params = replace(where, outcome=Outcome.FAIL).where(self.indexed)
         sql = f"SELECT step, error, count(*) FROM records WHERE {clause} GROUP BY step, error"  # noqa: S608
         with self._db.read() as conn:
             return [(row[0], row[1], row[2]) for row in conn.execute(sql, params)]
