@@ -63,9 +63,12 @@ def test_boards_provisioned_in_the_window_are_on_the_records_page_and_one_is_re_
     )
     assert failed.outcome is Outcome.FAIL and failed.step == "check" and "ESP32" in failed.error
     records.select_row(by_port[wrong_chip])
+    qtbot.waitUntil(lambda: bool(records.detail.step_lines()), timeout=WAIT_MS)
     lines = records.detail.step_lines()
     assert any("check" in line and "failed" in line for line in lines), lines
     records.select_row(by_port[good])
+    qtbot.waitUntil(lambda: records.detail.record is not None and records.detail.record.port == good)
+    qtbot.waitUntil(lambda: bool(records.detail.record and records.detail.record.step_log), timeout=WAIT_MS)
     assert any(line.split()[1:3] == ["ief", "passed"] for line in records.detail.step_lines())
 
     export = tmp_path / "shift.json"

@@ -95,7 +95,7 @@ class RecordsPage(Page):
 
     # --- loading ---------------------------------------------------------------------------------
     def _fetch(self, request: PageRequest, where: RecordFilter) -> RecordsPageSlice[ProvisioningRecord]:
-        return self.records.db().list_records(request, where)  # on a pool thread
+        return self.records.db().list_records(request, where, steps=False)  # on a pool thread
 
     def refresh(self) -> None:
         """On show and every few seconds while shown: load once, then only look for new records."""
@@ -166,8 +166,17 @@ class RecordsPage(Page):
         self.count_label.setText(text)
 
     def _selected(self) -> None:
+        """The listed record at once; its step log (not part of a listed page) follows from the file."""
         row = self.table.selected_source_row()
-        self.detail.show_record(self.model.record(row) if row is not None else None)
+        listed = self.model.record(row) if row is not None else None
+        self.detail.show_record(listed)
+        if listed is not None:
+            self.call(lambda: self.records.db().get(listed.id), "Reading the record's step log", self._whole)
+
+    def _whole(self, record: ProvisioningRecord | None) -> None:
+        shown = self.detail.record
+        if record is not None and shown is not None and shown.id == record.id:
+            self.detail.show_record(record)
 
     def select_row(self, row: int) -> None:
         self.table.selectRow(row)
