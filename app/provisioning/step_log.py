@@ -25,7 +25,7 @@ SKIPPED = "skipped"
 """The status of the one entry that stands for the events left out of a bounded log."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepLogEntry:
     """One step event: `status` is started, passed, failed (a step's) or error (an error event)."""
 
