@@ -5,7 +5,12 @@ so they live in their own SQLite file in the station data folder, apart from any
 the instance being unreachable. The journal (app/provisioning/device_journal.py) holds every DeviceID a
 board gave, from before it was acknowledged until the instance answered; its queued entries are the
 outbox. The file is synced on every commit (`synchronous = FULL`): a journal entry must survive a power
-cut. No secret is ever written here: the WiFi password is not part of a record.
+cut. No secret is ever written here: the WiFi password is not part of a record, and a record's step
+log (app/provisioning/step_log.py) passed the run's Redactor before it got here.
+
+A person finds records by filters (app/provisioning/record_query.py) answered by indexes, and by any
+fragment of text through a trigram search index (app/provisioning/record_search.py); exports are
+app/provisioning/record_export.py's.
 """
 
 from __future__ import annotations
