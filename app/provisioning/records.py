@@ -43,7 +43,6 @@ from app.system.sqlite_paging import fetch_page
 
 __all__ = ["CSV_COLUMNS", "ProvisioningRecord", "PushState", "RecordFilter", "RecordsDB", "csv_row"]
 
-SCHEMA_VERSION = 4
 RECORDS_BUSY_TIMEOUT_MS = 2000
 """Another station process writing its records waits this long at most: a board is waiting for its ack."""
 DISTINCT_LIMIT = 500
@@ -168,7 +167,20 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_by_task ON records (task, at_ms);
     CREATE INDEX records_by_operator ON records (operator, at_ms);
     """,
+    # 5: a person's decision on a refused DeviceID (the outbox's "needs attention"): the refused entry
+    # stays, linked to the push that replaced it, or discarded with the reason.
+    """
+    CREATE TABLE journal_actions (
+        journal_id INTEGER PRIMARY KEY REFERENCES journal (id),
+        action TEXT NOT NULL CHECK (action IN ('moved', 'rebatched', 'discarded')),
+        reason TEXT NOT NULL DEFAULT '',
+        successor_id INTEGER REFERENCES journal (id),
+        operator TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL
+    );
+    """,
 )
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "

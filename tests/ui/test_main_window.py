@@ -23,7 +23,7 @@ from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
 ADMIN_PAGES = [
     "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
-    "Station", "Records", "Throughput", "Settings",
+    "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 
 
