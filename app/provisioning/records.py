@@ -179,6 +179,11 @@ _MIGRATIONS: tuple[str, ...] = (
         at_ms INTEGER NOT NULL
     );
     """,
+    # 6: the check step looks a board up by MAC in the journal too (records_by_mac came with 4).
+    """
+    CREATE INDEX IF NOT EXISTS records_by_mac ON records (mac);
+    CREATE INDEX IF NOT EXISTS journal_by_mac ON journal (mac);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

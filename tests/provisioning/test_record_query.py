@@ -266,3 +266,13 @@ def test_a_list_without_step_logs_and_a_whole_record(db: RecordsDB) -> None:
     assert all(r.step_log == () for r in listed)
     whole = db.get(listed[0].id)
     assert whole is not None and len(whole.step_log) == 2 and whole.step == listed[0].step
+
+
+def test_the_check_step_finds_a_board_by_its_mac_through_indexes(db: RecordsDB) -> None:
+    conn = sqlite3.connect(db.path)
+    try:
+        for table, index in (("records", "records_by_mac"), ("journal", "journal_by_mac")):
+            plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE mac = ?", ("x",)).fetchall()  # noqa: S608
+            assert index in str(plan)
+    finally:
+        conn.close()
