@@ -27,7 +27,15 @@ from app.ui.pages.records import RecordsPage
 from app.ui.pages.station import StationPage
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
-from tests.ui.station_support import BATCH, WAIT_MS, FleetFactory, request_for, wait_listed, wait_state
+from tests.ui.station_support import (
+    BATCH,
+    WAIT_MS,
+    FleetFactory,
+    request_for,
+    tile,
+    wait_listed,
+    wait_state,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +59,16 @@ def test_boards_provisioned_in_the_window_are_on_the_records_page_and_one_is_re_
     wait_state(qtbot, station, good, PortState.PASS)
     wait_state(qtbot, station, wrong_chip, PortState.FAIL)
     qtbot.waitUntil(lambda: len(station.results) == 2, timeout=WAIT_MS)
+
+    menu = tile(station, wrong_chip).menu_actions()  # a failed board's tile offers re-enrolment too
+    (action,) = [a for a in menu.actions() if a.text() == "Re-enrol this board…"]
+    assert action.isEnabled()
+    action.trigger()
+    asked = station.reenrol_box
+    qtbot.waitUntil(asked.isVisible, timeout=WAIT_MS)
+    assert wrong_chip in asked.text() and BATCH in asked.text()
+    asked.reject()  # not this one: it is the wrong chip for any IEF
+    assert len(station.results) == 2
 
     window.show_page("Records")
     qtbot.waitUntil(lambda: records.model.total == 2, timeout=WAIT_MS)
