@@ -194,6 +194,9 @@ class RecordsPage(Page):
         where = self.model.record_filter
         chosen = format_for(path, fmt)
         self.export_button.setEnabled(False)
+        matching = self.model.total
+        if matching:
+            self.status.emit(f"Exporting {count(matching)} record(s) to {path}…")
 
         def done(written: int) -> None:
             self.export_button.setEnabled(True)

@@ -130,9 +130,14 @@ def test_export_writes_what_the_filter_matches(
     with qtbot.waitSignal(records_page.model.loaded, timeout=WAIT_MS):
         filters.outcome.setCurrentIndex(filters.outcome.findData("fail"))
     out = tmp_path / name
-    with qtbot.waitSignal(records_page.status, timeout=WAIT_MS) as said:
+    statuses: list[str] = []
+    records_page.status.connect(statuses.append)
+    with qtbot.waitSignal(
+        records_page.status, timeout=WAIT_MS, check_params_cb=lambda text: text.startswith("Exported")
+    ) as said:
         records_page.export(out)
     failed = _expected(filled, RecordFilter(outcome=Outcome.FAIL))
+    assert statuses[0] == f"Exporting {failed} record(s) to {out}…", "the person sees it started"
     assert f"Exported {failed} record(s) to {out}" in said.args[0]
     if name.endswith(".csv"):
         rows = list(csv.DictReader(out.open(encoding="utf-8")))
