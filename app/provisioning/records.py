@@ -296,6 +296,11 @@ class RecordsDB:
         where = RecordFilter(search=where) if isinstance(where, str) else where
         return iterate_pages(lambda page: self.list_records(page, where))
 
+    def last_id(self) -> int:
+        """The id of the newest record (0: none): how a page sees at a glance that boards finished."""
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+
     def distinct(self, column: str) -> list[str]:
         """The batch, task or operator names the records hold, for a filter's choices."""
         if column not in ("batch", "task", "operator"):

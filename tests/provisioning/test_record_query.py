@@ -114,6 +114,7 @@ def test_distinct_names_for_the_filter_lists(db: RecordsDB) -> None:
     assert db.distinct("operator") == ["alice", "bob"]
     with pytest.raises(ValueError, match="no filter choices"):
         db.distinct("error")
+    assert db.last_id() == max(r.id for r in db.iterate())
 
 
 def test_migration_from_version_3_keeps_old_rows(tmp_path: Path) -> None:

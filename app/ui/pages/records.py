@@ -50,6 +50,7 @@ class RecordsPage(Page):
         super().__init__(context)
         self.records = RecordsFile(context.data_dir)
         self.new_since_load = 0
+        self._last_id = -1  # the records file's last id at the last look (-1: not looked yet)
         self._checking = False
         self._closed = False
         layout = QVBoxLayout(self)
@@ -129,14 +130,20 @@ class RecordsPage(Page):
         self._checking = True
         where = self.model.record_filter
         newest = self.model.newest_id()
+        seen = self._last_id
 
-        def newer() -> int:
-            return self.records.db().list_records(PageRequest(limit=1), where).total
+        def newer() -> tuple[int, int | None]:
+            """The file's last record id, and (only when a record was added since) the filter's count:
+            one cheap query every few seconds while nothing happens."""
+            db = self.records.db()
+            last = db.last_id()
+            return last, (db.list_records(PageRequest(limit=1), where).total if last != seen else None)
 
-        def counted(total: int) -> None:
+        def counted(answer: tuple[int, int | None]) -> None:
             self._checking = False
+            self._last_id, total = answer
             known = self.model.total or 0
-            if total == known or self._closed:
+            if total is None or total == known or self._closed:
                 return
             at_top = self.table.verticalScrollBar().value() == 0
             if at_top and not self.table.selectionModel().hasSelection() and newest == self.model.newest_id():
