@@ -468,6 +468,7 @@ class StationPage(Page):
         tile = PortTile(url, title, port_chip(info) if info else "", info.description if info else url)
         tile.cancel_requested.connect(self.service.cancel)
         tile.retry_requested.connect(self._retry)
+        tile.reenrol_requested.connect(lambda port: self.accept_reenrol_request(port, self._batch()))
         tile.set_retry_plan(retry_plan(self.request))
         tile.log_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
         tile.details_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
@@ -487,9 +488,12 @@ class StationPage(Page):
             return
         self._confirm_and_start([port], self.request)
 
+    def _batch(self) -> str:
+        return self.request.batch if self.request is not None else ""
+
     def accept_reenrol_request(self, port: str, batch: str) -> None:
         """Re-enrol the board on `port` into `batch` with the WiFi chosen now, once the person agrees
-        (asked from the Records page; see station_reenrol.py)."""
+        (asked from the Records page, or a tile's menu with the chosen batch; see station_reenrol.py)."""
         problem = reenrol_problem(port, self.request, set(self.ports), set(self.running_ports()))
         if problem is not None or self.request is None or self._closed:
             self.error.emit(problem or "The station is closing")
