@@ -52,7 +52,7 @@ def create(conn: sqlite3.Connection, username: str, password: str, role: Role) -
     name = validate_username(username)
     if not isinstance(role, Role):
         raise ValidationError(f"role must be one of {', '.join(r.value for r in Role)}")
-    check_password_rules(password)
+    check_password_rules(password, name)
     if name.lower() == STATION_ACTOR:
         raise ConflictError(f"{STATION_ACTOR!r} is the built-in local account; choose another username")
     if _find(conn, name) is not None:

@@ -20,6 +20,7 @@ from app.instance.api import Instance
 
 API_PREFIX = "/v1"
 SESSION_PATH = f"{API_PREFIX}/session"
+ROOT_CA_PATH = f"{API_PREFIX}/root-ca"  # unauthenticated: what a station pairs with (see pairing.py)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 MAX_IDS_PER_REQUEST = 200_000
