@@ -169,7 +169,8 @@ def verify_server(offer: RootCaOffer, folder: Path) -> None:
     try:
         answer = connection.request("GET", ROOT_CA_PATH, with_token=False)
     except UntrustedInstanceError as exc:
-        raise UntrustedInstanceError(_refusal(offer.url, str(exc))) from None
+        reason = str(exc).rsplit("for this address: ", 1)[-1]  # the TLS library's own words
+        raise UntrustedInstanceError(_refusal(offer.url, reason)) from None
     finally:
         connection.close()
         candidate.unlink(missing_ok=True)
@@ -188,7 +189,7 @@ def _refusal(url: str, detail: str) -> str:
             f"the server certificate of {url} has expired (or is not valid yet); restart `ql-station serve` "
             "on the instance, which issues a fresh one, and check both computers' clocks"
         )
-    if "mismatch" in lowered or "doesn't match" in lowered or "not valid for" in lowered:
+    if "mismatch" in lowered:  # OpenSSL: "Hostname mismatch", "IP address mismatch"
         host = urlsplit(url).hostname
         return (
             f"the server certificate is not valid for the address {host}; connect with a name the server "
