@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.domain.errors import (
+    ConflictError,
     InstanceUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     SecretUnavailableError,
     ValidationError,
 )
+from app.domain.kinds import Role
 from app.domain.records import PageRequest
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
@@ -118,6 +120,21 @@ class StationAccess:
     def local_has_users(self) -> bool:
         with self.open_local() as station:
             return has_users(station)
+
+    def create_first_administrator(self, username: str, password: str, *, keep: bool) -> tuple[Instance, str]:
+        """On a built-in instance with no users: its first administrator, signed in at once.
+
+        Refused once any user exists (then an administrator signs in and manages users).
+        """
+        if self.pairing() is not None:
+            raise ConflictError("this station uses a served instance; its administrators manage its users")
+        with self.open_local() as station:
+            if has_users(station):
+                raise ConflictError(
+                    "this instance already has users; an administrator signs in to create more"
+                )
+            station.create_user(username, password, Role.ADMINISTRATOR)
+        return self.sign_in(username, password, keep=keep)
 
     def _local_sessions(self) -> LocalSessions:
         return LocalSessions.beside(self.data_dir.local_instance_db)
