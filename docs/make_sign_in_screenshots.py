@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from make_screenshots import REPO, SIZE, ScriptKeyring, settle, shoot, wait_for  # noqa: I001 - sets up the path
+from make_screenshots import REPO, SIZE, ScriptKeyring, settle, shoot, wait_for  # puts the repo on the path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 

@@ -190,3 +190,17 @@ def test_first_admin_is_refused_once_a_user_exists(
     assert "already has users" in dialog.problem.text()
     with access.open_local() as station:
         assert [u.username for u in station.list_users().items] == ["alice", "bob"]
+
+
+def test_a_session_that_ended_is_said_as_such_not_as_a_role_problem() -> None:
+    from app.domain.errors import PermissionDeniedError
+    from app.instance.wire import NotSignedInError
+    from app.ui.failure_text import failure_text
+    from app.workers.background import CallFailure
+
+    expired = CallFailure.of("Loading batches", NotSignedInError("the sign-in token is unknown, expired"))
+    text = failure_text(expired, Role.CONTRIBUTOR)
+    assert text.startswith("Loading batches failed: you are no longer signed in (the sign-in token is")
+    assert "start it again to sign in" in text and "role" not in text
+    denied = CallFailure.of("Creating a user", PermissionDeniedError("'bob' is a contributor"))
+    assert "not allowed for your role (contributor)" in failure_text(denied, Role.CONTRIBUTOR)
