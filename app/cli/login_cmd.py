@@ -41,8 +41,8 @@ def login_command(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     password = read_secret_line(args.password_stdin, f"Password for {username}: ", "password")
     where = access.where()
-    earlier, _problem = access.sign_out()  # one sign-in per data folder: the new one replaces it
-    instance, _token = access.sign_in(username, password, keep=True)
+    earlier = access.keeper.get()
+    instance, _token = access.sign_in(username, password, keep=True)  # replaces (and revokes) `earlier`
     try:
         info = instance.info()
     finally:

@@ -15,6 +15,7 @@ nothing is kept: the password is asked each time and never written anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,8 +144,9 @@ class StationAccess:
     def sign_in(self, username: str, password: str, *, keep: bool) -> tuple[Instance, str]:
         """The instance acting as `username` once the password is right, and the session token.
 
-        `keep` puts the token in the keyring for later commands and starts; without it the token lives
-        as long as the returned instance (the caller signs it out when done).
+        `keep` puts the token in the keyring for later commands and starts, in place of (and revoking)
+        any earlier one; without it the token lives as long as the returned instance (the caller signs
+        it out when done).
         """
         paired = self.pairing()
         if paired is None:
@@ -154,11 +156,15 @@ class StationAccess:
             instance, token = remote, remote.token or ""
         if keep:
             try:
+                earlier = self.keeper.get()
                 self.keeper.keep(KeptSignIn(self.where(), instance.info().actor, token))
             except BaseException:
                 self._revoke(token, self.where())
                 instance.close()
                 raise
+            if earlier is not None:  # one sign-in per data folder: the new one replaces it
+                with contextlib.suppress(InstanceUnavailableError):  # then it expires by itself
+                    self._revoke(earlier.token, earlier.instance)
         return instance, token
 
     def _sign_in_locally(self, username: str, password: str) -> tuple[Instance, str]:

@@ -202,3 +202,17 @@ def test_the_password_is_in_no_output_log_file_or_keyring(
     folders = [data_dir, serving.served.db_path.parent]
     for path in [p for folder in folders for p in folder.rglob("*") if p.is_file()] + [file_keyring.path]:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_new_login_replaces_and_revokes_the_earlier_one_and_a_failed_one_changes_nothing(
+    cli: Cli, data_dir: Path
+) -> None:
+    _users(cli)
+    cli("login", "--user", "bob", "--password-stdin", stdin=BOB)
+    bob_token = _kept_token(data_dir)
+    failed = cli("login", "--user", "alice", "--password-stdin", stdin="not-her-password")
+    assert failed.code == 2 and _kept_token(data_dir) == bob_token  # bob is still signed in
+    switched = cli("login", "--user", "alice", "--password-stdin", stdin=ALICE)
+    assert switched.out.startswith("signed out bob\nsigned in to the built-in instance as alice")
+    with pytest.raises(NotSignedInError):
+        StationAccess(DataDir(data_dir), KeyringStore()).open_with_token(bob_token)
