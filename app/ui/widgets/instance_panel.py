@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -44,7 +45,7 @@ class InstancePanel(QWidget):
         form.setVerticalSpacing(10)
 
         self.in_use = QLabel(f"{info.name} ({info.kind}) — {info.location}")
-        self.in_use.setWordWrap(True)
+        self.in_use.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("In use", self.in_use)
         self.built_in = QRadioButton("Built-in instance (in this station's data folder)")
         self.remote = QRadioButton("Remote instance, served by `ql-station serve`")
@@ -78,11 +79,15 @@ class InstancePanel(QWidget):
         buttons.addWidget(self.confirm)
         buttons.addWidget(self.use_built_in)
         buttons.addStretch(1)
-        form.addRow("", buttons)
         self.message = QLabel("")
         self.message.setObjectName("hint")
         self.message.setWordWrap(True)
-        form.addRow("", self.message)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        actions = QVBoxLayout()
+        actions.setSpacing(6)
+        actions.addLayout(buttons)
+        actions.addWidget(self.message)
+        form.addRow("", actions)
 
         paired = pairing.load_quietly(access.data_dir.root)
         (self.remote if paired is not None else self.built_in).setChecked(True)
