@@ -3,7 +3,8 @@
 The instance is the built-in one in the data folder unless the station is paired with a served one
 (`app.instance.remote.pairing`). Either way the acting user is the one who signed in with a password:
 
-- A served instance always needs a sign-in; its token is the server's.
+- A served instance always needs a sign-in; its token is the server's. It is used through this
+  station's mirror of it (`app.instance.mirror`), so reads keep answering while the network is away.
 - The built-in instance needs one as soon as it has users (`app.instance.local.sessions` explains its
   tokens). Before its first user exists it acts as the built-in account `station`, as a fresh data
   folder always has: that is how its first administrator gets created.
@@ -34,9 +35,12 @@ from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.sessions import LocalSessions
+from app.instance.mirror.instance import MirrorInstance
+from app.instance.mirror.store import MirrorStore
 from app.instance.remote import pairing
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
+from app.instance.remote.pairing import Pairing
 from app.instance.wire import NotSignedInError
 from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
@@ -99,7 +103,7 @@ class StationAccess:
     def keeper(self) -> SignInKeeper:
         return SignInKeeper(self.keyring, self.data_dir.root)
 
-    def pairing(self) -> pairing.Pairing | None:
+    def pairing(self) -> Pairing | None:
         return pairing.load(self.data_dir.root)
 
     def where(self) -> str:
@@ -153,7 +157,8 @@ class StationAccess:
             instance, token = self._sign_in_locally(username, password)
         else:
             remote = RemoteInstance.sign_in(paired.url, paired.ca_file, username, password)
-            instance, token = remote, remote.token or ""
+            token = remote.token or ""
+            instance = self._mirrored(remote, paired)
         if keep:
             try:
                 earlier = self.keeper.get()
@@ -214,13 +219,24 @@ class StationAccess:
                 raise NotSignedInError(
                     f"user {username!r} no longer exists on this instance; sign in as another user"
                 ) from None
-        remote = RemoteInstance(Connection(paired.url, paired.ca_file, token=token))
+        mirrored = self._mirrored(RemoteInstance(Connection(paired.url, paired.ca_file, token=token)), paired)
         try:
-            remote.info()  # a token the server no longer knows is found out now, not in the middle of a job
+            # A token the server no longer knows is found out now, not in the middle of a job. An
+            # instance that cannot be reached is no reason to stop: its mirror answers (if it has a copy).
+            mirrored.info()
+        except BaseException:
+            mirrored.close()
+            raise
+        return mirrored
+
+    def _mirrored(self, remote: RemoteInstance, paired: Pairing) -> Instance:
+        """The served instance behind this station's mirror of it (`app.instance.mirror`)."""
+        try:
+            store = MirrorStore(self.data_dir.ensure().mirror_db, paired.url)
         except BaseException:
             remote.close()
             raise
-        return remote
+        return MirrorInstance(remote, store)
 
     def open_unsigned(self) -> Instance:
         """The built-in instance before it has users (acting as `station`); otherwise a sentence."""

@@ -216,3 +216,39 @@ def test_a_new_login_replaces_and_revokes_the_earlier_one_and_a_failed_one_chang
     assert switched.out.startswith("signed out bob\nsigned in to the built-in instance as alice")
     with pytest.raises(NotSignedInError):
         StationAccess(DataDir(data_dir), KeyringStore()).open_with_token(bob_token)
+
+
+def test_a_paired_station_reads_from_its_mirror_while_the_server_is_gone(
+    cli: Cli, tmp_path: Path, data_dir: Path
+) -> None:
+    from app.instance.mirror.instance import MirrorInstance
+    from app.server.http_api import create_app
+    from app.server.https_server import HttpsServer, Listen, bind, tls_context
+    from app.server.served_instance import ServedInstance
+
+    served = ServedInstance(tmp_path / "server" / "instance.sqlite3")
+    try:
+        served.station.create_user("alice", PASSWORD, Role.ADMINISTRATOR)
+        certificate = served.station.issue_server_certificate(["127.0.0.1"])
+        server = HttpsServer(
+            create_app(served), bind(Listen("127.0.0.1", 0)), tls_context(certificate, tmp_path / "server")
+        )
+        server.start()
+        url = f"https://127.0.0.1:{server.port}"
+        root = next(c for c in served.station.certificates() if c.role == "root")
+        assert cli("instance", "connect", url, "--fingerprint", root.fingerprint_sha256).code == 0
+        assert cli("login", "--user", "alice", "--password-stdin", stdin=PASSWORD).code == 0
+        assert cli("batch", "create", "made-online").code == 0
+        opened = StationAccess(DataDir(data_dir), KeyringStore()).open_kept()
+        assert isinstance(opened, MirrorInstance)  # a paired station works through its mirror
+        opened.refresh()  # what the window's background timer does
+        opened.close()
+        server.stop()
+
+        offline = cli("batch", "list")
+        assert offline.code == 0, offline.err
+        assert "made-online" in offline.out
+        change = cli("batch", "create", "made-offline")
+        assert change.code == 2 and "needs the instance, which cannot be reached" in change.err
+    finally:
+        served.close()
