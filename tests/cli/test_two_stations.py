@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,10 @@ def test_two_stations_provision_into_one_served_instance_at_once(server: Server,
             fleet.__enter__()
         running = {user: _provision(stations[user], f"batch-{user}", fleets[user]) for user in OPERATORS}
         for user, process in running.items():
+            argv = " ".join(map(str, process.args))  # type: ignore[arg-type]
+            assert all(
+                secret not in argv for secret in (*OPERATORS.values(), fleets[user].access_point.password)
+            )
             stdout, stderr = process.communicate(timeout=300)
             text = stdout.decode() + stderr.decode()
             assert process.returncode == 0, text
@@ -145,10 +150,7 @@ def test_two_stations_provision_into_one_served_instance_at_once(server: Server,
 
     with LocalInstance.open(server.data_dir.local_instance_db) as instance:
         for user in OPERATORS:
-            held = {
-                str(d.device_id)
-                for d in iterate_pages(lambda p, u=user: instance.list_devices(f"batch-{u}", p))
-            }
+            held = {str(d.device_id) for d in iterate_pages(partial(instance.list_devices, f"batch-{user}"))}
             assert held == expected[user] and len(held) == BOARDS
         pushes = [e for e in iterate_pages(instance.list_activity) if e.action == "batch.add-devices"]
     assert {(e.actor, e.target) for e in pushes} == {("alice", "batch-alice"), ("bob", "batch-bob")}
