@@ -29,6 +29,7 @@ from app.instance.station_access import StationAccess
 from app.ui.models.formatting import grouped_hex
 from app.workers.background import CallFailure, start_call
 
+MESSAGE_WIDTH = 560
 RESTART_NOTE = "The station uses it from its next start, where you sign in to it."
 
 
@@ -83,6 +84,7 @@ class InstancePanel(QWidget):
         self.message.setObjectName("hint")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.message.setMinimumWidth(MESSAGE_WIDTH)  # else its height is reckoned for a narrow column
         actions = QVBoxLayout()
         actions.setSpacing(6)
         actions.addLayout(buttons)
