@@ -36,7 +36,7 @@ def test_window_says_which_instance_and_who(window: MainWindow, instance: LocalI
     assert "built-in local instance" in window.connection_label.text()
     assert info.name in window.connection_label.text()
     assert info.location in window.connection_label.text()
-    assert window.user_label.text() == "Signed in as station (administrator)"
+    assert window.user_label.text() == "No users yet: acting as the built-in station account"
     # "—" until the Station page's first scan reports, which may already have happened on a slow run.
     assert window.ports_label.text() in ("ports: —", "ports: 0")
     window.set_port_count(4)

@@ -21,6 +21,7 @@ from app.instance.api_tokens import ApiTokenAdmin
 
 API_PREFIX = "/v1"
 SESSION_PATH = f"{API_PREFIX}/session"
+ROOT_CA_PATH = f"{API_PREFIX}/root-ca"  # unauthenticated: what a station pairs with (see pairing.py)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 MAX_IDS_PER_REQUEST = 200_000
