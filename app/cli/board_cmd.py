@@ -248,7 +248,7 @@ def _open_save_file(path: Path | None) -> Any:
 def _reprovision(ctx: CliContext, args: argparse.Namespace) -> int:
     """Reset the board's virtual eFuses, then provision it with the task: the lab loop in one command."""
     password = read_password()
-    instance = ctx.open_instance()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     check_dev_task(args.task, instance.get_task(args.task).bootloader)  # before anything else
     request = RunRequest(args.task, args.batch, args.ssid, password)
     job = job_for_request(instance, request).for_port(args.port)

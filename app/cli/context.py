@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from app.cli.catch_up import catch_up
 from app.cli.json_output import to_jsonable
 from app.domain.errors import StationError, ValidationError
 from app.instance.api import Instance
@@ -64,13 +65,16 @@ class CliContext:
         """This data folder's instance (built-in or paired) and its sign-in."""
         return StationAccess(self.data_dir, KeyringStore(), self.passphrase_prompt)
 
-    def open_instance(self) -> Instance:
+    def open_instance(self, *, deliver: bool = True) -> Instance:
         """The paired instance, else the built-in one, acting as the signed-in user.
 
         `--user NAME` names who acts: the kept sign-in when it is NAME's, else NAME's password typed at
         the terminal for this one command (signed out again when it ends). Naming a user is never
         enough by itself. Without `--user`, the kept sign-in acts; with none, only a built-in instance
         that has no users yet opens (as the built-in `station` account, to create its administrator).
+
+        Opening it first delivers the outbox and refreshes a stale mirror (`catch_up`); a command that
+        delivers the outbox itself passes `deliver=False` so its report counts what it sent.
         """
         if self._instance is None:
             access = self.access()
@@ -79,6 +83,8 @@ class CliContext:
                 self._instance = kept if kept is not None else access.open_unsigned()
             else:
                 self._instance = self._open_as(access, self.actor)
+            if deliver:
+                catch_up(self._instance, self.data_dir, self.err)
         return self._instance
 
     def _open_as(self, access: StationAccess, username: str) -> Instance:

@@ -158,7 +158,7 @@ class StationAccess:
         else:
             remote = RemoteInstance.sign_in(paired.url, paired.ca_file, username, password)
             token = remote.token or ""
-            instance = self._mirrored(remote, paired)
+            instance = self._mirrored(remote, paired, username.strip())
         if keep:
             try:
                 earlier = self.keeper.get()
@@ -198,12 +198,12 @@ class StationAccess:
             self.keeper.forget()  # signed in to another instance than the one now chosen
             return None
         try:
-            return self.open_with_token(kept.token)
+            return self.open_with_token(kept.token, kept.username)
         except NotSignedInError:
             self.keeper.forget()
             return None
 
-    def open_with_token(self, token: str) -> Instance:
+    def open_with_token(self, token: str, username: str | None = None) -> Instance:
         """The instance as a token's user; NotSignedInError when it expired or was signed out."""
         paired = self.pairing()
         if paired is None:
@@ -219,7 +219,8 @@ class StationAccess:
                 raise NotSignedInError(
                     f"user {username!r} no longer exists on this instance; sign in as another user"
                 ) from None
-        mirrored = self._mirrored(RemoteInstance(Connection(paired.url, paired.ca_file, token=token)), paired)
+        remote = RemoteInstance(Connection(paired.url, paired.ca_file, token=token))
+        mirrored = self._mirrored(remote, paired, username)
         try:
             # A token the server no longer knows is found out now, not in the middle of a job. An
             # instance that cannot be reached is no reason to stop: its mirror answers (if it has a copy).
@@ -229,14 +230,14 @@ class StationAccess:
             raise
         return mirrored
 
-    def _mirrored(self, remote: RemoteInstance, paired: Pairing) -> Instance:
+    def _mirrored(self, remote: RemoteInstance, paired: Pairing, username: str | None) -> Instance:
         """The served instance behind this station's mirror of it (`app.instance.mirror`)."""
         try:
             store = MirrorStore(self.data_dir.ensure().mirror_db, paired.url)
         except BaseException:
             remote.close()
             raise
-        return MirrorInstance(remote, store)
+        return MirrorInstance(remote, store, acting_as=username)
 
     def open_unsigned(self) -> Instance:
         """The built-in instance before it has users (acting as `station`); otherwise a sentence."""

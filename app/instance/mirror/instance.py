@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -113,8 +113,12 @@ class MirrorInstance:
         retry_s: float = RETRY_S,
         max_retry_s: float = MAX_RETRY_S,
         clock: Clock = time.monotonic,
+        acting_as: str | None = None,
     ) -> None:
+        """`acting_as` is the signed-in user, when known: offline, `info()` names them (the mirrored
+        answer names whoever refreshed it last) with their mirrored role, or contributor if unknown."""
         self.remote = remote
+        self._acting_as = acting_as
         self.store = store
         self._retry_s = retry_s
         self._max_retry_s = max_retry_s
@@ -314,7 +318,21 @@ class MirrorInstance:
 
     # --- identity and overview ---------------------------------------------------------------------
     def info(self) -> InstanceInfo:
-        return self._singleton("info", InstanceInfo, self.remote.info)
+        def offline() -> Stored[InstanceInfo] | None:
+            stored: Stored[InstanceInfo] | None = self.store.singleton("info", InstanceInfo)
+            who = self._acting_as
+            if stored is None or who is None or stored.value.actor == who:
+                return stored
+            user = self.store.item(USERS.kind, who, User)
+            role = user.value.role if user is not None else Role.CONTRIBUTOR  # never more than known
+            return Stored(replace(stored.value, actor=who, role=role), stored.refreshed_at)
+
+        return self._read(
+            "the instance's info",
+            self.remote.info,
+            lambda value: self.store.put_singleton("info", value),
+            offline,
+        )
 
     def dashboard_summary(self) -> DashboardSummary:
         return self._singleton("dashboard_summary", DashboardSummary, self.remote.dashboard_summary)
