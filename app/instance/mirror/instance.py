@@ -208,13 +208,23 @@ class MirrorInstance:
         except MirrorError as exc:
             log.warning("the mirror cannot be written: %s", exc)
 
-    def _change(self, what: str, call: Callable[[], R]) -> R:
+    def _change(self, what: str, call: Callable[[], R], kept_in: _Collection | None = None) -> R:
+        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once."""
         try:
-            return self._ask(call)
+            result = self._ask(call)
         except InstanceUnavailableError as exc:
             raise InstanceUnavailableError(
                 f"{what} needs the instance, which cannot be reached ({exc}); try again when it is back"
             ) from None
+        if kept_in is not None:
+            collection = kept_in
+            self._keep(
+                lambda item: self.store.put_items(
+                    collection.kind, [item], collection.key, collection.searched
+                ),
+                result,
+            )
+        return result
 
     def _page(self, collection: _Collection, page: PageRequest, online: Callable[[], Page[R]]) -> Page[R]:
         def remember(result: Page[R]) -> None:
@@ -354,6 +364,7 @@ class MirrorInstance:
         return self._change(
             f"creating batch {name!r}",
             lambda: self.remote.create_batch(name, policy, firmware, attribute_filters),
+            BATCHES,
         )
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
@@ -412,7 +423,7 @@ class MirrorInstance:
     # --- signing keys ------------------------------------------------------------------------------
     def create_signing_key(self, name: str, key_type: KeyType) -> SigningKey:
         return self._change(
-            f"creating signing key {name!r}", lambda: self.remote.create_signing_key(name, key_type)
+            f"creating signing key {name!r}", lambda: self.remote.create_signing_key(name, key_type), KEYS
         )
 
     def list_signing_keys(self, page: PageRequest = PageRequest()) -> Page[SigningKey]:
@@ -428,6 +439,7 @@ class MirrorInstance:
         return self._change(
             f"importing image {name!r}",
             lambda: self.remote.import_image(name, device_type, kind, variant, data),
+            IMAGES,
         )
 
     def list_images(
@@ -468,6 +480,7 @@ class MirrorInstance:
                 partition_table_image,
                 ief_image,
             ),
+            TASKS,
         )
 
     def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]:
@@ -492,7 +505,7 @@ class MirrorInstance:
     # --- users and activity ------------------------------------------------------------------------
     def create_user(self, username: str, password: str, role: Role) -> User:
         return self._change(
-            f"creating user {username!r}", lambda: self.remote.create_user(username, password, role)
+            f"creating user {username!r}", lambda: self.remote.create_user(username, password, role), USERS
         )
 
     def list_users(self, page: PageRequest = PageRequest()) -> Page[User]:
@@ -500,7 +513,7 @@ class MirrorInstance:
 
     def set_user_role(self, username: str, role: Role) -> User:
         return self._change(
-            f"changing the role of {username!r}", lambda: self.remote.set_user_role(username, role)
+            f"changing the role of {username!r}", lambda: self.remote.set_user_role(username, role), USERS
         )
 
     def delete_user(self, username: str) -> None:
