@@ -59,6 +59,8 @@ QLabel#panelDetail {{ color: {muted}; font-size: 11px; }}
 QLabel#fieldName {{ color: {muted}; }}
 QLabel#mono {{ font-family: "DejaVu Sans Mono", monospace; }}
 QLabel#problem {{ color: {down}; }}
+QLineEdit[invalid="true"], QComboBox[invalid="true"], QPlainTextEdit[invalid="true"] {{
+    border: 1px solid {down}; }}
 QLabel#hint {{ color: {muted}; }}
 QFrame#errorBanner {{ background: {banner}; border-bottom: 1px solid {down}; }}
 QFrame#errorBanner QLabel {{ color: {banner_text}; }}

@@ -57,7 +57,7 @@ def test_bad_file_rejected_whole_with_line_and_index(cli: Cli, tmp_path: Path) -
     result = cli("batch", "add", "line-1", "--file", str(file))
     assert result.code == 2
     assert "nothing was imported" in result.err
-    assert "line 4, device #2" in result.err
+    assert "line 4, device #3" in result.err
     assert "Traceback" not in result.err
     shown = json.loads(cli("batch", "show", "line-1", "--json").out)
     assert shown["devices"] == []

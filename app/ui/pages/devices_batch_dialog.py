@@ -2,7 +2,9 @@
 
 Nothing reaches the instance until the person presses "Create batch": a file is read and checked in
 the background first, and a bad file's problems are listed line by line in the dialog (each with its
-line and device number) so the person can fix the file and load it again.
+line and device number, counted from 1) so the person can fix the file and load it again. A batch is
+never created while a rejected file is loaded: the person fixes the file or forgets it, so nobody ends up
+with a batch of only the typed IDs believing the file's were in it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from app.domain.records import AddDevicesResult, Batch
 from app.instance.api import DEFAULT_POLICY, Instance
 from app.ui.models.formatting import count
 from app.ui.style import DOWN
-from app.ui.widgets.form_dialog import FormDialog
+from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.workers.background import CallFailure, start_call
 
 
@@ -75,6 +77,7 @@ class CreateBatchDialog(FormDialog):
         self._instance = instance
         self.typed_ids: list[DeviceID] = []
         self.file: FileOutcome | None = None
+        self.rejected_file: str | None = None  # the name of a file that was rejected and not forgotten
         self.batch: Batch | None = None
 
         self.name = QLineEdit()
@@ -112,9 +115,15 @@ class CreateBatchDialog(FormDialog):
         self.file_button.clicked.connect(self._choose_file)
         self.file_label = QLabel("no file loaded")
         self.file_label.setObjectName("hint")
+        self.forget_button = QPushButton("Forget the file")
+        self.forget_button.setAutoDefault(False)
+        self.forget_button.setToolTip("Go on without the file: only the typed IDs are added")
+        self.forget_button.clicked.connect(self.forget_file)
+        self.forget_button.hide()
         row = QHBoxLayout()
         row.addWidget(self.file_button)
         row.addWidget(self.file_label, 1)
+        row.addWidget(self.forget_button)
         self.form.addRow("File", row)
 
         self.problems_title = QLabel("")
@@ -176,6 +185,7 @@ class CreateBatchDialog(FormDialog):
     def load_file(self, path: Path) -> None:
         """Read and check `path` in the background; the result replaces any earlier file."""
         self.file = None
+        self.rejected_file = None
         self.file_label.setText(f"reading {path.name}…")
         self.file_button.setEnabled(False)
         self.ok_button.setEnabled(False)
@@ -196,6 +206,7 @@ class CreateBatchDialog(FormDialog):
         self.problems.clear()
         if outcome.problems:
             self.file = None
+            self.rejected_file = outcome.name
             self.file_label.setText(f"{outcome.name} was rejected; nothing from it will be imported")
             self.problems_title.setText(f"{outcome.name}: {outcome.total_problems} problem(s)")
             self.problems.addItems(list(outcome.problems))
@@ -206,6 +217,21 @@ class CreateBatchDialog(FormDialog):
             self.file_label.setText(f"{outcome.name}: {count(len(outcome.ids))} DeviceIDs ready")
         self.problems_title.setVisible(bool(outcome.problems))
         self.problems.setVisible(bool(outcome.problems))
+        self.forget_button.setVisible(bool(outcome.problems))
+        self.field_edited(self.file_button)
+        self._update_summary()
+        self.fit()
+
+    def forget_file(self) -> None:
+        """Drop a loaded or rejected file; the batch is then made from the typed IDs alone."""
+        self.file = None
+        self.rejected_file = None
+        self.file_label.setText("no file loaded")
+        self.problems.clear()
+        self.problems_title.hide()
+        self.problems.hide()
+        self.forget_button.hide()
+        self.field_edited(self.file_button)
         self._update_summary()
 
     # --- create ----------------------------------------------------------------------------------
@@ -220,11 +246,27 @@ class CreateBatchDialog(FormDialog):
         )
 
     def submit(self) -> None:
+        problems: list[Problem] = []
+        name = policy = ""
         try:
             name = validate_name(self.name.text(), "batch")
+        except ValidationError as exc:
+            problems.append((self.name, str(exc)))
+        try:
             policy = validate_name(self.policy.text(), "policy")
         except ValidationError as exc:
-            self.show_problem(str(exc))
+            problems.append((self.policy, str(exc)))
+        if self.rejected_file is not None:
+            problems.append(
+                (
+                    self.file_button,
+                    f"{self.rejected_file} was rejected, so none of its DeviceIDs would be in the batch: "
+                    "fix the file and load it again, or press Forget the file to create the batch from the "
+                    "typed IDs only",
+                )
+            )
+        if problems:
+            self.show_problems(problems)
             return
         ids = self.all_ids()
         instance = self._instance

@@ -225,7 +225,7 @@ def test_batch_file_import_is_whole_or_nothing(instance: Instance, device_ids: I
     result = instance.add_devices("b", parse_batch_file(json.dumps({"devices": ids}).encode()))
     assert result.added == 3
     bad = json.dumps({"devices": [*device_ids(2, tag="new"), "not-an-id"]}, indent=1).encode()
-    with pytest.raises(BatchFileError, match="line 5, device #2: a DeviceID has only hexadecimal digits"):
+    with pytest.raises(BatchFileError, match="line 5, device #3: a DeviceID has only hexadecimal digits"):
         instance.add_devices("b", parse_batch_file(bad))
     assert instance.get_batch("b").counts.total == 3
     assert [d.device_id for d in instance.list_devices("b").items] == ids
