@@ -86,6 +86,9 @@ def test_four_boards_from_the_station_page_into_the_batch_and_the_dashboard(
     dialog.task.setCurrentIndex(dialog.task.findData(TASK))
     dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.request is not None, timeout=WAIT_MS)
+    assert station.running_ports() == [], "Continue to ports must not start the ticked boards"
+    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
 
     for url in fleet.urls:
         wait_state(qtbot, station, url, PortState.PASS)
@@ -285,3 +288,37 @@ def test_a_request_from_the_provisioning_page_lands_on_the_station_page(
     )
     assert "line-wifi-password" not in station.request_label.text()
     assert station.results == [], "nothing starts before the person ticks ports and presses Provision"
+
+
+def test_continue_to_ports_is_one_behaviour_on_both_pages(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    """From either page: the request lands on the Station page, nothing starts, and the next dialog
+    (on either page) opens with the last network, batch and task filled in."""
+    fleet = make_fleet(2)
+    station = window.page("Station")
+    provisioning = window.page("Provisioning")
+    assert isinstance(station, StationPage) and isinstance(provisioning, ProvisioningPage)
+    window.show_page("Station")
+    wait_listed(qtbot, station, fleet.urls)
+    assert station.port_list.checked() == fleet.urls
+
+    dialog = station.open_start_dialog()
+    qtbot.waitUntil(lambda: dialog.loaded == 2, timeout=WAIT_MS)
+    qtbot.keyClicks(dialog.ssid, "line-wifi")
+    dialog.task.setCurrentIndex(dialog.task.findData(TASK))
+    dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.request is not None, timeout=WAIT_MS)
+    qtbot.wait(300)
+    assert station.running_ports() == [] and station.results == [], "OK re-provisioned the ticked boards"
+    assert all(t.state is PortState.READY for t in station.grid.tiles.values())
+
+    window.show_page("Provisioning")
+    again = provisioning.open_start_dialog()
+    qtbot.waitUntil(lambda: again.loaded == 2, timeout=WAIT_MS)
+    assert again.ssid.text() == "line-wifi", "the Provisioning page's dialog opened with an empty SSID"
+    assert (again.task.currentData(), again.batch.currentData()) == (TASK, BATCH)
+    qtbot.mouseClick(again.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.current_page() is station, timeout=WAIT_MS)
+    assert station.running_ports() == [] and station.results == []

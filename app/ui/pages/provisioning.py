@@ -103,7 +103,13 @@ class ProvisioningPage(Page):
         self.refresh()
 
     def open_start_dialog(self) -> StartProvisioningDialog:
-        dialog = StartProvisioningDialog(self, self.instance, self.context.keyring, task=self.selected_task())
+        dialog = StartProvisioningDialog(
+            self,
+            self.instance,
+            self.context.keyring,
+            task=self.selected_task(),
+            last=self.context.chosen.request,
+        )
         dialog.requested.connect(self._requested)
         dialog.open()
         return dialog

@@ -175,8 +175,10 @@ class StationPage(Page):
 
     # --- the request -----------------------------------------------------------------------------
     def accept_provisioning_request(self, request: RunRequest) -> None:
-        """A request from a Start provisioning dialog (here or on the Provisioning page)."""
+        """A request from a Start provisioning dialog (here or on the Provisioning page): it is kept
+        and shown; boards start when the person presses Provision (or at once in production mode)."""
         self.request = request
+        self.context.chosen.request = request
         self._show_request()
         for port_tile in self.grid.tiles.values():
             port_tile.set_retry_plan(retry_plan(request))
@@ -212,23 +214,22 @@ class StationPage(Page):
             self,
             self.instance,
             self.context.keyring,
-            task=request.task if request else None,
-            batch=request.batch if request else None,
+            last=request,
         )
-        if request is not None:
-            dialog.ssid.setText(request.ssid)
-            if self.prefill_password is not None and request.password == self.prefill_password:
-                dialog.password.setText(self.prefill_password)
+        if (
+            request is not None
+            and self.prefill_password is not None
+            and request.password == self.prefill_password
+        ):
+            dialog.password.setText(self.prefill_password)
         dialog.requested.connect(self._dialog_requested)
         self.start_dialog = dialog
         dialog.open()
         return dialog
 
     def _dialog_requested(self, request: RunRequest) -> None:
+        """The same as from the Provisioning page: keep the request, start nothing."""
         self.accept_provisioning_request(request)
-        ticked = self.port_list.checked()
-        if not self.context.settings.auto_start and ticked:
-            self._confirm_and_start(ticked, request)
 
     # --- manual starts ---------------------------------------------------------------------------
     def start_ticked(self) -> None:
