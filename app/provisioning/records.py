@@ -27,7 +27,7 @@ from app.provisioning.events import Outcome
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 from app.system.sqlite_paging import fetch_page, search_clause
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RECORDS_BUSY_TIMEOUT_MS = 2000
 """Another station process writing its records waits this long at most: a board is waiting for its ack."""
 CSV_COLUMNS = (
@@ -135,6 +135,11 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WHERE push_state = 'queued';
     CREATE INDEX records_by_journal ON records (journal_id);
     """,
+    # The check step looks a board up by MAC (app/provisioning/board_vetting.py) before it is flashed.
+    """
+    CREATE INDEX IF NOT EXISTS records_by_mac ON records (mac);
+    CREATE INDEX IF NOT EXISTS journal_by_mac ON journal (mac);
+    """,
 )
 
 _RECORD_COLUMNS = (
@@ -207,6 +212,23 @@ class RecordsDB:
         except sqlite3.Error as exc:
             raise RecordsError(f"cannot write a provisioning record to {self.path}: {exc}") from None
         return replace(record, id=new_id)
+
+    def newest_device_id_for_mac(self, mac: str) -> tuple[str, str] | None:
+        """The newest DeviceID the board with this MAC gave, and the batch it was pushed into ("" when
+        the push did not happen), from the journal, or from the records that predate the journal."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT device_id, CASE WHEN state = 'pushed' THEN batch ELSE '' END, received_ms "
+                "FROM journal WHERE mac = ? ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+            old = conn.execute(
+                "SELECT device_id, CASE WHEN push_state = 'pushed' THEN batch ELSE '' END, at_ms "
+                "FROM records WHERE mac = ? AND device_id != '' ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+        newest = max((r for r in (row, old) if r is not None), key=lambda r: int(r[2]), default=None)
+        return None if newest is None else (str(newest[0]), str(newest[1]))
 
     def list_records(self, page: PageRequest = PageRequest()) -> Page[ProvisioningRecord]:
         """Newest first; `page.search` matches port, DeviceID, batch, task, chip, MAC, outcome or error."""

@@ -322,3 +322,40 @@ def test_continue_to_ports_is_one_behaviour_on_both_pages(
     qtbot.mouseClick(again.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.current_page() is station, timeout=WAIT_MS)
     assert station.running_ports() == [] and station.results == []
+
+
+def test_a_board_already_in_another_batch_is_listed_and_refused_before_its_efuses_are_burned(
+    qtbot: QtBot, page: StationPage, ready: LocalInstance, make_fleet: FleetFactory
+) -> None:
+    """Defect 2: the station's records know the board (by MAC) and where its DeviceID is; a release run
+    into another batch must stop at the check step, not burn the eFuses and fail at the push."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    device_id = tile(page, url).device_id
+    ready.create_batch("line-2")
+
+    release = RunRequest(RELEASE_TASK, "line-2", fleet.access_point.ssid, fleet.access_point.password)
+    page.accept_provisioning_request(release)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: page.release_dialog is not None and page.release_dialog.isVisible(), timeout=WAIT_MS
+    )
+    dialog = page.release_dialog
+    assert dialog is not None
+    assert dialog.refused_list.isVisible() and dialog.refused_list.count() == 1, "the board is not listed"
+    listed = dialog.refused_list.item(0).text()
+    assert device_id in listed and "'line-1'" in listed and "re-enrol" in listed
+    qtbot.keyClicks(dialog.typed, "line-2")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+    wait_state(qtbot, page, url, PortState.FAIL)
+    qtbot.waitUntil(lambda: len(page.results) == 2, timeout=WAIT_MS)
+    result = page.results[-1]
+    assert result.message.startswith("check failed"), result.message
+    assert "'line-1'" in result.message and "Nothing was written" in result.message
+    assert not fleet.boards[0].state.efuses.state.secure_boot_en, "eFuses were burned for a refused board"
+    assert ready.find_device(device_id).batch == "line-1"  # type: ignore[union-attr]

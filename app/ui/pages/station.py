@@ -249,14 +249,38 @@ class StationPage(Page):
             if task.bootloader is not BootloaderKind.RELEASE:
                 self._start(ports, request, None)
                 return
-            dialog = self._release_dialog(request, len(ports))
+            boards = self._known_macs(ports)
+            engine = self.service.engine
+            self.call(
+                lambda: engine.board_refusals(boards, request.batch),
+                "Looking the boards up in the records",
+                lambda refused: confirm(refused),
+            )
+
+        def confirm(refused: list[tuple[str, str]]) -> None:
+            dialog = self._release_dialog(request, len(ports), refused)
             dialog.confirmed.connect(lambda typed: self._start(ports, request, typed))
             dialog.open()
 
         self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
 
-    def _release_dialog(self, request: RunRequest, boards: int | None) -> ReleaseConfirmDialog:
-        dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards)
+    def _known_macs(self, ports: list[str]) -> list[tuple[str, str]]:
+        """(title, MAC) of the ports whose board's MAC is known: from discovery, or from its last run."""
+        known = []
+        for port in ports:
+            info = self.ports.get(port)
+            port_tile = self.grid.tiles.get(port)
+            mac = (info.mac if info is not None else None) or (
+                port_tile.snapshot.mac if port_tile is not None and port_tile.snapshot is not None else ""
+            )
+            if mac:
+                known.append((self.titles.get(port, port), mac))
+        return known
+
+    def _release_dialog(
+        self, request: RunRequest, boards: int | None, refused: Sequence[tuple[str, str]] = ()
+    ) -> ReleaseConfirmDialog:
+        dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards, refused)
         self.release_dialog = dialog
         return dialog
 
