@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.domain.chips import ChipType
 from app.domain.records import InstanceInfo
 from app.instance.api import Instance
 from app.provisioning.run_request import RunRequest
@@ -26,6 +27,14 @@ class ChosenRequest:
 
 
 @dataclass
+class AttachedBoards:
+    """The chips of the boards plugged in now, as far as the Station page knows them (virtual boards
+    name theirs; a real board's is known once a run identified it). The task dialog starts from it."""
+
+    chips: tuple[ChipType, ...] = ()
+
+
+@dataclass
 class PageContext:
     """The instance the window is connected to and the station-wide parts pages share.
 
@@ -41,3 +50,4 @@ class PageContext:
     data_dir: Path
     passphrase: SessionPassphrase | None = None
     chosen: ChosenRequest = field(default_factory=ChosenRequest)
+    attached: AttachedBoards = field(default_factory=AttachedBoards)

@@ -93,7 +93,7 @@ class ProvisioningPage(Page):
         return None if row is None else self.model.record(row).name
 
     def open_create_dialog(self) -> CreateTaskDialog:
-        dialog = CreateTaskDialog(self, self.instance)
+        dialog = CreateTaskDialog(self, self.instance, self.context.attached.chips)
         dialog.created.connect(self._task_created)
         dialog.open()
         return dialog

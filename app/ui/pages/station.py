@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
 
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind
 from app.domain.records import ProvisioningTask
 from app.ports.discovery import PortInfo
@@ -444,7 +447,21 @@ class StationPage(Page):
                 else:
                     tile.set_plugged(False)
         self._show_clearable()
+        self.context.attached.chips = self.attached_chips()
         self.port_count_changed.emit(len(ports))
+
+    def attached_chips(self) -> tuple[ChipType, ...]:
+        """The chip of each plugged-in board, where discovery or its last run told it."""
+        chips = []
+        for url, info in self.ports.items():
+            chip = info.chip
+            port_tile = self.grid.tiles.get(url)
+            if chip is None and port_tile is not None and port_tile.snapshot is not None:
+                with suppress(ValidationError):
+                    chip = ChipType.parse(port_tile.snapshot.chip) if port_tile.snapshot.chip else None
+            if chip is not None:
+                chips.append(chip)
+        return tuple(chips)
 
     def show_snapshots(self, snapshots: dict[str, PortSnapshot]) -> None:
         for port, snap in snapshots.items():

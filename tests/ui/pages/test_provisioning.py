@@ -8,11 +8,15 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.domain.chips import ChipType
 from app.domain.kinds import KeyType
 from app.instance.local.instance import LocalInstance
+from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.provisioning import ProvisioningPage
+from app.ui.pages.station import StationPage
 from tests.ui.pool_drain import drain_pool
+from tests.ui.station_support import FleetFactory, wait_listed
 
 
 @pytest.fixture
@@ -60,3 +64,19 @@ def test_create_a_task_from_the_page_and_start_with_it(
         "",
     )
     assert page.last_request == request
+
+
+def test_the_create_task_dialog_defaults_to_the_boards_plugged_in(
+    qtbot: QtBot, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(2)  # virtual ESP32-C3 boards
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    wait_listed(qtbot, station, fleet.urls)
+    provisioning = window.page("Provisioning")
+    assert isinstance(provisioning, ProvisioningPage)
+    window.show_page("Provisioning")
+    dialog = provisioning.open_create_dialog()
+    assert dialog.device_type.currentData() is ChipType.ESP32C3
+    dialog.reject()
+    drain_pool()
