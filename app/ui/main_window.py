@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
+        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.connection_label.setToolTip(self._connection_text())
         self.user_label = QLabel(f"Signed in as {self.info.actor} ({self.info.role.value})")
         self.ports_label = QLabel()
         self.set_port_count(None)

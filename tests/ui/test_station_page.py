@@ -140,7 +140,7 @@ def test_cancel_mid_flash_leaves_the_others_alone_and_retry_passes(
     assert tile(page, stalled).step.text() == "Cancelled while flashing"
     assert all(tile(page, url).state is PortState.PASS for url in others)
     qtbot.waitUntil(lambda: len(page.results) == 3, timeout=WAIT_MS)
-    assert page.counters_row.failed.detail.text() == "1 more cancelled"
+    assert page.counters_row.failed.detail.text() == "1 board cancelled (not counted)"
 
     qtbot.mouseClick(tile(page, stalled).retry_button, Qt.MouseButton.LeftButton)
     wait_state(qtbot, page, stalled, PortState.PASS)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from app.domain.records import AddDevicesResult, Batch
 from app.ui.models.device_pages import PagedDeviceModel
-from app.ui.models.formatting import count, day
+from app.ui.models.formatting import count, day, plural
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -139,12 +139,10 @@ class DevicesPage(Page):
         self._select_after_load = None
         self.listing = listing
         self.batch_model.set_records(listing.items)
-        shown = (
-            f"{count(len(listing.items))} of {count(listing.total)}"
-            if listing.truncated
-            else count(listing.total)
-        )
-        self.batch_count.setText(f"{shown} batches")
+        shown = plural(listing.total, "batch")
+        if listing.truncated:
+            shown = f"{count(len(listing.items))} of {shown}"
+        self.batch_count.setText(shown)
         if keep is not None:
             self.select_batch(keep)
 
@@ -186,7 +184,7 @@ class DevicesPage(Page):
         else:
             search = self.device_search.text().strip()
             matching = f" starting with {search}" if search else ""
-            self.device_count.setText(f"{count(self.device_model.rowCount())} devices{matching}")
+            self.device_count.setText(f"{plural(self.device_model.rowCount(), 'device')}{matching}")
 
     # --- create ----------------------------------------------------------------------------------
     def open_create_dialog(self) -> CreateBatchDialog:
@@ -199,6 +197,6 @@ class DevicesPage(Page):
         added = result.added if result else 0
         skipped = (result.duplicates_in_input + result.already_present) if result else 0
         note = f", {count(skipped)} skipped as duplicates" if skipped else ""
-        self.status.emit(f"Batch {batch.name!r} created with {count(added)} devices{note}")
+        self.status.emit(f"Batch {batch.name!r} created with {plural(added, 'device')}{note}")
         self._select_after_load = batch.name
         self.refresh()

@@ -29,7 +29,7 @@ from app.domain.errors import ValidationError
 from app.domain.names import validate_name
 from app.domain.records import AddDevicesResult, Batch
 from app.instance.api import DEFAULT_POLICY, Instance
-from app.ui.models.formatting import count
+from app.ui.models.formatting import count, plural
 from app.ui.style import DOWN
 from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.workers.background import CallFailure, start_call
@@ -241,7 +241,7 @@ class CreateBatchDialog(FormDialog):
     def _update_summary(self) -> None:
         typed, from_file = len(self.typed_ids), len(self.file.ids) if self.file else 0
         self.summary.setText(
-            f"The batch will start with {count(typed + from_file)} devices "
+            f"The batch will start with {plural(typed + from_file, 'device')} "
             f"({count(typed)} typed, {count(from_file)} from the file)."
         )
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBox
 
 from app.domain.records import ProvisioningTask
 from app.provisioning.run_request import RunRequest
-from app.ui.models.formatting import count, when
+from app.ui.models.formatting import plural, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -86,7 +86,7 @@ class ProvisioningPage(Page):
     def _show(self, listing: Listing[ProvisioningTask]) -> None:
         self.listing = listing
         self.model.set_records(listing.items)
-        self.count_label.setText(f"{count(listing.total)} tasks")
+        self.count_label.setText(plural(listing.total, "task"))
 
     def selected_task(self) -> str | None:
         row = self.tasks.selected_source_row()

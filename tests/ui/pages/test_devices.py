@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from app.domain.kinds import DeviceState
 from app.instance.local.instance import LocalInstance
+from app.ui.models.formatting import plural
 from app.ui.pages.context import PageContext
 from app.ui.pages.devices import DevicesPage
 from tests.ui.pool_drain import drain_pool
@@ -85,7 +86,7 @@ def test_device_search_is_a_prefix_the_instance_answers(
     with qtbot.waitSignal(page.device_model.page_loaded, timeout=10_000):
         qtbot.keyClicks(page.device_search, prefix)
     assert page.device_model.rowCount() == len(expected)
-    assert page.device_count.text() == f"{len(expected)} devices starting with {prefix}"
+    assert page.device_count.text() == f"{plural(len(expected), 'device')} starting with {prefix}"
 
 
 def test_a_batch_created_from_the_page_is_selected(

@@ -40,7 +40,7 @@ def test_create_a_task_from_the_page_and_start_with_it(
     dialog.name.setText("esp32-lab")
     with qtbot.waitSignal(page.model.modelReset, timeout=10_000):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert page.count_label.text() == "1 tasks"
+    assert page.count_label.text() == "1 task"
     assert [page.proxy.index(0, c).data() for c in range(5)] == [
         "esp32-lab",
         "ESP32",
