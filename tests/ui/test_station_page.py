@@ -359,3 +359,29 @@ def test_a_board_already_in_another_batch_is_listed_and_refused_before_its_efuse
     assert "'line-1'" in result.message and "Nothing was written" in result.message
     assert not fleet.boards[0].state.efuses.state.secure_boot_en, "eFuses were burned for a refused board"
     assert ready.find_device(device_id).batch == "line-1"  # type: ignore[union-attr]
+
+
+def test_start_and_stop_from_the_keyboard_and_a_sound_when_chosen(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """Foot pedals and scanners send keys: F5 starts the ticked ports, Shift+F5 stops them all."""
+    fleet = make_fleet(2, faults=[Faults(stall_at_stage=Stage.IEF_START), Faults()])
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    assert "F5 starts the ticked ports" in page.start_button.toolTip()
+    assert not page.sound_button.isChecked(), "the sound is off until someone chooses it"
+    qtbot.mouseClick(page.sound_button, Qt.MouseButton.LeftButton)
+    page.activateWindow()
+    page.setFocus()
+    qtbot.keyClick(page, Qt.Key.Key_F5)
+    wait_state(qtbot, page, fleet.urls[1], PortState.PASS)
+    assert tile(page, fleet.urls[0]).state.busy
+    assert page.sound.played == [Outcome.PASS]
+    page.port_list.set_checked(fleet.urls[:1])  # only the board still running
+    with qtbot.waitSignal(page.status, timeout=WAIT_MS) as status:
+        qtbot.keyClick(page, Qt.Key.Key_F5)
+    assert "Nothing to start" in status.args[0], "a second press restarted a running board"
+    qtbot.keyClick(page, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: len(page.results) == 2 and not page.running_ports(), timeout=WAIT_MS)
+    assert [r.outcome for r in page.results] == [Outcome.PASS, Outcome.CANCELLED]
+    assert page.sound.played == [Outcome.PASS], "a cancelled run is silent"

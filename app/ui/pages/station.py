@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
 
 from app.domain.chips import ChipType
@@ -40,6 +40,16 @@ from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
 from app.ui.pages.station_grid import TileGrid, tile_scroll_area
+from app.ui.pages.station_keys import (
+    DEFAULT_START,
+    DEFAULT_STOP,
+    START_KEY,
+    STOP_KEY,
+    ResultSound,
+    key_sequence,
+    set_sound,
+    sound_on,
+)
 from app.ui.pages.station_ports import PortList, port_chip, port_titles
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog
 from app.ui.settings import AUTO_START
@@ -92,7 +102,10 @@ class StationPage(Page):
         self.scanned = False
         self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
+        self.keys_hint = ""
         self._build()
+        self.sound = ResultSound(context.settings, self)
+        self._keys()
 
         self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
         worker = self.service.worker
@@ -132,11 +145,17 @@ class StationPage(Page):
         self.clear_button.setToolTip("Remove the tiles of boards that were unplugged after their run")
         self.clear_button.clicked.connect(self.clear_unplugged)
         self.clear_button.hide()
+        self.sound_button = QPushButton("Sound")
+        self.sound_button.setCheckable(True)
+        self.sound_button.setChecked(sound_on(self.context.settings))
+        self.sound_button.setToolTip("Beep once when a board passes, twice when one fails")
+        self.sound_button.toggled.connect(lambda on: set_sound(self.context.settings, on))
         layout.addWidget(
             PageHeader(
                 "Station",
                 "One tile per port. Tick ports and press Provision, or switch on production mode.",
                 self.clear_button,
+                self.sound_button,
                 self.production_button,
                 self.dialog_button,
                 self.start_button,
@@ -175,6 +194,33 @@ class StationPage(Page):
         layout.addLayout(body, 1)
         self._show_request()
         self._ticked_changed(0)
+
+    def _keys(self) -> None:
+        """F5 / Shift+F5 (or the keys set in the preferences) while this page is shown, for pedals."""
+        settings = self.context.settings
+        self.start_shortcut = QShortcut(key_sequence(settings, START_KEY, DEFAULT_START), self)
+        self.start_shortcut.activated.connect(self.start_from_key)
+        self.stop_shortcut = QShortcut(key_sequence(settings, STOP_KEY, DEFAULT_STOP), self)
+        self.stop_shortcut.activated.connect(self.stop_all)
+        start = self.start_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        stop = self.stop_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        self.keys_hint = f"{start} starts the ticked ports, {stop} stops every running board"
+        self._update_start_button()
+
+    def start_from_key(self) -> None:
+        """The start key: the ticked ports not already running (a second press never restarts a board)."""
+        if self.context.settings.auto_start:
+            self.status.emit("Production mode is on: boards start as they are plugged in")
+            return
+        if self.request is None:
+            self.open_start_dialog()
+            return
+        running = set(self.running_ports())
+        ports = [port for port in self.port_list.checked() if port not in running]
+        if not ports:
+            self.status.emit("Nothing to start: tick the ports to provision (running boards keep running)")
+            return
+        self._confirm_and_start(ports, self.request)
 
     # --- the request -----------------------------------------------------------------------------
     def accept_provisioning_request(self, request: RunRequest) -> None:
@@ -319,6 +365,8 @@ class StationPage(Page):
                 if production
                 else "Provision the ticked ports with the chosen task"
             )
+        if self.keys_hint:
+            tip = f"{tip}. {self.keys_hint}"
         # Only what changed: this runs on every coalesced update, and each Qt setter call costs.
         if text != self.start_button.text():
             self.start_button.setText(text)
@@ -478,6 +526,7 @@ class StationPage(Page):
 
     def count_result(self, result: PortResult) -> None:
         self.results.append(result)
+        self.sound.result(result.outcome)
         self.counters.finished(result)
         self._show_counts()
 
