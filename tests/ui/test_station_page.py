@@ -375,6 +375,7 @@ def test_start_and_stop_from_the_keyboard_and_a_sound_when_chosen(
     page.setFocus()
     qtbot.keyClick(page, Qt.Key.Key_F5)
     wait_state(qtbot, page, fleet.urls[1], PortState.PASS)
+    qtbot.waitUntil(lambda: len(page.results) == 1, timeout=WAIT_MS)  # the result comes on its own signal
     assert tile(page, fleet.urls[0]).state.busy
     assert page.sound.played == [Outcome.PASS]
     page.port_list.set_checked(fleet.urls[:1])  # only the board still running
