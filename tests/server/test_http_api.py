@@ -238,4 +238,4 @@ def test_the_served_openapi_document_is_the_committed_one(serving: Serving) -> N
     committed = Path(DEFAULT_PATH).read_text(encoding="utf-8")
     assert committed == render(), "docs/openapi.json is stale: run `python -m app.server.openapi_file`"
     paths = served.json()["paths"]
-    assert len([op for ops in paths.values() for op in ops]) == 27 + 2  # the protocol and sign-in/out
+    assert len([op for ops in paths.values() for op in ops]) == 30 + 2  # the protocol and sign-in/out
