@@ -367,8 +367,8 @@ class LocalInstance:
             before, task = tasks.update(conn, spec)
             details = (
                 f"{before.device_type.value} -> {task.device_type.value}, "
-                f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, images {task.bootloader_image}, "
-                f"{task.partition_table_image}, {task.ief_image}"
+                f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, "
+                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
             )
             activity.record(conn, self._actor, "task.update", task.name, details)
         return task
