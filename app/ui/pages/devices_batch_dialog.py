@@ -1,4 +1,5 @@
-"""Create Batch: a name, a policy, and DeviceIDs typed one by one or read from a JSON file.
+"""Create Batch (a name, a policy, and DeviceIDs typed one by one or read from a JSON file), and the
+same dialog adding devices to an existing batch (`batch=`: no name or policy to give).
 
 Nothing reaches the instance until the person presses "Create batch": a file is read and checked in
 the background first, and a bad file's problems are listed line by line in the dialog (each with its
@@ -65,16 +66,18 @@ def read_batch_file(path: Path) -> FileOutcome:
 class CreateBatchDialog(FormDialog):
     created = Signal(object, object)  # Batch, AddDevicesResult | None
 
-    def __init__(self, parent: QWidget | None, instance: Instance) -> None:
+    def __init__(self, parent: QWidget | None, instance: Instance, batch: str | None = None) -> None:
+        action = "Create batch" if batch is None else "Add devices"
         super().__init__(
             parent,
-            "Create batch",
-            "Create batch",
+            "Create batch" if batch is None else f"Add devices to {batch}",
+            action,
             'Add DeviceIDs one at a time, or load a JSON file {"devices": ["<64 hex>", …]}. '
-            "Nothing is created until you press Create batch.",
+            f"Nothing is {'created' if batch is None else 'added'} until you press {action}.",
         )
         self.setMinimumWidth(640)
         self._instance = instance
+        self.existing = batch
         self.typed_ids: list[DeviceID] = []
         self.file: FileOutcome | None = None
         self.rejected_file: str | None = None  # the name of a file that was rejected and not forgotten
@@ -83,8 +86,13 @@ class CreateBatchDialog(FormDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. line-2 March")
         self.policy = QLineEdit(DEFAULT_POLICY)
-        self.form.addRow("Name", self.name)
-        self.form.addRow("Policy", self.policy)
+        if batch is None:
+            self.form.addRow("Name", self.name)
+            self.form.addRow("Policy", self.policy)
+        else:
+            self.name.setText(batch)
+            self.name.hide()
+            self.policy.hide()
 
         self.id_input = QLineEdit()
         self.id_input.setPlaceholderText("DeviceID: 64 hexadecimal characters")
@@ -240,8 +248,9 @@ class CreateBatchDialog(FormDialog):
 
     def _update_summary(self) -> None:
         typed, from_file = len(self.typed_ids), len(self.file.ids) if self.file else 0
+        what = "The batch will start with" if self.existing is None else f"{self.existing} will get"
         self.summary.setText(
-            f"The batch will start with {plural(typed + from_file, 'device')} "
+            f"{what} {plural(typed + from_file, 'device')} "
             f"({count(typed)} typed, {count(from_file)} from the file)."
         )
 
@@ -261,8 +270,8 @@ class CreateBatchDialog(FormDialog):
                 (
                     self.file_button,
                     f"{self.rejected_file} was rejected, so none of its DeviceIDs would be in the batch: "
-                    "fix the file and load it again, or press Forget the file to create the batch from the "
-                    "typed IDs only",
+                    "fix the file and load it again, or press Forget the file to go on with the typed IDs "
+                    "only",
                 )
             )
         if problems:
@@ -270,6 +279,20 @@ class CreateBatchDialog(FormDialog):
             return
         ids = self.all_ids()
         instance = self._instance
+        existing = self.existing
+        if existing is not None:
+            if not ids:
+                self.show_problem(
+                    "Type a DeviceID or load a file first: there is nothing to add.", self.id_input
+                )
+                return
+
+            def add() -> tuple[Batch, AddDevicesResult | None]:
+                result = instance.add_devices(existing, ids)
+                return instance.get_batch(existing), result
+
+            self.run(add, f"Adding devices to {existing}", self._done)
+            return
 
         def create() -> tuple[Batch, AddDevicesResult | None]:
             batch = instance.create_batch(name, policy)
