@@ -1,4 +1,5 @@
-"""Create Task: chip, bootloader and IEF variants, signing key, and the catalog images to flash.
+"""Create Task: chip, bootloader and IEF variants, signing key, and the catalog images to flash. With
+`task=` the same dialog edits an existing task (its name stays; `update_task`).
 
 Images default to the newest catalog image of the right chip, kind and variant (the instance's own
 rule, so the default is passed as "no choice" and the instance resolves it). The device type starts at
@@ -60,10 +61,25 @@ def unusable_keys_note(chip: ChipType, keys: Sequence[SigningKey]) -> str:
 class CreateTaskDialog(FormDialog):
     created = Signal(object)  # ProvisioningTask
 
-    def __init__(self, parent: QWidget | None, instance: Instance, attached: Sequence[ChipType] = ()) -> None:
-        super().__init__(parent, "Create provisioning task", "Create task")
+    def __init__(
+        self,
+        parent: QWidget | None,
+        instance: Instance,
+        attached: Sequence[ChipType] = (),
+        task: ProvisioningTask | None = None,
+    ) -> None:
+        if task is None:
+            super().__init__(parent, "Create provisioning task", "Create task")
+        else:
+            super().__init__(
+                parent,
+                f"Edit task {task.name}",
+                "Save task",
+                "Boards provisioned before keep what they were given; the next runs use the new choices.",
+            )
         self.setMinimumWidth(560)
         self._instance = instance
+        self.editing = task
         self.task: ProvisioningTask | None = None
         self.images: tuple[FirmwareImage, ...] = ()
         self.keys: tuple[SigningKey, ...] = ()
@@ -78,7 +94,9 @@ class CreateTaskDialog(FormDialog):
         self.device_note.setObjectName("hint")
         self.device_note.setWordWrap(True)
         plugged = plugged_in_chip(attached)
-        if plugged is not None:
+        if task is not None:
+            self.device_type.setCurrentIndex(self.device_type.findData(task.device_type))
+        elif plugged is not None:
             self.device_type.setCurrentIndex(self.device_type.findData(plugged))
             boards = len(attached)
             self.device_note.setText(
@@ -105,6 +123,11 @@ class CreateTaskDialog(FormDialog):
         self.partition_table_image = QComboBox()
         self.ief_image = QComboBox()
 
+        if task is not None:
+            self.name.setText(task.name)
+            self.name.setReadOnly(True)
+            self.bootloader.setCurrentIndex(self.bootloader.findData(task.bootloader))
+            self.ief.setCurrentIndex(self.ief.findData(task.ief))
         self.form.addRow("Name", self.name)
         self.form.addRow("Device type", self.device_type)
         self.form.addRow("", self.device_note)
@@ -121,7 +144,7 @@ class CreateTaskDialog(FormDialog):
             combo.currentIndexChanged.connect(self._fill_images)
         self.device_type.currentIndexChanged.connect(lambda _i: self._fill_keys())
         self.key_dialog: CreateKeyDialog | None = None
-        self.load_keys()
+        self.load_keys(select=task.signing_key if task is not None else None)
         start_call(
             lambda: collect(instance.list_images),
             "Loading the image catalog",
@@ -197,6 +220,16 @@ class CreateTaskDialog(FormDialog):
                 combo.addItem(f"{image.name}{suffix}", None if position == 0 else image.name)
             if not matching:
                 combo.addItem("no matching image in the catalog", None)
+        task = self.editing
+        if task is not None and (chip, boot, ief) == (task.device_type, task.bootloader, task.ief):
+            for combo, name in (
+                (self.bootloader_image, task.bootloader_image),
+                (self.partition_table_image, task.partition_table_image),
+                (self.ief_image, task.ief_image),
+            ):
+                index = combo.findData(name)
+                if index >= 0:  # not the newest: keep the task's own image, not a newer one
+                    combo.setCurrentIndex(index)
 
     def open_key_dialog(self) -> CreateKeyDialog:
         self.key_dialog = CreateKeyDialog(self, self._instance)
@@ -226,6 +259,13 @@ class CreateTaskDialog(FormDialog):
             self.partition_table_image.currentData(),
             self.ief_image.currentData(),
         )
+        if self.editing is not None:
+            self.run(
+                lambda: instance.update_task(name, chip, boot, ief, key, *images),
+                f"Saving task {name!r}",
+                self._done,
+            )
+            return
         self.run(
             lambda: instance.create_task(name, chip, boot, ief, key, *images),
             f"Creating task {name!r}",
