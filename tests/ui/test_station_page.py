@@ -346,8 +346,8 @@ def test_a_board_already_in_another_batch_is_listed_and_refused_before_its_efuse
     )
     dialog = page.release_dialog
     assert dialog is not None
-    assert dialog.refused_list.isVisible() and dialog.refused_list.count() == 1, "the board is not listed"
-    listed = dialog.refused_list.item(0).text()
+    assert dialog.refused_view.isVisible() and len(dialog.refused) == 1, "the board is not listed"
+    listed = dialog.refused_view.toPlainText()
     assert device_id in listed and "'line-1'" in listed and "re-enrol" in listed
     qtbot.keyClicks(dialog.typed, "line-2")
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)

@@ -123,6 +123,7 @@ class CreateBatchDialog(FormDialog):
         self.file_button.clicked.connect(self._choose_file)
         self.file_label = QLabel("no file loaded")
         self.file_label.setObjectName("hint")
+        self.file_label.setWordWrap(True)
         self.forget_button = QPushButton("Forget the file")
         self.forget_button.setAutoDefault(False)
         self.forget_button.setToolTip("Go on without the file: only the typed IDs are added")
@@ -216,7 +217,7 @@ class CreateBatchDialog(FormDialog):
             self.file = None
             self.rejected_file = outcome.name
             self.file_label.setText(f"{outcome.name} was rejected; nothing from it will be imported")
-            self.problems_title.setText(f"{outcome.name}: {outcome.total_problems} problem(s)")
+            self.problems_title.setText(f"{outcome.name}: {plural(outcome.total_problems, 'problem')}")
             self.problems.addItems(list(outcome.problems))
             if outcome.total_problems > len(outcome.problems):
                 self.problems.addItem(f"… and {outcome.total_problems - len(outcome.problems)} more")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QWidget
+from PySide6.QtGui import QTextOption
+from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from app.flashing.flash_checks import expected_release_confirmation
 from app.ui.widgets.form_dialog import FormDialog
@@ -51,21 +52,22 @@ class ReleaseConfirmDialog(FormDialog):
         self.refused_title = QLabel("")
         self.refused_title.setObjectName("problem")
         self.refused_title.setWordWrap(True)
-        self.refused_list = QListWidget()
-        self.refused_list.setWordWrap(True)
-        self.refused_list.setMaximumHeight(140)
+        self.refused_view = QPlainTextEdit()  # wraps anywhere: a DeviceID is one 64-character word
+        self.refused_view.setReadOnly(True)
+        self.refused_view.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.refused_view.setMaximumHeight(150)
         if self.refused:
             count = len(self.refused)
             self.refused_title.setText(
                 f"{count} board{'s are' if count != 1 else ' is'} already in another batch and will be "
                 f"refused at the check step, before anything is written to {'them' if count != 1 else 'it'}:"
             )
-            self.refused_list.addItems([f"{name}: {reason}" for name, reason in self.refused])
+            self.refused_view.setPlainText("\n\n".join(f"{name}: {reason}" for name, reason in self.refused))
             self.form.addRow(self.refused_title)
-            self.form.addRow(self.refused_list)
+            self.form.addRow(self.refused_view)
         else:
             self.refused_title.hide()
-            self.refused_list.hide()
+            self.refused_view.hide()
         self.typed = QLineEdit()
         self.typed.setPlaceholderText("batch name, exactly")
         self.form.addRow(prompt)

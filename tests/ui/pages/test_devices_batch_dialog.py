@@ -66,7 +66,7 @@ def test_a_bad_file_lists_its_problems_line_by_line_and_imports_nothing(
     load(qtbot, dialog, path)
     problems = [dialog.problems.item(r).text() for r in range(dialog.problems.count())]
     assert dialog.problems.isVisible()
-    assert "3 problem(s)" in dialog.problems_title.text()
+    assert "3 problems" in dialog.problems_title.text()
     assert problems[0].startswith("line 3, device #2:"), "the second entry is device #2: people count from 1"
     assert "hexadecimal" in problems[0]
     assert problems[1].startswith("line 4, device #3:") and "this one has 60" in problems[1]
