@@ -121,7 +121,7 @@ class FormDialog(QDialog):
         """The person changed `field`: its problems, and the form-wide ones, are out of date."""
         if not self.problems_shown:
             return
-        kept = [(f, t) for f, t in self.problems_shown if f is not None and f is not field]
+        kept: list[Problem] = [(f, t) for f, t in self.problems_shown if f is not None and f is not field]
         if len(kept) != len(self.problems_shown):
             self.problems_shown = kept
             self._draw_problems()
