@@ -186,3 +186,45 @@ class Instance(Protocol):
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         """Newest first; `page.search` matches actor, action, target or details."""
         ...
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        """Log that a DeviceID a station received will not reach `batch`, and why (a person decided).
+
+        A station never drops a DeviceID silently: when its push was refused and a person gives it up,
+        the instance's activity log says who, which device and why.
+        """
+        ...
+
+
+@runtime_checkable
+class KeyedPushes(Protocol):
+    """An instance reached over a network, where an answer can be lost on its way back.
+
+    Its pushes take an idempotency key: a retry with the same key returns the first answer and changes
+    nothing, so the outbox can resend until it hears back. The built-in instance does not need one (its
+    answer cannot be lost between the change and the caller) and is not a `KeyedPushes`.
+    """
+
+    idempotent_pushes: bool
+
+    def add_devices(
+        self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
+    ) -> AddDevicesResult: ...
+
+    def move_devices(
+        self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
+    ) -> int: ...
+
+
+def keyed_add(instance: Instance, batch: str, device_ids: Sequence[str], key: str | None) -> AddDevicesResult:
+    """`add_devices` with the caller's idempotency key where the instance takes one."""
+    if key is not None and isinstance(instance, KeyedPushes):
+        return instance.add_devices(batch, device_ids, idempotency_key=key)
+    return instance.add_devices(batch, device_ids)
+
+
+def keyed_move(instance: Instance, batch: str, device_ids: Sequence[str], key: str | None) -> int:
+    """`move_devices` with the caller's idempotency key where the instance takes one."""
+    if key is not None and isinstance(instance, KeyedPushes):
+        return instance.move_devices(batch, device_ids, idempotency_key=key)
+    return instance.move_devices(batch, device_ids)

@@ -163,6 +163,12 @@ class Pipeline:
                     self._verify_by_readback(board, image.name, image.offset, image.data)
             total = sum(len(image.data) for image in job.images)
             report.message = f"{len(job.images)} images, {total} bytes written and verified"
+            if result.plans and result.sectors_written < sum(p.sectors for p in result.plans):
+                sectors = sum(p.sectors for p in result.plans)
+                report.message = (
+                    f"{len(job.images)} images ({total} bytes) verified; {result.sectors_written} of "
+                    f"{sectors} sectors written, the rest already held the right bytes"
+                )
             report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
 
     def boot(self) -> Any:
