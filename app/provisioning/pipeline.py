@@ -45,12 +45,12 @@ from app.provisioning.step_guard import StepGuard
 Confirm = Callable[[DeviceID], None]
 """Blocks until the station has saved the DeviceID; raises StationError when it could not."""
 
+IEF_WATCHDOG_SLACK = 5.0
+"""The IEF session times itself out with a better message; the watchdog is only its safety net."""
+
 Vet = Callable[[str], None]
 """Blocks until the station says the board (by MAC) may be flashed; raises StationError when it may not
 (its DeviceID is in another batch: app/provisioning/board_vetting.py)."""
-
-IEF_WATCHDOG_SLACK = 5.0
-"""The IEF session times itself out with a better message; the watchdog is only its safety net."""
 
 
 class StepFailed(Exception):
