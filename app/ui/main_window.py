@@ -88,15 +88,15 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
-        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
-        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.connection_label.setToolTip(self._connection_text())
         self.user_label = QLabel(f"Signed in as {self.info.actor} ({self.info.role.value})")
         self.ports_label = QLabel()
         self.set_port_count(None)
         self.outbox_label = QLabel("")
         self.outbox_label.setObjectName("outboxCount")
         self.statusBar().addWidget(self.connection_label, 1)
+        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.connection_label.setToolTip(self._connection_text())
         self.statusBar().addPermanentWidget(self.outbox_label)
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.ports_label)
