@@ -264,6 +264,23 @@ class RecordsDB:
             raise RecordsError(f"cannot write a provisioning record to {self.path}: {exc}") from None
         return replace(record, id=new_id)
 
+    def newest_device_id_for_mac(self, mac: str) -> tuple[str, str] | None:
+        """The newest DeviceID the board with this MAC gave, and the batch it was pushed into ("" when
+        the push did not happen), from the journal, or from the records that predate the journal."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT device_id, CASE WHEN state = 'pushed' THEN batch ELSE '' END, received_ms "
+                "FROM journal WHERE mac = ? ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+            old = conn.execute(
+                "SELECT device_id, CASE WHEN push_state = 'pushed' THEN batch ELSE '' END, at_ms "
+                "FROM records WHERE mac = ? AND device_id != '' ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+        newest = max((r for r in (row, old) if r is not None), key=lambda r: int(r[2]), default=None)
+        return None if newest is None else (str(newest[0]), str(newest[1]))
+
     def list_records(
         self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD, *, steps: bool = True
     ) -> Page[ProvisioningRecord]:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -103,6 +104,9 @@ class MainWindow(QMainWindow):
         self.outbox_label = QLabel("")
         self.outbox_label.setObjectName("outboxCount")
         self.statusBar().addWidget(self.connection_label, 1)
+        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.connection_label.setToolTip(self._connection_text())
         self.statusBar().addPermanentWidget(self.outbox_label)
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.ports_label)

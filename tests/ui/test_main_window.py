@@ -166,3 +166,17 @@ def test_the_sink_words_a_failure_by_its_type(
     banner.action.click()
     assert context.passphrase.prompt("why", False) == "the session passphrase"
     assert not banner.isVisible()
+
+
+def test_the_window_fits_a_1024_by_600_screen_on_every_page(window: MainWindow, qtbot: QtBot) -> None:
+    """Issue 13: the minimum size was 1272x535. Every page must fit a small line PC's screen."""
+    for title in window.titles():
+        window.show_page(title)
+        qtbot.wait(10)
+        page = window.current_page()
+        wide, high = page.minimumSizeHint().width(), page.minimumSizeHint().height()
+        needed = window.minimumSizeHint()
+        assert needed.width() <= 1024 and needed.height() <= 600, (title, needed.toTuple(), (wide, high))
+    window.resize(1024, 600)
+    qtbot.wait(20)
+    assert window.width() <= 1024 and window.height() <= 600

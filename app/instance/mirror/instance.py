@@ -373,6 +373,9 @@ class MirrorInstance:
     def get_batch(self, name: str) -> Batch:
         return self._one(BATCHES, name, lambda: self.remote.get_batch(name))
 
+    def delete_batch(self, name: str) -> None:
+        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name))
+
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> AddDevicesResult:
@@ -488,6 +491,34 @@ class MirrorInstance:
 
     def get_task(self, name: str) -> ProvisioningTask:
         return self._one(TASKS, name, lambda: self.remote.get_task(name))
+
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        return self._change(
+            f"changing task {name!r}",
+            lambda: self.remote.update_task(
+                name,
+                device_type,
+                bootloader,
+                ief,
+                signing_key,
+                bootloader_image,
+                partition_table_image,
+                ief_image,
+            ),
+        )
+
+    def delete_task(self, name: str) -> None:
+        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name))
 
     def task_images(self, task: str) -> TaskImages:
         """Signed images are public artefacts: the ones of tasks this station used are kept and refreshed."""
