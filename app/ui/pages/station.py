@@ -104,8 +104,8 @@ class StationPage(Page):
         self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
         self.keys_hint = ""
-        self._build()
         self.sound = ResultSound(context.settings, self)
+        self._build()
         self._keys()
 
         self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
@@ -211,6 +211,7 @@ class StationPage(Page):
 
     def _sound_toggled(self, on: bool) -> None:
         set_sound(self.context.settings, on)
+        self.sound.enabled = on
         self.sound_button.setText(f"Sound: {'on' if on else 'off'}")
 
     def start_from_key(self) -> None:
