@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import sqlite3
+import time
 from pathlib import Path
 
 from app.domain.device_id import DeviceID
@@ -14,6 +15,7 @@ from app.instance.remote.instance import RemoteInstance
 from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalState
 from app.provisioning.records import RecordsDB
+from app.provisioning.station_replies import VET_REPLY_SECONDS
 
 MAC = "aa:bb:cc:00:00:01"
 
@@ -104,4 +106,30 @@ def test_an_unreachable_instance_leaves_the_station_records_to_answer(tmp_path: 
             assert "the station's records; instance unreachable" in refusal.reason
             assert vetter.refusal("aa:bb:cc:00:00:09", "line-2") is None, "never pushed: nothing to refuse"
     finally:
+        remote.close()
+
+
+def test_an_instance_that_does_not_answer_is_not_waited_for(tmp_path: Path) -> None:
+    """A server that takes the connection and says nothing: after `lookup_seconds` the records answer,
+    well before the worker's check step stops waiting."""
+    instance = LocalInstance.open(tmp_path / "instance.sqlite3")
+    ca_file = tmp_path / "root-ca.pem"
+    ca_file.write_text(next(c.pem for c in instance.certificates() if c.role == "root"))
+    instance.close()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+    remote = RemoteInstance(Connection(url, ca_file, token="t", connect_timeout_s=1, read_timeout_s=30))
+    try:
+        with RecordsDB(tmp_path / "records.sqlite3") as records:
+            _pushed(records, _id("pushed"), "line-1")
+            vetter = BoardVetter(remote, records, lookup_seconds=0.5)
+            started = time.monotonic()
+            refusal = vetter.refusal(MAC, "line-2")
+            took = time.monotonic() - started
+            assert refusal is not None and "instance unreachable" in refusal.reason
+            assert took < VET_REPLY_SECONDS / 2, f"the check step would have waited {took:.1f} s"
+    finally:
+        silent.close()  # the hung handshake ends with the listener
         remote.close()
