@@ -177,7 +177,7 @@ def test_too_many_ids_in_one_request_is_413_and_the_client_sends_parts(serve: Se
     assert admin.get_batch("line").counts.total == 0
     chunked = type(admin)(admin._connection, max_ids_per_request=4)
     ids = _ids(10)
-    with pytest.raises(ValidationError, match="device #9: a DeviceID"):
+    with pytest.raises(ValidationError, match="device #10: a DeviceID"):
         chunked.add_devices("line", [*ids[:9], "nope"])
     assert admin.get_batch("line").counts.total == 0  # a bad ID still changes nothing
     result = chunked.add_devices("line", [*ids, ids[0]], idempotency_key="big")

@@ -59,7 +59,7 @@ def _checked_one_by_one(values: list[str]) -> list[bytes]:
             try:
                 texts[index] = parse_device_id(value)
             except ValidationError as exc:
-                raise ValidationError(f"device #{index}: {exc}; nothing was changed") from None
+                raise ValidationError(f"device #{index + 1}: {exc}; nothing was changed") from None  # from 1
     return [bytes.fromhex(text) for text in texts]
 
 
