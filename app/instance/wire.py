@@ -13,7 +13,6 @@ instance would have.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import types
 from collections.abc import Sequence
@@ -203,7 +202,7 @@ def _bytes(data: Json, where: str) -> bytes:
     _expect(isinstance(data, str), data, where, "base64 text")
     try:
         return base64.b64decode(data, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         raise ValidationError(f"{where} is not valid base64") from None
 
 
