@@ -175,11 +175,12 @@ def report(local: Figures, remote: Figures, count: int) -> None:
     )
 
     def dash(f: Figures) -> str:
-        return f"{_p(f.dashboard_ms, 50):.0f} / {max(f.dashboard_ms):.0f} ({len(f.dashboard_ms)})"
+        d = f.dashboard_ms
+        return f"{_p(d, 50):.0f} / {_p(d, 99):.0f} / {max(d):.0f}"
 
     ok = max(local.dashboard_ms) <= DASHBOARD_GOAL_MS and max(remote.dashboard_ms) <= DASHBOARD_GOAL_MS
     _row(
-        "dashboard in import p50/max (n)",
+        "dashboard in import p50/p99/max ms",
         dash(local),
         dash(remote),
         f"max <= {DASHBOARD_GOAL_MS:.0f} ms: {_ok(ok)}",
@@ -224,6 +225,12 @@ def main() -> int:
                 importer.close()
                 reader.close()
     report(local_figures, remote_figures, args.count)
+    counts = f"{len(local_figures.dashboard_ms)} / {len(remote_figures.dashboard_ms)}"
+    print(f"(dashboard samples during the import, local / remote: {counts})")
+    print(
+        f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
+    )
     return 0
 
 

@@ -183,7 +183,9 @@ def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> E
     async def endpoint(request: Request) -> Response:
         token = _bearer(request)
         # Who is asking comes first: a stranger's body is never read, let alone parsed.
-        actor = await run_in_threadpool(lambda: _serving(served).actor_of(token))
+        actor = _serving(served).cached_actor_of(token)
+        if actor is None:
+            actor = await run_in_threadpool(_serving(served).actor_of, token)
         raw = b"" if route.in_query else await _body(request, limits)
         key = request.headers.get(IDEMPOTENCY_HEADER) if route.idempotent else None
 

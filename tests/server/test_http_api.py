@@ -217,7 +217,7 @@ def test_a_write_queued_behind_the_same_users_long_write_is_503_busy(
 ) -> None:
     monkeypatch.setenv("QL_STATION_BUSY_TIMEOUT_MS", "100")
     serving = serve()
-    admin = serving.admin()
+    admin = type(serving.admin())(serving.admin()._connection, max_ids_per_request=200_000)  # one request
     admin.create_batch("big")
     errors: list[Exception] = []
     done = threading.Event()
