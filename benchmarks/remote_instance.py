@@ -2,7 +2,7 @@
 
 For each: one DeviceID push (p50/p99), `list_devices` at offset 0 and 999,800, a 1,000,000-ID import,
 and the dashboard summary asked again and again while that import runs (the local one from another
-thread on the same instance, as the window's workers do; the remote one from a second client, as a
+thread on the same instance, as the window's workers do; the remote one from a second process, as a
 second station would). The remote side is a real `ql-station serve` child process, signed in to as an
 administrator, so client and server do not share an interpreter.
 
@@ -16,6 +16,7 @@ Runs in a temporary folder in passphrase mode (no keyring at all), so it never t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -39,6 +40,7 @@ from app.domain.kinds import Role
 from app.domain.records import PageRequest
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
+from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
 from app.system.paths import DataDir
 
@@ -71,33 +73,85 @@ def _timed_ms(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def measure(importer: Instance, reader: Instance, ids: list[str], pushes: int) -> Figures:
+class ThreadPoller:
+    """Asks for the dashboard again and again from a thread of this process (the window's way)."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll)
+        self._ms: list[float] = []
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            self._ms.append(_timed_ms(self._instance.dashboard_summary))
+            time.sleep(0.01)
+
+    def start(self) -> None:
+        self._instance.dashboard_summary()  # warm: connections open, pages cached
+        self._thread.start()
+
+    def stop(self) -> list[float]:
+        self._done.set()
+        self._thread.join()
+        return self._ms
+
+
+class StationPoller:
+    """The same from a process of its own: a second station, which shares nothing with the importer."""
+
+    def __init__(self, url: str, ca_file: Path, token: str) -> None:
+        self._setup = json.dumps({"url": url, "ca_file": str(ca_file), "token": token})
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, __file__, "--poll-dashboard"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(self._setup + "\n")
+        self._process.stdin.flush()
+        assert self._process.stdout.readline().strip() == "polling"
+
+    def stop(self) -> list[float]:
+        assert self._process is not None
+        out, _ = self._process.communicate("stop\n", timeout=60)
+        return [float(x) for x in json.loads(out)]
+
+
+def poll_dashboard() -> int:
+    """`--poll-dashboard`: the StationPoller's child. Setup on stdin (the token never in argv)."""
+    setup = json.loads(sys.stdin.readline())
+    connection = Connection(setup["url"], Path(setup["ca_file"]), token=setup["token"])
+    with RemoteInstance(connection) as station:
+        poller = ThreadPoller(station)
+        poller.start()
+        print("polling", flush=True)
+        sys.stdin.readline()
+        print(json.dumps(poller.stop()), flush=True)
+    return 0
+
+
+def measure(
+    importer: Instance, reader: Instance, poller: ThreadPoller | StationPoller, ids: list[str], pushes: int
+) -> Figures:
     figures = Figures()
     importer.create_batch("bench")
-    done = threading.Event()
-
-    def import_all() -> None:
-        start = time.perf_counter()
-        try:
-            importer.add_devices("bench", ids)
-        finally:
-            figures.import_s = time.perf_counter() - start
-            done.set()
-
-    worker = threading.Thread(target=import_all)
-    reader.dashboard_summary()  # warm: connections open, pages cached
-    worker.start()
-    while not done.is_set():
-        figures.dashboard_ms.append(_timed_ms(reader.dashboard_summary))
-        time.sleep(0.01)
-    worker.join()
+    poller.start()
+    start = time.perf_counter()
+    importer.add_devices("bench", ids)
+    figures.import_s = time.perf_counter() - start
+    figures.dashboard_ms = poller.stop()
 
     for offset in (0, max(len(ids) - 200, 0)):
         page = PageRequest(offset=offset, limit=200)
         reader.list_devices("bench", page)
         figures.page_ms[offset] = [
             _timed_ms(lambda page=page: reader.list_devices("bench", page))  # type: ignore[misc]
-            for _ in range(30)
+            for _ in range(100)
         ]
 
     importer.create_batch("pushed")
@@ -195,7 +249,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000, help="device IDs in the import")
     parser.add_argument("--pushes", type=int, default=300, help="single-ID pushes timed")
+    parser.add_argument("--poll-dashboard", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.poll_dashboard:
+        return poll_dashboard()
     keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     ids = [os.urandom(32).hex() for _ in range(args.count)]
 
@@ -207,7 +264,7 @@ def main() -> int:
 
         print(f"local: LocalInstance, {args.count:,} IDs ...", flush=True)
         with LocalInstance.open(folder / "local" / "instance.sqlite3", passphrase_prompt=prompt) as local:
-            local_figures = measure(local, local, ids, args.pushes)
+            local_figures = measure(local, local, ThreadPoller(local), ids, args.pushes)
 
         data_dir = folder / "served"
         db = DataDir(data_dir).local_instance_db
@@ -218,9 +275,11 @@ def main() -> int:
         print("remote: ql-station serve over loopback HTTPS ...", flush=True)
         with served(data_dir) as url:
             importer = RemoteInstance.sign_in(url, ca_file, USER, PASSWORD)
-            reader = RemoteInstance.sign_in(url, ca_file, USER, PASSWORD)  # a second station
+            reader = RemoteInstance.sign_in(url, ca_file, USER, PASSWORD)
+            assert reader.token is not None
+            poller = StationPoller(url, ca_file, reader.token)  # a second station
             try:
-                remote_figures = measure(importer, reader, ids, args.pushes)
+                remote_figures = measure(importer, reader, poller, ids, args.pushes)
             finally:
                 importer.close()
                 reader.close()
