@@ -4,7 +4,8 @@ and the administrators' API tokens (`app.instance.api_tokens`).
 Each request is read into the method's arguments with the shared codec, run on the acting user's
 instance in a worker thread (the event loop never waits on SQLite or on signing), and answered with the
 result in the same codec. Person-facing errors leave as `{"error": {"type", "message"}}` with the status
-`app.instance.wire.STATUS_OF` gives their type.
+`app.instance.wire.STATUS_OF` gives their type; a 503 (the database busy with another write past the
+busy timeout) carries `Retry-After`. The caller's token is checked before its body is read.
 
 `add_devices` and `move_devices` honour an `Idempotency-Key` header: the first successful answer is
 kept (per user, method and key) in the instance database, in the transaction of the change, and a retry
