@@ -27,6 +27,8 @@ from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentit
 from app.flashing.flash_checks import check_bootloader, check_chip_matches
 from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, FlashRefusedError, VerifyError
 from app.provisioning.board_reset import open_uart, reset_into_firmware
+from app.provisioning.boot_listen import BootFailedError, listen_for_boot
+from app.provisioning.boot_watch import BootWatch
 from app.provisioning.event_writer import EventWriter
 from app.provisioning.events import DeviceIdEvent, LogSource, Outcome, ResultEvent, Step, StepStatus
 from app.provisioning.ief_session import (
@@ -74,6 +76,7 @@ class Pipeline:
         self.guard = guard
         self.confirm = confirm
         self.device_id = ""
+        self.boot_watch = BootWatch()
 
     def run(self) -> ResultEvent:
         """Run the job's mode to its end; always returns (and emits) the result event."""
@@ -157,15 +160,22 @@ class Pipeline:
             report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
 
     def boot(self) -> Any:
-        with self._step(Step.BOOT, self.job.timeouts.boot) as report:
+        """Reset into the flashed firmware and read what the ROM and bootloader say: a board that cannot
+        start (refused signature, bad image, flash error, panic, reset loop, silence) fails here, named,
+        within seconds, instead of leaving the IEF step to wait out its time."""
+        limit = self.job.timeouts.boot
+        with self._step(Step.BOOT, limit + IEF_WATCHDOG_SLACK) as report:
             uart = open_uart(self.job.port)
             try:
                 with self._wire(uart):
                     reset = reset_into_firmware(uart, self.job.port)
-                if reset:
-                    report.message = "reset into the flashed firmware"
-                else:
-                    report.message = "this port has no reset lines; waiting for the board to start by itself"
+                    if not reset:
+                        report.message = "no reset lines on this port; waiting for the board to start"
+                        return uart
+                    uart = listen_for_boot(uart, self.boot_watch, limit=limit, on_line=self._boot_line)
+                watch = self.boot_watch
+                reached = "its IEF is asking for data" if watch.talking else "its firmware started"
+                report.message = f"reset into the flashed firmware; {reached}"
             except BaseException:
                 uart.close()
                 raise
@@ -265,6 +275,13 @@ class Pipeline:
     def _board_line(self, line: IefLine) -> None:
         source = LogSource.BOARD if line.source == "board" else LogSource.ENGINE
         self.out.log(line.text, "info", source)
+        if line.source == "board":  # a panic or a reset loop while the IEF runs ends the step at once
+            verdict = self.boot_watch.feed(line.text)
+            if verdict is not None:
+                raise BootFailedError(verdict)
+
+    def _boot_line(self, text: str) -> None:
+        self.out.log(text, "info", LogSource.BOARD)
 
     def _verify_by_readback(self, board: BoardConnection, name: str, offset: int, data: bytes) -> None:
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
