@@ -354,3 +354,61 @@ def test_a_wifi_password_that_is_not_utf8_is_refused_without_echo(data_dir: Data
     assert process.returncode == 2
     assert b"the WiFi password on stdin is not valid UTF-8 text" in process.stderr
     assert b"Traceback" not in process.stderr and b"caf" not in process.stderr + process.stdout
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_provision_on_a_terminal_shows_live_progress_and_on_a_pipe_plain_lines(  # type: ignore[no-untyped-def]
+    data_dir: DataDir, fleet: SimFleet, cli
+) -> None:
+    import pty
+    import threading
+
+    batch = _batch(cli, "line-live")
+    ap = fleet.access_point
+    base = [sys.executable, "-m", "app", "--data-dir", str(data_dir.root), "provision", "--task", "dev"]
+    argv = [*base, "--batch", batch, "--ssid", ap.ssid, "--password-stdin", "--port", fleet.urls[0]]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    env.update(TERM="xterm-256color", COLUMNS="160")
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(_read_all(master)))
+    reader.start()
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.write((ap.password + "\n").encode())
+    process.stdin.close()
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=180) == 0, stderr.decode()
+    reader.join(timeout=10)
+    os.close(master)
+    shown = got[0].decode("utf-8", "replace")
+    assert "\x1b[" in shown  # drawn, not appended
+    assert "flash (3/6)" in shown and "100%" in shown and "PASS" in shown
+    assert "1 of 1 board(s) passed" in shown
+    assert ap.password not in shown
+
+    piped = subprocess.run(
+        [*argv[:-1], fleet.urls[1]],
+        input=(ap.password + "\n").encode(),
+        capture_output=True,
+        timeout=180,
+        env=env,
+    )
+    assert piped.returncode == 0, piped.stderr.decode()
+    text = piped.stdout.decode()
+    assert "\x1b[" not in text and "flash (3/6)" not in text
+    assert f"{fleet.urls[1]}  flash   ok" in text and "1 of 1 board(s) passed" in text
