@@ -1,7 +1,7 @@
 """`ql-station provision`: provision the boards on some ports (or all of them) with a task, into a batch.
 
     ql-station provision --task T --batch B --ssid S --password-stdin (--port URL ... | --all)
-                         [--confirm-release TEXT] [--json]
+                         [--confirm-release TEXT] [--baud auto|RATE] [--json]
 
 The WiFi password is read from stdin (never from argv, where other users of the computer can see it).
 A release bootloader burns eFuses for good, so a release task needs `--confirm-release` with the batch
@@ -26,7 +26,7 @@ from app.ports.discovery import list_all_ports
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
 from app.provisioning.events import LogEvent, LogSource, Outcome
-from app.provisioning.job import DEFAULT_BAUD, PortJob
+from app.provisioning.job import AUTO_BAUD, DEFAULT_BAUD, FLASH_BAUDS, PortJob
 from app.provisioning.job_builder import job_for_request
 from app.provisioning.records import RecordsDB
 from app.provisioning.run_request import RunRequest
@@ -49,9 +49,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="TEXT",
         help="for a release task: the batch name, typed exactly (a release bootloader burns eFuses)",
     )
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"flash at (default {DEFAULT_BAUD})")
+    parser.add_argument(
+        "--baud",
+        type=_baud,
+        default=AUTO_BAUD,
+        metavar="auto|RATE",
+        help=(
+            f"flash at this rate ({', '.join(map(str, FLASH_BAUDS))}) or auto, the default: the fastest "
+            f"each port's USB bridge carries, by its USB VID/PID ({DEFAULT_BAUD} when not known)"
+        ),
+    )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
     parser.set_defaults(handler=provision_command)
+
+
+def _baud(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return AUTO_BAUD
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a baud rate (a number, or auto)") from None
+    if value not in FLASH_BAUDS:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a flashing rate esptool uses; pick one of {', '.join(map(str, FLASH_BAUDS))}"
+        )
+    return value
 
 
 def add_wifi_arguments(parser: argparse.ArgumentParser) -> None:

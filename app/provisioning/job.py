@@ -24,10 +24,21 @@ from app.domain.records import FlashImage, InstanceParams
 _T = TypeVar("_T")
 JOB_VERSION = 1
 DEFAULT_BAUD = 921600
+AUTO_BAUD = 0
+"""`baud` of a job whose rate the station picks from the port's USB bridge (app/provisioning/flash_rate)."""
+FLASH_BAUDS = (115200, 230400, 460800, 921600, 1500000, 2000000)
 MASK = "********"
 MAX_SSID_BYTES = 32
 MIN_WPA_PASSWORD = 8
 MAX_WPA_PASSWORD = 63
+
+
+def next_lower_baud(baud: int) -> int | None:
+    """The next lower flashing rate (115200: the ROM's own, no switch at all), or None below that.
+
+    The flash step falls back to it once when a write fails (app/provisioning/flash_rate.py)."""
+    lower = [rate for rate in FLASH_BAUDS if rate < baud]
+    return max(lower) if lower else None
 
 
 class JobMode(Enum):
@@ -75,7 +86,8 @@ class PortJob:
     instance: InstanceParams
     wifi_ssid: str
     wifi_password: str = field(repr=False)
-    baud: int = DEFAULT_BAUD
+    baud: int = DEFAULT_BAUD  # AUTO_BAUD: chosen by the station from the port's USB bridge
+    rate_note: str = ""  # why this baud (the USB bridge's datasheet limit, or set for the run)
     release_confirmed: bool = False
     connect_reset: ConnectReset = ConnectReset.DEFAULT
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -128,6 +140,7 @@ class PortJob:
                 "wifi_ssid": self.wifi_ssid,
                 "wifi_password": self.wifi_password,
                 "baud": self.baud,
+                "rate_note": self.rate_note,
                 "release_confirmed": self.release_confirmed,
                 "connect_reset": self.connect_reset.value,
                 "timeouts": {name: getattr(self.timeouts, name) for name in _TIMEOUT_NAMES},
@@ -167,6 +180,7 @@ class PortJob:
             wifi_ssid=reader.get("wifi_ssid", str),
             wifi_password=reader.get("wifi_password", str),
             baud=reader.get("baud", int),
+            rate_note=reader.get("rate_note", str) if "rate_note" in data else "",
             release_confirmed=reader.get("release_confirmed", bool),
             connect_reset=reader.enum("connect_reset", ConnectReset),
             timeouts=Timeouts(**{name: float(timeouts.get(name, (int, float))) for name in _TIMEOUT_NAMES}),

@@ -25,7 +25,13 @@ from app.domain.device_id import DeviceID
 from app.domain.errors import StationError
 from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode
 from app.flashing.flash_checks import check_bootloader, check_chip_matches
-from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, FlashRefusedError, VerifyError
+from app.flashing.flash_errors import (
+    BoardVanishedError,
+    FlashCancelledError,
+    FlashError,
+    FlashRefusedError,
+    VerifyError,
+)
 from app.provisioning.board_reset import open_uart, reset_into_firmware
 from app.provisioning.boot_listen import BootFailedError, listen_for_boot
 from app.provisioning.boot_watch import BootWatch
@@ -39,13 +45,16 @@ from app.provisioning.ief_session import (
     NetworkState,
     run_ief_session,
 )
-from app.provisioning.job import JobMode, PortJob
+from app.provisioning.job import AUTO_BAUD, DEFAULT_BAUD, JobMode, PortJob, next_lower_baud
 from app.provisioning.preflight import check_job_images
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_guard import StepGuard
 
 Confirm = Callable[[DeviceID], None]
 """Blocks until the station has saved the DeviceID; raises StationError when it could not."""
+
+_NOT_RETRIED = (FlashRefusedError, FlashCancelledError, BoardVanishedError)
+"""Flash failures a lower baud rate cannot help: refused on purpose, cancelled, or the board is gone."""
 
 IEF_WATCHDOG_SLACK = 5.0
 """The IEF session times itself out with a better message; the watchdog is only its safety net."""
@@ -146,18 +155,45 @@ class Pipeline:
             report.message = f"{job.bootloader.value} bootloader allowed on this {identity.name}"
 
     def flash(self, board: BoardConnection) -> None:
+        """Write and verify the images at the job's rate; if that fails on the wire, reconnect and try
+        once more at the next lower rate (a bridge or cable that cannot carry the rate), and say so."""
         job = self.job
+        baud = job.baud if job.baud != AUTO_BAUD else DEFAULT_BAUD
         with self._step(Step.FLASH, job.timeouts.flash) as report:
-            board.run_stub()
-            if job.baud != ROM_BAUD:
-                board.change_baud(job.baud)
-            result = board.write_images(job.images, sink=self.out.flash_sink)
-            for image, verified in zip(job.images, result.verified, strict=True):
-                if not verified:
-                    self._verify_by_readback(board, image.name, image.offset, image.data)
+            if job.rate_note:
+                self.out.log(f"flashing at {baud} baud: {job.rate_note}")
+            fell_back = ""
+            try:
+                self._write_images(board, baud)
+            except FlashError as error:
+                lower = next_lower_baud(baud)
+                if lower is None or isinstance(error, _NOT_RETRIED):
+                    raise
+                fell_back = f" (after {baud} baud failed: {error})"
+                self.out.log(f"flashing at {baud} baud failed ({error}); trying once at {lower}", "warning")
+                board.close()
+                baud = lower
+                with self._reconnect() as again:
+                    self._write_images(again, baud)
             total = sum(len(image.data) for image in job.images)
-            report.message = f"{len(job.images)} images, {total} bytes written and verified"
+            report.message = (
+                f"{len(job.images)} images, {total} bytes written and verified at {baud} baud{fell_back}"
+            )
             report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
+
+    def _write_images(self, board: BoardConnection, baud: int) -> None:
+        job = self.job
+        board.run_stub()
+        if baud != ROM_BAUD:
+            board.change_baud(baud)
+        result = board.write_images(job.images, sink=self.out.flash_sink)
+        for image, verified in zip(job.images, result.verified, strict=True):
+            if not verified:
+                self._verify_by_readback(board, image.name, image.offset, image.data)
+
+    def _reconnect(self) -> BoardConnection:
+        reset = ResetMode(self.job.connect_reset.value)
+        return BoardConnection.open(self.job.port, baud=ROM_BAUD, reset=reset, sink=self.out.flash_sink)
 
     def boot(self) -> Any:
         """Reset into the flashed firmware and read what the ROM and bootloader say: a board that cannot

@@ -104,6 +104,10 @@ class Uart:
         return bytes(out)
 
     def _mismatched(self) -> bool:
+        """Bytes are garbled: the two ends disagree on the rate, or it is above what the bridge carries."""
+        limit = self.faults.max_baud
+        if limit is not None and self.host_baud > limit:
+            return True
         board = self.board_baud
         return board is not None and abs(self.host_baud - board) > board * _BAUD_TOLERANCE
 

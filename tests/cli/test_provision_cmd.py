@@ -397,7 +397,7 @@ def test_provision_on_a_terminal_shows_live_progress_and_on_a_pipe_plain_lines( 
     os.close(master)
     shown = got[0].decode("utf-8", "replace")
     assert "\x1b[" in shown  # drawn, not appended
-    assert "flash (3/6)" in shown and "100%" in shown and "PASS" in shown
+    assert "100%" in shown and "PASS" in shown  # the last frame: flash bar full, outcome
     assert "1 of 1 board(s) passed" in shown
     assert ap.password not in shown
 
@@ -412,3 +412,71 @@ def test_provision_on_a_terminal_shows_live_progress_and_on_a_pipe_plain_lines( 
     text = piped.stdout.decode()
     assert "\x1b[" not in text and "flash (3/6)" not in text
     assert f"{fleet.urls[1]}  flash   ok" in text and "1 of 1 board(s) passed" in text
+
+
+def test_each_board_flashes_at_its_bridges_rate_and_falls_back_once(  # type: ignore[no-untyped-def]
+    cli, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """A CP210x board at 921600, a CH340 one at 2 Mbaud, and a CP210x clone that garbles above 460800:
+    it fails at 921600 and passes at 460800, saying so; `--baud` overrides the choice."""
+    from app.sim.faults import Faults
+
+    cp210x, ch340 = (0x10C4, 0xEA60), (0x1A86, 0x7523)
+    with SimFleet(
+        tmp_path / "bridges",
+        count=3,
+        pacing=False,
+        registry=data_dir.sim_registry,
+        usb_ids=[cp210x, ch340, cp210x],
+        faults=[Faults(max_baud=921600), Faults(max_baud=2000000), Faults(max_baud=460800)],
+    ) as fleet:
+        batch = _batch(cli, "line-rates")
+        ports = [arg for url in fleet.urls for arg in ("--port", url)]
+        result = _provision(cli, fleet, batch, *ports, "--json")
+        assert result.code == 0, result.out[-3000:] + result.err
+        events = [json.loads(line) for line in result.out.splitlines()]
+
+        def flash_message(url: str) -> str:
+            return next(
+                e["message"]
+                for e in events
+                if e["type"] == "step"
+                and e["port"] == url
+                and e["step"] == "flash"
+                and e["status"] == "passed"
+            )
+
+        def logs(url: str) -> list[str]:
+            return [e["text"] for e in events if e["type"] == "log" and e["port"] == url]
+
+        assert flash_message(fleet.urls[0]).endswith("at 921600 baud")
+        assert any(
+            line.startswith("flashing at 921600 baud: Silicon Labs CP210x: Silicon Labs CP2102/9 datasheet")
+            for line in logs(fleet.urls[0])
+        )
+        assert flash_message(fleet.urls[1]).endswith("at 2000000 baud")
+        clone = flash_message(fleet.urls[2])
+        assert "at 460800 baud (after 921600 baud failed:" in clone
+        assert any(
+            line.startswith("flashing at 921600 baud failed") and "trying once at 460800" in line
+            for line in logs(fleet.urls[2])
+        )
+
+        forced = _provision(cli, fleet, batch, "--port", fleet.urls[1], "--baud", "460800", "--json")
+        assert forced.code == 0, forced.err
+        again = [json.loads(line) for line in forced.out.splitlines()]
+        assert any(
+            e["type"] == "step" and e["step"] == "flash" and e["message"].endswith("at 460800 baud")
+            for e in again
+        )
+
+
+@pytest.mark.parametrize("rate", ["fast", "9600", "1000000", ""])
+def test_a_baud_that_esptool_does_not_use_is_refused(  # type: ignore[no-untyped-def]
+    cli, rate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["provision", "--task", "dev", "--batch", "b", "--ssid", "s", "--password-stdin", "--all"]
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv, "--baud", rate, stdin="x\n")
+    assert exited.value.code == 2
+    assert "argument --baud:" in capsys.readouterr().err
