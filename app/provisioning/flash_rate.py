@@ -32,7 +32,7 @@ def choose_flash_rate(bridge: UsbBridge | None, requested: int = AUTO_BAUD) -> F
     """The rate for a board behind `bridge` (None: not known), honouring a rate set for the run."""
     if requested != AUTO_BAUD:
         limit = bridge.max_baud if bridge is not None else None
-        if limit is not None and requested > limit:
+        if bridge is not None and limit is not None and requested > limit:
             return FlashRate(
                 requested, f"set for this run, above the {bridge.label}'s {limit} (it may fall back)"
             )
