@@ -41,6 +41,7 @@ class BootFault(Enum):
     SECURE_BOOT = "secure boot verification failed"
     INVALID_HEADER = "invalid image header"
     IMAGE_CORRUPT = "damaged firmware image"
+    WRONG_CHIP = "image built for another chip"
     FLASH_READ = "flash read error"
     NO_APP = "no bootable app"
     BROWNOUT = "repeated brown-out resets"
@@ -62,6 +63,7 @@ _ADVICE = {
         "image are wrong for this chip; provision it again and check the task's images"
     ),
     BootFault.IMAGE_CORRUPT: "the image in flash is damaged; provision the board again",
+    BootFault.WRONG_CHIP: "the task's images were built for another chip type; check the task's device type",
     BootFault.FLASH_READ: (
         "the chip cannot read its flash: check the board's power and that nothing is wired to the flash "
         "pins (GPIO6-11 on an ESP32), then provision it again"
@@ -130,6 +132,7 @@ _CLUES: tuple[tuple[re.Pattern[str], BootFault], ...] = (
         ),
         BootFault.IMAGE_CORRUPT,
     ),
+    (re.compile(r"mismatch chip ID|invalid chip id", re.IGNORECASE), BootFault.WRONG_CHIP),
     (re.compile(r"Brownout detector was triggered"), BootFault.BROWNOUT),
     (re.compile(r"Task watchdog got triggered|wdt timeout", re.IGNORECASE), BootFault.WATCHDOG),
 )

@@ -172,9 +172,12 @@ class Pipeline:
                 fell_back = f" (after {baud} baud failed: {error})"
                 self.out.log(f"flashing at {baud} baud failed ({error}); trying once at {lower}", "warning")
                 board.close()
+                try:
+                    with self._reconnect() as again:
+                        self._write_images(again, lower)
+                except FlashError as second:
+                    raise type(error)(f"{error}; tried once more at {lower} baud: {second}") from None
                 baud = lower
-                with self._reconnect() as again:
-                    self._write_images(again, baud)
             total = sum(len(image.data) for image in job.images)
             report.message = (
                 f"{len(job.images)} images, {total} bytes written and verified at {baud} baud{fell_back}"

@@ -85,6 +85,14 @@ E (360) boot: Factory app partition is not bootable
 E (365) boot: No bootable app partitions in the partition table
 """
 
+WRONG_CHIP = """\
+rst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)
+I (27) boot: ESP-IDF v5.1.2 2nd stage bootloader
+E (95) boot_comm: mismatch chip ID, expected 5, found 9
+E (100) boot: Factory app partition is not bootable
+E (105) boot: No bootable app partitions in the partition table
+"""
+
 PANIC = """\
 rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)
 I (245) boot: Loaded app from partition at offset 0x10000
@@ -176,6 +184,7 @@ def test_the_ief_marker_means_the_firmware_talks() -> None:
         (APP_CHECKSUM, BootFault.IMAGE_CORRUPT, "Checksum failed"),
         (APP_MISSING, BootFault.INVALID_HEADER, "invalid magic byte"),
         (PANIC, BootFault.PANIC, "Guru Meditation Error"),
+        (WRONG_CHIP, BootFault.WRONG_CHIP, "mismatch chip ID, expected 5, found 9"),
         (ABORT, BootFault.PANIC, "abort() was called"),
         (BROWNOUT_LOOP, BootFault.BROWNOUT, "Brownout detector was triggered"),
         (C3_WATCHDOG_LOOP, BootFault.WATCHDOG, "TG0WDT_SYS_RST"),

@@ -68,3 +68,26 @@ def test_rate_for_port_looks_the_port_up() -> None:
 )
 def test_next_lower_rate(baud: int, lower: int | None) -> None:
     assert next_lower_baud(baud) == lower
+
+
+def test_a_bridge_too_slow_for_both_tries_fails_the_flash_naming_both(  # type: ignore[no-untyped-def]
+    instance, batch, records, make_fleet
+) -> None:
+    from dataclasses import replace
+
+    from app.provisioning.events import LogEvent, Outcome, Step
+    from app.provisioning.job_builder import provisioning_job
+    from app.sim.faults import Faults
+
+    from .conftest import DEV_TASK, run_jobs
+
+    fleet = make_fleet(1, faults=[Faults(max_baud=230400)])
+    ap = fleet.access_point
+    job = provisioning_job(instance, task=DEV_TASK, batch=batch, ssid=ap.ssid, password=ap.password)
+    job = replace(job, baud=921600).for_port(fleet.urls[0])
+    events, summaries = run_jobs(instance, records, [job])
+    summary = summaries[job.port]
+    assert summary.outcome is Outcome.FAIL and summary.step is Step.FLASH, summary.message
+    assert "tried once more at 460800 baud" in summary.message
+    logs = [e.text for e in events.of_port(job.port) if isinstance(e, LogEvent)]
+    assert any(text.startswith("flashing at 921600 baud failed") for text in logs)
