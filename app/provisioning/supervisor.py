@@ -40,6 +40,7 @@ from typing import IO, Protocol
 from app.domain.device_id import parse_device_id
 from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
+from app.ports.discovery import list_all_ports
 from app.ports.reservation import PortReservation, reserve_port
 from app.provisioning.board_reset import hard_reset
 from app.provisioning.board_vetting import BoardVetter
@@ -59,7 +60,8 @@ from app.provisioning.events import (
     StepStatus,
     from_json_line,
 )
-from app.provisioning.job import JobMode, PortJob, Redactor
+from app.provisioning.flash_rate import rate_for_port
+from app.provisioning.job import AUTO_BAUD, JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
 from app.provisioning.station_replies import (
     board_refused_reply,
@@ -70,6 +72,7 @@ from app.provisioning.station_replies import (
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_log import StepLog, StepLogEntry
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
+from app.system.paths import DataDir
 
 DEFAULT_GRACE_SECONDS = 3.0
 STDERR_TAIL_LINES = 12
@@ -168,6 +171,7 @@ class Supervisor:
         elsewhere refuses the whole command at once instead of leaving half the boards started."""
         if any(not job.port for job in jobs):
             raise ValidationError("the job names no port")
+        jobs = self._with_flash_rates(jobs)
         with self._lock:
             for job in jobs:
                 current = self._runs.get(job.port)
@@ -178,6 +182,20 @@ class Supervisor:
             self._runs.update((run.job.port, run) for run in runs)
         for run in runs:
             run.start()
+
+    def _with_flash_rates(self, jobs: list[PortJob]) -> list[PortJob]:
+        """A job whose rate is automatic gets the fastest its port's USB bridge carries (flash_rate)."""
+        if not any(job.mode is JobMode.PROVISION and job.baud == AUTO_BAUD for job in jobs):
+            return jobs
+        registry = DataDir(self._data_dir).sim_registry if self._data_dir is not None else None
+        known = list_all_ports(registry)
+        out = []
+        for job in jobs:
+            if job.mode is JobMode.PROVISION and job.baud == AUTO_BAUD:
+                rate = rate_for_port(job.port, known)
+                job = dataclasses.replace(job, baud=rate.baud, rate_note=rate.reason)
+            out.append(job)
+        return out
 
     def _reserve_all(self, ports: list[str]) -> list[PortReservation | None]:
         if self._data_dir is None:

@@ -93,3 +93,16 @@ def test_nobody_listening_loses_output() -> None:
     uart = Uart(Faults(), pacing=False)
     uart.write(uart.generation, b"into the void")
     assert uart.tx_bytes == len(b"into the void")
+
+
+@pytest.mark.parametrize(("host_baud", "garbled"), [(460800, False), (921600, False), (2000000, True)])
+def test_a_bridge_garbles_above_its_limit_even_when_both_ends_agree(host_baud: int, garbled: bool) -> None:
+    uart = Uart(Faults(max_baud=921600), pacing=False)
+    sent = _collecting(uart)
+    uart.board_baud = uart.host_baud = host_baud
+    uart.write(uart.generation, b"\x01\x02 response")
+    uart.host_data(b"command")
+    expected_out = garble(b"\x01\x02 response") if garbled else b"\x01\x02 response"
+    expected_in = garble(b"command") if garbled else b"command"
+    assert b"".join(sent) == expected_out
+    assert uart.read(uart.generation, 100, 0.1) == expected_in
