@@ -52,6 +52,7 @@ from app.instance.local import (
     users,
 )
 from app.instance.local.database import Database
+from app.instance.local.enrolment import DeviceEnrolment
 from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.key_unlock import LazyProtector
 from app.instance.local.migrations import migrate
@@ -160,6 +161,10 @@ class LocalInstance:
                 conn, self._actor, "tls.issue-server", certificate.names[0], ", ".join(certificate.names)
             )
         return certificate
+
+    def device_enrolment(self) -> DeviceEnrolment:
+        """The instance side of the enrolment service, on this instance's database and keys."""
+        return DeviceEnrolment(self._db, self._protector)
 
     def dashboard_summary(self) -> DashboardSummary:
         mode = self._protector.mode()

@@ -114,7 +114,23 @@ CREATE TABLE activity (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_DEVICE_CERTIFICATES = """
+CREATE TABLE device_certificates (
+    device_id BLOB PRIMARY KEY,
+    serial_hex TEXT NOT NULL,
+    not_before_ms INTEGER NOT NULL,
+    not_after_ms INTEGER NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    first_enrolled_ms INTEGER NOT NULL,
+    enrolled_ms INTEGER NOT NULL,
+    enrolments INTEGER NOT NULL DEFAULT 1,
+    firmware TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+"""
+"""Each enrolled device's current certificate (public), written by the enrolment service
+(`app/instance/local/enrolment.py`); the device key never reaches the instance."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _DEVICE_CERTIFICATES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
