@@ -92,3 +92,38 @@ def start_enrolment(
     )
     service.start()
     return service
+
+
+@dataclass
+class BesideServer:
+    """The enrolment service started by `ql-station serve`, or why it is not running."""
+
+    service: EnrolmentService | None
+    banner: str
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+
+
+def start_beside_server(instance: LocalInstance, requested: str | None, key_folder: Path) -> BesideServer:
+    """For `serve`: `requested` HOST:PORT must work (else ValidationError); `off` disables the service.
+
+    With nothing requested the service takes 127.0.0.1 and the port boards are told (instance default
+    6000); if that port is taken, the HTTPS server still serves and the banner says what to do, because
+    the stations relying on it should not lose it over a port clash on the device side.
+    """
+    if requested is not None and requested.strip().lower() == "off":
+        return BesideServer(None, "Enrolment service: off (--enrol-listen off)")
+    if requested is not None:
+        service = start_enrolment(instance, EnrolListen.parse(requested), key_folder)
+    else:
+        listen = EnrolListen(DEFAULT_HOST, instance.instance_params().port)
+        try:
+            service = start_enrolment(instance, listen, key_folder)
+        except ValidationError as exc:
+            return BesideServer(
+                None, f"Enrolment service NOT running: {exc}; choose one with --enrol-listen HOST:PORT"
+            )
+    host = f"[{service.host}]" if ":" in service.host else service.host
+    return BesideServer(service, f"Enrolment service for devices at {host}:{service.port} (TLS)")
