@@ -131,6 +131,7 @@ class EnrolmentService:
         try:
             self._count(lambda c: setattr(c, "connections", c.connections + 1))
             conn.settimeout(self.line_timeout)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one short line per turn
             try:
                 tls = self._context.wrap_socket(conn, server_side=True)
             except (OSError, ssl.SSLError) as exc:

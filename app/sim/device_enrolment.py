@@ -135,6 +135,7 @@ def enrol(
         raise EnrolFailure(f"connect to {address[0]}:{address[1]} failed: {exc.strerror or exc}") from None
     with raw:
         raw.settimeout(_SLICE)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = context.wrap_socket(raw, server_hostname=server_name, do_handshake_on_connect=False)
         except (ValueError, ssl.SSLError) as exc:
