@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest fuzz fault-matrix bench screenshots clean
+.PHONY: run test lint typecheck layers pytest fuzz fault-matrix bench screenshots clean installer deb installer-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,5 +51,34 @@ fault-matrix: $(STAMP)
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshots.py
 
+## The installer: a frozen onedir bundle (build_installer.spec) built in its own clean environment
+## (runtime + server + PyInstaller only, none of the test tools), then a Debian package of it.
+INSTALLER_VENV ?= .venv-installer
+IBIN    := $(INSTALLER_VENV)/bin
+ISTAMP  := $(INSTALLER_VENV)/.installed
+DIST    := build/dist
+BUNDLE  := $(DIST)/quarklink-station
+
+$(ISTAMP): pyproject.toml
+	rm -rf $(INSTALLER_VENV)
+	$(PYTHON) -m venv $(INSTALLER_VENV)
+	$(IBIN)/python -m pip install --quiet --upgrade pip
+	$(IBIN)/python -m pip install --quiet '.[server,build]'
+	touch $(ISTAMP)
+
+installer: $(ISTAMP)
+	rm -rf $(BUNDLE)
+	$(IBIN)/pyinstaller --noconfirm --log-level WARN --distpath $(DIST) --workpath build/pyinstaller \
+		build_installer.spec
+	@du -sh $(BUNDLE)
+
+## build/dist/quarklink-station_<version>_<arch>.deb from the bundle (needs dpkg-deb).
+deb: installer
+	$(PYTHON) packaging/build_deb.py --bundle $(BUNDLE) --out $(DIST)
+
+## Bundle + package, unpacked into a temporary root, then the frozen program run from there.
+installer-check: installer
+	$(PYTHON) packaging/installer_check.py --bundle $(BUNDLE) --out $(DIST)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INSTALLER_VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ It is the one module allowed to reach both the headless CLI and the Qt UI, so th
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.provisioning.fork_server import main as fork_server_main
 
         return fork_server_main(args_list[1:])
+    if args_list[:1] == ["demo-simulator-watch"]:
+        # The frozen bundle's way to start the demo simulator's watchdog (no `python -m` there).
+        from app.workers.demo_simulator import main as watch_main
+
+        return watch_main(["watch", *args_list[1:]])
     from app.cli.main import build_parser, run
     from app.system.paths import resolve_data_dir
 
@@ -36,3 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             actor=args.actor,
         )
     return run(args_list)
+
+
+def gui_main(argv: Sequence[str] | None = None) -> int:
+    """The frozen windowed executable: the same program, started with no console.
+
+    A windowed Windows program has `sys.stdout` and `sys.stderr` set to None, so the first print
+    (argparse's usage, a log line) would raise; they go to the null device instead.
+    """
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process
+    return main(argv)

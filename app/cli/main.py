@@ -32,9 +32,11 @@ from app.cli import (
     provision_cmd,
     records_cmd,
     reenrol_cmd,
+    self_check_cmd,
     serve_cmd,
     sim_cmd,
     task_cmd,
+    token_cmd,
     user_cmd,
 )
 from app.cli.context import CliContext
@@ -48,6 +50,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     task_cmd,
     image_cmd,
     user_cmd,
+    token_cmd,
     log_cmd,
     ports_cmd,
     provision_cmd,
@@ -57,6 +60,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     sim_cmd,
     serve_cmd,
     board_cmd,
+    self_check_cmd,
     port_worker_cmd,
 )
 

@@ -18,7 +18,7 @@ import argparse
 from app.cli.context import CliContext
 from app.cli.table import print_table
 from app.provisioning.device_journal import AttentionAction, JournalEntry, JournalState
-from app.provisioning.device_push import flush_outbox
+from app.provisioning.device_push import flush_outbox, log_discard
 from app.provisioning.records import RecordsDB
 
 LISTED = 1000  # entries listed per kind; counts cover all
@@ -119,6 +119,8 @@ def act_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     action: AttentionAction = args.action
     with RecordsDB(ctx.data_dir.records_db) as records:
+        if action is AttentionAction.DISCARD:
+            log_discard(ctx.open_instance(), records.journal, args.entry, args.reason)
         successor = records.journal.act(
             args.entry,
             action,

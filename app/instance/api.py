@@ -164,6 +164,14 @@ class Instance(Protocol):
         """Newest first; `page.search` matches actor, action, target or details."""
         ...
 
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        """Log that a DeviceID a station received will not reach `batch`, and why (a person decided).
+
+        A station never drops a DeviceID silently: when its push was refused and a person gives it up,
+        the instance's activity log says who, which device and why.
+        """
+        ...
+
 
 @runtime_checkable
 class KeyedPushes(Protocol):

@@ -18,7 +18,13 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.domain.errors import InstanceUnavailableError, StationError, StorageError
+from app.domain.errors import (
+    InstanceUnavailableError,
+    NotFoundError,
+    StationError,
+    StorageError,
+    ValidationError,
+)
 from app.instance.api import Instance, keyed_add, keyed_move
 from app.provisioning.device_journal import DeviceJournal, JournalEntry, JournalState
 
@@ -162,6 +168,20 @@ def _deliver_group(instance: Instance, journal: DeviceJournal, group: list[Journ
         if results[-1].state is JournalState.QUEUED:
             break
     return results
+
+
+def log_discard(instance: Instance, journal: DeviceJournal, entry_id: int, reason: str) -> None:
+    """Tell the instance's activity log that a refused DeviceID is given up, before the journal says so.
+
+    In this order, an instance that cannot be reached leaves the entry needing attention (the person
+    tries again later) rather than discarded with no trace on the instance.
+    """
+    entry = journal.get(entry_id)
+    if entry is None:
+        raise NotFoundError(f"no outbox entry {entry_id}")
+    if not reason.strip():
+        raise ValidationError("say why the DeviceID is discarded: the reason goes to the activity log")
+    instance.discard_device_push(entry.device_id, entry.batch, reason)
 
 
 def _reason(error: BaseException) -> str:

@@ -3,7 +3,7 @@
 Either way each board gets its own process, reading its job on stdin and writing events on stdout (see
 app/provisioning/port_worker.py); only the cost of starting differs.
 
-- `CommandLauncher` runs `python -m app port-worker` (or the frozen executable's subcommand) for every
+- `CommandLauncher` runs `python -m app port-worker` (or the frozen console executable's) for every
   board. Each start imports esptool again, ~0.25 CPU-s.
 - `ForkServerLauncher` starts one `worker-fork-server` (app/provisioning/fork_server.py) that has
   imported everything once, and asks it to fork a worker per board: a few milliseconds each. Used on
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from app.provisioning.fork_server import PID, READY, REQUEST
+from app.system.executable import station_command
 
 SERVER_EXIT_SECONDS = 5.0
 READY_SECONDS = 60.0  # importing the worker takes ~0.2 s; a server silent this long is stuck
@@ -64,10 +65,8 @@ class WorkerLauncher(Protocol):
 
 
 def program() -> list[str]:
-    """This program: the frozen executable itself, or Python running the `app` package."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "app"]
+    """This program: the frozen bundle's console executable, or Python running the `app` package."""
+    return station_command()
 
 
 def worker_command() -> list[str]:
@@ -93,7 +92,10 @@ def worker_environment() -> dict[str, str]:
 
 
 # Workers get their own process group: Ctrl-C reaches the station only, which then cancels them.
-_NEW_PROCESS_GROUP: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+# On Windows the console executable started from the windowed GUI would open a console window each.
+_NEW_PROCESS_GROUP: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(
+    subprocess, "CREATE_NO_WINDOW", 0
+)
 
 
 class CommandLauncher:
@@ -355,8 +357,9 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def fork_server_supported() -> bool:
-    """Linux, not frozen: a fork of a plain Python process is safe and cheap there."""
-    return sys.platform.startswith("linux") and not getattr(sys, "frozen", False)
+    """Linux: a fork of a Python process is safe and cheap there. The frozen onedir bundle runs its
+    program in the executable's own process (no unpacking parent), so its fork server is the same."""
+    return sys.platform.startswith("linux")
 
 
 def default_launcher(niceness: int = 0) -> WorkerLauncher:

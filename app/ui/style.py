@@ -24,6 +24,10 @@ _COLOURS = {
         "alternate": "#f6f8fa",
         "banner": "#fdecea",
         "banner_text": "#8a1c1c",
+        "notice": "#eef4fb",
+        "notice_text": "#1f4e79",
+        "offline": "#fff4e0",
+        "offline_text": "#7a4300",
     },
     "dark": {
         "window": "#1b222b",
@@ -35,6 +39,10 @@ _COLOURS = {
         "alternate": "#1d252e",
         "banner": "#4a1f1f",
         "banner_text": "#ffd7d7",
+        "notice": "#1d2f44",
+        "notice_text": "#cfe3f7",
+        "offline": "#4a3516",
+        "offline_text": "#ffe2b0",
     },
 }
 
@@ -62,6 +70,10 @@ QLabel#problem {{ color: {down}; }}
 QLabel#hint {{ color: {muted}; }}
 QFrame#errorBanner {{ background: {banner}; border-bottom: 1px solid {down}; }}
 QFrame#errorBanner QLabel {{ color: {banner_text}; }}
+QFrame#offlineBanner {{ background: {notice}; border-bottom: 1px solid {border}; }}
+QFrame#offlineBanner QLabel {{ color: {notice_text}; }}
+QFrame#offlineBanner[offline="true"] {{ background: {offline}; border-bottom: 1px solid {degraded}; }}
+QFrame#offlineBanner QLabel[offline="true"] {{ color: {offline_text}; font-weight: 600; }}
 QPushButton#primary {{ background: #2f6fb2; color: white; border: 1px solid #285f99; border-radius: 4px;
     padding: 5px 14px; }}
 QPushButton#primary:disabled {{ background: #8fb1d6; border-color: #8fb1d6; }}
@@ -71,7 +83,7 @@ QStatusBar QLabel {{ padding: 0 8px; }}
 
 def style_sheet(theme: str = "light") -> str:
     colours = _COLOURS.get(theme, _COLOURS["light"])
-    return _SHEET.format(down=DOWN, **colours)
+    return _SHEET.format(down=DOWN, degraded=DEGRADED, **colours)
 
 
 STYLE_SHEET = style_sheet("light")

@@ -9,8 +9,8 @@ a tiny watchdog process ends the simulator: the watchdog holds the read end of a
 end is in the station, so the station's death, however it happens, closes the pipe; the watchdog reads
 end-of-file and terminates the simulator (SIGTERM, SIGKILL after a grace period). The write end is not
 inherited by any other child (Python pipes are non-inheritable), so a port worker cannot keep the
-simulator alive by accident. (The frozen executable has no `-m` to start the watchdog with; there only
-`stop()` ends the simulator.)
+simulator alive by accident. (The frozen bundle has no `-m`: there the watchdog is the console
+executable's hidden `demo-simulator-watch <pid>` subcommand.)
 
     python -m app.workers.demo_simulator watch <simulator pid>   # the watchdog; stdin is the pipe
 
@@ -35,6 +35,7 @@ from typing import IO
 
 from app.domain.errors import StationError
 from app.provisioning.worker_launch import worker_environment
+from app.system.executable import is_frozen, station_command
 from app.system.paths import DataDir
 
 READY_TIMEOUT_S = 60.0
@@ -42,6 +43,7 @@ STOP_GRACE_S = 5.0
 STOPPED = b"stopped\n"
 SIMULATOR_NICENESS = 10
 AP_PASSWORD_FILENAME = "access-point-password"  # noqa: S105 - the file `ql-station sim` writes
+WATCH_SUBCOMMAND = "demo-simulator-watch"  # app/entry.py routes it here in the frozen bundle
 
 
 class DemoSimulatorError(StationError):
@@ -55,10 +57,15 @@ class SimulatedNetwork:
 
 
 def app_command() -> list[str]:
-    """How to run this program: the frozen executable itself, or `python -m app`."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "app"]
+    """How to run this program: the frozen bundle's console executable, or `python -m app`."""
+    return station_command()
+
+
+def watchdog_command(pid: int) -> list[str]:
+    """The watchdog: this module run by Python, or the frozen bundle's hidden `demo-simulator-watch`."""
+    if is_frozen():
+        return [*station_command(), WATCH_SUBCOMMAND, str(pid)]
+    return [sys.executable, "-m", "app.workers.demo_simulator", "watch", str(pid)]
 
 
 class DemoSimulator:
@@ -136,12 +143,10 @@ class DemoSimulator:
         return self.urls
 
     def _start_watchdog(self, pid: int) -> None:
-        if getattr(sys, "frozen", False):
-            return  # the frozen executable has no `-m`; there only stop() ends the simulator
         read_end, write_end = os.pipe()
         try:
             self.watchdog = subprocess.Popen(
-                [sys.executable, "-m", "app.workers.demo_simulator", "watch", str(pid)],
+                watchdog_command(pid),
                 stdin=read_end,
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,

@@ -66,3 +66,17 @@ def test_a_refused_id_needs_attention_until_a_person_decides(cli: Cli, data_dir:
     assert json.loads(cli("outbox", "--json").out)["entries"] == []
     twice = cli("outbox", "move", str(entry))
     assert twice.code == 2 and "does not need attention" in twice.err
+
+
+def test_a_discard_is_logged_on_the_instance_with_its_reason(cli: Cli, data_dir: Path) -> None:
+    for name in ("line", "field"):
+        assert cli("batch", "create", name).code == 0
+    (device,) = _queue(data_dir, "line", 1, "scrapped")
+    assert cli("batch", "add", "field", "--device", device).code == 0
+    cli("outbox", "send")
+    entry = json.loads(cli("outbox", "--json").out)["entries"][0]["entry"]
+    done = cli("outbox", "discard", str(entry), "--reason", "board scrapped")
+    assert done.code == 0, done.err
+    log = cli("log", "--search", "push-discarded")
+    assert device[:12] in log.out and "board scrapped" in log.out
+    assert json.loads(cli("outbox", "--json").out)["needs_attention"] == 0

@@ -26,15 +26,10 @@ from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
-from app.instance.remote.connection import Connection
-from app.instance.remote.instance import RemoteInstance
-from app.server.http_api import create_app
-from app.server.https_server import HttpsServer, Listen, bind, tls_context
-from app.server.served_instance import ServedInstance
+from tests.support.served import ServedInstanceForTests
 
 IMPLEMENTATIONS = ["local", "remote", "mirror"]
 RSA_KEY = "rsa-module-key"
-CONTRACT_PASSWORD = "correct horse battery"
 
 
 class LocalInstances:
@@ -54,40 +49,8 @@ class LocalInstances:
             instance.close()
 
 
-class RemoteInstances:
-    """A fresh local instance served over HTTPS on 127.0.0.1; handles are RemoteInstance clients."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.served = ServedInstance(folder / "instance.sqlite3")
-        try:
-            certificate = self.served.station.issue_server_certificate(["127.0.0.1"])
-            self.ca_file = folder / "paired-root-ca.pem"
-            root = next(c for c in self.served.station.certificates() if c.role == "root")
-            self.ca_file.write_text(root.pem)
-            sock = bind(Listen("127.0.0.1", 0))
-            self.server = HttpsServer(create_app(self.served), sock, tls_context(certificate, folder))
-            self.server.start()
-        except BaseException:
-            self.served.close()
-            raise
-        self.url = f"https://127.0.0.1:{self.server.port}"
-        self._opened: list[RemoteInstance] = []
-
-    def __call__(self, actor: str | None = None) -> Instance:
-        if actor is None:
-            token = self.served.issue_token(None)
-            instance = RemoteInstance(Connection(self.url, self.ca_file, token=token))
-        else:
-            instance = RemoteInstance.sign_in(self.url, self.ca_file, actor, CONTRACT_PASSWORD)
-        self._opened.append(instance)
-        return instance
-
-    def close(self) -> None:
-        for instance in self._opened:
-            instance.close()
-        self.server.stop()
-        self.served.close()
+class RemoteInstances(ServedInstanceForTests):
+    """The served instance of tests/support/served.py under the name the contract suite uses."""
 
 
 class MirrorInstances(RemoteInstances):

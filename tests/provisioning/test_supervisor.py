@@ -33,6 +33,7 @@ from app.provisioning.events import (
 from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import JobMode, Timeouts
 from app.provisioning.job_builder import provisioning_job
+from app.provisioning.record_export import ExportFormat
 from app.provisioning.records import PushState, RecordsDB
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.supervisor import Supervisor
@@ -426,6 +427,16 @@ def test_no_secret_in_events_records_or_files(
     csv_file = tmp_path / "records.csv"
     records.export_csv(csv_file)
     assert password not in csv_file.read_text(encoding="utf-8")
+    json_file = tmp_path / "records.json"
+    assert records.export(json_file, ExportFormat.JSON) == 2
+    assert password not in json_file.read_text(encoding="utf-8")
+    passed, failed = (records.get(summaries[url].record_id) for url in fleet.urls)
+    assert passed is not None and failed is not None
+    assert passed.step == "done" and passed.step_log[-1].status == "pass"
+    for record in (passed, failed):  # the step log holds the steps, with the secret nowhere in them
+        assert {"detect", "check"} <= {e.step for e in record.step_log}
+        assert all(password not in e.message for e in record.step_log)
+    assert failed.step == summaries[fleet.urls[1]].step.value and failed.step_log[-1].status == "fail"
     for path in records.path.parent.glob(records.path.name + "*"):
         assert password.encode() not in path.read_bytes(), path
 
@@ -450,6 +461,9 @@ def test_a_wrong_wifi_password_fails_the_board_but_its_id_is_kept(
     assert device_id in summary.message and summary.device_id == device_id
     (record,) = records.list_records().items
     assert record.outcome is Outcome.FAIL and record.device_id == device_id  # never an empty device_id
+    assert record.step == "ief" and record.step_log[-1].status == "fail"
+    assert any(e.step == "push" for e in record.step_log)  # the station's own steps are logged too
+    assert all(wrong not in e.message for e in record.step_log)
     assert _batch_ids(instance, batch) == {device_id}  # journaled IDs only move forward
     assert all(wrong not in event.to_json_line() for event in events.events)
 

@@ -21,7 +21,10 @@ from app.ui.pages.registry import PAGES, STATION_ORDER
 from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
-ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Station", "Outbox", "Settings"]
+ADMIN_PAGES = [
+    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
+]  # fmt: skip
 
 
 def nav_titles(window: MainWindow) -> list[str]:

@@ -114,7 +114,22 @@ CREATE TABLE activity (
 );
 """
 
-_DEVICE_CERTIFICATES = """
+_V2 = """
+CREATE TABLE idempotency (
+    actor TEXT NOT NULL,
+    method TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_sha256 BLOB NOT NULL,
+    response TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (actor, method, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"""
+"""Version 2: answers of keyed pushes, kept in the transaction of the push (see `idempotency`)."""
+
+
+_V3 = """
 CREATE TABLE device_certificates (
     device_id BLOB PRIMARY KEY,
     serial_hex TEXT NOT NULL,
@@ -127,10 +142,11 @@ CREATE TABLE device_certificates (
     firmware TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 """
-"""Each enrolled device's current certificate (public), written by the enrolment service
+"""Version 3: each enrolled device's current certificate (public), written by the enrolment service
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _DEVICE_CERTIFICATES)
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

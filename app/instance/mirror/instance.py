@@ -496,6 +496,12 @@ class MirrorInstance:
             lambda: self.store.page(ACTIVITY.kind, ACTIVITY.tp, page),
         )
 
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        self._change(
+            f"discarding DeviceID {device_id}",
+            lambda: self.remote.discard_device_push(device_id, batch, reason),
+        )
+
 
 def _everything(listing: Callable[[PageRequest], Page[Any]]) -> list[Any]:
     return list(iterate_pages(listing))

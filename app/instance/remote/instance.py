@@ -37,6 +37,7 @@ from app.domain.records import (
     sample,
 )
 from app.instance.api import DEFAULT_POLICY
+from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
 from app.instance.remote.arguments import bind, encode, result_from
 from app.instance.remote.connection import Connection
@@ -262,6 +263,19 @@ class RemoteInstance:
 
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         return cast(Page[ActivityEntry], self._call("list_activity", page))
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        self._call("discard_device_push", device_id, batch, reason)
+
+    # --- API tokens (ApiTokenAdmin) --------------------------------------------------------------
+    def create_api_token(self, name: str, days: int = DEFAULT_DAYS) -> NewApiToken:
+        return cast(NewApiToken, self._call("create_api_token", name, days))
+
+    def list_api_tokens(self, page: PageRequest = PageRequest()) -> Page[ApiToken]:
+        return cast(Page[ApiToken], self._call("list_api_tokens", page))
+
+    def revoke_api_token(self, name: str) -> None:
+        self._call("revoke_api_token", name)
 
 
 def _repeats(texts: list[str]) -> list[str]:

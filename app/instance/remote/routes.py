@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 
 from app.domain.records import PageRequest
 from app.instance.api import Instance
+from app.instance.api_tokens import ApiTokenAdmin
 
 API_PREFIX = "/v1"
 SESSION_PATH = f"{API_PREFIX}/session"
@@ -86,13 +87,20 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("set_user_role", "PUT", "/user/role"),
     ("delete_user", "DELETE", "/user"),
     ("list_activity", "GET", "/activity"),
+    ("discard_device_push", "POST", "/discarded-pushes"),
 )
+_TOKEN_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("create_api_token", "POST", "/api-tokens"),
+    ("list_api_tokens", "GET", "/api-tokens"),
+    ("revoke_api_token", "DELETE", "/api-token"),
+)
+"""`ApiTokenAdmin`: served beside the instance, not part of it (see `app.instance.api_tokens`)."""
 _IDEMPOTENT = frozenset({"add_devices", "move_devices"})
 NOT_SERVED = frozenset({"close"})  # closing a client closes its connections, not the instance
 
 
-def _route(method: str, verb: str, path: str) -> Route:
-    function = getattr(Instance, method)
+def _route(method: str, verb: str, path: str, protocol: type = Instance) -> Route:
+    function = getattr(protocol, method)
     hints = get_type_hints(function)
     arguments = tuple(
         Argument(p.name, hints[p.name], p.default)
@@ -108,8 +116,13 @@ def routes() -> tuple[Route, ...]:
 
 
 @cache
+def token_routes() -> tuple[Route, ...]:
+    return tuple(_route(*row, protocol=ApiTokenAdmin) for row in _TOKEN_TABLE)
+
+
+@cache
 def route_of(method: str) -> Route:
-    for route in routes():
+    for route in (*routes(), *token_routes()):
         if route.method == method:
             return route
     raise KeyError(method)

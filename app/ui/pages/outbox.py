@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.paging import iterate_pages
 from app.provisioning.device_journal import AttentionAction, JournalEntry, JournalState
-from app.provisioning.device_push import FlushReport, flush_outbox
+from app.provisioning.device_push import FlushReport, flush_outbox, log_discard
 from app.provisioning.records import RecordsDB
 from app.system.paths import DataDir
 from app.ui.models.formatting import count, when
@@ -32,6 +33,7 @@ from app.ui.pages.context import PageContext
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
 
+WIDTHS = (60, 500, 140, 150, 50)  # a DeviceID's 64 hex digits fit whole
 LISTED = 2000  # rows a table shows; the counts above them cover every entry
 
 COLUMNS: tuple[Column[JournalEntry], ...] = (
@@ -83,7 +85,8 @@ class OutboxPage(Page):
         layout.addWidget(self.summary)
 
         self.queued_model = RecordTableModel(COLUMNS, self)
-        self.queued_view = RecordView(sorting_proxy(self.queued_model, self), widths=(60, 300, 140, 140, 50))
+        self.queued_view = RecordView(sorting_proxy(self.queued_model, self), widths=WIDTHS)
+        self.queued_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.queued_count = QLabel("")
         self.queued_count.setObjectName("hint")
         row = QHBoxLayout()
@@ -94,7 +97,8 @@ class OutboxPage(Page):
 
         self.attention_model = RecordTableModel(COLUMNS, self)
         self.attention_proxy = sorting_proxy(self.attention_model, self)
-        self.attention_view = RecordView(self.attention_proxy, widths=(60, 300, 140, 140, 50))
+        self.attention_view = RecordView(self.attention_proxy, widths=WIDTHS)
+        self.attention_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.attention_view.setWordWrap(True)
         self.attention_count = QLabel("")
         self.attention_count.setObjectName("hint")
@@ -241,9 +245,10 @@ class OutboxPage(Page):
         operator = self.context.info.actor
 
         def decide() -> JournalEntry | None:
-            return self._journal().journal.act(
-                entry.id, action, batch=batch, reason=reason, operator=operator
-            )
+            journal = self._journal().journal
+            if action is AttentionAction.DISCARD:
+                log_discard(self.instance, journal, entry.id, reason)
+            return journal.act(entry.id, action, batch=batch, reason=reason, operator=operator)
 
         def done(successor: JournalEntry | None) -> None:
             if successor is None:

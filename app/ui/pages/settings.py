@@ -25,6 +25,7 @@ from app.ui.pages.context import PageContext
 from app.ui.settings import BAUD_RATES, THEMES
 from app.ui.style import apply_theme
 from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.self_check_panel import SelfCheckPanel
 
 CHOICE_WIDTH = 240
 CONTENT_WIDTH = 820
@@ -90,6 +91,10 @@ class SettingsPage(Page):
         self.theme.setCurrentIndex(self.theme.findData(settings.theme))
         self.theme.currentIndexChanged.connect(lambda _i: self.set_theme(self.theme.currentData()))
         form.addRow("Theme", self.theme)
+
+        form.addRow(section_title("Self-check"))
+        self.self_check = SelfCheckPanel(context.data_dir)
+        form.addRow(self.self_check)
 
     def set_theme(self, theme: str) -> None:
         self.context.settings.set_theme(theme)

@@ -38,6 +38,7 @@ from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
 from app.ui.pages.station_grid import TileGrid, tile_scroll_area
 from app.ui.pages.station_ports import PortList, port_chip, port_titles
+from app.ui.pages.station_reenrol import reenrol_problem, reenrol_question
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog
 from app.ui.settings import AUTO_START
 from app.ui.widgets.page_header import PageHeader
@@ -485,6 +486,24 @@ class StationPage(Page):
             self.open_start_dialog()
             return
         self._confirm_and_start([port], self.request)
+
+    def accept_reenrol_request(self, port: str, batch: str) -> None:
+        """Re-enrol the board on `port` into `batch` with the WiFi chosen now, once the person agrees
+        (asked from the Records page; see station_reenrol.py)."""
+        problem = reenrol_problem(port, self.request, set(self.ports), set(self.running_ports()))
+        if problem is not None or self.request is None or self._closed:
+            self.error.emit(problem or "The station is closing")
+            return
+        request = self.request.for_reenrol(batch)
+        box, button = reenrol_question(self, self.titles.get(port, port), port, request)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is button:
+                self._start([port], request, None)
+
+        box.finished.connect(answered)
+        self.reenrol_box = box
+        box.open()
 
     def show_drawer(self, port: str, tab: int) -> None:
         tile = self.grid.tiles.get(port)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
 from app.provisioning.device_journal import JournalState
 from app.provisioning.records import RecordsDB
@@ -91,6 +92,8 @@ def test_a_refused_id_waits_for_a_decision_and_is_discarded_with_a_reason(
     with qtbot.waitSignal(page.status, timeout=WAIT) as said:
         dialog.accept()
     assert "discarded" in said.args[0]
+    (logged,) = instance.list_activity(PageRequest(search="push-discarded")).items
+    assert logged.target == chosen.device_id and logged.details.endswith("board scrapped at the bench")
     qtbot.waitUntil(lambda: page.attention_model.rowCount() == 1, timeout=WAIT)
 
     page.attention_view.selectRow(0)
