@@ -13,6 +13,7 @@ summary table; `--json` prints the engine's event stream, one JSON object per li
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from collections.abc import Sequence
 from typing import TextIO
@@ -50,6 +51,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"flash at (default {DEFAULT_BAUD})")
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    parser.add_argument(
+        "--wait-enrolled",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the push, wait up to this long for the instance to report each board Enrolled; a board "
+        "that does not enrol fails (default 0: do not wait)",
+    )
     parser.set_defaults(handler=provision_command)
 
 
@@ -75,7 +84,7 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ports = resolve_ports(ctx, args.port, args.all)
     instance = ctx.open_instance()
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
-    job = job_for_request(instance, request)
+    job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
     return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
 
 

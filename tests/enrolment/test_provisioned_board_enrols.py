@@ -5,6 +5,8 @@ instance reports it Enrolled with a certificate for the DeviceID the station pus
 from __future__ import annotations
 
 import io
+import json
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -91,3 +93,51 @@ def test_a_provisioned_virtual_board_reaches_enrolled(
     assert certificate is not None and certificate.enrolments >= 1
     cert = x509.load_pem_x509_certificate(certificate.certificate_pem.encode())
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == device_id
+
+
+def _provision(data_dir: DataDir, fleet: SimFleet, *extra: str) -> tuple[int, str]:
+    ap = fleet.access_point
+    argv = ["provision", "--task", "dev", "--batch", "line", "--ssid", ap.ssid, "--password-stdin", "--all"]
+    return _cli(data_dir, *argv, *extra, stdin=ap.password + "\n")
+
+
+def test_waiting_for_enrolment_makes_the_pass_say_enrolled(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    data_dir, instance, _port = station
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        code, out = _provision(data_dir, fleet, "--wait-enrolled", "30", "--json")
+        device_id = board_device_id(fleet.boards[0])
+    assert code == 0, out
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    enrol_steps = [e for e in events if e["type"] == "step" and e["step"] == "enrol"]
+    assert [e["status"] for e in enrol_steps] == ["started", "passed"]
+    (result,) = [e for e in events if e["type"] == "result"]
+    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled"), result
+    device = instance.find_device(str(device_id))
+    assert device is not None and device.state is DeviceState.ENROLLED
+
+
+def test_a_board_that_cannot_enrol_fails_with_enrolment_not_confirmed(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    data_dir, instance, _port = station
+    with socket.socket() as probe:  # boards are told a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    assert _cli(data_dir, "instance", "params", "--port", str(closed))[0] == 0
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        code, out = _provision(data_dir, fleet, "--wait-enrolled", "2", "--json")
+        device_id = board_device_id(fleet.boards[0])
+    assert code != 0
+    (result,) = [
+        json.loads(line)
+        for line in out.splitlines()
+        if '"type": "result"' in line or '"type":"result"' in line
+    ]
+    assert result["outcome"] == "fail" and result["step"] == "enrol"
+    assert result["message"].startswith(
+        "enrolment not confirmed: the board did not enrol within 2 s (still registered)"
+    )
+    device = instance.find_device(str(device_id))
+    assert device is not None and device.state is DeviceState.REGISTERED
