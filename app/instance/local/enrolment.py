@@ -131,21 +131,20 @@ class DeviceEnrolment:
         """Certify the device's key under its batch's policy and make it Enrolled, in one transaction.
 
         The caller has checked the device's proofs. The standing is read again inside the transaction,
-        so a device revoked or moved while it was answering the challenge is judged as it is now.
+        so a device revoked or moved while it was answering the challenge is judged as it is now; the
+        certificate is signed there too (well under a millisecond), so it always follows that standing.
         """
         if not isinstance(device_public_key.curve, ec.SECP256R1):
             raise ValidationError("a device key must be EC P-256")
         blob = _blob(device_id)
-        with self._db.read() as conn:
-            standing = _standing(conn, blob)
         issuer = self._load_issuer()
         now = self._clock().replace(microsecond=0)
-        lifetime = terms_of(standing.policy).certificate_lifetime
-        cert = _device_certificate(issuer, blob.hex(), device_public_key, now, lifetime)
-        pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-        serial = format(cert.serial_number, "x")
         with self._db.write() as conn:
             standing = _standing(conn, blob)
+            lifetime = terms_of(standing.policy).certificate_lifetime
+            cert = _device_certificate(issuer, blob.hex(), device_public_key, now, lifetime)
+            pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+            serial = format(cert.serial_number, "x")
             first = _store(conn, blob, cert, pem, serial, now)
             devices.set_state(conn, [blob], DeviceState.ENROLLED)
             how = "enrolled" if first else "enrolled again"
