@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.domain.errors import ValidationError
+from app.domain.errors import StationError, ValidationError
 from app.enrolment.service import EnrolmentService
 from app.enrolment.tls import server_context
 from app.instance.api import DEFAULT_IEF_PORT
@@ -127,3 +127,17 @@ def start_beside_server(instance: LocalInstance, requested: str | None, key_fold
             )
     host = f"[{service.host}]" if ":" in service.host else service.host
     return BesideServer(service, f"Enrolment service for devices at {host}:{service.port} (TLS)")
+
+
+def start_for_station(instance: object, key_folder: Path) -> BesideServer:
+    """For the window or CLI on the built-in instance: serve enrolments where its boards are sent.
+
+    Never raises: a remote instance enrols its devices itself, and a taken port, a signed-in user who may
+    not issue certificates or a locked key only mean boards cannot enrol here; the banner says why.
+    """
+    if not isinstance(instance, LocalInstance):
+        return BesideServer(None, "Enrolment service: run by the remote instance, not by this station")
+    try:
+        return start_beside_server(instance, None, key_folder)
+    except StationError as exc:
+        return BesideServer(None, f"Enrolment service NOT running: {exc}")
