@@ -20,6 +20,8 @@ from app.system.private_files import FILE_MODE
 def server_context(certificate: ServerCertificate, key_folder: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.num_tickets = 0  # a device connects once per boot: tickets would only cost CPU and bytes
+    context.options |= ssl.OP_NO_TICKET
     chain = key_folder / f".enrol-{secrets.token_hex(8)}.chain.pem"
     key = key_folder / f".enrol-{secrets.token_hex(8)}.key.pem"
     try:
