@@ -26,7 +26,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.domain.errors import InstanceUnavailableError, NotFoundError, SecretUnavailableError
+from app.domain.errors import (
+    InstanceUnavailableError,
+    NotFoundError,
+    SecretUnavailableError,
+    StationError,
+)
 from app.enrolment import protocol
 from app.enrolment.protocol import ErrorCode, ProtocolError
 from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError
@@ -58,8 +63,10 @@ class EnrolmentService:
         max_connections: int = 256,
         line_timeout: float = 10.0,
         connection_timeout: float = 30.0,
+        expiry_sweep_s: float = 60.0,
     ) -> None:
         self._sock = sock
+        self.expiry_sweep_s = expiry_sweep_s
         self._context = context
         self._desk = desk
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -108,9 +115,13 @@ class EnrolmentService:
 
     # ----------------------------------------------------------------- accepting
     def _accept_loop(self) -> None:
+        next_sweep = time.monotonic()
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
             while not self._stop.is_set():
+                if time.monotonic() >= next_sweep:
+                    self._sweep_expired()
+                    next_sweep = time.monotonic() + self.expiry_sweep_s
                 if not selector.select(timeout=0.2):
                     continue
                 try:
@@ -126,6 +137,16 @@ class EnrolmentService:
                 )
                 self._handlers.add(handler)
                 handler.start()
+
+    def _sweep_expired(self) -> None:
+        """Devices whose certificate ran out become Expired (a short range read, on the accept thread)."""
+        try:
+            expired = self._desk.expire_due()
+        except StationError as exc:
+            _log.warning("could not mark expired device certificates now: %s", exc)
+            return
+        if expired:
+            _log.info("%d device certificate(s) expired", expired)
 
     def _handle(self, conn: socket.socket, address: Any) -> None:
         try:
@@ -230,7 +251,7 @@ class _Conversation:
                 "chain": [protocol.b64(der) for der in issued.chain_der],
                 "serial": issued.serial_hex,
                 "not_after": issued.not_after.isoformat(),
-                "state": "enrolled",
+                "state": issued.state.value,
                 "first": issued.first,
             }
         )

@@ -46,7 +46,7 @@ def test_a_device_in_a_batch_enrols_and_its_certificate_verifies(site: Site) -> 
     assert any(e.action == "device.enrol" and e.target == keys.device_id for e in entries)
 
 
-def test_enrolling_twice_replaces_the_certificate_and_stays_enrolled(site: Site) -> None:
+def test_enrolling_twice_replaces_the_certificate_as_a_renewal(site: Site) -> None:
     keys = site.device()
     first = site.enrol(keys)
     second = site.enrol(keys)
@@ -55,7 +55,8 @@ def test_enrolling_twice_replaces_the_certificate_and_stays_enrolled(site: Site)
     stored = site.instance.device_enrolment().certificate_of(keys.device_id)
     assert stored is not None and stored.serial_hex == second.serial and stored.enrolments == 2
     batch = site.instance.get_batch(site.batch)
-    assert batch.counts.enrolled == 1 and batch.counts.registered == 0
+    assert batch.counts.renewed == 1 and batch.counts.enrolled == 0 and batch.counts.registered == 0
+    assert any("status: renewed in batch" in line for line in site.lines)
 
 
 def test_a_device_in_no_batch_is_refused(site: Site) -> None:

@@ -30,6 +30,7 @@ from app.instance.local.pki import PkiMaterial, load_private_key
 from app.instance.local.server_certificate import issuing_material
 
 ACTOR = "enrolment-service"
+LIVE_STATES = (DeviceState.ENROLLED, DeviceState.RENEWED)  # holding a certificate that may still be valid
 _BACKDATE = timedelta(minutes=5)
 
 
@@ -56,6 +57,7 @@ class IssuedCertificate:
     not_before: datetime
     not_after: datetime
     first: bool  # False when the device had enrolled before
+    state: DeviceState  # ENROLLED, or RENEWED when the device's previous certificate was still valid
 
 
 @dataclass(frozen=True)
@@ -141,17 +143,19 @@ class DeviceEnrolment:
         now = self._clock().replace(microsecond=0)
         with self._db.write() as conn:
             standing = _standing(conn, blob)
+            renewal = standing.state in LIVE_STATES and _valid_until(conn, blob) > to_ms(now)
             lifetime = terms_of(standing.policy).certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), device_public_key, now, lifetime)
             pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
             serial = format(cert.serial_number, "x")
             first = _store(conn, blob, cert, pem, serial, now)
-            devices.set_state(conn, [blob], DeviceState.ENROLLED)
-            how = "enrolled" if first else "enrolled again"
+            state = DeviceState.RENEWED if renewal else DeviceState.ENROLLED
+            devices.set_state(conn, [blob], state)
+            how = "renewed" if renewal else "enrolled" if first else "enrolled again"
             activity.record(
                 conn,
                 ACTOR,
-                "device.enrol",
+                "device.renew" if renewal else "device.enrol",
                 blob.hex(),
                 f"{how} in batch {standing.batch!r}, certificate serial {serial}, policy {standing.policy}, "
                 f"valid until {cert.not_valid_after_utc.date().isoformat()}",
@@ -163,7 +167,31 @@ class DeviceEnrolment:
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
             first=first,
+            state=state,
         )
+
+    def expire_due(self) -> int:
+        """Make Expired every Enrolled or Renewed device whose certificate has run out; returns how many.
+
+        The enrolment service calls it now and then (and a test with an injected clock, at will); an
+        index on the certificates' end dates keeps it a range read however many devices there are.
+        """
+        now_at = to_ms(self._clock())
+        codes = [devices.STATE_CODE[state] for state in LIVE_STATES]
+        with self._db.write() as conn:
+            rows = conn.execute(
+                "SELECT c.device_id FROM device_certificates AS c "
+                "JOIN devices AS d ON d.device_id = c.device_id "
+                "WHERE c.not_after_ms <= ? AND d.state IN (?, ?)",
+                (now_at, *codes),
+            ).fetchall()
+            blobs = [bytes(row[0]) for row in rows]
+            if not blobs:
+                return 0
+            changed = devices.set_state(conn, blobs, DeviceState.EXPIRED)
+            target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
+            activity.record(conn, ACTOR, "device.expire", target, f"{changed} certificate(s) ran out")
+            return changed
 
     def report_status(self, device_id: str, firmware: str) -> DeviceStanding:
         """Note the firmware an enrolled device says it runs; return its standing for the status answer."""
@@ -207,6 +235,11 @@ def _standing(conn: sqlite3.Connection, blob: bytes) -> DeviceStanding:
         )
     batch = batches.get(conn, device.batch)
     return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware)
+
+
+def _valid_until(conn: sqlite3.Connection, blob: bytes) -> int:
+    row = conn.execute("SELECT not_after_ms FROM device_certificates WHERE device_id = ?", (blob,)).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def _store(

@@ -10,8 +10,9 @@ thread listing batches is not held up by another one signing images.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -173,9 +174,9 @@ class LocalInstance:
             )
         return certificate
 
-    def device_enrolment(self) -> DeviceEnrolment:
+    def device_enrolment(self, clock: Callable[[], datetime] | None = None) -> DeviceEnrolment:
         """The instance side of the enrolment service, on this instance's database and keys."""
-        return DeviceEnrolment(self._db, self._protector)
+        return DeviceEnrolment(self._db, self._protector, clock)
 
     def dashboard_summary(self) -> DashboardSummary:
         mode = self._protector.mode()

@@ -141,6 +141,7 @@ CREATE TABLE device_certificates (
     enrolments INTEGER NOT NULL DEFAULT 1,
     firmware TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
+CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms);
 """
 """Version 3: each enrolled device's current certificate (public), written by the enrolment service
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
