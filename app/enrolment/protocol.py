@@ -80,6 +80,8 @@ def decode_line(line: bytes) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_JSON, "the line is not UTF-8 text") from None
     except ValueError as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"the line is not JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "the JSON is nested too deeply") from None
     if not isinstance(value, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, 'a message is a JSON object, e.g. {"type": "hello", ...}')
     if not isinstance(value.get("type"), str):

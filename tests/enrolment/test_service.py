@@ -151,6 +151,7 @@ HOSTILE = [
     (b"{not json\n", "bad_json"),
     (b"\xff\xfe\n", "bad_json"),
     (b"[1, 2, 3]\n", "bad_json"),
+    (b"[" * 8000 + b"\n", "bad_json"),  # nested deeper than the JSON parser recurses
     (b'{"version": 1}\n', "bad_message"),
     (b'{"type": 7}\n', "bad_message"),
     (b'{"type": "status", "firmware": "x"}\n', "unexpected_message"),
