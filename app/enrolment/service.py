@@ -26,12 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.domain.errors import (
-    InstanceUnavailableError,
-    NotFoundError,
-    SecretUnavailableError,
-    StationError,
-)
+from app.domain.errors import NotFoundError, StationError
 from app.enrolment import protocol
 from app.enrolment.protocol import ErrorCode, ProtocolError
 from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError
@@ -185,6 +180,10 @@ class _Conversation:
             self._refused(refusal)
         except (OSError, ssl.SSLError) as exc:
             _log.info("connection from %s (device %s) ended: %s", self.peer, self.device_id, exc)
+        except Exception:  # a bug must cost one device one attempt, not the service
+            _log.exception("enrolment of device %s failed inside the service", self.device_id)
+            failure = ProtocolError(ErrorCode.UNAVAILABLE, "the service failed on this request; try again")
+            self._refused(failure)
         finally:
             self.reader.close()
 
@@ -302,7 +301,7 @@ def _instance_call(call: Callable[[], _T]) -> _T:
         raise ProtocolError(ErrorCode.REVOKED, str(exc)) from None
     except NotFoundError as exc:
         raise ProtocolError(ErrorCode.UNKNOWN_DEVICE, str(exc)) from None
-    except (SecretUnavailableError, InstanceUnavailableError) as exc:
+    except StationError as exc:  # locked keys, a busy or broken database, a full disk
         raise ProtocolError(
             ErrorCode.UNAVAILABLE, f"the instance cannot issue certificates right now: {exc}"
         ) from None

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -14,8 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.domain.kinds import DeviceState
 from app.enrolment.protocol import MAX_LINE, SIGNATURE_CONTEXT
-from app.sim.device_enrolment import EnrolFailure
+from app.enrolment.runner import EnrolListen, start_enrolment
+from app.instance.local.instance import LocalInstance
+from app.sim.device_enrolment import EnrolFailure, enrol
 from tests.enrolment.conftest import Site, hello, new_keys
+from tests.support.held_lock import another_writer
 
 
 def _issuing(site: Site) -> x509.Certificate:
@@ -220,3 +224,22 @@ def test_the_status_answer_names_the_batch_firmware(site: Site) -> None:
     assert result.update and result.firmware == "app-2.1.0" and result.batch == batch
     assert any("firmware update available: app-2.1.0" in line for line in site.lines)
     assert json.dumps(result.firmware)
+
+
+def test_a_busy_instance_database_is_unavailable_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QL_STATION_BUSY_TIMEOUT_MS", "200")
+    db = tmp_path / "busy.sqlite3"
+    with LocalInstance.open(db) as instance:
+        instance.create_batch("line")
+        keys = new_keys()
+        instance.add_devices("line", [keys.device_id])
+        root = next(c.pem for c in instance.certificates() if c.role == "root")
+        root_der = x509.load_pem_x509_certificate(root.encode()).public_bytes(serialization.Encoding.DER)
+        with start_enrolment(instance, EnrolListen("127.0.0.1", 0), tmp_path) as service:
+            address = ("127.0.0.1", service.port)
+            refused = r"enrolment refused: unavailable: .*busy"
+            with another_writer(db), pytest.raises(EnrolFailure, match=refused):
+                enrol(address, "localhost", root_der, keys, log=lambda _t: None)
+            assert enrol(address, "localhost", root_der, keys, log=lambda _t: None).first  # once it is free
