@@ -21,6 +21,7 @@ from typing import TextIO
 from app.cli.context import CliContext, decode_secret, read_stdin_secret
 from app.cli.table import print_table
 from app.domain.errors import ValidationError
+from app.enrolment.runner import start_for_station
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.provisioning.device_journal import JournalState
@@ -85,7 +86,14 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     instance = ctx.open_instance()
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
     job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
-    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    enrolment = start_for_station(instance, ctx.data_dir.root) if args.wait_enrolled > 0 else None
+    if enrolment is not None and not args.json:
+        print(enrolment.banner, file=ctx.out, flush=True)
+    try:
+        return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    finally:
+        if enrolment is not None:
+            enrolment.stop()
 
 
 def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:

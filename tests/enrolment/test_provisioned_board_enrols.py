@@ -41,22 +41,30 @@ def _cli(data_dir: DataDir, *argv: str, stdin: str = "") -> tuple[int, str]:
 
 
 @pytest.fixture
-def station(tmp_path: Path) -> Iterator[tuple[DataDir, LocalInstance, int]]:
+def prepared(tmp_path: Path) -> Iterator[tuple[DataDir, LocalInstance]]:
+    """A data folder with a key, a dev task and a batch `line`, and its instance open."""
     data_dir = DataDir(tmp_path / "station").ensure()
     assert _cli(data_dir, "key", "create", "k", "--type", "rsa-3072")[0] == 0
     task = ["task", "create", "dev", "--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug"]
     assert _cli(data_dir, *task, "--key", "k")[0] == 0
     assert _cli(data_dir, "batch", "create", "line")[0] == 0
     with LocalInstance.open(data_dir.local_instance_db) as instance:
-        service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), data_dir.root)
-        try:
-            code, out = _cli(
-                data_dir, "instance", "params", "--endpoint", "127.0.0.1", "--port", str(service.port)
-            )
-            assert code == 0, out
-            yield data_dir, instance, service.port
-        finally:
-            service.stop()
+        yield data_dir, instance
+
+
+@pytest.fixture
+def station(prepared: tuple[DataDir, LocalInstance]) -> Iterator[tuple[DataDir, LocalInstance, int]]:
+    """... with the instance's enrolment service running, and boards told to reach it."""
+    data_dir, instance = prepared
+    service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), data_dir.root)
+    try:
+        code, out = _cli(
+            data_dir, "instance", "params", "--endpoint", "127.0.0.1", "--port", str(service.port)
+        )
+        assert code == 0, out
+        yield data_dir, instance, service.port
+    finally:
+        service.stop()
 
 
 def test_a_provisioned_virtual_board_reaches_enrolled(
@@ -122,10 +130,8 @@ def test_a_board_that_cannot_enrol_fails_with_enrolment_not_confirmed(
     station: tuple[DataDir, LocalInstance, int], tmp_path: Path
 ) -> None:
     data_dir, instance, _port = station
-    with socket.socket() as probe:  # boards are told a port where nothing listens
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    assert _cli(data_dir, "instance", "params", "--port", str(closed))[0] == 0
+    # Boards are sent to a host the simulated network cannot resolve: the service runs, nobody reaches it.
+    assert _cli(data_dir, "instance", "params", "--endpoint", "no-such-host.example")[0] == 0
     with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
         code, out = _provision(data_dir, fleet, "--wait-enrolled", "2", "--json")
         device_id = board_device_id(fleet.boards[0])
@@ -141,3 +147,23 @@ def test_a_board_that_cannot_enrol_fails_with_enrolment_not_confirmed(
     )
     device = instance.find_device(str(device_id))
     assert device is not None and device.state is DeviceState.REGISTERED
+
+
+def test_provision_waiting_for_enrolment_serves_it_for_the_built_in_instance(
+    prepared: tuple[DataDir, LocalInstance], tmp_path: Path
+) -> None:
+    data_dir, instance = prepared
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert _cli(data_dir, "instance", "params", "--endpoint", "localhost", "--port", str(port))[0] == 0
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        code, out = _provision(data_dir, fleet, "--wait-enrolled", "30")
+        device_id = board_device_id(fleet.boards[0])
+    assert code == 0, out
+    assert f"Enrolment service for devices at 127.0.0.1:{port} (TLS)" in out
+    assert "1 of 1 board(s) passed" in out
+    device = instance.find_device(str(device_id))
+    assert device is not None and device.state is DeviceState.ENROLLED
+    with socket.create_server(("127.0.0.1", port)):  # the command's service is gone with it
+        pass
