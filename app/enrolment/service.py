@@ -83,6 +83,8 @@ class EnrolmentService:
         return str(self._sock.getsockname()[0])
 
     def start(self) -> None:
+        if self._thread is not None:
+            return  # already serving (start_enrolment starts it; `with` may follow)
         self._thread = threading.Thread(target=self._accept_loop, name=f"enrolment-{self.port}", daemon=True)
         self._thread.start()
 
