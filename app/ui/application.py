@@ -34,6 +34,7 @@ from app.workers.background import CallFailure, start_call
 from app.workers.log_relay import LogRelay
 
 if TYPE_CHECKING:
+    from app.enrolment.runner import BesideServer
     from app.ui.demo import DemoSession
 
 APP_TITLE = "QuarkLink Provisioning Station"
@@ -97,6 +98,7 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
 
     windows: list[MainWindow] = []
     demos: list[DemoSession] = []
+    enrolments: list[BesideServer] = []
 
     def opened(result: tuple[Instance, InstanceInfo]) -> None:
         instance, info = result
@@ -109,7 +111,9 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
         if demo:
             from app.ui.demo import attach_demo
 
-            demos.append(attach_demo(window, instance, data_dir))
+            demos.append(attach_demo(window, instance, data_dir))  # it serves enrolments itself
+        else:
+            serve_enrolments(window, instance, data_dir, enrolments)
 
     def failed(failure: CallFailure) -> None:
         QMessageBox.critical(None, APP_TITLE, failure.message)
@@ -123,8 +127,28 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
     )
     quit_on_signals(app)
     code = app.exec()
-    shut_down(app, windows, relay, demos)
+    shut_down(app, windows, relay, demos, enrolments)
     return int(code)
+
+
+def serve_enrolments(
+    window: MainWindow, instance: Instance, data_dir: Path, into: list[BesideServer]
+) -> None:
+    """The built-in instance's enrolment service, so boards provisioned here can enrol (off the GUI
+    thread: it issues a certificate). Where it cannot run, the status bar says why; nothing else stops."""
+    from app.enrolment.runner import start_for_station
+
+    def started(beside: BesideServer) -> None:
+        into.append(beside)
+        logging.getLogger(__name__).info("%s", beside.banner)
+        window.statusBar().showMessage(beside.banner, 15_000)
+
+    start_call(
+        lambda: start_for_station(instance, data_dir),
+        "Starting the enrolment service",
+        started,
+        window.show_error,
+    )
 
 
 def quit_on_signals(app: QApplication) -> None:
@@ -152,7 +176,11 @@ def quit_on_signals(app: QApplication) -> None:
 
 
 def shut_down(
-    app: QApplication, windows: list[MainWindow], relay: LogRelay, demos: Sequence[DemoSession] = ()
+    app: QApplication,
+    windows: list[MainWindow],
+    relay: LogRelay,
+    demos: Sequence[DemoSession] = (),
+    enrolments: Sequence[BesideServer] = (),
 ) -> None:
     """Finish in a fixed order: workers, their pending results, the windows, demos, then the instances.
 
@@ -171,5 +199,7 @@ def shut_down(
     windows.clear()
     for session in demos:
         session.stop()
+    for enrolment in enrolments:
+        enrolment.stop()
     for instance in instances:
         instance.close()
