@@ -51,7 +51,7 @@ def make_record(n: int, at: datetime, rng: random.Random, fail_rate: float = 0.0
     elif cancelled:
         step, reason = "flash", f"cancelled by the operator; the board on {port} was reset"
     outcome = Outcome.FAIL if failed else Outcome.CANCELLED if cancelled else Outcome.PASS
-    gave_id = outcome is Outcome.PASS or step in ("ief", "push")
+    gave_id = outcome is Outcome.PASS or step in ("ief", "push")  # a journaled ID is pushed, whatever
     return ProvisioningRecord(
         at=at,
         operator=OPERATORS[(n // 200) % len(OPERATORS)],
@@ -61,7 +61,7 @@ def make_record(n: int, at: datetime, rng: random.Random, fail_rate: float = 0.0
         batch=BATCHES[(n // 500) % len(BATCHES)],
         outcome=outcome,
         duration_s=duration,
-        push_state=PushState.PUSHED if outcome is Outcome.PASS else PushState.NONE,
+        push_state=_push_state(gave_id, step),
         task=TASKS[0],
         chip="ESP32-C3",
         mac=mac,
@@ -70,6 +70,12 @@ def make_record(n: int, at: datetime, rng: random.Random, fail_rate: float = 0.0
         step=step,
         step_log=_steps(at - timedelta(seconds=duration), step, outcome, reason),
     )
+
+
+def _push_state(gave_id: bool, step: str) -> PushState:
+    if step == "push":
+        return PushState.REFUSED  # the instance said no: the ID is in another batch
+    return PushState.PUSHED if gave_id else PushState.NONE
 
 
 def _steps(start: datetime, last: str, outcome: Outcome, reason: str) -> tuple[StepLogEntry, ...]:

@@ -3,11 +3,11 @@
 What runs is what a station runs (supervisor, real port worker, local instance, records), against one
 virtual ESP32-C3 (dev / veFuse build) with pacing on at 921600 baud for the flash. The first run
 flashes a blank board; the second provisions the same board with the same task, so the flash step
-finds every image already in flash (per-sector MD5s, app/flashing/flash_diff.py) and writes nothing.
+compares per-sector MD5s (app/flashing/flash_diff.py) and writes only the sectors that differ.
 Printed: the flash step's wall time each time (connect is in `detect`; the flash step is stub upload,
 baud change, compare, write, verify), the whole run's wall time, the sectors the board erased, and the
 ratio re-flash / first flash (goal <= 0.3). The bootloader's and the IEF's last sectors are written
-again each time: the task signs them when the job is built, and an RSA-PSS signature differs each time. A third run changes one byte of the IEF (one sector).
+again each time: the task signs them when the job is built, and an RSA-PSS signature differs each time.
 
     .venv/bin/python benchmarks/reprovision.py [--ief-kib 768]
 """

@@ -31,12 +31,13 @@ from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E40
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role  # noqa: E402
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.instance.mirror.instance import MirrorInstance  # noqa: E402
 from app.instance.mirror.store import MirrorStore  # noqa: E402
 from app.instance.remote.connection import Connection  # noqa: E402
 from app.instance.remote.instance import RemoteInstance  # noqa: E402
+from app.provisioning.board_vetting import BoardRefusal, KnownBoard  # noqa: E402
 from app.provisioning.device_journal import JournalState  # noqa: E402
 from app.provisioning.events import Outcome  # noqa: E402
 from app.provisioning.records import RecordsDB  # noqa: E402
@@ -46,6 +47,7 @@ from app.server.https_server import HttpsServer, Listen, bind, tls_context  # no
 from app.server.served_instance import ServedInstance  # noqa: E402
 from app.sim.faults import Faults, Stage  # noqa: E402
 from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
+from app.sim.images import build_sim_ief  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
 from app.ui.application import shut_down, station_log  # noqa: E402
@@ -57,6 +59,8 @@ from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
+from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
 from app.ui.widgets.port_tile import PortTile  # noqa: E402
@@ -163,6 +167,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--line-only", action="store_true", help="only the Station shots of 16 and 64 boards")
+    parser.add_argument(
+        "--dialogs-only", action="store_true", help="only the pages and dialogs (no boards are provisioned)"
+    )
     parser.add_argument("--offline-only", action="store_true", help="only the shots of a window gone offline")
     parser.add_argument("--board-only", action="store_true", help="only the Board page shots")
     args = parser.parse_args()
@@ -193,6 +200,8 @@ def main() -> int:
                 served = offline_shots(app, context, windows, out, root)
             elif args.board_only:
                 board_shots(app, context, out, root)
+            elif args.dialogs_only:
+                take_all(app, window, out, root, station=False)
             else:
                 take_all(app, window, out, root)
                 line_shots(app, context, out, root)
@@ -253,7 +262,7 @@ def offline_shots(
     return served
 
 
-def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, station: bool = True) -> None:
     window.resize(*SIZE)
     window.set_port_count(4)
     window.show()
@@ -285,7 +294,9 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> No
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
     dialogs(app, window, out, root)
-    station_shots(app, window, out, root)
+    management_dialogs(app, window, out, root)
+    if station:
+        station_shots(app, window, out, root)
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
@@ -329,9 +340,7 @@ def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> Non
     task = provisioning.open_create_dialog()
     task.name.setText("esp32s3-lab")
     settle(app)
-    task.device_type.setCurrentIndex(task.device_type.findData(ChipType.ESP32S3))
-    task.signing_key.setCurrentIndex(task.signing_key.findData("legacy-ecdsa"))
-    task.submit()
+    task.device_type.setCurrentIndex(task.device_type.findData(ChipType.ESP32S3))  # ECDSA: not offered
     shoot(app, task, out / "provisioning-create-task.png")
     task.reject()
 
@@ -344,6 +353,81 @@ def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> Non
     start.task.setCurrentIndex(start.task.findData("esp32c3-production"))
     shoot(app, start, out / "provisioning-start.png")
     start.reject()
+
+
+def management_dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """Issue 13's dialogs: every problem at once, adding to and deleting a batch, editing a task,
+    importing an image, and the release confirmation naming a board already in another batch."""
+    users = window.page("Users")
+    assert isinstance(users, UsersPage)
+    window.show_page("Users")
+    user = users.open_create_dialog()
+    user.username.setText("line lead!")
+    user.password.setText("short")
+    user.repeat.setText("shorter")
+    user.submit()
+    shoot(app, user, out / "users-create-user-problems.png")
+    user.reject()
+
+    hsm = window.page("HSM")
+    assert isinstance(hsm, HsmPage)
+    window.show_page("HSM")
+    key = hsm.open_create_dialog()
+    key.submit()
+    shoot(app, key, out / "hsm-create-key.png")
+    key.reject()
+
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("line-3 April")
+    more = root / "line-3-extra.json"
+    more.write_text('{"devices": [' + ", ".join(f'"{i}"' for i in ids(250, "extra")) + "]}")
+    add = devices.open_add_dialog()
+    assert add is not None
+    add.id_input.setText(ids(1, "typed-extra")[0])
+    add.add_typed_id()
+    add.load_file(more)
+    shoot(app, add, out / "devices-add-devices.png")
+    add.reject()
+    devices.select_batch("line-2 March")
+    settle(app)
+    ask = devices.confirm_delete()
+    assert ask is not None
+    shoot(app, ask, out / "devices-delete-batch.png")
+    ask.reject()
+
+    provisioning = window.page("Provisioning")
+    assert isinstance(provisioning, ProvisioningPage)
+    window.show_page("Provisioning")
+    settle(app)
+    provisioning.select_task("esp32s3-field")
+    edit = provisioning.open_edit_dialog()
+    assert edit is not None
+    settle(app)
+    edit.ief.setCurrentIndex(edit.ief.findData(IefKind.DEBUG))
+    shoot(app, edit, out / "provisioning-edit-task.png")
+    edit.reject()
+    image = root / "esp32c3-ief-debug-v2.bin"
+    image.write_bytes(build_sim_ief(ChipType.ESP32C3, IefKind.DEBUG))
+    importing = provisioning.open_import_dialog()
+    importing.kind.setCurrentIndex(importing.kind.findData(ImageKind.IEF))
+    importing.load_file(image)
+    shoot(app, importing, out / "provisioning-import-image.png")
+    importing.reject()
+
+    known = KnownBoard("58:cf:79:0a:12:3e", ids(1, "known-board")[0], "line-2 March", "the instance says so")
+    release = ReleaseConfirmDialog(
+        window,
+        "esp32c3-production",
+        "line-3 April",
+        4,
+        [("sim-2", BoardRefusal(known, "line-3 April").reason)],
+    )
+    release.open()
+    shoot(app, release, out / "station-release-confirm.png")
+    release.reject()
 
 
 def wait_for(app: QApplication, done: Callable[[], bool], timeout: float = 120.0) -> None:

@@ -34,14 +34,13 @@ from app.flashing.board_bench import SETTINGS_LOST, BoardBench, facts_fields, pa
 from app.flashing.serial_monitor import MonitorControl, ResetKind, monitor
 from app.ports.reservation import reserve_port
 from app.provisioning import serial_urls
-from app.provisioning.bench_session import board_history
+from app.provisioning.bench_session import SIM_AP_PASSWORD_FILE, board_history
 from app.provisioning.job import Redactor
 from app.provisioning.job_builder import job_for_request
 from app.provisioning.lab_loop import check_dev_task
 from app.provisioning.records import ProvisioningRecord
 from app.provisioning.run_request import RunRequest
 
-AP_PASSWORD_FILE = "access-point-password"  # noqa: S105 - a file name (written by `ql-station sim`)
 HISTORY_LIMIT = 20
 
 
@@ -249,7 +248,7 @@ def _open_save_file(path: Path | None) -> Any:
 def _reprovision(ctx: CliContext, args: argparse.Namespace) -> int:
     """Reset the board's virtual eFuses, then provision it with the task: the lab loop in one command."""
     password = read_password()
-    instance = ctx.open_instance()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     check_dev_task(args.task, instance.get_task(args.task).bootloader)  # before anything else
     request = RunRequest(args.task, args.batch, args.ssid, password)
     job = job_for_request(instance, request).for_port(args.port)
@@ -262,7 +261,7 @@ def _reprovision(ctx: CliContext, args: argparse.Namespace) -> int:
 
 def _secrets(ctx: CliContext, mask_file: Path | None) -> list[str]:
     """The secrets to mask: the given file's, and the simulated access point's password if there is one."""
-    paths = [ctx.data_dir.sim_boards / AP_PASSWORD_FILE]
+    paths = [ctx.data_dir.sim_boards / SIM_AP_PASSWORD_FILE]
     if mask_file is not None:
         if not mask_file.is_file():
             raise ValidationError(f"--mask-file {mask_file} is not a readable file")

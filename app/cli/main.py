@@ -27,6 +27,7 @@ from app.cli import (
     instance_cmd,
     key_cmd,
     log_cmd,
+    login_cmd,
     outbox_cmd,
     port_worker_cmd,
     ports_cmd,
@@ -46,6 +47,7 @@ from app.system.paths import ENV_HOME, DataDir, resolve_data_dir
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     instance_cmd,
+    login_cmd,
     batch_cmd,
     device_cmd,
     key_cmd,
@@ -155,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="file holding the passphrase that protects instance keys, when no OS keyring is available",
     )
-    parser.add_argument("--user", dest="actor", metavar="NAME", help="act as this instance user")
+    parser.add_argument(
+        "--user", dest="actor", metavar="NAME", help="act as this user: signed in, or asked for its password"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the station window (the default)")
     gui.add_argument("--demo", action="store_true", help="attach simulated boards and a demo task and batch")

@@ -89,7 +89,7 @@ def send_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
         recovered = records.journal.recover()
-        report = flush_outbox(ctx.open_instance(), records.journal)
+        report = flush_outbox(ctx.open_instance(deliver=False), records.journal)
         attention = records.journal.count_needing_attention()
     if args.json:
         ctx.print_json(

@@ -83,7 +83,7 @@ def read_password(stream: TextIO | None = None) -> str:
 def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     password = read_password()
     ports = resolve_ports(ctx, args.port, args.all)
-    instance = ctx.open_instance()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
     job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
     enrolment = start_for_station(instance, ctx.data_dir.root) if args.wait_enrolled > 0 else None

@@ -88,7 +88,7 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
             recovered = records.journal.recover()
             if recovered:
                 ctx.err.write(f"journal: {len(recovered)} DeviceID(s) left unpushed by a stopped station\n")
-            report = flush_outbox(ctx.open_instance(), records.journal)
+            report = flush_outbox(ctx.open_instance(deliver=False), records.journal)
             sent, refused, left = report.pushed, report.refused, report.still_queued
             ctx.err.write(f"outbox: {sent} sent, {refused} refused, {left} still queued\n")
         if args.action == EXPORT or args.csv is not None:

@@ -68,6 +68,11 @@ class Instance(Protocol):
 
     def get_batch(self, name: str) -> Batch: ...
 
+    def delete_batch(self, name: str) -> None:
+        """Delete a batch and its devices. ConflictError while any device of it is enrolled (in use in the
+        field), naming how many; NotFoundError for an unknown batch."""
+        ...
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         """Add many devices in one transaction.
 
@@ -146,6 +151,24 @@ class Instance(Protocol):
     def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]: ...
 
     def get_task(self, name: str) -> ProvisioningTask: ...
+
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        """Change what an existing task flashes; the same rules as `create_task`. The name stays."""
+        ...
+
+    def delete_task(self, name: str) -> None:
+        """Delete a task; what boards were given with it stays with them."""
+        ...
 
     def task_images(self, task: str) -> TaskImages:
         """The task's bootloader and IEF signed (Secure Boot V2) with its key, plus the partition table."""

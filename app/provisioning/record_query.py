@@ -3,7 +3,8 @@
 One filter type for the CLI (`ql-station records --outcome fail --batch line-1 --since 2025-03-01`),
 the Records page and the exports, so a filtered export holds exactly the rows the page shows. It turns
 into one SQL WHERE clause with parameters; the exact-match parts use the records file's indexes, the
-search text is a substring match over the columns a person would type from (port, MAC, DeviceID, ...).
+search text is a substring match over the columns a person would type from (port, MAC, DeviceID, ...),
+answered by the search index where the records file has one.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Any
 
 from app.domain.errors import ValidationError
 from app.provisioning.events import Outcome
+from app.provisioning.record_search import search_where
 from app.system.sqlite_file import to_ms
-from app.system.sqlite_paging import search_clause
 
-SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error", "step")
 MAX_FILTER_TEXT = 200
 
 
@@ -47,11 +47,12 @@ class RecordFilter:
                 f"is not before {self.until.isoformat(timespec='minutes')}"
             )
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The WHERE clause (never empty: '1' matches all) and its parameters."""
+    def where(self, indexed: bool = False) -> tuple[str, list[Any]]:
+        """The WHERE clause (never empty: '1' matches all) and its parameters. With `indexed`, the
+        search text is looked up in the records' search index (app/provisioning/record_search.py)."""
         clauses: list[str] = []
         params: list[Any] = []
-        search, search_params = search_clause(SEARCHED, self.search.strip())
+        search, search_params = search_where(self.search, indexed)
         if search_params:
             clauses.append(search)
             params += search_params

@@ -5,7 +5,12 @@ so they live in their own SQLite file in the station data folder, apart from any
 the instance being unreachable. The journal (app/provisioning/device_journal.py) holds every DeviceID a
 board gave, from before it was acknowledged until the instance answered; its queued entries are the
 outbox. The file is synced on every commit (`synchronous = FULL`): a journal entry must survive a power
-cut. No secret is ever written here: the WiFi password is not part of a record.
+cut. No secret is ever written here: the WiFi password is not part of a record, and a record's step
+log (app/provisioning/step_log.py) passed the run's Redactor before it got here.
+
+A person finds records by filters (app/provisioning/record_query.py) answered by indexes, and by any
+fragment of text through a trigram search index (app/provisioning/record_search.py); exports are
+app/provisioning/record_export.py's.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from app.provisioning.record_export import (
     write_records,
 )
 from app.provisioning.record_query import EVERY_RECORD, RecordFilter
+from app.provisioning.record_search import ensure_index, has_index
 from app.provisioning.step_log import StepLogEntry, decode, encode
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 from app.system.sqlite_paging import fetch_page
@@ -173,6 +179,11 @@ _MIGRATIONS: tuple[str, ...] = (
         at_ms INTEGER NOT NULL
     );
     """,
+    # 6: the check step looks a board up by MAC in the journal too (records_by_mac came with 4).
+    """
+    CREATE INDEX IF NOT EXISTS records_by_mac ON records (mac);
+    CREATE INDEX IF NOT EXISTS journal_by_mac ON journal (mac);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -180,6 +191,7 @@ _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
     "duration_ms, error, push_state, journal_id, step, step_log"
 )
+_LISTED_COLUMNS = _RECORD_COLUMNS.replace("step_log", "'' AS step_log")
 _INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 18})"  # noqa: S608
 
 
@@ -195,6 +207,10 @@ class RecordsDB:
             self._db.migrate(_MIGRATIONS, advice="update the station")
             with self._db.session() as conn:
                 conn.execute("PRAGMA synchronous = FULL")
+                self.indexed = has_index(conn)
+            if not self.indexed:  # made once (after an update, the existing records are indexed then)
+                with self._db.write() as conn:
+                    self.indexed = ensure_index(conn)  # False: search reads every row (no FTS5 here)
         except sqlite3.Error as exc:
             self._db.close()
             raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
@@ -248,18 +264,36 @@ class RecordsDB:
             raise RecordsError(f"cannot write a provisioning record to {self.path}: {exc}") from None
         return replace(record, id=new_id)
 
+    def newest_device_id_for_mac(self, mac: str) -> tuple[str, str] | None:
+        """The newest DeviceID the board with this MAC gave, and the batch it was pushed into ("" when
+        the push did not happen), from the journal, or from the records that predate the journal."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT device_id, CASE WHEN state = 'pushed' THEN batch ELSE '' END, received_ms "
+                "FROM journal WHERE mac = ? ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+            old = conn.execute(
+                "SELECT device_id, CASE WHEN push_state = 'pushed' THEN batch ELSE '' END, at_ms "
+                "FROM records WHERE mac = ? AND device_id != '' ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+        newest = max((r for r in (row, old) if r is not None), key=lambda r: int(r[2]), default=None)
+        return None if newest is None else (str(newest[0]), str(newest[1]))
+
     def list_records(
-        self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD
+        self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD, *, steps: bool = True
     ) -> Page[ProvisioningRecord]:
         """Newest first, matching `where`; `page.search` (or `where.search`) matches port, DeviceID,
-        batch, task, chip, MAC, outcome, operator, step or error."""
+        batch, task, chip, MAC, outcome, operator, step or error. Without `steps` the records come
+        without their step logs (a list does not show them; `get` reads one whole)."""
         if page.search.strip() and not where.search.strip():
             where = replace(where, search=page.search)
-        clause, params = where.where()
+        clause, params = where.where(self.indexed)
         with self._db.read() as conn:
             return fetch_page(
                 conn,
-                select=_RECORD_COLUMNS,
+                select=_RECORD_COLUMNS if steps else _LISTED_COLUMNS,
                 table="records",
                 where=clause,
                 params=params,
@@ -278,6 +312,11 @@ class RecordsDB:
         """Every matching record, newest first, read a page at a time."""
         where = RecordFilter(search=where) if isinstance(where, str) else where
         return iterate_pages(lambda page: self.list_records(page, where))
+
+    def last_id(self) -> int:
+        """The id of the newest record (0: none): how a page sees at a glance that boards finished."""
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
 
     def distinct(self, column: str) -> list[str]:
         """The batch, task or operator names the records hold, for a filter's choices."""
@@ -300,7 +339,7 @@ class RecordsDB:
     # --- throughput ------------------------------------------------------------------------------
     def outcome_counts(self, where: RecordFilter, bucket_s: int) -> list[tuple[int, Outcome, int]]:
         """(bucket start in ms since the epoch, outcome, records) for buckets of `bucket_s` seconds."""
-        clause, params = where.where()
+        clause, params = where.where(self.indexed)
         bucket_ms = int(bucket_s) * 1000
         sql = (
             f"SELECT (at_ms / {bucket_ms}) * {bucket_ms} AS bucket, outcome, count(*) FROM records "  # noqa: S608
@@ -311,7 +350,7 @@ class RecordsDB:
 
     def failure_counts(self, where: RecordFilter) -> list[tuple[str, str, int]]:
         """(step, reason, records) of every failed record matching `where`."""
-        clause, params = replace(where, outcome=Outcome.FAIL).where()
+        clause, params = replace(where, outcome=Outcome.FAIL).where(self.indexed)
         sql = f"SELECT step, error, count(*) FROM records WHERE {clause} GROUP BY step, error"  # noqa: S608
         with self._db.read() as conn:
             return [(row[0], row[1], row[2]) for row in conn.execute(sql, params)]

@@ -42,6 +42,7 @@ from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
 from app.ports.reservation import PortReservation, reserve_port
 from app.provisioning.board_reset import hard_reset
+from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalEntry, JournalState
 from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
 from app.provisioning.device_pusher import DevicePusher
@@ -61,7 +62,12 @@ from app.provisioning.events import (
 )
 from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
-from app.provisioning.station_replies import journaled_reply, refused_reply
+from app.provisioning.station_replies import (
+    board_refused_reply,
+    journaled_reply,
+    refused_reply,
+    vetted_reply,
+)
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_log import StepLog, StepLogEntry
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
@@ -124,6 +130,7 @@ class Supervisor:
         self._listener = listener
         self._report_recovered(records.journal.recover())
         self._pusher = DevicePusher(instance, records.journal)
+        self.vetter = BoardVetter(instance, records)
         self._owns_launcher = launcher is None
         self._launcher = launcher or default_launcher()
         self._launcher.start()
@@ -370,6 +377,23 @@ class _PortRun:
         self.sup._emit(event)
         if isinstance(event, DeviceIdEvent):
             self._journal(event.device_id)
+        elif (
+            isinstance(event, StepEvent)
+            and event.step is Step.DETECT
+            and event.status is StepStatus.PASSED
+            and self.job.mode is JobMode.PROVISION
+        ):
+            self._vet_board()
+
+    def _vet_board(self) -> None:
+        """The worker's check step waits for this: may the board be flashed into the job's batch?"""
+        mac = self._facts.mac
+        try:
+            refused = self.sup.vetter.refusal(mac, self.job.batch)
+        except StationError as error:  # the records cannot be read: say so rather than guess
+            self._write_worker(board_refused_reply(f"the station could not look this board up: {error}"))
+            return
+        self._write_worker(vetted_reply(mac) if refused is None else board_refused_reply(refused.reason))
 
     # --- the DeviceID: journal, acknowledge, push ---------------------------------------------------
     def _journal(self, text: str) -> None:

@@ -39,6 +39,7 @@ from app.instance.remote.routes import (
     IDEMPOTENCY_HEADER,
     MAX_BODY_BYTES,
     MAX_IDS_PER_REQUEST,
+    ROOT_CA_PATH,
     SESSION_PATH,
     Route,
     routes,
@@ -82,6 +83,9 @@ def create_app(
         openapi_extra=session_extra(),
     )
     app.add_api_route(SESSION_PATH, _sign_out(served), methods=["DELETE"], name="sign_out", status_code=204)
+    app.add_api_route(
+        ROOT_CA_PATH, _root_ca(served), methods=["GET"], name="root_ca", openapi_extra=_ROOT_CA_EXTRA
+    )
     for route in (*routes(), *token_routes()):
         app.add_api_route(
             route.path,
@@ -237,3 +241,35 @@ def _sign_out(served: ServedInstance | None) -> Endpoint:
         return Response(status_code=204)
 
     return sign_out
+
+
+_ROOT_CA_EXTRA: dict[str, Any] = {
+    "description": "The instance's root CA certificate, without signing in: a station pairs with it "
+    "after a person confirms its SHA-256 fingerprint (ql-station instance connect).",
+    "responses": {
+        "200": {
+            "description": "the root CA",
+            "content": {
+                MEDIA_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"pem": {"type": "string"}, "fingerprint_sha256": {"type": "string"}},
+                        "required": ["pem", "fingerprint_sha256"],
+                    }
+                }
+            },
+        }
+    },
+}
+
+
+def _root_ca(served: ServedInstance | None) -> Endpoint:
+    """Public by design: a root CA certificate is no secret, and a client needs it before it trusts."""
+
+    async def root_ca(_request: Request) -> Response:
+        root = next(c for c in _serving(served).station.certificates() if c.role == "root")
+        return JSONResponse(
+            {"pem": root.pem, "fingerprint_sha256": root.fingerprint_sha256}, media_type=MEDIA_TYPE
+        )
+
+    return root_ca

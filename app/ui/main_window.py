@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.domain.records import InstanceInfo
+from app.instance.local.users import STATION_ACTOR
 from app.provisioning.run_request import RunRequest
 from app.system.paths import DataDir
 from app.ui.failure_text import failure_text, needs_passphrase
@@ -45,6 +48,13 @@ STATUS_MESSAGE_MS = 8_000
 
 
 QUIT_KEYS = "Ctrl+Q"
+
+
+def user_text(info: InstanceInfo) -> str:
+    """Who acts, for the status bar: the signed-in user, or the built-in account before any user exists."""
+    if info.actor == STATION_ACTOR:
+        return "No users yet: acting as the built-in station account"
+    return f"Signed in as {info.actor} ({info.role.value})"
 
 
 class MainWindow(QMainWindow):
@@ -87,12 +97,16 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
-        self.user_label = QLabel(f"Signed in as {self.info.actor} ({self.info.role.value})")
+        self.user_label = QLabel(user_text(self.info))
+        self.user_label.setObjectName("signedIn")
         self.ports_label = QLabel()
         self.set_port_count(None)
         self.outbox_label = QLabel("")
         self.outbox_label.setObjectName("outboxCount")
         self.statusBar().addWidget(self.connection_label, 1)
+        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.connection_label.setToolTip(self._connection_text())
         self.statusBar().addPermanentWidget(self.outbox_label)
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.ports_label)

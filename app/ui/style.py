@@ -7,11 +7,19 @@ palette, since a style sheet alone leaves native parts (menus, scroll bars) ligh
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 OK = "#2e7d32"
 DEGRADED = "#ef6c00"
 DOWN = "#c62828"
+
+TONES = {
+    "light": {"ok": OK, "degraded": DEGRADED, "down": DOWN},
+    # The light theme's dark green and red read at under 3:1 on the dark panels; these are above 4.5:1.
+    "dark": {"ok": "#6fcf73", "degraded": "#ffb04c", "down": "#ff7a7a"},
+}
+"""Text in a status colour (a label's `tone` property: "ok", "degraded", "down"), per theme."""
+_current_theme = "light"
 
 _COLOURS = {
     "light": {
@@ -66,7 +74,12 @@ QLabel#panelValue {{ font-size: 24px; font-weight: 600; }}
 QLabel#panelDetail {{ color: {muted}; font-size: 11px; }}
 QLabel#fieldName {{ color: {muted}; }}
 QLabel#mono {{ font-family: "DejaVu Sans Mono", monospace; }}
-QLabel#problem {{ color: {down}; }}
+QLabel#problem {{ color: {tone_down}; }}
+QLabel[tone="ok"] {{ color: {tone_ok}; }}
+QLabel[tone="degraded"] {{ color: {tone_degraded}; }}
+QLabel[tone="down"] {{ color: {tone_down}; }}
+QLineEdit[invalid="true"], QComboBox[invalid="true"], QPlainTextEdit[invalid="true"] {{
+    border: 1px solid {down}; }}
 QLabel#hint {{ color: {muted}; }}
 QFrame#errorBanner {{ background: {banner}; border-bottom: 1px solid {down}; }}
 QFrame#errorBanner QLabel {{ color: {banner_text}; }}
@@ -83,7 +96,27 @@ QStatusBar QLabel {{ padding: 0 8px; }}
 
 def style_sheet(theme: str = "light") -> str:
     colours = _COLOURS.get(theme, _COLOURS["light"])
-    return _SHEET.format(down=DOWN, degraded=DEGRADED, **colours)
+    tones = {f"tone_{name}": colour for name, colour in TONES.get(theme, TONES["light"]).items()}
+    return _SHEET.format(down=DOWN, degraded=DEGRADED, **colours, **tones)
+
+
+def current_theme() -> str:
+    return _current_theme
+
+
+def tone(name: str) -> str:
+    """The colour of text in status tone `name` in the theme now applied (for item models)."""
+    return TONES[_current_theme][name]
+
+
+def set_tone(label: QWidget, name: str | None) -> None:
+    """Colour a label's text by status ("ok", "degraded", "down"; None: normal text) in either theme."""
+    value = name or ""
+    if label.property("tone") == value:
+        return
+    label.setProperty("tone", value)
+    label.style().unpolish(label)
+    label.style().polish(label)
 
 
 STYLE_SHEET = style_sheet("light")
@@ -114,8 +147,10 @@ def _palette(theme: str) -> QPalette:
 
 def apply_theme(app: QApplication, theme: str) -> None:
     """Switch the whole application to `theme` ("light" or "dark") at once."""
+    global _current_theme
     if theme not in _COLOURS:
         theme = "light"
+    _current_theme = theme
     style = QStyleFactory.create("Fusion")
     if style is not None:
         app.setStyle(style)

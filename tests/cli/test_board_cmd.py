@@ -22,6 +22,7 @@ from app.ports.reservation import reserve_port
 from app.provisioning.job import MASK
 from app.sim import partition_table as pt
 from app.sim.efuses import EfuseState, decode_virtual
+from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
@@ -181,6 +182,8 @@ def test_reprovision_resets_virtual_efuses_and_provisions_in_one_command(  # typ
     result = reprovision("dev-b", board.mac)
     assert result.code == 0, result.out + result.err
     assert "virtual eFuses" in result.out and "1 of 1 board(s) passed" in result.out
+    assert "sectors written, the rest already held the right bytes" in result.out
+    assert Stage.STUB in board.stages, "the engine flashes through esptool's stub, checked byte for byte"
     assert ap.password not in result.out + result.err
     after = _info(cli, url)
     assert after["virtual_efuses"]["key_digests"] not in ([], digest_a)

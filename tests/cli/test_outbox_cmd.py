@@ -12,8 +12,11 @@ from app.system.paths import DataDir
 from tests.cli.conftest import Cli
 
 
-def _queue(data_dir: Path, batch: str, count: int, tag: str) -> list[str]:
-    device_ids = [hashlib.sha256(f"{tag}-{i}".encode()).hexdigest() for i in range(count)]
+def _device(tag: str, i: int = 0) -> str:
+    return hashlib.sha256(f"{tag}-{i}".encode()).hexdigest()
+
+
+def _queue(data_dir: Path, batch: str, device_ids: list[str]) -> list[str]:
     DataDir(data_dir).ensure()
     with RecordsDB(DataDir(data_dir).records_db) as records:
         for device_id in device_ids:
@@ -30,13 +33,13 @@ def test_an_empty_outbox_says_so(cli: Cli) -> None:
 
 def test_queued_ids_are_listed_then_sent_once(cli: Cli, data_dir: Path) -> None:
     assert cli("batch", "create", "line").code == 0
-    queued = _queue(data_dir, "line", 3, "cli")
+    queued = _queue(data_dir, "line", [_device("cli", i) for i in range(3)])
     listed = json.loads(cli("outbox", "--json").out)
     assert listed["queued"] == 3 and listed["needs_attention"] == 0
     assert [e["device_id"] for e in listed["entries"]] == queued
     assert {e["reason"] for e in listed["entries"]} == {"the network was down"}
 
-    sent = cli("outbox", "send", "--json")
+    sent = cli("outbox", "send", "--json")  # not sent earlier: `outbox` itself does not reach the instance
     assert sent.code == 0, sent.err
     assert json.loads(sent.out)["sent"] == 3
     again = cli("outbox", "send")
@@ -48,8 +51,9 @@ def test_queued_ids_are_listed_then_sent_once(cli: Cli, data_dir: Path) -> None:
 def test_a_refused_id_needs_attention_until_a_person_decides(cli: Cli, data_dir: Path) -> None:
     for name in ("line", "field"):
         assert cli("batch", "create", name).code == 0
-    (device,) = _queue(data_dir, "line", 1, "mixed")
+    device = _device("mixed")
     assert cli("batch", "add", "field", "--device", device).code == 0
+    _queue(data_dir, "line", [device])
     cli("outbox", "send")
 
     listing = cli("outbox")
@@ -71,8 +75,9 @@ def test_a_refused_id_needs_attention_until_a_person_decides(cli: Cli, data_dir:
 def test_a_discard_is_logged_on_the_instance_with_its_reason(cli: Cli, data_dir: Path) -> None:
     for name in ("line", "field"):
         assert cli("batch", "create", name).code == 0
-    (device,) = _queue(data_dir, "line", 1, "scrapped")
+    device = _device("scrapped")
     assert cli("batch", "add", "field", "--device", device).code == 0
+    _queue(data_dir, "line", [device])
     cli("outbox", "send")
     entry = json.loads(cli("outbox", "--json").out)["entries"][0]["entry"]
     done = cli("outbox", "discard", str(entry), "--reason", "board scrapped")
@@ -80,3 +85,13 @@ def test_a_discard_is_logged_on_the_instance_with_its_reason(cli: Cli, data_dir:
     log = cli("log", "--search", "push-discarded")
     assert device[:12] in log.out and "board scrapped" in log.out
     assert json.loads(cli("outbox", "--json").out)["needs_attention"] == 0
+
+
+def test_any_command_that_reaches_the_instance_delivers_the_outbox_first(cli: Cli, data_dir: Path) -> None:
+    assert cli("batch", "create", "line").code == 0
+    queued = _queue(data_dir, "line", [_device("first", i) for i in range(2)])
+    listed = cli("batch", "list")
+    assert listed.code == 0
+    assert "outbox: 2 DeviceID(s) sent, 0 refused, 0 still queued" in listed.err
+    shown = json.loads(cli("batch", "show", "line", "--json").out)
+    assert sorted(d["device_id"] for d in shown["devices"]) == sorted(queued)

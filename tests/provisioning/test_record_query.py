@@ -114,6 +114,7 @@ def test_distinct_names_for_the_filter_lists(db: RecordsDB) -> None:
     assert db.distinct("operator") == ["alice", "bob"]
     with pytest.raises(ValueError, match="no filter choices"):
         db.distinct("error")
+    assert db.last_id() == max(r.id for r in db.iterate())
 
 
 def test_migration_from_version_3_keeps_old_rows(tmp_path: Path) -> None:
@@ -217,3 +218,62 @@ def test_step_log_storage_round_trip_and_damage() -> None:
     assert decode("[[1, 2]]") == ()  # rows of the wrong shape are skipped
     (damaged,) = decode("{not json")
     assert damaged.status == "error" and "damaged" in damaged.message
+
+
+# --- the search index -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    ["ttyUSB1", "printed nothing", "EE:0A", "aa:bb", f"{4:064x}", "o", "ie", 'say "hi"', "NEAR(a b)",
+     "x OR y", "*", "100%_", "-", "ésp"],
+)  # fmt: skip
+def test_the_index_finds_exactly_what_a_full_scan_finds(db: RecordsDB, text: str) -> None:
+    assert db.indexed, "this SQLite has FTS5 with the trigram tokenizer"
+    indexed = [r.id for r in db.iterate(RecordFilter(search=text))]
+    db.indexed = False  # what a station whose SQLite has no FTS5 does
+    try:
+        scanned = [r.id for r in db.iterate(RecordFilter(search=text))]
+    finally:
+        db.indexed = True
+    assert indexed == scanned
+
+
+def test_rows_written_by_any_writer_are_indexed_and_old_rows_after_an_update(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in records_module._MIGRATIONS:  # a file migrated by a station that made no index
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute(
+        "INSERT INTO records (at_ms, operator, station, port, mode, batch, outcome, duration_ms, "
+        "push_state) VALUES (1, 'dave', 's', 'COM7', 'provision', 'b', 'pass', 1, 'none')"
+    )
+    conn.commit()
+    conn.close()
+    with RecordsDB(path) as db:
+        assert db.indexed and db.list_records(PageRequest(search="com7")).total == 1
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO records (at_ms, operator, station, port, mode, batch, outcome, duration_ms, "
+        "push_state, error) VALUES (2, 'erin', 's', 'COM8', 'provision', 'b', 'fail', 1, 'none', 'brown-out')"
+    )
+    conn.commit()
+    conn.close()
+    with RecordsDB(path) as db:
+        assert [r.operator for r in db.iterate(RecordFilter(search="BROWN-OUT"))] == ["erin"]
+
+
+def test_a_list_without_step_logs_and_a_whole_record(db: RecordsDB) -> None:
+    listed = db.list_records(PageRequest(limit=3), steps=False).items
+    assert all(r.step_log == () for r in listed)
+    whole = db.get(listed[0].id)
+    assert whole is not None and len(whole.step_log) == 2 and whole.step == listed[0].step
+
+
+def test_the_check_step_finds_a_board_by_its_mac_through_indexes(db: RecordsDB) -> None:
+    conn = sqlite3.connect(db.path)
+    try:
+        for table, index in (("records", "records_by_mac"), ("journal", "journal_by_mac")):
+            plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE mac = ?", ("x",)).fetchall()  # noqa: S608
+            assert index in str(plan)
+    finally:
+        conn.close()

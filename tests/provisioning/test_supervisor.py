@@ -167,17 +167,37 @@ def test_reprovisioning_a_board_already_in_the_batch_passes(
 
 
 def test_device_in_another_batch_is_refused_not_lost(
-    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
+    """Another station provisioned the board (this station's records do not know it): the push is
+    refused, and the refusal is recorded."""
     fleet = make_fleet(1)
     job = _job(instance, batch, fleet).for_port(fleet.urls[0])
-    run_jobs(instance, records, [job])
+    with RecordsDB(tmp_path / "another-station.sqlite3") as elsewhere:
+        run_jobs(instance, elsewhere, [job])
     other = instance.create_batch(f"other-{secrets.token_hex(3)}").name
     second = run_jobs(instance, records, [replace(job, batch=other)])[1][job.port]
     assert second.outcome is Outcome.FAIL and second.step is Step.PUSH
     assert second.push_state is PushState.REFUSED
     assert f"already belongs to batch {batch!r}" in second.message
     assert records.list_records().items[0].push_state is PushState.REFUSED
+
+
+def test_a_board_this_station_put_in_another_batch_is_refused_before_flashing(
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    job = _job(instance, batch, fleet).for_port(fleet.urls[0])
+    first = run_jobs(instance, records, [job])[1][job.port]
+    other = instance.create_batch(f"other-{secrets.token_hex(3)}").name
+    written = fleet.boards[0].stages.count(Stage.FLASH_BEGIN)
+    second = run_jobs(instance, records, [replace(job, batch=other)])[1][job.port]
+    assert second.outcome is Outcome.FAIL and second.step is Step.CHECK
+    assert second.push_state is PushState.NONE
+    assert first.device_id in second.message and f"is in batch {batch!r}" in second.message
+    assert "Nothing was written" in second.message
+    assert fleet.boards[0].stages.count(Stage.FLASH_BEGIN) == written, "the refused board was flashed"
+    assert instance.find_device(first.device_id).batch == batch  # type: ignore[union-attr]
 
 
 def test_chip_mismatch_is_refused_before_flashing(

@@ -278,7 +278,7 @@ def test_the_served_openapi_document_is_the_committed_one(serving: Serving) -> N
     assert committed == render(), "docs/openapi.json is stale: run `python -m app.server.openapi_file`"
     paths = served.json()["paths"]
     operations = len([op for ops in paths.values() for op in ops])
-    assert operations == len(routes()) + 2 + len(token_routes())  # protocol, session, API tokens
+    assert operations == len(routes()) + 2 + len(token_routes()) + 1  # protocol, session, tokens, root CA
 
 
 def test_failed_sign_ins_from_one_address_are_limited_whatever_the_names(serve: ServeFactory) -> None:

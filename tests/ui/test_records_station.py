@@ -27,7 +27,15 @@ from app.ui.pages.records import RecordsPage
 from app.ui.pages.station import StationPage
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
-from tests.ui.station_support import BATCH, WAIT_MS, FleetFactory, request_for, wait_listed, wait_state
+from tests.ui.station_support import (
+    BATCH,
+    WAIT_MS,
+    FleetFactory,
+    request_for,
+    tile,
+    wait_listed,
+    wait_state,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +60,16 @@ def test_boards_provisioned_in_the_window_are_on_the_records_page_and_one_is_re_
     wait_state(qtbot, station, wrong_chip, PortState.FAIL)
     qtbot.waitUntil(lambda: len(station.results) == 2, timeout=WAIT_MS)
 
+    menu = tile(station, wrong_chip).menu_actions()  # a failed board's tile offers re-enrolment too
+    (action,) = [a for a in menu.actions() if a.text() == "Re-enrol this board…"]
+    assert action.isEnabled()
+    action.trigger()
+    asked = station.reenrol_box
+    qtbot.waitUntil(asked.isVisible, timeout=WAIT_MS)
+    assert wrong_chip in asked.text() and BATCH in asked.text()
+    asked.reject()  # not this one: it is the wrong chip for any IEF
+    assert len(station.results) == 2
+
     window.show_page("Records")
     qtbot.waitUntil(lambda: records.model.total == 2, timeout=WAIT_MS)
     by_port = {records.model.record(row).port: row for row in range(2)}
@@ -63,9 +81,12 @@ def test_boards_provisioned_in_the_window_are_on_the_records_page_and_one_is_re_
     )
     assert failed.outcome is Outcome.FAIL and failed.step == "check" and "ESP32" in failed.error
     records.select_row(by_port[wrong_chip])
+    qtbot.waitUntil(lambda: bool(records.detail.step_lines()), timeout=WAIT_MS)
     lines = records.detail.step_lines()
     assert any("check" in line and "failed" in line for line in lines), lines
     records.select_row(by_port[good])
+    qtbot.waitUntil(lambda: records.detail.record is not None and records.detail.record.port == good)
+    qtbot.waitUntil(lambda: bool(records.detail.record and records.detail.record.step_log), timeout=WAIT_MS)
     assert any(line.split()[1:3] == ["ief", "passed"] for line in records.detail.step_lines())
 
     export = tmp_path / "shift.json"

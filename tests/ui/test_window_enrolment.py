@@ -3,6 +3,7 @@ a device in a batch enrols over TLS while the window runs, and the port is free 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -11,30 +12,44 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.domain.kinds import DeviceState
+from app.cli import main as cli_main
+from app.domain.kinds import DeviceState, Role
 from app.instance.local.instance import LocalInstance
 from app.sim.device_enrolment import EnrolFailure, enrol
 from app.system.paths import DataDir
 from tests.enrolment.conftest import new_keys
 
 REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "window enrolment test password"
 
 
-def test_the_window_serves_enrolments_for_the_built_in_instance(tmp_path: Path) -> None:
+def _login(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--data-dir", str(home), "login", "--user", "alice", "--password-stdin"]
+    assert cli_main.run(argv, out=out, err=err) == 0, err.getvalue()
+
+
+def test_the_window_serves_enrolments_for_the_built_in_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "home"
     keys = new_keys()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with LocalInstance.open(DataDir(home).ensure().local_instance_db) as instance:
+        instance.create_user("alice", PASSWORD, Role.ADMINISTRATOR)
         instance.set_instance_params("localhost", port)
         instance.create_batch("line")
         instance.add_devices("line", [keys.device_id])
         root = next(c.pem for c in instance.certificates() if c.role == "root")
     root_der = x509.load_pem_x509_certificate(root.encode()).public_bytes(serialization.Encoding.DER)
+    _login(home, monkeypatch)  # the window opens on the kept sign-in, with no dialog
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "--data-dir", str(home), "gui"],

@@ -211,6 +211,12 @@ class LocalInstance:
         with self._db.read() as conn:
             return batches.get(conn, name)
 
+    def delete_batch(self, name: str) -> None:
+        with self._change() as conn:
+            batch = batches.delete(conn, name)
+            details = f"{batch.counts.total} devices deleted with it, policy {batch.policy}"
+            activity.record(conn, self._actor, "batch.delete", batch.name, details)
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         return self.add_devices_once(batch, device_ids, None).result
 
@@ -373,6 +379,42 @@ class LocalInstance:
     def get_task(self, name: str) -> ProvisioningTask:
         with self._db.read() as conn:
             return tasks.get(conn, name)
+
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        spec = tasks.TaskSpec(
+            name,
+            device_type,
+            bootloader,
+            ief,
+            signing_key,
+            bootloader_image,
+            partition_table_image,
+            ief_image,
+        )
+        with self._change() as conn:
+            before, task = tasks.update(conn, spec)
+            details = (
+                f"{before.device_type.value} -> {task.device_type.value}, "
+                f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, "
+                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
+            )
+            activity.record(conn, self._actor, "task.update", task.name, details)
+        return task
+
+    def delete_task(self, name: str) -> None:
+        with self._change() as conn:
+            task = tasks.delete(conn, name)
+            activity.record(conn, self._actor, "task.delete", task.name, f"was {task.device_type.value}")
 
     def task_images(self, task: str) -> TaskImages:
         with self._db.read() as conn:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -113,8 +113,12 @@ class MirrorInstance:
         retry_s: float = RETRY_S,
         max_retry_s: float = MAX_RETRY_S,
         clock: Clock = time.monotonic,
+        acting_as: str | None = None,
     ) -> None:
+        """`acting_as` is the signed-in user, when known: offline, `info()` names them (the mirrored
+        answer names whoever refreshed it last) with their mirrored role, or contributor if unknown."""
         self.remote = remote
+        self._acting_as = acting_as
         self.store = store
         self._retry_s = retry_s
         self._max_retry_s = max_retry_s
@@ -204,13 +208,23 @@ class MirrorInstance:
         except MirrorError as exc:
             log.warning("the mirror cannot be written: %s", exc)
 
-    def _change(self, what: str, call: Callable[[], R]) -> R:
+    def _change(self, what: str, call: Callable[[], R], kept_in: _Collection | None = None) -> R:
+        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once."""
         try:
-            return self._ask(call)
+            result = self._ask(call)
         except InstanceUnavailableError as exc:
             raise InstanceUnavailableError(
                 f"{what} needs the instance, which cannot be reached ({exc}); try again when it is back"
             ) from None
+        if kept_in is not None:
+            collection = kept_in
+            self._keep(
+                lambda item: self.store.put_items(
+                    collection.kind, [item], collection.key, collection.searched
+                ),
+                result,
+            )
+        return result
 
     def _page(self, collection: _Collection, page: PageRequest, online: Callable[[], Page[R]]) -> Page[R]:
         def remember(result: Page[R]) -> None:
@@ -314,7 +328,21 @@ class MirrorInstance:
 
     # --- identity and overview ---------------------------------------------------------------------
     def info(self) -> InstanceInfo:
-        return self._singleton("info", InstanceInfo, self.remote.info)
+        def offline() -> Stored[InstanceInfo] | None:
+            stored: Stored[InstanceInfo] | None = self.store.singleton("info", InstanceInfo)
+            who = self._acting_as
+            if stored is None or who is None or stored.value.actor == who:
+                return stored
+            user = self.store.item(USERS.kind, who, User)
+            role = user.value.role if user is not None else Role.CONTRIBUTOR  # never more than known
+            return Stored(replace(stored.value, actor=who, role=role), stored.refreshed_at)
+
+        return self._read(
+            "the instance's info",
+            self.remote.info,
+            lambda value: self.store.put_singleton("info", value),
+            offline,
+        )
 
     def dashboard_summary(self) -> DashboardSummary:
         return self._singleton("dashboard_summary", DashboardSummary, self.remote.dashboard_summary)
@@ -336,6 +364,7 @@ class MirrorInstance:
         return self._change(
             f"creating batch {name!r}",
             lambda: self.remote.create_batch(name, policy, firmware, attribute_filters),
+            BATCHES,
         )
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
@@ -343,6 +372,9 @@ class MirrorInstance:
 
     def get_batch(self, name: str) -> Batch:
         return self._one(BATCHES, name, lambda: self.remote.get_batch(name))
+
+    def delete_batch(self, name: str) -> None:
+        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name))
 
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
@@ -394,7 +426,7 @@ class MirrorInstance:
     # --- signing keys ------------------------------------------------------------------------------
     def create_signing_key(self, name: str, key_type: KeyType) -> SigningKey:
         return self._change(
-            f"creating signing key {name!r}", lambda: self.remote.create_signing_key(name, key_type)
+            f"creating signing key {name!r}", lambda: self.remote.create_signing_key(name, key_type), KEYS
         )
 
     def list_signing_keys(self, page: PageRequest = PageRequest()) -> Page[SigningKey]:
@@ -410,6 +442,7 @@ class MirrorInstance:
         return self._change(
             f"importing image {name!r}",
             lambda: self.remote.import_image(name, device_type, kind, variant, data),
+            IMAGES,
         )
 
     def list_images(
@@ -450,6 +483,7 @@ class MirrorInstance:
                 partition_table_image,
                 ief_image,
             ),
+            TASKS,
         )
 
     def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]:
@@ -457,6 +491,34 @@ class MirrorInstance:
 
     def get_task(self, name: str) -> ProvisioningTask:
         return self._one(TASKS, name, lambda: self.remote.get_task(name))
+
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        return self._change(
+            f"changing task {name!r}",
+            lambda: self.remote.update_task(
+                name,
+                device_type,
+                bootloader,
+                ief,
+                signing_key,
+                bootloader_image,
+                partition_table_image,
+                ief_image,
+            ),
+        )
+
+    def delete_task(self, name: str) -> None:
+        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name))
 
     def task_images(self, task: str) -> TaskImages:
         """Signed images are public artefacts: the ones of tasks this station used are kept and refreshed."""
@@ -474,7 +536,7 @@ class MirrorInstance:
     # --- users and activity ------------------------------------------------------------------------
     def create_user(self, username: str, password: str, role: Role) -> User:
         return self._change(
-            f"creating user {username!r}", lambda: self.remote.create_user(username, password, role)
+            f"creating user {username!r}", lambda: self.remote.create_user(username, password, role), USERS
         )
 
     def list_users(self, page: PageRequest = PageRequest()) -> Page[User]:
@@ -482,7 +544,7 @@ class MirrorInstance:
 
     def set_user_role(self, username: str, role: Role) -> User:
         return self._change(
-            f"changing the role of {username!r}", lambda: self.remote.set_user_role(username, role)
+            f"changing the role of {username!r}", lambda: self.remote.set_user_role(username, role), USERS
         )
 
     def delete_user(self, username: str) -> None:

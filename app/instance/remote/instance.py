@@ -125,6 +125,9 @@ class RemoteInstance:
     def get_batch(self, name: str) -> Batch:
         return cast(Batch, self._call("get_batch", name))
 
+    def delete_batch(self, name: str) -> None:
+        self._call("delete_batch", name)
+
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> AddDevicesResult:
@@ -244,6 +247,35 @@ class RemoteInstance:
 
     def get_task(self, name: str) -> ProvisioningTask:
         return cast(ProvisioningTask, self._call("get_task", name))
+
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        return cast(
+            ProvisioningTask,
+            self._call(
+                "update_task",
+                name,
+                device_type,
+                bootloader,
+                ief,
+                signing_key,
+                bootloader_image,
+                partition_table_image,
+                ief_image,
+            ),
+        )
+
+    def delete_task(self, name: str) -> None:
+        self._call("delete_task", name)
 
     def task_images(self, task: str) -> TaskImages:
         return cast(TaskImages, self._call("task_images", task))

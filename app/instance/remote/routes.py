@@ -21,6 +21,7 @@ from app.instance.api_tokens import ApiTokenAdmin
 
 API_PREFIX = "/v1"
 SESSION_PATH = f"{API_PREFIX}/session"
+ROOT_CA_PATH = f"{API_PREFIX}/root-ca"  # unauthenticated: what a station pairs with (see pairing.py)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 MAX_IDS_PER_REQUEST = 200_000
@@ -65,6 +66,7 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("create_batch", "POST", "/batches"),
     ("list_batches", "GET", "/batches"),
     ("get_batch", "GET", "/batch"),
+    ("delete_batch", "DELETE", "/batch"),
     ("add_devices", "POST", "/batch/devices"),
     ("list_devices", "GET", "/batch/devices"),
     ("find_device", "GET", "/device"),
@@ -81,6 +83,8 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("create_task", "POST", "/tasks"),
     ("list_tasks", "GET", "/tasks"),
     ("get_task", "GET", "/task"),
+    ("update_task", "PUT", "/task"),
+    ("delete_task", "DELETE", "/task"),
     ("task_images", "POST", "/task/signed-images"),  # signs, and logs that it did: not a plain read
     ("create_user", "POST", "/users"),
     ("list_users", "GET", "/users"),

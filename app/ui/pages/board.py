@@ -12,6 +12,7 @@ app/provisioning/bench_session.py; the console runs in its own session (app/ui/w
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -403,12 +404,12 @@ class BoardPage(Page):
         self._log.add(what)
         self.status.emit(what)
 
-    def _bench_call(self, what: str, action: str) -> None:
+    def _changed(self, what: str) -> None:
         """After an action changed the board: log its sentence, then look at the board again."""
         self._done(what)
         self.identify()
 
-    def _confirm(self, title: str, ok: str, intro: str, run: str) -> None:
+    def _confirm(self, title: str, ok: str, intro: str, run: Callable[[BoardBench, str], str]) -> None:
         facts = self._facts()
         assert facts.mac is not None
         url, data_dir, console = facts.port, self.data_dir, self.console
@@ -416,14 +417,10 @@ class BoardPage(Page):
         def act(typed: str) -> str:
             console.stop_and_wait()
 
-            def on(bench: BoardBench) -> str:
-                method = getattr(bench, run)
-                return str(method(typed))
-
-            return on_bench(data_dir, url, HOLDER, on)
+            return on_bench(data_dir, url, HOLDER, lambda bench: run(bench, typed))
 
         dialog = ConfirmBoardDialog(self, title, ok, intro, facts.mac, act)
-        dialog.finished_with.connect(lambda text: self._bench_call(text, run))
+        dialog.finished_with.connect(self._changed)
         self._open(dialog)
 
     def _ask_reset_vefuses(self) -> None:
@@ -434,7 +431,7 @@ class BoardPage(Page):
             f"Erases the efuse_em partition of {mac}: its virtual Secure Boot state and key digest are "
             "lost, so the board can be provisioned with another key. The chip's real eFuses are not "
             "touched. The board is left in download mode for its next provisioning.",
-            "reset_vefuses",
+            BoardBench.reset_vefuses,
         )
 
     def _ask_erase_settings(self) -> None:
@@ -443,7 +440,7 @@ class BoardPage(Page):
             "Erase settings",
             "Erase settings",
             f"Erases the nvs partition of {mac}. Lost: {SETTINGS_LOST}.",
-            "erase_settings",
+            BoardBench.erase_settings,
         )
 
     def _ask_erase_flash(self) -> None:
@@ -453,7 +450,7 @@ class BoardPage(Page):
             "Erase the whole flash",
             f"Erases all of the flash of {mac}: bootloader, IEF, settings and enrolment key. The board "
             "does nothing until it is provisioned again.",
-            "erase_flash",
+            BoardBench.erase_flash,
         )
 
     def _ask_read_flash(self) -> None:
@@ -490,7 +487,7 @@ class BoardPage(Page):
             return f"re-provisioned {facts.mac} with {task}: DeviceID {summary.device_id}"
 
         dialog = ReprovisionDialog(self, instance, facts.mac, loop)
-        dialog.finished_with.connect(lambda text: self._bench_call(text, "reprovision"))
+        dialog.finished_with.connect(self._changed)
         self._open(dialog)
 
     def _open(self, dialog: FormDialog) -> None:
@@ -502,6 +499,14 @@ class BoardPage(Page):
         lines = self._log.take()
         if lines:
             self.bench_log.appendPlainText("\n".join(lines))
+
+    def quit_question(self) -> str | None:
+        if self.dialog is not None and self.dialog.busy:
+            return (
+                "A lab action is still running on the Board page; closing now can leave the board "
+                "half-written (it can be provisioned again afterwards)."
+            )
+        return None
 
     def shutdown(self) -> None:
         self._log_timer.stop()

@@ -50,6 +50,7 @@ class RecordsPage(Page):
         super().__init__(context)
         self.records = RecordsFile(context.data_dir)
         self.new_since_load = 0
+        self._last_id = -1  # the records file's last id at the last look (-1: not looked yet)
         self._checking = False
         self._closed = False
         layout = QVBoxLayout(self)
@@ -95,7 +96,7 @@ class RecordsPage(Page):
 
     # --- loading ---------------------------------------------------------------------------------
     def _fetch(self, request: PageRequest, where: RecordFilter) -> RecordsPageSlice[ProvisioningRecord]:
-        return self.records.db().list_records(request, where)  # on a pool thread
+        return self.records.db().list_records(request, where, steps=False)  # on a pool thread
 
     def refresh(self) -> None:
         """On show and every few seconds while shown: load once, then only look for new records."""
@@ -129,14 +130,20 @@ class RecordsPage(Page):
         self._checking = True
         where = self.model.record_filter
         newest = self.model.newest_id()
+        seen = self._last_id
 
-        def newer() -> int:
-            return self.records.db().list_records(PageRequest(limit=1), where).total
+        def newer() -> tuple[int, int | None]:
+            """The file's last record id, and (only when a record was added since) the filter's count:
+            one cheap query every few seconds while nothing happens."""
+            db = self.records.db()
+            last = db.last_id()
+            return last, (db.list_records(PageRequest(limit=1), where).total if last != seen else None)
 
-        def counted(total: int) -> None:
+        def counted(answer: tuple[int, int | None]) -> None:
             self._checking = False
+            self._last_id, total = answer
             known = self.model.total or 0
-            if total == known or self._closed:
+            if total is None or total == known or self._closed:
                 return
             at_top = self.table.verticalScrollBar().value() == 0
             if at_top and not self.table.selectionModel().hasSelection() and newest == self.model.newest_id():
@@ -166,8 +173,17 @@ class RecordsPage(Page):
         self.count_label.setText(text)
 
     def _selected(self) -> None:
+        """The listed record at once; its step log (not part of a listed page) follows from the file."""
         row = self.table.selected_source_row()
-        self.detail.show_record(self.model.record(row) if row is not None else None)
+        listed = self.model.record(row) if row is not None else None
+        self.detail.show_record(listed)
+        if listed is not None:
+            self.call(lambda: self.records.db().get(listed.id), "Reading the record's step log", self._whole)
+
+    def _whole(self, record: ProvisioningRecord | None) -> None:
+        shown = self.detail.record
+        if record is not None and shown is not None and shown.id == record.id:
+            self.detail.show_record(record)
 
     def select_row(self, row: int) -> None:
         self.table.selectRow(row)
@@ -185,6 +201,9 @@ class RecordsPage(Page):
         where = self.model.record_filter
         chosen = format_for(path, fmt)
         self.export_button.setEnabled(False)
+        matching = self.model.total
+        if matching:
+            self.status.emit(f"Exporting {count(matching)} record(s) to {path}…")
 
         def done(written: int) -> None:
             self.export_button.setEnabled(True)

@@ -35,7 +35,7 @@ class RecordFilters(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search port, MAC, DeviceID, reason…")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(220)
+        self.search.setMinimumWidth(160)  # the row must fit a 1024-pixel-wide window
         self._pause = QTimer(self)
         self._pause.setSingleShot(True)
         self._pause.setInterval(SEARCH_PAUSE_MS)
@@ -120,7 +120,7 @@ class RecordFilters(QWidget):
 def _names_box(anything: str) -> QComboBox:
     box = QComboBox()
     box.addItem(anything, "")
-    box.setMinimumContentsLength(10)
+    box.setMinimumContentsLength(8)
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     return box
 

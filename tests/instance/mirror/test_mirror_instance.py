@@ -213,3 +213,27 @@ def test_a_mirror_of_another_instance_starts_empty(tmp_path: Path) -> None:
     assert other.tracked_batches() == []
     assert other.oldest_refresh() is None
     other.close()
+
+
+def test_offline_info_names_the_signed_in_user_with_their_mirrored_role(
+    remote_instances: Any, proxy: TcpProxy, tmp_path: Path, clock: FakeClock
+) -> None:
+    admin = remote_instances(None)
+    admin.create_user("carol", "a long enough password", Role.CONTRIBUTOR)
+    token = remote_instances.served.issue_token(None)
+    for who, expected in (
+        ("carol", Role.CONTRIBUTOR),
+        ("stranger", Role.CONTRIBUTOR),
+        (None, Role.ADMINISTRATOR),
+    ):
+        remote = RemoteInstance(
+            Connection(proxy.url, remote_instances.ca_file, token=token, connect_timeout_s=2)
+        )
+        store = MirrorStore(tmp_path / "acting.sqlite3", remote_instances.url)
+        mirror = MirrorInstance(remote, store, clock=clock, acting_as=who)
+        proxy.set_mode("pass")
+        mirror.refresh()  # refreshed by the administrator's token: the mirrored info names them
+        proxy.set_mode("refuse")
+        info = mirror.info()
+        assert (info.actor, info.role) == (who or admin.info().actor, expected)
+        mirror.close()

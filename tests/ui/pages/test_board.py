@@ -6,19 +6,21 @@ the bench, virtual boards on loopback registered in the page's data folder.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.domain.chips import ChipType
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Event, Outcome
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import PortSummary, Supervisor
 from app.sim import partition_table as pt
-from app.sim.efuses import decode_virtual
+from app.sim.efuses import EfuseState, decode_virtual
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from app.ui.pages.board import BoardPage
@@ -193,3 +195,21 @@ def test_reprovision_loop_from_the_page(
     assert (
         page.look.facts.virtual_efuses is not None and page.look.facts.virtual_efuses.key_digests == digests
     )
+
+
+def test_secure_download_mode_board_says_what_it_cannot_tell(
+    qtbot: QtBot, board_page: BoardPage, context: PageContext, make_fleet: FleetFactory
+) -> None:
+    folder = DataDir(context.data_dir).root / "boards-sdm" / "sdm-1"
+    folder.mkdir(parents=True, mode=0o700)
+    locked = EfuseState(secure_download=True).with_secure_boot(ChipType.ESP32C3, bytes(range(32)))
+    (folder / "efuses.json").write_text(json.dumps(locked.to_json()), encoding="utf-8")
+    (folder / "efuses.json").chmod(0o600)
+    fleet = make_fleet(1, prefix="sdm")
+    board_page.refresh()
+    identify(qtbot, board_page, fleet.urls[0])
+    page = board_page
+    assert page.build_badge.text() == "Build unknown"
+    assert "secure download mode" in page.efuse_note.text() and page.efuse_table.model_.rowCount() == 0
+    assert not any(button.isEnabled() for button in page.buttons.values())
+    assert all("secure download mode" in page.reasons[key].text() for key in ("reset", "settings", "erase"))
