@@ -14,6 +14,7 @@ step lines); `--json` prints the engine's event stream, one JSON object per line
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -21,6 +22,7 @@ from app.cli.context import CliContext, decode_secret, read_stdin_secret
 from app.cli.live_progress import LivePrinter, RunPrinter, is_live_terminal
 from app.cli.run_output import HumanPrinter, JsonPrinter
 from app.domain.errors import ValidationError
+from app.enrolment.runner import start_for_station
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.provisioning.device_journal import JournalState
@@ -60,6 +62,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    parser.add_argument(
+        "--wait-enrolled",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the push, wait up to this long for the instance to report each board Enrolled; a board "
+        "that does not enrol fails (default 0: do not wait)",
+    )
     parser.set_defaults(handler=provision_command)
 
 
@@ -99,8 +109,15 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ports = resolve_ports(ctx, args.port, args.all)
     instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
-    job = job_for_request(instance, request)
-    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
+    enrolment = start_for_station(instance, ctx.data_dir.root) if args.wait_enrolled > 0 else None
+    if enrolment is not None and not args.json:
+        print(enrolment.banner, file=ctx.out, flush=True)
+    try:
+        return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    finally:
+        if enrolment is not None:
+            enrolment.stop()
 
 
 def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:

@@ -93,9 +93,12 @@ class PortJob:
     release_confirmed: bool = False
     connect_reset: ConnectReset = ConnectReset.DEFAULT
     timeouts: Timeouts = field(default_factory=Timeouts)
+    enrol_wait_s: float = 0.0  # after the push, wait this long for the instance to say Enrolled; 0: don't
 
     def __post_init__(self) -> None:
         validate_wifi(self.wifi_ssid, self.wifi_password)
+        if not 0 <= self.enrol_wait_s <= 3600:
+            raise ValidationError("the wait for enrolment must be 0 (off) to 3600 seconds")
         if self.mode is JobMode.PROVISION:
             if not self.images:
                 raise ValidationError("a provisioning job needs the task's images; none were given")

@@ -47,6 +47,7 @@ from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalEntry, JournalState
 from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
 from app.provisioning.device_pusher import DevicePusher
+from app.provisioning.enrolment_check import Confirmation, wait_until_enrolled
 from app.provisioning.events import (
     DeviceIdEvent,
     ErrorEvent,
@@ -472,7 +473,7 @@ class _PortRun:
         stop = self._stop_reason
         result = self._worker_result
         if result is not None and (stop is None or result.outcome is Outcome.PASS):
-            self._conclude_once(result.outcome, result.message, result.step)
+            self._conclude_once(*self._confirm_enrolment(result))
             return
         if stop is not None:
             reason, outcome = stop
@@ -485,6 +486,30 @@ class _PortRun:
         if tail:
             message += f": {tail.splitlines()[-1]}"
         self._conclude_once(Outcome.FAIL, message, self._step)
+
+    def _confirm_enrolment(self, result: ResultEvent) -> tuple[Outcome, str, Step]:
+        """The `enrol` step for a passed board when its job asks (app/provisioning/enrolment_check.py)."""
+        with self._push_lock:
+            entry = self._entry
+        if result.outcome is not Outcome.PASS or self.job.enrol_wait_s <= 0 or entry is None:
+            return result.outcome, result.message, result.step
+        port = self.job.port
+        self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=StepStatus.STARTED))
+
+        def push() -> PushResult | None:
+            with self._push_lock:
+                return self._push
+
+        check = wait_until_enrolled(self.sup._instance, entry.device_id, push, self.job.enrol_wait_s)
+        if check.confirmation is Confirmation.SKIPPED:
+            return result.outcome, result.message, result.step
+        failed = check.confirmation is Confirmation.NOT_ENROLLED
+        status = StepStatus.FAILED if failed else StepStatus.PASSED
+        self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=status, message=check.message))
+        if failed:
+            self.sup._emit(ErrorEvent(port=port, step=Step.ENROL, message=check.message, kind="NotEnrolled"))
+            return Outcome.FAIL, check.message, Step.ENROL
+        return result.outcome, f"{result.message}; {check.message}", result.step
 
     def _conclude_once(self, outcome: Outcome, message: str, step: Step) -> None:
         with self._push_lock:
