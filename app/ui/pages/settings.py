@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +61,9 @@ class SettingsPage(Page):
         form.addRow(section_title("Data"))
         self.data_dir = QLabel(str(context.data_dir))
         self.data_dir.setObjectName("mono")
+        self.data_dir.setToolTip(str(context.data_dir))
+        # A deep folder must not set the window's width (it has to fit 1024x600): the label gives way.
+        self.data_dir.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.data_dir.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_folder = QPushButton("Open folder")
         self.open_folder.clicked.connect(self.open_data_folder)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +47,10 @@ class InstancePanel(QWidget):
         form.setVerticalSpacing(10)
 
         self.in_use = QLabel(f"{info.name} ({info.kind}) — {info.location}")
+        self.in_use.setToolTip(info.location)
+        self.in_use.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )  # a long path gives way
         self.in_use.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("In use", self.in_use)
         self.built_in = QRadioButton("Built-in instance (in this station's data folder)")
