@@ -2,13 +2,51 @@
 
 It is the one module allowed to reach both the headless CLI and the Qt UI, so that nothing below
 `app/workers` ever imports Qt: the GUI is imported only when the person asks for the window.
+
+Opening the window does not import the CLI either: its command modules bring FastAPI (serve) and esptool
+(board), about as long again as the window's own imports, so `window_arguments` reads the few
+options the window takes and everything else goes to the full CLI parser.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
+
+# The CLI's global options (app/cli/main.py) that the window honours; tests/test_entry_points.py keeps
+# the two lists in step.
+WINDOW_GLOBAL_OPTIONS = ("--data-dir", "--passphrase-file", "--user")
+
+
+class _NotForTheWindow(Exception):
+    """Not a plain window start: the full CLI parser decides (and reports any error)."""
+
+
+class _WindowParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _NotForTheWindow(message)
+
+
+def window_arguments(args_list: Sequence[str]) -> argparse.Namespace | None:
+    """The window's arguments when `args_list` asks for the window (no command, or `gui [--demo]`),
+    else None: a command, help, --version, a mistake or text that is not UTF-8 go to the CLI."""
+    parser = _WindowParser(prog="ql-station", add_help=False)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--passphrase-file")
+    parser.add_argument("--user", dest="actor")
+    parser.add_argument("command", nargs="?")
+    parser.add_argument("--demo", action="store_true")
+    try:
+        for text in args_list:
+            text.encode("utf-8")
+        args, rest = parser.parse_known_args(list(args_list))
+    except (_NotForTheWindow, UnicodeEncodeError):
+        return None
+    if rest or args.command not in (None, "gui") or (args.demo and args.command is None):
+        return None
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,8 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.workers.demo_simulator import main as watch_main
 
         return watch_main(["watch", *args_list[1:]])
-    from app.cli.main import build_parser, run
     from app.system.paths import resolve_data_dir
+
+    window = window_arguments(args_list)
+    if window is not None:
+        from app.ui.application import run_gui
+
+        return run_gui(data_dir=resolve_data_dir(window.data_dir), demo=window.demo, actor=window.actor)
+    from app.cli.main import build_parser, run
 
     args = build_parser().parse_args(args_list)
     if args.command in (None, "gui"):
