@@ -49,8 +49,25 @@ def window_arguments(args_list: Sequence[str]) -> argparse.Namespace | None:
     return args
 
 
+def restore_library_path(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Give programs this one starts the person's own LD_LIBRARY_PATH back (frozen bundle, Linux).
+
+    The bundle's loader puts its own folder first in LD_LIBRARY_PATH (keeping the old value in
+    LD_LIBRARY_PATH_ORIG) before Python starts; this process has already used it. Left in place, an
+    outside program started from here (the file manager behind "Open folder") would load the bundle's
+    copies of system libraries. The station's own children are the bundle's executables, whose loader
+    sets the path again for them.
+    """
+    if "LD_LIBRARY_PATH_ORIG" in environ:
+        environ["LD_LIBRARY_PATH"] = environ.pop("LD_LIBRARY_PATH_ORIG")
+    else:
+        environ.pop("LD_LIBRARY_PATH", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if getattr(sys, "frozen", False) and sys.platform.startswith("linux"):
+        restore_library_path()
     if args_list[:1] == ["port-worker"]:
         # One of many children of the supervisor: import only the worker, so esptool's logger is ours
         # before esptool loads and 32 children do not each import the CLI and the simulator.

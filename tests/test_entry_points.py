@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import build_parser
-from app.entry import WINDOW_GLOBAL_OPTIONS, gui_main, window_arguments
+from app.entry import WINDOW_GLOBAL_OPTIONS, gui_main, restore_library_path, window_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,3 +117,15 @@ def test_the_demo_watchdog_subcommand_ends_the_simulator_when_the_station_goes(t
         if simulator.poll() is None:
             simulator.kill()
             simulator.wait()
+
+
+def test_outside_programs_get_the_library_path_the_bundle_found() -> None:
+    bundled = {
+        "LD_LIBRARY_PATH": "/opt/quarklink-station/_internal:/usr/local/lib",
+        "LD_LIBRARY_PATH_ORIG": "/usr/local/lib",
+    }
+    restore_library_path(bundled)
+    assert bundled == {"LD_LIBRARY_PATH": "/usr/local/lib"}
+    none_before = {"LD_LIBRARY_PATH": "/opt/quarklink-station/_internal", "HOME": "/home/op"}
+    restore_library_path(none_before)
+    assert none_before == {"HOME": "/home/op"}
