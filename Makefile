@@ -50,6 +50,7 @@ fault-matrix: $(STAMP)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshots.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_records_screenshots.py
 
 ## The installer: a frozen onedir bundle (build_installer.spec) built in its own clean environment
 ## (runtime + server + PyInstaller only, none of the test tools), then a Debian package of it.

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -30,12 +31,23 @@ from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E40
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role  # noqa: E402
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
+from app.instance.mirror.instance import MirrorInstance  # noqa: E402
+from app.instance.mirror.store import MirrorStore  # noqa: E402
+from app.instance.remote.connection import Connection  # noqa: E402
+from app.instance.remote.instance import RemoteInstance  # noqa: E402
+from app.provisioning.board_vetting import BoardRefusal, KnownBoard  # noqa: E402
+from app.provisioning.device_journal import JournalState  # noqa: E402
 from app.provisioning.events import Outcome  # noqa: E402
+from app.provisioning.records import RecordsDB  # noqa: E402
 from app.provisioning.run_request import RunRequest  # noqa: E402
+from app.server.http_api import create_app  # noqa: E402
+from app.server.https_server import HttpsServer, Listen, bind, tls_context  # noqa: E402
+from app.server.served_instance import ServedInstance  # noqa: E402
 from app.sim.faults import Faults, Stage  # noqa: E402
 from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
+from app.sim.images import build_sim_ief  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
 from app.ui.application import shut_down, station_log  # noqa: E402
@@ -47,6 +59,8 @@ from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
+from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
 from app.ui.widgets.port_tile import PortTile  # noqa: E402
@@ -153,6 +167,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--line-only", action="store_true", help="only the Station shots of 16 and 64 boards")
+    parser.add_argument(
+        "--dialogs-only", action="store_true", help="only the pages and dialogs (no boards are provisioned)"
+    )
+    parser.add_argument("--offline-only", action="store_true", help="only the shots of a window gone offline")
+    parser.add_argument("--board-only", action="store_true", help="only the Board page shots")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -167,6 +186,7 @@ def main() -> int:
         db.parent.mkdir(parents=True)
         instance = LocalInstance.open(db, keyring=keyring)
         windows: list[MainWindow] = []
+        served: ServedInstance | None = None
         try:
             demo_data(instance)
             station_log_lines()
@@ -176,19 +196,73 @@ def main() -> int:
             if args.line_only:
                 ensure_demo_data(instance)
                 line_shots(app, context, out, root)
+            elif args.offline_only:
+                served = offline_shots(app, context, windows, out, root)
+            elif args.board_only:
+                board_shots(app, context, out, root)
+            elif args.dialogs_only:
+                take_all(app, window, out, root, station=False)
             else:
                 take_all(app, window, out, root)
                 line_shots(app, context, out, root)
+                board_shots(app, context, out, root)
+                served = offline_shots(app, context, windows, out, root)
         finally:
             if windows:
                 shut_down(app, windows, relay)  # closes the instance too
             else:
                 relay.detach()
                 instance.close()
+            if served is not None:
+                served.close()
     return 0
 
 
-def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+def offline_shots(
+    app: QApplication, context: PageContext, windows: list[MainWindow], out: Path, root: Path
+) -> ServedInstance:
+    """The demo instance served over HTTPS, mirrored by a second window, then the server stopped.
+
+    Returns the served instance for the caller to close after the windows (their mirror holds a
+    client of it).
+    """
+    db = root / "station" / "instance" / "local.sqlite3"
+    served = ServedInstance(db, keyring=context.keyring)
+    certificate = served.station.issue_server_certificate(["127.0.0.1"])
+    ca_file = root / "paired-root-ca.pem"
+    ca_file.write_text(next(c.pem for c in served.station.certificates() if c.role == "root"))
+    server = HttpsServer(create_app(served), bind(Listen("127.0.0.1", 0)), tls_context(certificate, root))
+    server.start()
+    url = f"https://127.0.0.1:{server.port}"
+    remote = RemoteInstance(Connection(url, ca_file, token=served.issue_token(None), connect_timeout_s=1))
+    mirror = MirrorInstance(remote, MirrorStore(root / "line-pc" / "mirror.sqlite3", url))
+    mirror.store.track_batch("line-2 March")
+    mirror.refresh()
+    with RecordsDB(DataDir(root / "line-pc").ensure().records_db) as records:
+        for device_id in ids(3, "offline"):
+            entry = records.journal.receive(device_id, batch="line-2 March", move=False, port="/dev/ttyUSB3")
+            records.journal.settle(entry.id, JournalState.QUEUED, "the instance cannot be reached")
+    server.stop()
+    offline_context = replace(context, instance=mirror, info=mirror.info(), data_dir=root / "line-pc")
+    window = MainWindow(offline_context)
+    windows.append(window)
+    window.resize(*SIZE)
+    window.show()
+    wait_for(app, lambda: not window.connection_watch.state.online, timeout=30)
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+
+    def devices_ready() -> None:
+        window.show_page("Devices")
+        settle(app)
+        devices.select_batch("line-2 March")
+
+    shoot(app, window, out / "devices-offline.png", devices_ready)
+    shoot(app, window, out / "outbox-offline.png", lambda: window.show_page("Outbox"))
+    return served
+
+
+def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, station: bool = True) -> None:
     window.resize(*SIZE)
     window.set_port_count(4)
     window.show()
@@ -220,7 +294,9 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path) -> No
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
     dialogs(app, window, out, root)
-    station_shots(app, window, out, root)
+    management_dialogs(app, window, out, root)
+    if station:
+        station_shots(app, window, out, root)
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
@@ -264,9 +340,7 @@ def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> Non
     task = provisioning.open_create_dialog()
     task.name.setText("esp32s3-lab")
     settle(app)
-    task.device_type.setCurrentIndex(task.device_type.findData(ChipType.ESP32S3))
-    task.signing_key.setCurrentIndex(task.signing_key.findData("legacy-ecdsa"))
-    task.submit()
+    task.device_type.setCurrentIndex(task.device_type.findData(ChipType.ESP32S3))  # ECDSA: not offered
     shoot(app, task, out / "provisioning-create-task.png")
     task.reject()
 
@@ -279,6 +353,81 @@ def dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> Non
     start.task.setCurrentIndex(start.task.findData("esp32c3-production"))
     shoot(app, start, out / "provisioning-start.png")
     start.reject()
+
+
+def management_dialogs(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """Issue 13's dialogs: every problem at once, adding to and deleting a batch, editing a task,
+    importing an image, and the release confirmation naming a board already in another batch."""
+    users = window.page("Users")
+    assert isinstance(users, UsersPage)
+    window.show_page("Users")
+    user = users.open_create_dialog()
+    user.username.setText("line lead!")
+    user.password.setText("short")
+    user.repeat.setText("shorter")
+    user.submit()
+    shoot(app, user, out / "users-create-user-problems.png")
+    user.reject()
+
+    hsm = window.page("HSM")
+    assert isinstance(hsm, HsmPage)
+    window.show_page("HSM")
+    key = hsm.open_create_dialog()
+    key.submit()
+    shoot(app, key, out / "hsm-create-key.png")
+    key.reject()
+
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("line-3 April")
+    more = root / "line-3-extra.json"
+    more.write_text('{"devices": [' + ", ".join(f'"{i}"' for i in ids(250, "extra")) + "]}")
+    add = devices.open_add_dialog()
+    assert add is not None
+    add.id_input.setText(ids(1, "typed-extra")[0])
+    add.add_typed_id()
+    add.load_file(more)
+    shoot(app, add, out / "devices-add-devices.png")
+    add.reject()
+    devices.select_batch("line-2 March")
+    settle(app)
+    ask = devices.confirm_delete()
+    assert ask is not None
+    shoot(app, ask, out / "devices-delete-batch.png")
+    ask.reject()
+
+    provisioning = window.page("Provisioning")
+    assert isinstance(provisioning, ProvisioningPage)
+    window.show_page("Provisioning")
+    settle(app)
+    provisioning.select_task("esp32s3-field")
+    edit = provisioning.open_edit_dialog()
+    assert edit is not None
+    settle(app)
+    edit.ief.setCurrentIndex(edit.ief.findData(IefKind.DEBUG))
+    shoot(app, edit, out / "provisioning-edit-task.png")
+    edit.reject()
+    image = root / "esp32c3-ief-debug-v2.bin"
+    image.write_bytes(build_sim_ief(ChipType.ESP32C3, IefKind.DEBUG))
+    importing = provisioning.open_import_dialog()
+    importing.kind.setCurrentIndex(importing.kind.findData(ImageKind.IEF))
+    importing.load_file(image)
+    shoot(app, importing, out / "provisioning-import-image.png")
+    importing.reject()
+
+    known = KnownBoard("58:cf:79:0a:12:3e", ids(1, "known-board")[0], "line-2 March", "the instance says so")
+    release = ReleaseConfirmDialog(
+        window,
+        "esp32c3-production",
+        "line-3 April",
+        4,
+        [("sim-2", BoardRefusal(known, "line-3 April").reason)],
+    )
+    release.open()
+    shoot(app, release, out / "station-release-confirm.png")
+    release.reject()
 
 
 def wait_for(app: QApplication, done: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -464,6 +613,72 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
 
     sixty_four(production=False)
     sixty_four(production=True)
+
+
+class _Quiet:
+    def on_event(self, event: object) -> None:
+        pass
+
+    def on_finished(self, summary: object) -> None:
+        pass
+
+
+def board_shots(app: QApplication, context: PageContext, out: Path, root: Path) -> None:
+    """The Board page with a dev (veFuse) board and with a release board, each provisioned first by the
+    real engine, then identified from the page; the dev shot also shows its console for a moment."""
+    from app.provisioning.job_builder import provisioning_job
+    from app.provisioning.records import RecordsDB
+    from app.provisioning.supervisor import Supervisor
+    from app.ui.pages.board import BoardPage
+
+    ensure_demo_data(context.instance)
+    data = DataDir(root / "station").ensure()
+    ap = default_access_point()
+    window = MainWindow(context)
+    window.resize(*SIZE)
+    window.show()
+    window.show_page("Board")
+    page = window.page("Board")
+    assert isinstance(page, BoardPage)
+    try:
+        for name, task, confirm in (
+            ("dev", DEMO_TASK, None),
+            ("release", "esp32c3-production", "line-2 March"),
+        ):
+            batch = confirm or DEMO_BATCH
+            with SimFleet(
+                data.sim_boards / f"lab-{name}", count=1, pacing=False, access_point=ap,
+                registry=data.sim_registry, name_prefix=f"lab-{name}",
+            ) as fleet:  # fmt: skip
+                job = provisioning_job(
+                    context.instance, task=task, batch=batch, ssid=ap.ssid, password=ap.password,
+                    confirm_release=confirm,
+                )  # fmt: skip
+                with RecordsDB(data.records_db) as records:
+                    supervisor = Supervisor(context.instance, records, _Quiet(), data_dir=data.root)
+                    supervisor.start_all([job.for_port(fleet.urls[0])])
+                    supervisor.wait()
+                    supervisor.close()
+                page.refresh()
+                wait_for(app, lambda: page.port_box.findData(fleet.urls[0]) >= 0)
+                page.select_port(fleet.urls[0])
+                page.identify()
+                wait_for(app, lambda: not page.busy and page.look is not None)
+                if name == "dev":
+                    page.tabs.setCurrentIndex(1)
+                    page.console.start()
+                    wait_for(app, lambda: "Loaded app from partition" in page.console.text.toPlainText())
+                    wait_for(app, lambda: "deviceID:" in page.console.text.toPlainText())
+                    shoot(app, window, out / "board-page-dev-console.png")
+                    page.console.stop_and_wait()
+                    page.tabs.setCurrentIndex(0)
+                shoot(app, window, out / f"board-page-{name}.png")
+                page.console.stop_and_wait()
+    finally:
+        page.shutdown()
+        window.close()
+        window.deleteLater()
+        settle(app)
 
 
 if __name__ == "__main__":

@@ -423,11 +423,12 @@ def check_gui(steps: Steps, frozen: Frozen) -> None:
 
 def check_serve(steps: Steps, frozen: Frozen, station: Path) -> None:
     with steps.step("serve: sign in over HTTPS, then one authenticated GET"):
+        # Read before the first user exists: from then on every command needs a signed-in user.
+        params = json.loads(frozen.run(frozen.command(station, "instance", "params", "--json")).stdout)
         frozen.run(
             frozen.command(station, "user", "create", "alice", "--role", "administrator", "--password-stdin"),
             stdin=USER_PASSWORD + "\n",
         )
-        params = json.loads(frozen.run(frozen.command(station, "instance", "params", "--json")).stdout)
         context = ssl.create_default_context(cadata=params["root_ca_pem"])
         serve = frozen.start(
             frozen.command(station, "serve", "--listen", "127.0.0.1:0", "--hostname", "localhost")

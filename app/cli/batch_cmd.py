@@ -1,4 +1,4 @@
-"""`ql-station batch create|add|list|show`."""
+"""`ql-station batch create|add|list|show|export|delete`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.domain.input_files import read_capped
 from app.domain.paging import check_count, iterate_pages
 from app.domain.records import Batch, Device, Page, PageRequest
 from app.instance.api import DEFAULT_POLICY
+from app.instance.batch_export import ExportFormat, export_batch
 
 SHOW_DEFAULT_LIMIT = 1000
 MAX_BATCH_FILE_SIZE = 128 * 1024 * 1024
@@ -52,6 +53,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("--all", action="store_true", help="list every device")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=show_command)
+
+    export = inner.add_parser("export", help="write a batch's DeviceIDs to a JSON (batch file) or CSV file")
+    export.add_argument("name")
+    export.add_argument("file", type=Path)
+    export.add_argument("--format", choices=[f.value for f in ExportFormat], help="default: by the extension")
+    export.set_defaults(handler=export_command)
+
+    delete = inner.add_parser(
+        "delete", help="delete a batch and its devices (refused while any device is enrolled)"
+    )
+    delete.add_argument("name")
+    delete.add_argument("--confirm", required=True, metavar="NAME", help="the batch name again, to be sure")
+    delete.set_defaults(handler=delete_command)
 
 
 def _parse_filters(items: list[str]) -> list[tuple[str, str]]:
@@ -147,4 +161,26 @@ def show_command(ctx: CliContext, args: argparse.Namespace) -> int:
     shown_to = args.offset + len(devices)
     if shown_to < c.total:
         ctx.out.write(f"... {c.total - shown_to} more (use --offset/--limit or --all)\n")
+    return 0
+
+
+def export_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    fmt = ExportFormat.for_path(args.file, args.format)
+    written = export_batch(ctx.open_instance(), args.name, args.file, fmt)
+    ctx.out.write(
+        f"wrote {written} DeviceID(s) of batch {args.name.strip()!r} to {args.file} ({fmt.value})\n"
+    )
+    return 0
+
+
+def delete_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    if args.confirm.strip() != args.name.strip():
+        raise ValidationError(
+            f"--confirm {args.confirm!r} is not the batch name; "
+            f"give --confirm {args.name.strip()!r} to delete it"
+        )
+    instance = ctx.open_instance()
+    batch = instance.get_batch(args.name)
+    instance.delete_batch(batch.name)
+    ctx.out.write(f"deleted batch {batch.name!r} and its {batch.counts.total} device(s)\n")
     return 0

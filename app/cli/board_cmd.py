@@ -6,7 +6,9 @@
     board erase-settings --port URL --confirm MAC
     board read-flash     --port URL OFFSET SIZE FILE
     board erase-flash    --port URL --confirm MAC
-    board monitor        --port URL [--seconds N] [--mask-file PATH]
+    board monitor        --port URL [--reset firmware|download|none] [--save FILE] [--seconds N]
+                         [--mask-file PATH]        keys: r reset, d download mode, q / Ctrl-] quit
+    board reprovision    --port URL --task TASK --confirm MAC --batch B --ssid S --password-stdin [--json]
 
 Each command reserves the port as provisioning does, so a board being provisioned is never touched, and
 ends in `error: ...` (exit 2) for bad input and for refusals, with the reason. The work itself is in
@@ -17,23 +19,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from app.cli.context import CliContext
+from app.cli.monitor_keys import HELP as KEYS_HELP
+from app.cli.monitor_keys import reading_keys
+from app.cli.provision_cmd import add_wifi_arguments, read_password, run_jobs
 from app.cli.table import print_fields, print_table
 from app.domain.errors import ValidationError
-from app.domain.records import PageRequest
-from app.flashing.board_bench import SETTINGS_LOST, BoardBench, parse_size
-from app.flashing.board_facts import BoardFacts
-from app.flashing.serial_monitor import monitor
+from app.flashing.board_bench import SETTINGS_LOST, BoardBench, facts_fields, parse_size
+from app.flashing.serial_monitor import MonitorControl, ResetKind, monitor
 from app.ports.reservation import reserve_port
 from app.provisioning import serial_urls
+from app.provisioning.bench_session import SIM_AP_PASSWORD_FILE, board_history
 from app.provisioning.job import Redactor
-from app.provisioning.records import ProvisioningRecord, RecordsDB
+from app.provisioning.job_builder import job_for_request
+from app.provisioning.lab_loop import check_dev_task
+from app.provisioning.records import ProvisioningRecord
+from app.provisioning.run_request import RunRequest
 
-AP_PASSWORD_FILE = "access-point-password"  # noqa: S105 - a file name (written by `ql-station sim`)
 HISTORY_LIMIT = 20
 
 
@@ -67,10 +74,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     read.add_argument("file", metavar="FILE", type=Path, help="where to write the bytes")
     read.set_defaults(handler=_read_flash)
     action("erase-flash", "erase the whole flash", True).set_defaults(handler=_erase_flash)
-    mon = action("monitor", "the board's console, live (resets it into its firmware; Ctrl-C ends)")
+    mon = action("monitor", "the board's console, live (r resets, d resets into download mode, q quits)")
+    mon.add_argument(
+        "--reset",
+        choices=[k.value for k in ResetKind],
+        default=ResetKind.FIRMWARE.value,
+        help="how to reset the board when the monitor starts (default: into its firmware)",
+    )
+    mon.add_argument("--save", type=Path, metavar="FILE", help="also write the (masked) console to FILE")
     mon.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
     mon.add_argument("--mask-file", type=Path, metavar="PATH", help="file holding a secret to mask")
     mon.set_defaults(handler=_monitor)
+    again = action(
+        "reprovision",
+        "lab loop on a dev (veFuse) board: reset its virtual eFuses, then provision it with TASK",
+        True,
+    )
+    again.add_argument("--task", required=True, help="a dev (veFuse) provisioning task")
+    again.add_argument("--batch", required=True, help="batch the board's DeviceID is added to")
+    add_wifi_arguments(again)
+    again.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    again.set_defaults(handler=_reprovision)
 
 
 @contextlib.contextmanager
@@ -89,7 +113,7 @@ def _info(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.json:
         ctx.print_json({**facts.to_json(), "history": [_record_json(r) for r in history]})
         return 0
-    print_fields(ctx.out, _info_fields(facts))
+    print_fields(ctx.out, facts_fields(facts))
     ctx.out.write(f"\nStation records of this board ({len(history)}):\n")
     rows = [
         (r.at.strftime("%Y-%m-%d %H:%M"), r.mode, r.task, r.batch, r.outcome.value, r.device_id[:16])
@@ -99,40 +123,8 @@ def _info(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_fields(facts: BoardFacts) -> list[tuple[str, object]]:
-    unknown = "unknown (secure download mode)"
-    sec = facts.security
-    fields: list[tuple[str, object]] = [
-        ("port", facts.port),
-        ("chip", facts.description or facts.chip_name),
-        ("MAC", facts.mac or unknown),
-        ("crystal", f"{facts.crystal_mhz} MHz" if facts.crystal_mhz else unknown),
-        ("flash", f"{facts.flash_size}, {facts.flash_id}" if facts.flash_size else unknown),
-    ]
-    if sec is not None:
-        digests = ", ".join(sec.key_digests) if sec.key_digests else "none"
-        fields += [
-            ("secure boot", "enabled" if sec.secure_boot_enabled else "disabled"),
-            ("flash encryption", "enabled" if sec.flash_encryption_enabled else "disabled"),
-            ("secure download", "enabled" if sec.secure_download_mode else "disabled"),
-            ("key digests", digests if sec.digests_known else "not readable"),
-        ]
-    fields.append(("build", f"{facts.build.value}: {facts.build_reason}"))
-    v = facts.virtual_efuses
-    if v is not None:
-        state = v.problem or ("secure boot enabled" if v.secure_boot_enabled else "secure boot not enabled")
-        fields.append(("virtual eFuses", f"{v.status.value}, {state}"))
-        for digest in v.key_digests:
-            fields.append(("virtual digest", digest))
-    return fields
-
-
 def _history(ctx: CliContext, mac: str | None) -> list[ProvisioningRecord]:
-    if mac is None or not ctx.data_dir.records_db.exists():
-        return []
-    with RecordsDB(ctx.data_dir.records_db) as records:
-        page = records.list_records(PageRequest(search=mac, limit=HISTORY_LIMIT))
-    return [r for r in page.items if r.mac == mac]
+    return board_history(ctx.data_dir.root, mac, HISTORY_LIMIT)
 
 
 def _record_json(record: ProvisioningRecord) -> dict[str, Any]:
@@ -207,25 +199,69 @@ def _erase_flash(ctx: CliContext, args: argparse.Namespace) -> int:
 def _monitor(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.seconds is not None and not args.seconds > 0:
         raise ValidationError("--seconds must be more than 0")
+    save = _open_save_file(args.save)
     mask = Redactor(*_secrets(ctx, args.mask_file))
     serial_urls.install()
     ctx.data_dir.ensure()
-    with reserve_port(ctx.data_dir.root, args.port, "ql-station board monitor"):
-        ctx.err.write(f"monitoring {args.port} at 115200 (Ctrl-C ends)\n")
+    control = MonitorControl()
 
-        def show(line: str) -> None:
-            ctx.out.write(line + "\n")
-            ctx.out.flush()
+    def note(text: str) -> None:
+        ctx.err.write(f"-- {text}\n")
+        ctx.err.flush()
 
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person ends the monitor
-            monitor(args.port, show, mask=mask, seconds=args.seconds)
-    ctx.err.write("monitor stopped\n")
+    def show(line: str) -> None:
+        ctx.out.write(line + "\n")
+        ctx.out.flush()
+        if save is not None:
+            save.write(line + "\n")
+
+    try:
+        with reserve_port(ctx.data_dir.root, args.port, "ql-station board monitor"):
+            ctx.err.write(f"monitoring {args.port} at 115200; {KEYS_HELP}\n")
+            with contextlib.suppress(KeyboardInterrupt), reading_keys(sys.stdin, control, note):
+                monitor(
+                    args.port,
+                    show,
+                    mask=mask,
+                    control=control,
+                    seconds=args.seconds,
+                    reset=ResetKind(args.reset),
+                )
+    finally:
+        if save is not None:
+            save.close()
+    ctx.err.write("monitor stopped" + (f"; console saved to {args.save}" if save is not None else "") + "\n")
     return 0
+
+
+def _open_save_file(path: Path | None) -> Any:
+    if path is None:
+        return None
+    if path.is_dir():
+        raise ValidationError(f"--save {path} is a folder; name a file")
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"--save {path}: cannot write it ({exc.strerror})") from None
+
+
+def _reprovision(ctx: CliContext, args: argparse.Namespace) -> int:
+    """Reset the board's virtual eFuses, then provision it with the task: the lab loop in one command."""
+    password = read_password()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
+    check_dev_task(args.task, instance.get_task(args.task).bootloader)  # before anything else
+    request = RunRequest(args.task, args.batch, args.ssid, password)
+    job = job_for_request(instance, request).for_port(args.port)
+    serial_urls.install()
+    ctx.data_dir.ensure()
+    with _bench(ctx, args.port, "reprovision") as bench:
+        ctx.out.write(bench.reset_vefuses(args.confirm) + "\n")
+    return run_jobs(ctx, instance, [job], json_mode=args.json)
 
 
 def _secrets(ctx: CliContext, mask_file: Path | None) -> list[str]:
     """The secrets to mask: the given file's, and the simulated access point's password if there is one."""
-    paths = [ctx.data_dir.sim_boards / AP_PASSWORD_FILE]
+    paths = [ctx.data_dir.sim_boards / SIM_AP_PASSWORD_FILE]
     if mask_file is not None:
         if not mask_file.is_file():
             raise ValidationError(f"--mask-file {mask_file} is not a readable file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import sys
@@ -9,9 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from app.cli.catch_up import catch_up
 from app.cli.json_output import to_jsonable
-from app.domain.errors import ValidationError
+from app.domain.errors import StationError, ValidationError
 from app.instance.api import Instance
+from app.instance.station_access import StationAccess
+from app.instance.wire import NotSignedInError
+from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
 
 MAX_SECRET_BYTES = 64 * 1024
@@ -54,19 +59,49 @@ class CliContext:
     passphrase_file: Path | None = None
     actor: str | None = None
     _instance: Instance | None = None
+    _unkept_token: str | None = field(default=None, repr=False)
 
-    def open_instance(self) -> Instance:
-        """The built-in local instance in the data folder (a remote instance is a later setting)."""
+    def access(self) -> StationAccess:
+        """This data folder's instance (built-in or paired) and its sign-in."""
+        return StationAccess(self.data_dir, KeyringStore(), self.passphrase_prompt)
+
+    def open_instance(self, *, deliver: bool = True) -> Instance:
+        """The paired instance, else the built-in one, acting as the signed-in user.
+
+        `--user NAME` names who acts: the kept sign-in when it is NAME's, else NAME's password typed at
+        the terminal for this one command (signed out again when it ends). Naming a user is never
+        enough by itself. Without `--user`, the kept sign-in acts; with none, only a built-in instance
+        that has no users yet opens (as the built-in `station` account, to create its administrator).
+
+        Opening it first delivers the outbox and refreshes a stale mirror (`catch_up`); a command that
+        delivers the outbox itself passes `deliver=False` so its report counts what it sent.
+        """
         if self._instance is None:
-            from app.instance.local.instance import LocalInstance
-
-            self.data_dir.ensure()
-            self._instance = LocalInstance.open(
-                self.data_dir.local_instance_db,
-                actor=self.actor,
-                passphrase_prompt=self.passphrase_prompt,
-            )
+            access = self.access()
+            if self.actor is None:
+                kept = access.open_kept()
+                self._instance = kept if kept is not None else access.open_unsigned()
+            else:
+                self._instance = self._open_as(access, self.actor)
+            if deliver:
+                catch_up(self._instance, self.data_dir, self.err)
         return self._instance
+
+    def _open_as(self, access: StationAccess, username: str) -> Instance:
+        kept = access.keeper.get()
+        if kept is not None and kept.username.casefold() == username.strip().casefold():
+            instance = access.open_kept()
+            if instance is not None:
+                return instance
+        if not sys.stdin.isatty():
+            raise NotSignedInError(
+                f"{username!r} is not signed in on this station; sign in first: "
+                f"ql-station login --user {username} --password-stdin"
+            )
+        password = getpass.getpass(f"Password for {username} on {access.where()}: ")
+        instance, token = access.sign_in(username, password, keep=False)
+        self._unkept_token = token
+        return instance
 
     def passphrase_prompt(self, reason: str, is_new: bool) -> str | None:
         """Asked only when no OS keyring can hold the instance key: a file, else the terminal."""
@@ -95,3 +130,7 @@ class CliContext:
         if self._instance is not None:
             self._instance.close()
             self._instance = None
+        if self._unkept_token is not None:
+            token, self._unkept_token = self._unkept_token, None
+            with contextlib.suppress(StationError):  # it expires by itself if the instance is gone
+                self.access().sign_out_token(token)

@@ -26,6 +26,8 @@ from app.cli import (
     instance_cmd,
     key_cmd,
     log_cmd,
+    login_cmd,
+    outbox_cmd,
     port_worker_cmd,
     ports_cmd,
     provision_cmd,
@@ -35,6 +37,7 @@ from app.cli import (
     serve_cmd,
     sim_cmd,
     task_cmd,
+    token_cmd,
     user_cmd,
 )
 from app.cli.context import CliContext
@@ -43,16 +46,19 @@ from app.system.paths import ENV_HOME, DataDir, resolve_data_dir
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     instance_cmd,
+    login_cmd,
     batch_cmd,
     key_cmd,
     task_cmd,
     image_cmd,
     user_cmd,
+    token_cmd,
     log_cmd,
     ports_cmd,
     provision_cmd,
     reenrol_cmd,
     records_cmd,
+    outbox_cmd,
     sim_cmd,
     serve_cmd,
     board_cmd,
@@ -149,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="file holding the passphrase that protects instance keys, when no OS keyring is available",
     )
-    parser.add_argument("--user", dest="actor", metavar="NAME", help="act as this instance user")
+    parser.add_argument(
+        "--user", dest="actor", metavar="NAME", help="act as this user: signed in, or asked for its password"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the station window (the default)")
     gui.add_argument("--demo", action="store_true", help="attach simulated boards and a demo task and batch")

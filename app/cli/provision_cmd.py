@@ -73,7 +73,7 @@ def read_password(stream: TextIO | None = None) -> str:
 def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     password = read_password()
     ports = resolve_ports(ctx, args.port, args.all)
-    instance = ctx.open_instance()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
     job = job_for_request(instance, request)
     return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)

@@ -26,6 +26,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def reenrol_command(ctx: CliContext, args: argparse.Namespace) -> int:
     password = read_password()
     ports = resolve_ports(ctx, args.port, every=False)
-    instance = ctx.open_instance()
+    instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     job = reenrol_job(instance, batch=args.batch, ssid=args.ssid, password=password)
     return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)

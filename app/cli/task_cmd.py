@@ -1,4 +1,4 @@
-"""`ql-station task create|list`: what gets flashed, with which key, on which device type."""
+"""`ql-station task create|list|update|delete`: what gets flashed, with which key, on which device type."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--partition-table-image", help="catalog image name (default: newest that fits)")
     create.add_argument("--ief-image", help="catalog image name (default: newest that fits)")
     create.set_defaults(handler=create_command)
+
+    update = inner.add_parser("update", help="change what a task flashes (only the options given change)")
+    update.add_argument("name")
+    update.add_argument("--device-type", metavar="|".join(c.value for c in ChipType))
+    update.add_argument("--bootloader", metavar="dev|release")
+    update.add_argument("--ief", metavar="debug|non-debug")
+    update.add_argument("--key", help="signing key name")
+    for image in ("bootloader", "partition-table", "ief"):
+        update.add_argument(
+            f"--{image}-image",
+            help="catalog image name (default: kept, or the newest that fits a new choice)",
+        )
+    update.set_defaults(handler=update_command)
+
+    delete = inner.add_parser("delete", help="delete a task")
+    delete.add_argument("name")
+    delete.set_defaults(handler=delete_command)
 
     listing = inner.add_parser("list", help="provisioning tasks")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -56,4 +73,43 @@ def list_command(ctx: CliContext, args: argparse.Namespace) -> int:
     else:
         rows = [(t.name, t.device_type.value, t.bootloader.value, t.ief.value, t.signing_key) for t in tasks]
         print_table(ctx.out, ["Name", "Device type", "Bootloader", "IEF", "Key"], rows)
+    return 0
+
+
+def update_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    """Options not given keep the task's value. An image is kept while its chip and variant stay the same;
+    when they change, the newest catalog image that fits the new choice is taken (unless one is named)."""
+    instance = ctx.open_instance()
+    task = instance.get_task(args.name)
+    chip = ChipType.parse(args.device_type) if args.device_type else task.device_type
+    bootloader = (
+        parse_choice(BootloaderKind, args.bootloader, "--bootloader") if args.bootloader else task.bootloader
+    )
+    ief = parse_choice(IefKind, args.ief, "--ief") if args.ief else task.ief
+    same_chip = chip is task.device_type
+    updated = instance.update_task(
+        task.name,
+        device_type=chip,
+        bootloader=bootloader,
+        ief=ief,
+        signing_key=args.key or task.signing_key,
+        bootloader_image=args.bootloader_image
+        or (task.bootloader_image if same_chip and bootloader is task.bootloader else None),
+        partition_table_image=args.partition_table_image
+        or (task.partition_table_image if same_chip else None),
+        ief_image=args.ief_image or (task.ief_image if same_chip and ief is task.ief else None),
+    )
+    ctx.out.write(
+        f"updated task {updated.name!r}: {updated.device_type.display_name}, {updated.bootloader.value} "
+        f"bootloader ({updated.bootloader_image}), {updated.ief.value} IEF ({updated.ief_image}), "
+        f"key {updated.signing_key!r}\n"
+    )
+    return 0
+
+
+def delete_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    instance = ctx.open_instance()
+    task = instance.get_task(args.name)
+    instance.delete_task(task.name)
+    ctx.out.write(f"deleted task {task.name!r}\n")
     return 0

@@ -11,10 +11,13 @@ from app.cli.table import print_table
 from app.domain.errors import ValidationError
 from app.domain.kinds import Role, parse_choice
 from app.domain.paging import iterate_pages
+from app.instance.station_access import has_users
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("user", help="instance users (administrators only)")
+    parser = sub.add_parser(
+        "user", help="instance users (a signed-in administrator; the first one on a new instance)"
+    )
     inner = parser.add_subparsers(dest="user_command", metavar="ACTION", required=True)
 
     create = inner.add_parser("create", help="create a user; the password is asked for or read from stdin")
@@ -51,10 +54,25 @@ def read_secret_line(from_stdin: bool, prompt: str, what: str) -> str:
 
 
 def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    """On an instance with no users this creates its first administrator; after that an administrator
+    must be signed in (the instance refuses anyone else)."""
     role = parse_choice(Role, args.role, "--role")
+    instance = ctx.open_instance()
+    first = not has_users(instance)
+    if first and role is not Role.ADMINISTRATOR:
+        raise ValidationError(
+            "this instance has no users yet, so its first user must be an administrator "
+            f"(--role administrator), who then manages the others: ql-station user create {args.username} "
+            "--role administrator --password-stdin"
+        )
     password = read_secret_line(args.password_stdin, "Password for the new user: ", "password")
-    user = ctx.open_instance().create_user(args.username, password, role)
+    user = instance.create_user(args.username, password, role)
     ctx.out.write(f"created {user.role.value} {user.username!r}\n")
+    if first:
+        ctx.out.write(
+            "It is this instance's first user: from now on commands act as the signed-in user. Sign in:\n"
+            f"  ql-station login --user {user.username} --password-stdin\n"
+        )
     return 0
 
 

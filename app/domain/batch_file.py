@@ -25,7 +25,8 @@ MAX_PROBLEMS_LISTED = 50
 
 @dataclass(frozen=True)
 class FileProblem:
-    """One thing wrong with a batch file. `index` is the position in the devices list, if any."""
+    """One thing wrong with a batch file. `index` is the 0-based position in the devices list, if any; the
+    text counts from 1, as a person reading the file does."""
 
     reason: str
     line: int | None = None
@@ -36,7 +37,7 @@ class FileProblem:
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.index is not None:
-            where.append(f"device #{self.index}")
+            where.append(f"device #{self.index + 1}")  # people count from 1
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
 

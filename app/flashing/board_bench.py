@@ -3,7 +3,10 @@
 Open identifies the board once; every action then asks `bench_policy` first and refuses with its reason
 before anything is written. Irreversible actions also want the board's MAC typed back. Closing resets
 the board into its firmware (esptool's default `--after hard-reset`), so what was changed takes effect
-and the board is not left running the flasher stub.
+and the board is not left running the flasher stub -- except after resetting virtual eFuses: a dev
+bootloader that starts with blank virtual eFuses burns its own key into them at once, which would undo
+the reset with the old key, so a dev board with blank virtual eFuses is left in download mode for the
+next provisioning (after a reset and after merely looking at it).
 
 The caller reserves the port first (app.ports.reservation), as provisioning does, so a board that is
 being provisioned is never touched from the bench.
@@ -50,6 +53,11 @@ class BoardBench:
     def __init__(self, board: BoardConnection, facts: BoardFacts) -> None:
         self._board = board
         self.facts = facts
+        # blank virtual eFuses stay blank only until the firmware boots (see the module's docstring)
+        v = facts.virtual_efuses
+        self._reset_on_close = not (
+            facts.build is BuildKind.DEV and v is not None and v.status is VirtualEfuseStatus.BLANK
+        )
 
     @classmethod
     def open(cls, url: str, sink: EventSink = discard) -> BoardBench:
@@ -70,8 +78,9 @@ class BoardBench:
 
     def close(self) -> None:
         """Reset into the firmware, then release the port (a reset failure must not hide the result)."""
-        with suppress(StationError):
-            self._board.hard_reset()
+        if self._reset_on_close:
+            with suppress(StationError):
+                self._board.hard_reset()
         self._board.close()
 
     # ------------------------------------------------------------------ looking
@@ -104,13 +113,15 @@ class BoardBench:
         check_confirmation(self.facts, confirm)
         part = self.facts.efuse_em
         assert part is not None  # the policy refuses a board without one
+        self._reset_on_close = False  # blank virtual eFuses stay blank only until the firmware boots
         v = self.facts.virtual_efuses
         if v is not None and v.status is VirtualEfuseStatus.BLANK:
             return f"the virtual eFuses of {self.facts.mac} are already blank; nothing to erase"
         self._erase(part.offset, part.size, "erasing the efuse_em partition")
         return (
             f"virtual eFuses of {self.facts.mac} erased ({part.size // 1024} KiB at {part.offset:#x}); "
-            "the next provisioning burns the key of its task into them"
+            "the board is left in download mode and the next provisioning burns the key of its task into "
+            "them (a reset into its old firmware first would burn the old key again)"
         )
 
     def erase_settings(self, confirm: str) -> str:
@@ -136,6 +147,35 @@ class BoardBench:
     def _refuse(self, reason: str | None) -> None:
         if reason is not None:
             raise BenchRefusedError(reason)
+
+
+def facts_fields(facts: BoardFacts) -> list[tuple[str, str]]:
+    """What `board info` and the Board page show of a board, as (label, text) rows."""
+    unknown = "unknown (secure download mode)"
+    sec = facts.security
+    fields: list[tuple[str, str]] = [
+        ("port", facts.port),
+        ("chip", facts.description or facts.chip_name),
+        ("MAC", facts.mac or unknown),
+        ("crystal", f"{facts.crystal_mhz} MHz" if facts.crystal_mhz else unknown),
+        ("flash", f"{facts.flash_size}, {facts.flash_id}" if facts.flash_size else unknown),
+    ]
+    if sec is not None:
+        digests = ", ".join(sec.key_digests) if sec.key_digests else "none"
+        fields += [
+            ("secure boot", "enabled" if sec.secure_boot_enabled else "disabled"),
+            ("flash encryption", "enabled" if sec.flash_encryption_enabled else "disabled"),
+            ("secure download", "enabled" if sec.secure_download_mode else "disabled"),
+            ("key digests", digests if sec.digests_known else "not readable"),
+        ]
+    fields.append(("build", f"{facts.build.value}: {facts.build_reason}"))
+    v = facts.virtual_efuses
+    if v is not None:
+        state = v.problem or ("secure boot enabled" if v.secure_boot_enabled else "secure boot not enabled")
+        fields.append(("virtual eFuses", f"{v.status.value}, {state}"))
+        for digest in v.key_digests:
+            fields.append(("virtual digest", digest))
+    return fields
 
 
 def parse_size(text: str, what: str) -> int:

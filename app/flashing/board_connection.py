@@ -10,6 +10,7 @@ here, whatever esptool raised.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from app.domain.errors import StationError, ValidationError
 from app.domain.records import FlashImage
 from app.flashing.chip_security import ChipSecurityState, read_security_state
 from app.flashing.esptool_runtime import EVENT_LOGGER, FatalError, cmds
+from app.flashing.flash_diff import WritePlan, can_compare, full_write, plan_write
 from app.flashing.flash_errors import (
     BoardNotFoundError,
     BoardNotRespondingError,
@@ -33,7 +35,7 @@ from app.flashing.flash_errors import (
     FlashTimeoutError,
     VerifyError,
 )
-from app.flashing.flash_events import EventSink, FlashEvent, FlashLog, FlashProgress, discard
+from app.flashing.flash_events import EventSink, FlashEvent, FlashLog, FlashProgress, LogLevel, discard
 
 ROM_BAUD = 115200
 _VERIFIED_LINE = "Hash of data verified."
@@ -61,9 +63,15 @@ class ChipIdentity:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Per image, whether esptool confirmed the flash MD5 (a ROM without MD5 support cannot)."""
+    """Per image, whether its flash MD5 was confirmed (a ROM without MD5 support cannot), and what was
+    written of it."""
 
     verified: tuple[bool, ...]
+    plans: tuple[WritePlan, ...] = ()
+
+    @property
+    def sectors_written(self) -> int:
+        return sum(plan.changed_sectors for plan in self.plans)
 
 
 class BoardConnection:
@@ -164,36 +172,98 @@ class BoardConnection:
         images: Sequence[FlashImage],
         sink: EventSink | None = None,
         cancelled: Callable[[], bool] | None = None,
+        skip_unchanged: bool = True,
     ) -> WriteResult:
-        """Write each image at its offset, in order; esptool verifies each by MD5 after writing it.
+        """Write each image at its offset, in order; every image is MD5-verified once it is in flash.
 
-        One esptool write per image, so progress knows which image it belongs to. `cancelled` is asked
-        between 16 KiB blocks; when it says yes the write stops with FlashCancelledError.
+        With `skip_unchanged` the chip's flash is compared first (app/flashing/flash_diff.py) and only
+        the 4 KiB sectors that differ are written; an image already in flash is verified by that
+        comparison, one partly written by a final MD5 of the whole image. One esptool write per image
+        or changed run, so progress knows which image it belongs to (skipped sectors count as done).
+        `cancelled` is asked between 16 KiB blocks; when it says yes the write stops with
+        FlashCancelledError.
         """
         out = sink or self._sink
         total = sum(len(image.data) for image in images)
         done_before = 0
         verified: list[bool] = []
+        plans: list[WritePlan] = []
         for index, image in enumerate(images):
             if not image.data:
                 raise ValidationError(
                     f"the {image.kind.value} image {image.name!r} is empty; nothing to write"
                 )
+            plan = self._plan(image, out) if skip_unchanged else full_write(image.offset, len(image.data))
+            plans.append(plan)
             seen = _VerifyWatch(out)
-            progress = _ProgressMapper(out, images, index, done_before, total, cancelled)
-            what = f"writing {image.name} at {image.offset:#x}"
-            with EVENT_LOGGER.routed(seen, progress), _translated(what, self.url):
-                cmds.write_flash(
-                    self._esp,
-                    [(image.offset, image.data)],
-                    flash_freq="keep",
-                    flash_mode="keep",
-                    flash_size="keep",
-                )
+            skipped = len(image.data) - plan.bytes_to_write
+            progress = _ProgressMapper(out, images, index, done_before, total, cancelled, base=skipped)
+            for start, end in plan.runs:
+                progress.span(end - start)
+                what = f"writing {image.name} at {image.offset + start:#x}"
+                with EVENT_LOGGER.routed(seen, progress), _translated(what, self.url):
+                    cmds.write_flash(
+                        self._esp,
+                        [(image.offset + start, image.data[start:end])],
+                        flash_freq="keep",
+                        flash_mode="keep",
+                        flash_size="keep",
+                    )
+                progress.done_span()
             progress.finish()
-            verified.append(seen.verified)
+            if plan.unchanged:
+                verified.append(True)  # the comparison was the verification
+            elif plan.compared:
+                verified.append(self._verify_whole(image))
+            else:
+                verified.append(seen.verified)
             done_before += len(image.data)
-        return WriteResult(tuple(verified))
+        return WriteResult(tuple(verified), tuple(plans))
+
+    def _plan(self, image: FlashImage, out: EventSink) -> WritePlan:
+        """Which sectors of `image` differ from the flash; everything when the chip cannot say."""
+        size = len(image.data)
+        if not can_compare(image.offset, size) or getattr(self._esp, "secure_download_mode", False):
+            return full_write(image.offset, size)
+        try:
+            with self._step(f"comparing {image.name} with the flash at {image.offset:#x}"):
+                plan = plan_write(image.offset, image.data, lambda a, n: str(self._esp.flash_md5sum(a, n)))
+        except FlashError as exc:
+            if isinstance(exc, (BoardVanishedError, FlashTimeoutError)):
+                raise
+            out(
+                FlashLog(
+                    LogLevel.NOTE, f"{image.name}: the flash cannot be compared ({exc}); writing all of it"
+                )
+            )
+            return full_write(image.offset, size)
+        if plan.unchanged:
+            out(
+                FlashLog(
+                    LogLevel.INFO,
+                    f"{image.name} at {image.offset:#x} is already in flash (MD5 matches); not written",
+                )
+            )
+        elif plan.changed_sectors < plan.sectors:
+            out(
+                FlashLog(
+                    LogLevel.INFO,
+                    f"{image.name} at {image.offset:#x}: {plan.changed_sectors} of {plan.sectors} sectors "
+                    "differ; writing only those",
+                )
+            )
+        return plan
+
+    def _verify_whole(self, image: FlashImage) -> bool:
+        """After writing some sectors, the whole image must read back right, not just the parts written."""
+        expected = hashlib.md5(image.data, usedforsecurity=False).hexdigest()
+        actual = self.flash_md5(image.offset, len(image.data))
+        if actual != expected:
+            raise VerifyError(
+                f"{image.name} at {image.offset:#x} reads back with MD5 {actual} after writing its changed "
+                f"sectors, but {expected} was wanted; the flash may be faulty. Try again"
+            )
+        return True
 
     def flash_md5(self, offset: int, size: int) -> str:
         """MD5 (hex) of a flash region as the chip computes it: an independent read-back check."""
@@ -220,7 +290,11 @@ class _VerifyWatch:
 
 
 class _ProgressMapper:
-    """esptool counts the (compressed) bytes it sends; a person wants bytes of the image."""
+    """esptool counts the (compressed) bytes it sends; a person wants bytes of the image.
+
+    An image may be written as several runs of changed sectors: `base` bytes (the unchanged ones) count
+    as done from the start, and each run's wire progress maps onto its own share of the image.
+    """
 
     def __init__(
         self,
@@ -230,6 +304,7 @@ class _ProgressMapper:
         done_before: int,
         total: int,
         cancelled: Callable[[], bool] | None,
+        base: int = 0,
     ) -> None:
         self._sink = sink
         self._image = images[index]
@@ -239,11 +314,20 @@ class _ProgressMapper:
         self._total = total
         self._cancelled = cancelled
         self._last = -1
+        self._base = base
+        self._span = len(self._image.data) - base
+
+    def span(self, size: int) -> None:
+        """The next esptool write covers `size` bytes of the image."""
+        self._span = size
+
+    def done_span(self) -> None:
+        self._base += self._span
+        self._span = 0
 
     def __call__(self, current: int, wire_total: int) -> None:
-        size = len(self._image.data)
-        done = size if wire_total <= 0 else min(size, current * size // wire_total)
-        self._report(done)
+        part = self._span if wire_total <= 0 else min(self._span, current * self._span // wire_total)
+        self._report(min(len(self._image.data), self._base + part))
         if self._cancelled is not None and self._cancelled():
             raise FlashCancelledError(
                 f"flashing cancelled while writing {self._image.name} at {self._image.offset:#x}; "

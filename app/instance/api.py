@@ -68,6 +68,11 @@ class Instance(Protocol):
 
     def get_batch(self, name: str) -> Batch: ...
 
+    def delete_batch(self, name: str) -> None:
+        """Delete a batch and its devices. ConflictError while any device of it is enrolled (in use in the
+        field), naming how many; NotFoundError for an unknown batch."""
+        ...
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         """Add many devices in one transaction.
 
@@ -147,6 +152,24 @@ class Instance(Protocol):
 
     def get_task(self, name: str) -> ProvisioningTask: ...
 
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        """Change what an existing task flashes; the same rules as `create_task`. The name stays."""
+        ...
+
+    def delete_task(self, name: str) -> None:
+        """Delete a task; what boards were given with it stays with them."""
+        ...
+
     def task_images(self, task: str) -> TaskImages:
         """The task's bootloader and IEF signed (Secure Boot V2) with its key, plus the partition table."""
         ...
@@ -163,3 +186,45 @@ class Instance(Protocol):
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         """Newest first; `page.search` matches actor, action, target or details."""
         ...
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        """Log that a DeviceID a station received will not reach `batch`, and why (a person decided).
+
+        A station never drops a DeviceID silently: when its push was refused and a person gives it up,
+        the instance's activity log says who, which device and why.
+        """
+        ...
+
+
+@runtime_checkable
+class KeyedPushes(Protocol):
+    """An instance reached over a network, where an answer can be lost on its way back.
+
+    Its pushes take an idempotency key: a retry with the same key returns the first answer and changes
+    nothing, so the outbox can resend until it hears back. The built-in instance does not need one (its
+    answer cannot be lost between the change and the caller) and is not a `KeyedPushes`.
+    """
+
+    idempotent_pushes: bool
+
+    def add_devices(
+        self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
+    ) -> AddDevicesResult: ...
+
+    def move_devices(
+        self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
+    ) -> int: ...
+
+
+def keyed_add(instance: Instance, batch: str, device_ids: Sequence[str], key: str | None) -> AddDevicesResult:
+    """`add_devices` with the caller's idempotency key where the instance takes one."""
+    if key is not None and isinstance(instance, KeyedPushes):
+        return instance.add_devices(batch, device_ids, idempotency_key=key)
+    return instance.add_devices(batch, device_ids)
+
+
+def keyed_move(instance: Instance, batch: str, device_ids: Sequence[str], key: str | None) -> int:
+    """`move_devices` with the caller's idempotency key where the instance takes one."""
+    if key is not None and isinstance(instance, KeyedPushes):
+        return instance.move_devices(batch, device_ids, idempotency_key=key)
+    return instance.move_devices(batch, device_ids)

@@ -28,11 +28,19 @@ from enum import Enum
 from typing import Any
 
 from app.domain.device_id import DeviceID
-from app.domain.errors import StationError
+from app.domain.errors import ConflictError, NotFoundError, StationError, ValidationError
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
 
 OWED_STATES = ("journaled", "queued")
 MAX_REASON_CHARS = 500
+
+
+class AttentionAction(Enum):
+    """What a person can decide for a refused push (`DeviceJournal.act`)."""
+
+    MOVE = "moved"  # push it again to its batch, moving the device out of the batch it is in
+    REBATCH = "rebatched"  # push it to another batch
+    DISCARD = "discarded"  # give it up, with a reason
 
 
 class JournalState(Enum):
@@ -115,6 +123,95 @@ class DeviceJournal:
                 "WHERE journal_id = ?",
                 (state.value, state.value, reason, entry_id),
             )
+
+    def settle_many(self, entry_ids: list[int], state: JournalState) -> None:
+        """Many pushes answered at once (an outbox group the instance took whole): one transaction."""
+        if state is JournalState.JOURNALED:
+            raise ValueError("an entry never moves back to journaled")
+        now = to_ms(datetime.now(UTC))
+        with self._writing(f"record what happened to {len(entry_ids)} DeviceIDs") as conn:
+            conn.executemany(
+                "UPDATE journal SET state = ?, reason = '', updated_ms = ? WHERE id = ? "
+                "AND state IN ('journaled', 'queued')",
+                [(state.value, now, entry_id) for entry_id in entry_ids],
+            )
+            conn.executemany(
+                "UPDATE records SET push_state = ? WHERE journal_id = ?",
+                [(state.value, entry_id) for entry_id in entry_ids],
+            )
+
+    def needs_attention(self, limit: int = 1000) -> list[JournalEntry]:
+        """Refused pushes nobody has acted on yet: each needs a person (move, another batch, discard)."""
+        return self._select("state = 'refused' AND id NOT IN (SELECT journal_id FROM journal_actions)", limit)
+
+    def count_needing_attention(self) -> int:
+        with self._db.read() as conn:
+            sql = (
+                "SELECT count(*) FROM journal WHERE state = 'refused' "
+                "AND id NOT IN (SELECT journal_id FROM journal_actions)"
+            )
+            return int(conn.execute(sql).fetchone()[0])
+
+    def act(
+        self, entry_id: int, action: AttentionAction, *, batch: str = "", reason: str = "", operator: str = ""
+    ) -> JournalEntry | None:
+        """A person's decision on a refused push; returns the new entry it queued (None for discard).
+
+        `MOVE` pushes the ID again to its batch as a move (the device leaves the batch it is in);
+        `REBATCH` pushes it to `batch` instead, also as a move; `DISCARD` settles it for good, with the
+        person's reason. The refused entry stays, linked to what replaced it: the journal keeps history.
+        """
+        reason = _bounded(reason.strip())
+        if action is AttentionAction.DISCARD and not reason:
+            raise ValidationError("say why the DeviceID is discarded: the reason goes to the activity log")
+        if action is AttentionAction.REBATCH and not batch.strip():
+            raise ValidationError("name the batch the DeviceID should go to")
+        now = to_ms(datetime.now(UTC))
+        with self._writing("record a decision on a refused DeviceID") as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE id = ?", (entry_id,)).fetchone()  # noqa: S608
+            if row is None:
+                raise NotFoundError(f"no outbox entry {entry_id}")
+            entry = _entry(row)
+            done = conn.execute(
+                "SELECT action FROM journal_actions WHERE journal_id = ?", (entry_id,)
+            ).fetchone()
+            if entry.state is not JournalState.REFUSED or done is not None:
+                what = f"already {done[0]}" if done is not None else entry.state.value
+                raise ConflictError(f"outbox entry {entry_id} does not need attention: it is {what}")
+            successor: JournalEntry | None = None
+            if action is not AttentionAction.DISCARD:
+                target = entry.batch if action is AttentionAction.MOVE else batch.strip()
+                cursor = conn.execute(
+                    "INSERT INTO journal (device_id, batch, move, received_ms, state, idempotency_key, port, "
+                    "mac, task, reason, updated_ms) VALUES (?, ?, 1, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.device_id,
+                        target,
+                        to_ms(entry.received_at),
+                        secrets.token_hex(16),
+                        entry.port,
+                        entry.mac,
+                        entry.task,
+                        f"{action.value} by {operator or 'a person'}",
+                        now,
+                    ),
+                )
+                new_row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM journal WHERE id = ?",  # noqa: S608
+                    (int(cursor.lastrowid or 0),),
+                ).fetchone()
+                successor = _entry(new_row)
+            conn.execute(
+                "INSERT INTO journal_actions (journal_id, action, reason, successor_id, operator, at_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (entry_id, action.value, reason, successor.id if successor else None, operator, now),
+            )
+            if successor is not None:
+                conn.execute(
+                    "UPDATE records SET journal_id = ?, push_state = 'queued' WHERE journal_id = ?",
+                    (successor.id, entry_id),
+                )
+        return successor
 
     def get(self, entry_id: int) -> JournalEntry | None:
         with self._db.read() as conn:

@@ -43,6 +43,10 @@ def job_for_request(
     connect_reset: ConnectReset = ConnectReset.DEFAULT,
 ) -> PortJob:
     """The job for `request`; call `.for_port(url)` for each board."""
+    if request.reenrol:
+        return reenrol_job(
+            instance, batch=request.batch, ssid=request.ssid, password=request.password, timeouts=timeouts
+        )
     ssid, password, baud = request.ssid, request.password, request.baud
     validate_wifi(ssid, password)
     _check_baud(baud)

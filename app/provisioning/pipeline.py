@@ -48,6 +48,10 @@ Confirm = Callable[[DeviceID], None]
 IEF_WATCHDOG_SLACK = 5.0
 """The IEF session times itself out with a better message; the watchdog is only its safety net."""
 
+Vet = Callable[[str], None]
+"""Blocks until the station says the board (by MAC) may be flashed; raises StationError when it may not
+(its DeviceID is in another batch: app/provisioning/board_vetting.py)."""
+
 
 class StepFailed(Exception):
     """A step failed and has been reported; carries what the result event needs."""
@@ -68,11 +72,14 @@ class StepReport:
 
 
 class Pipeline:
-    def __init__(self, job: PortJob, out: EventWriter, guard: StepGuard, confirm: Confirm) -> None:
+    def __init__(
+        self, job: PortJob, out: EventWriter, guard: StepGuard, confirm: Confirm, vet: Vet | None = None
+    ) -> None:
         self.job = job
         self.out = out
         self.guard = guard
         self.confirm = confirm
+        self.vet = vet
         self.device_id = ""
 
     def run(self) -> ResultEvent:
@@ -138,6 +145,8 @@ class Pipeline:
             check_job_images(job.images, job.device_type, job.bootloader, job.key_digest_hex)
             if identity.security is None:  # only for chips we do not provision, refused above
                 raise FlashRefusedError(f"the security state of the {identity.name} could not be read")
+            if self.vet is not None:  # before anything irreversible: would the batch refuse this board?
+                self.vet(identity.mac)
             confirmation = job.batch if job.release_confirmed else None
             check_bootloader(identity.security, job.bootloader, job.key_digest_hex, confirmation, job.batch)
             report.message = f"{job.bootloader.value} bootloader allowed on this {identity.name}"
@@ -154,6 +163,12 @@ class Pipeline:
                     self._verify_by_readback(board, image.name, image.offset, image.data)
             total = sum(len(image.data) for image in job.images)
             report.message = f"{len(job.images)} images, {total} bytes written and verified"
+            if result.plans and result.sectors_written < sum(p.sectors for p in result.plans):
+                sectors = sum(p.sectors for p in result.plans)
+                report.message = (
+                    f"{len(job.images)} images ({total} bytes) verified; {result.sectors_written} of "
+                    f"{sectors} sectors written, the rest already held the right bytes"
+                )
             report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
 
     def boot(self) -> Any:

@@ -94,7 +94,7 @@ def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int
 
     guard = WatchdogGuard(on_timeout)
     try:
-        result = Pipeline(job, writer, guard, replies.confirm).run()
+        result = Pipeline(job, writer, guard, replies.confirm, replies.vet).run()
     finally:
         guard.close()
     if result.outcome is Outcome.PASS:

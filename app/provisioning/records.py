@@ -5,12 +5,16 @@ so they live in their own SQLite file in the station data folder, apart from any
 the instance being unreachable. The journal (app/provisioning/device_journal.py) holds every DeviceID a
 board gave, from before it was acknowledged until the instance answered; its queued entries are the
 outbox. The file is synced on every commit (`synchronous = FULL`): a journal entry must survive a power
-cut. No secret is ever written here: the WiFi password is not part of a record.
+cut. No secret is ever written here: the WiFi password is not part of a record, and a record's step
+log (app/provisioning/step_log.py) passed the run's Redactor before it got here.
+
+A person finds records by filters (app/provisioning/record_query.py) answered by indexes, and by any
+fragment of text through a trigram search index (app/provisioning/record_search.py); exports are
+app/provisioning/record_export.py's.
 """
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,16 +28,25 @@ from app.domain.paging import iterate_pages
 from app.domain.records import Page, PageRequest
 from app.provisioning.device_journal import DeviceJournal
 from app.provisioning.events import Outcome
+from app.provisioning.record_export import (
+    CSV_COLUMNS,
+    ExportError,
+    ExportFormat,
+    csv_row,
+    write_records,
+)
+from app.provisioning.record_query import EVERY_RECORD, RecordFilter
+from app.provisioning.record_search import ensure_index, has_index
+from app.provisioning.step_log import StepLogEntry, decode, encode
 from app.system.sqlite_file import SqliteFile, from_ms, to_ms
-from app.system.sqlite_paging import fetch_page, search_clause
+from app.system.sqlite_paging import fetch_page
 
-SCHEMA_VERSION = 3
+__all__ = ["CSV_COLUMNS", "ProvisioningRecord", "PushState", "RecordFilter", "RecordsDB", "csv_row"]
+
 RECORDS_BUSY_TIMEOUT_MS = 2000
 """Another station process writing its records waits this long at most: a board is waiting for its ack."""
-CSV_COLUMNS = (
-    "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
-    "image_sha256s", "outcome", "duration_s", "error", "push_state",
-)  # fmt: skip
+DISTINCT_LIMIT = 500
+"""The most batch/task/operator names offered in a filter's list (a line has a handful)."""
 
 
 class RecordsError(StationError):
@@ -67,7 +80,14 @@ class ProvisioningRecord:
     image_sha256s: tuple[str, ...] = ()
     error: str = ""
     journal_id: int = 0  # the DeviceID journal entry of this board's ID (0: it gave none)
+    step: str = ""  # the step the run ended at (where it failed, or "done")
+    step_log: tuple[StepLogEntry, ...] = ()  # bounded and redacted (app/provisioning/step_log.py)
     id: int = 0
+
+    @property
+    def reason(self) -> str:
+        """Why it did not pass ('' for a pass): the error a person was shown."""
+        return self.error
 
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -135,14 +155,44 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WHERE push_state = 'queued';
     CREATE INDEX records_by_journal ON records (journal_id);
     """,
+    # 4: what a person needs to look back at a board (the step it ended at, its step log), and the
+    # indexes of the Records page's filters. `records_by_mac` is also how the check step finds what
+    # this station already did to a board (by its MAC) before anything irreversible.
+    """
+    ALTER TABLE records ADD COLUMN step TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN step_log TEXT NOT NULL DEFAULT '';
+    CREATE INDEX records_by_mac ON records (mac);
+    CREATE INDEX records_by_outcome ON records (outcome, at_ms);
+    CREATE INDEX records_by_batch ON records (batch, at_ms);
+    CREATE INDEX records_by_task ON records (task, at_ms);
+    CREATE INDEX records_by_operator ON records (operator, at_ms);
+    """,
+    # 5: a person's decision on a refused DeviceID (the outbox's "needs attention"): the refused entry
+    # stays, linked to the push that replaced it, or discarded with the reason.
+    """
+    CREATE TABLE journal_actions (
+        journal_id INTEGER PRIMARY KEY REFERENCES journal (id),
+        action TEXT NOT NULL CHECK (action IN ('moved', 'rebatched', 'discarded')),
+        reason TEXT NOT NULL DEFAULT '',
+        successor_id INTEGER REFERENCES journal (id),
+        operator TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL
+    );
+    """,
+    # 6: the check step looks a board up by MAC in the journal too (records_by_mac came with 4).
+    """
+    CREATE INDEX IF NOT EXISTS records_by_mac ON records (mac);
+    CREATE INDEX IF NOT EXISTS journal_by_mac ON journal (mac);
+    """,
 )
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
-    "duration_ms, error, push_state, journal_id"
+    "duration_ms, error, push_state, journal_id, step, step_log"
 )
-_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 16})"  # noqa: S608
-_SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error")
+_LISTED_COLUMNS = _RECORD_COLUMNS.replace("step_log", "'' AS step_log")
+_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 18})"  # noqa: S608
 
 
 class RecordsDB:
@@ -157,6 +207,10 @@ class RecordsDB:
             self._db.migrate(_MIGRATIONS, advice="update the station")
             with self._db.session() as conn:
                 conn.execute("PRAGMA synchronous = FULL")
+                self.indexed = has_index(conn)
+            if not self.indexed:  # made once (after an update, the existing records are indexed then)
+                with self._db.write() as conn:
+                    self.indexed = ensure_index(conn)  # False: search reads every row (no FTS5 here)
         except sqlite3.Error as exc:
             self._db.close()
             raise RecordsError(f"cannot open the provisioning records {path}: {exc}") from None
@@ -201,6 +255,8 @@ class RecordsDB:
                         record.error,
                         record.push_state.value,
                         record.journal_id or None,
+                        record.step,
+                        encode(record.step_log),
                     ),
                 )
                 new_id = int(cursor.lastrowid or 0)
@@ -208,15 +264,38 @@ class RecordsDB:
             raise RecordsError(f"cannot write a provisioning record to {self.path}: {exc}") from None
         return replace(record, id=new_id)
 
-    def list_records(self, page: PageRequest = PageRequest()) -> Page[ProvisioningRecord]:
-        """Newest first; `page.search` matches port, DeviceID, batch, task, chip, MAC, outcome or error."""
-        where, params = search_clause(_SEARCHED, page.search.strip())
+    def newest_device_id_for_mac(self, mac: str) -> tuple[str, str] | None:
+        """The newest DeviceID the board with this MAC gave, and the batch it was pushed into ("" when
+        the push did not happen), from the journal, or from the records that predate the journal."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT device_id, CASE WHEN state = 'pushed' THEN batch ELSE '' END, received_ms "
+                "FROM journal WHERE mac = ? ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+            old = conn.execute(
+                "SELECT device_id, CASE WHEN push_state = 'pushed' THEN batch ELSE '' END, at_ms "
+                "FROM records WHERE mac = ? AND device_id != '' ORDER BY id DESC LIMIT 1",
+                (mac,),
+            ).fetchone()
+        newest = max((r for r in (row, old) if r is not None), key=lambda r: int(r[2]), default=None)
+        return None if newest is None else (str(newest[0]), str(newest[1]))
+
+    def list_records(
+        self, page: PageRequest = PageRequest(), where: RecordFilter = EVERY_RECORD, *, steps: bool = True
+    ) -> Page[ProvisioningRecord]:
+        """Newest first, matching `where`; `page.search` (or `where.search`) matches port, DeviceID,
+        batch, task, chip, MAC, outcome, operator, step or error. Without `steps` the records come
+        without their step logs (a list does not show them; `get` reads one whole)."""
+        if page.search.strip() and not where.search.strip():
+            where = replace(where, search=page.search)
+        clause, params = where.where(self.indexed)
         with self._db.read() as conn:
             return fetch_page(
                 conn,
-                select=_RECORD_COLUMNS,
+                select=_RECORD_COLUMNS if steps else _LISTED_COLUMNS,
                 table="records",
-                where=where,
+                where=clause,
                 params=params,
                 order_by="at_ms DESC, id DESC",
                 page=page,
@@ -229,22 +308,52 @@ class RecordsDB:
             row = conn.execute(sql, (record_id,)).fetchone()
         return _record(row) if row is not None else None
 
-    def iterate(self, search: str = "") -> Iterator[ProvisioningRecord]:
-        return iterate_pages(self.list_records, search=search)
+    def iterate(self, where: RecordFilter | str = EVERY_RECORD) -> Iterator[ProvisioningRecord]:
+        """Every matching record, newest first, read a page at a time."""
+        where = RecordFilter(search=where) if isinstance(where, str) else where
+        return iterate_pages(lambda page: self.list_records(page, where))
+
+    def last_id(self) -> int:
+        """The id of the newest record (0: none): how a page sees at a glance that boards finished."""
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+
+    def distinct(self, column: str) -> list[str]:
+        """The batch, task or operator names the records hold, for a filter's choices."""
+        if column not in ("batch", "task", "operator"):
+            raise ValueError(f"no filter choices for {column!r}")
+        sql = f"SELECT DISTINCT {column} FROM records WHERE {column} != '' ORDER BY {column} LIMIT ?"  # noqa: S608
+        with self._db.read() as conn:
+            return [row[0] for row in conn.execute(sql, (DISTINCT_LIMIT,))]
+
+    def export(self, path: Path, fmt: ExportFormat, where: RecordFilter = EVERY_RECORD) -> int:
+        """Write every matching record (newest first) to `path`; returns how many were written."""
+        try:
+            return write_records(path, self.iterate(where), fmt)
+        except ExportError as exc:
+            raise RecordsError(str(exc)) from None
 
     def export_csv(self, path: Path, search: str = "") -> int:
-        """Write every record (newest first) as CSV; returns how many rows were written."""
-        count = 0
-        try:
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CSV_COLUMNS)
-                for record in self.iterate(search):
-                    writer.writerow([_csv_cell(value) for value in csv_row(record)])
-                    count += 1
-        except OSError as exc:
-            raise RecordsError(f"cannot write {path}: {exc.strerror}") from None
-        return count
+        return self.export(path, ExportFormat.CSV, RecordFilter(search=search))
+
+    # --- throughput ------------------------------------------------------------------------------
+    def outcome_counts(self, where: RecordFilter, bucket_s: int) -> list[tuple[int, Outcome, int]]:
+        """(bucket start in ms since the epoch, outcome, records) for buckets of `bucket_s` seconds."""
+        clause, params = where.where(self.indexed)
+        bucket_ms = int(bucket_s) * 1000
+        sql = (
+            f"SELECT (at_ms / {bucket_ms}) * {bucket_ms} AS bucket, outcome, count(*) FROM records "  # noqa: S608
+            f"WHERE {clause} GROUP BY bucket, outcome ORDER BY bucket"
+        )
+        with self._db.read() as conn:
+            return [(row[0], Outcome(row[1]), row[2]) for row in conn.execute(sql, params)]
+
+    def failure_counts(self, where: RecordFilter) -> list[tuple[str, str, int]]:
+        """(step, reason, records) of every failed record matching `where`."""
+        clause, params = replace(where, outcome=Outcome.FAIL).where(self.indexed)
+        sql = f"SELECT step, error, count(*) FROM records WHERE {clause} GROUP BY step, error"  # noqa: S608
+        with self._db.read() as conn:
+            return [(row[0], row[1], row[2]) for row in conn.execute(sql, params)]
 
 
 def _journal_push_state(conn: sqlite3.Connection, journal_id: int) -> PushState:
@@ -252,34 +361,6 @@ def _journal_push_state(conn: sqlite3.Connection, journal_id: int) -> PushState:
     if row is None:
         raise RecordsError(f"the record names DeviceID journal entry {journal_id}, which does not exist")
     return PushState.QUEUED if row[0] == "journaled" else PushState(row[0])
-
-
-def csv_row(record: ProvisioningRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.at.isoformat(timespec="seconds"),
-        record.operator,
-        record.station,
-        record.port,
-        record.mode,
-        record.chip,
-        record.mac,
-        record.device_id,
-        record.task,
-        record.batch,
-        " ".join(record.image_sha256s),
-        record.outcome.value,
-        f"{record.duration_s:.1f}",
-        record.error,
-        record.push_state.value,
-    )
-
-
-def _csv_cell(value: object) -> object:
-    """A spreadsheet runs a cell that starts with = + - @ as a formula: quote such text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
@@ -301,4 +382,6 @@ def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
         error=row[14],
         push_state=PushState(row[15]),
         journal_id=row[16] or 0,
+        step=row[17],
+        step_log=decode(row[18]),
     )

@@ -24,18 +24,25 @@ class RunRequest:
     password: str = field(repr=False)
     confirm_release: str | None = None  # the batch name as typed, for a release-bootloader task
     baud: int = DEFAULT_BAUD
+    reenrol: bool = False  # nothing is flashed: the board's IEF is served again (`task` is unused)
 
     def __repr__(self) -> str:
         return (
             f"RunRequest(task={self.task!r}, batch={self.batch!r}, ssid={self.ssid!r}, "
             f"password={MASK if self.password else ''!r}, confirm_release={self.confirm_release!r}, "
-            f"baud={self.baud})"
+            f"baud={self.baud}, reenrol={self.reenrol})"
         )
 
     __str__ = __repr__
 
     def describe(self) -> str:
+        if self.reenrol:
+            return f"re-enrolment into batch {self.batch!r}"
         return f"task {self.task!r} into batch {self.batch!r}"
+
+    def for_reenrol(self, batch: str) -> RunRequest:
+        """Re-enrolment with this request's WiFi into `batch` (a board from the records, say)."""
+        return replace(self, task="", batch=batch, confirm_release=None, reenrol=True)
 
     def confirmed(self, typed: str | None, baud: int) -> RunRequest:
         """This request as it is run: with the confirmation the person typed and the station's baud."""

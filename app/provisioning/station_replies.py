@@ -7,6 +7,12 @@ one-line answer:
     {"journaled": "<device id>"}           written down for good: acknowledge it to the board
     {"refused": "<reason>"}                the station could not save it: do not acknowledge
 
+Before that, in a provisioning run, the check step reports the board's MAC (the `detect` step's facts)
+and waits for the station to say whether the board may be flashed (app/provisioning/board_vetting.py):
+
+    {"vetted": "<mac>"}                    not known to be in another batch: go on
+    {"board_refused": "<reason>"}          its DeviceID is in another batch: stop before flashing
+
 No answer within the time, or stdin closed (the station was killed), counts as refused: a board told
 "OK" for an ID nobody saved would be a board that cannot enrol, found months later in the field.
 Stdin is read on a thread of its own so the wait has a time limit on every platform.
@@ -24,11 +30,25 @@ from app.domain.device_id import DeviceID
 from app.domain.errors import StationError
 
 JOURNAL_REPLY_SECONDS = 30.0
+VET_REPLY_SECONDS = 8.0
+"""Less than the check step's own time limit, so a silent station is reported as such."""
 _CLOSED = b""
 
 
 class StationRefusedError(StationError):
     """The station did not confirm that it saved the DeviceID."""
+
+
+class BoardRefusedError(StationError):
+    """The station knows this board's DeviceID is in another batch: flashing it would end in a refusal."""
+
+
+def vetted_reply(mac: str) -> bytes:
+    return (json.dumps({"vetted": mac}) + "\n").encode("utf-8")
+
+
+def board_refused_reply(reason: str) -> bytes:
+    return (json.dumps({"board_refused": reason}) + "\n").encode("utf-8")
 
 
 def journaled_reply(device_id: str) -> bytes:
@@ -83,6 +103,30 @@ class StationReplies:
         if line == _CLOSED:
             self._lines.put(_CLOSED)
         return line
+
+    def vet(self, mac: str) -> None:
+        """Return once the station said this board may be flashed; raise BoardRefusedError otherwise."""
+        try:
+            line = self._lines.get(timeout=min(self._timeout, VET_REPLY_SECONDS))
+        except queue.Empty:
+            raise BoardRefusedError(
+                f"the station did not say within {VET_REPLY_SECONDS:g} s whether this board (MAC {mac}) is "
+                "in another batch; nothing was written to it. Try again"
+            ) from None
+        if line == _CLOSED:
+            self._lines.put(_CLOSED)
+            raise BoardRefusedError(
+                "the station stopped before it checked this board; nothing was written to it"
+            )
+        answer = _parse(line)
+        if answer.get("vetted") == mac:
+            return
+        reason = answer.get("board_refused")
+        if isinstance(reason, str) and reason:
+            raise BoardRefusedError(reason)
+        raise BoardRefusedError(
+            f"the station's answer does not clear this board (MAC {mac}); nothing was written"
+        )
 
     def confirm(self, device_id: DeviceID) -> None:
         """Return once the station journaled `device_id`; raise StationRefusedError otherwise."""

@@ -42,6 +42,7 @@ from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
 from app.ports.reservation import PortReservation, reserve_port
 from app.provisioning.board_reset import hard_reset
+from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalEntry, JournalState
 from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
 from app.provisioning.device_pusher import DevicePusher
@@ -60,8 +61,14 @@ from app.provisioning.events import (
 )
 from app.provisioning.job import JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
-from app.provisioning.station_replies import journaled_reply, refused_reply
+from app.provisioning.station_replies import (
+    board_refused_reply,
+    journaled_reply,
+    refused_reply,
+    vetted_reply,
+)
 from app.provisioning.step_facts import StepFacts
+from app.provisioning.step_log import StepLog, StepLogEntry
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
 
 DEFAULT_GRACE_SECONDS = 3.0
@@ -122,6 +129,7 @@ class Supervisor:
         self._listener = listener
         self._report_recovered(records.journal.recover())
         self._pusher = DevicePusher(instance, records.journal)
+        self.vetter = BoardVetter(instance, records)
         self._owns_launcher = launcher is None
         self._launcher = launcher or default_launcher()
         self._launcher.start()
@@ -245,6 +253,8 @@ class _PortRun:
         self.finished = threading.Event()
         self.summary: PortSummary | None = None
         self._redact = Redactor(job.wifi_password)
+        self._steps = StepLog(self._redact)  # for the record: the reader's and the pusher's thread add
+        self._steps_lock = threading.Lock()
         self._process: WorkerProcess | None = None
         self._stop_reason: tuple[str, Outcome] | None = None
         self._stop_lock = threading.Lock()
@@ -335,6 +345,15 @@ class _PortRun:
             code = process.wait()
         self._after_exit(code, stderr)
 
+    def _log_step(self, event: Event) -> None:
+        """Step and error events go into the record's step log (the step log redacts them)."""
+        at = datetime.fromtimestamp(event.wall, UTC)
+        with self._steps_lock:
+            if isinstance(event, StepEvent):
+                self._steps.add(at, event.step.value, event.status.value, event.message)
+            elif isinstance(event, ErrorEvent):
+                self._steps.add(at, event.step.value, "error", event.message)
+
     def _write_worker(self, data: bytes) -> None:
         stdin = self._process.stdin if self._process is not None else None
         if stdin is None:
@@ -346,6 +365,7 @@ class _PortRun:
     def _handle(self, event: Event) -> None:
         if event.port != self.job.port:
             event = dataclasses.replace(event, port=self.job.port)
+        self._log_step(event)
         if isinstance(event, StepEvent):
             self._facts = self._facts.merged(event.facts)
             if event.status is StepStatus.STARTED:
@@ -356,6 +376,23 @@ class _PortRun:
         self.sup._emit(event)
         if isinstance(event, DeviceIdEvent):
             self._journal(event.device_id)
+        elif (
+            isinstance(event, StepEvent)
+            and event.step is Step.DETECT
+            and event.status is StepStatus.PASSED
+            and self.job.mode is JobMode.PROVISION
+        ):
+            self._vet_board()
+
+    def _vet_board(self) -> None:
+        """The worker's check step waits for this: may the board be flashed into the job's batch?"""
+        mac = self._facts.mac
+        try:
+            refused = self.sup.vetter.refusal(mac, self.job.batch)
+        except StationError as error:  # the records cannot be read: say so rather than guess
+            self._write_worker(board_refused_reply(f"the station could not look this board up: {error}"))
+            return
+        self._write_worker(vetted_reply(mac) if refused is None else board_refused_reply(refused.reason))
 
     # --- the DeviceID: journal, acknowledge, push ---------------------------------------------------
     def _journal(self, text: str) -> None:
@@ -376,15 +413,20 @@ class _PortRun:
             with self._push_lock:
                 self._id_problem = f"DeviceID {text[:64]} was not saved, so it was not acknowledged: {reason}"
             self._write_worker(refused_reply(reason))
-            self.sup._emit(
+            self._emit_logged(
                 ErrorEvent(port=job.port, step=Step.PUSH, message=self._id_problem, kind="Journal")
             )
             return
         with self._push_lock:
             self._entry = entry
         self._write_worker(journaled_reply(device_id))
-        self.sup._emit(StepEvent(port=job.port, step=Step.PUSH, status=StepStatus.STARTED))
+        self._emit_logged(StepEvent(port=job.port, step=Step.PUSH, status=StepStatus.STARTED))
         self.sup._pusher.submit(entry, self._pushed)
+
+    def _emit_logged(self, event: Event) -> None:
+        """An event the station makes itself (the push): to the listener and into the step log."""
+        self._log_step(event)
+        self.sup._emit(event)
 
     def _pushed(self, entry: JournalEntry, result: PushResult) -> None:
         """The pusher's answer (on its thread). After the result is out, the journal and the record
@@ -395,11 +437,11 @@ class _PortRun:
             self._push = result
             refused = result.state is JournalState.REFUSED
             status = StepStatus.FAILED if refused else StepStatus.PASSED
-            self.sup._emit(
+            self._emit_logged(
                 StepEvent(port=self.job.port, step=Step.PUSH, status=status, message=result.message)
             )
             if refused:
-                self.sup._emit(
+                self._emit_logged(
                     ErrorEvent(port=self.job.port, step=Step.PUSH, message=result.message, kind="PushRefused")
                 )
 
@@ -435,7 +477,11 @@ class _PortRun:
         outcome, message, step = _with_push(outcome, message, step, entry, push, problem)
         message = _bounded(self._redact(message))
         duration = time.monotonic() - self._started
-        record = self._write_record(outcome, duration, message if outcome is not Outcome.PASS else "", entry)
+        with self._steps_lock:
+            self._steps.add(datetime.now(UTC), step.value, outcome.value, message)
+            steps = self._steps.entries()
+        error = message if outcome is not Outcome.PASS else ""
+        record = self._write_record(outcome, duration, error, entry, step, steps)
         push_state = record.push_state if record is not None else _push_state(entry, push)
         summary = PortSummary(
             port=self.job.port,
@@ -464,7 +510,13 @@ class _PortRun:
         self.sup._finish(summary)
 
     def _write_record(
-        self, outcome: Outcome, duration: float, error: str, entry: JournalEntry | None
+        self,
+        outcome: Outcome,
+        duration: float,
+        error: str,
+        entry: JournalEntry | None,
+        step: Step,
+        steps: tuple[StepLogEntry, ...],
     ) -> ProvisioningRecord | None:
         job = self.job
         record = ProvisioningRecord(
@@ -484,6 +536,8 @@ class _PortRun:
             image_sha256s=job.image_sha256s,
             error=error,
             journal_id=entry.id if entry is not None else 0,
+            step=step.value,
+            step_log=steps,
         )
         try:
             return self.sup._records.add(record)

@@ -1,4 +1,5 @@
-"""The HTTP API: one resource per `Instance` method (see `app.instance.remote.routes`), plus sign-in.
+"""The HTTP API: one resource per `Instance` method (see `app.instance.remote.routes`), plus sign-in
+and the administrators' API tokens (`app.instance.api_tokens`).
 
 Each request is read into the method's arguments with the shared codec, run on the acting user's
 instance in a worker thread (the event loop never waits on SQLite or on signing), and answered with the
@@ -6,9 +7,10 @@ result in the same codec. Person-facing errors leave as `{"error": {"type", "mes
 `app.instance.wire.STATUS_OF` gives their type.
 
 `add_devices` and `move_devices` honour an `Idempotency-Key` header: the first successful answer is
-kept (per user, method and key) and a retry with the same key and the same body gets it again without
-running the call; the same key with another body is a conflict. Failed calls are not kept, so a retry
-after "busy" or "no such batch" is tried afresh.
+kept (per user, method and key) in the instance database, in the transaction of the change, and a retry
+with the same key and the same body gets it again without running the call; the same key with another
+body is a conflict. Failed calls are not kept, so a retry after "busy" or "no such batch" is tried
+afresh.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,20 +27,23 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.domain.errors import (
-    ConflictError,
     InstanceUnavailableError,
     PermissionDeniedError,
     StationError,
     ValidationError,
 )
+from app.instance.local.idempotency import Keyed, KeyedRequest
+from app.instance.local.instance import LocalInstance
 from app.instance.remote.arguments import decode_body, decode_query
 from app.instance.remote.routes import (
     IDEMPOTENCY_HEADER,
     MAX_BODY_BYTES,
     MAX_IDS_PER_REQUEST,
+    ROOT_CA_PATH,
     SESSION_PATH,
     Route,
     routes,
+    token_routes,
 )
 from app.instance.wire import (
     MEDIA_TYPE,
@@ -49,12 +53,12 @@ from app.instance.wire import (
     status_of,
     to_json,
 )
+from app.server.api_tokens import ServedApiTokens
 from app.server.openapi_document import openapi_document, operation_extra, session_extra
 from app.server.served_instance import ServedInstance
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
-_MAX_KEY = 255
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -79,11 +83,13 @@ def create_app(
         openapi_extra=session_extra(),
     )
     app.add_api_route(SESSION_PATH, _sign_out(served), methods=["DELETE"], name="sign_out", status_code=204)
-    keyed = threading.Lock()
-    for route in routes():
+    app.add_api_route(
+        ROOT_CA_PATH, _root_ca(served), methods=["GET"], name="root_ca", openapi_extra=_ROOT_CA_EXTRA
+    )
+    for route in (*routes(), *token_routes()):
         app.add_api_route(
             route.path,
-            _endpoint(served, route, limits, keyed),
+            _endpoint(served, route, limits),
             methods=[route.verb],
             name=route.method,
             summary=route.method.replace("_", " "),
@@ -111,8 +117,14 @@ class _Limits:
         self.max_body_bytes = max_body_bytes
 
 
+RETRY_AFTER_S = 2
+"""What a 503 tells a client to wait: long enough for a push to finish, short for a person."""
+
+
 def _station_error(_request: Request, error: StationError) -> JSONResponse:
-    return JSONResponse(error_body(error), status_code=status_of(error))
+    status = status_of(error)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSONResponse(error_body(error), status_code=status, headers=headers)
 
 
 def _bearer(request: Request) -> str:
@@ -151,11 +163,7 @@ def _answer(result: Any) -> Response:
     return Response(json.dumps(to_json(result), ensure_ascii=False), media_type=MEDIA_TYPE)
 
 
-def _endpoint(
-    served: ServedInstance | None, route: Route, limits: _Limits, keyed: threading.Lock
-) -> Endpoint:
-    reads = route.verb == "GET"
-
+def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         token = _bearer(request)
         raw = b""
@@ -174,53 +182,31 @@ def _endpoint(
 
         def call() -> Response:
             actor = _serving(served).actor_of(token)
-            instance = _serving(served).instance_for(actor, reads=reads)
+            instance = _serving(served).instance_for(actor)
+            if route in token_routes():
+                tokens = ServedApiTokens(_serving(served).tokens, instance)
+                return _answer(getattr(tokens, route.method)(**arguments))
             if key is None:
                 return _answer(getattr(instance, route.method)(**arguments))
-            return _keyed_call(
-                _serving(served), route, instance, actor, _checked_key(key), raw, arguments, keyed
-            )
+            return _keyed_call(route, instance, key, raw, arguments)
 
         return await run_in_threadpool(call)
 
     return endpoint
 
 
-def _checked_key(key: str) -> str:
-    if not 1 <= len(key) <= _MAX_KEY or not key.isascii() or not key.isprintable():
-        raise ValidationError(f"an {IDEMPOTENCY_HEADER} is 1 to {_MAX_KEY} printable ASCII characters")
-    return key
-
-
 def _keyed_call(
-    served: ServedInstance,
-    route: Route,
-    instance: Any,
-    actor: str,
-    key: str,
-    raw: bytes,
-    arguments: dict[str, Any],
-    keyed: threading.Lock,
+    route: Route, instance: LocalInstance, key: str, raw: bytes, arguments: dict[str, Any]
 ) -> Response:
-    digest = hashlib.sha256(raw).digest()
-    with keyed:  # a retry racing its own first attempt waits for it instead of running twice
-        earlier = served.tokens.remembered(actor, route.method, key)
-        if earlier is not None:
-            if earlier.request_sha256 != digest:
-                raise _key_reused(key)
-            response = Response(earlier.response, media_type=MEDIA_TYPE)
-            response.headers[REPLAYED_HEADER] = "true"
-            return response
-        body = json.dumps(to_json(getattr(instance, route.method)(**arguments)), ensure_ascii=False)
-        served.tokens.remember(actor, route.method, key, digest, body)
-        return Response(body, media_type=MEDIA_TYPE)
-
-
-def _key_reused(key: str) -> StationError:
-    return ConflictError(
-        f"the {IDEMPOTENCY_HEADER} {key!r} was already used for a different request; "
-        "use a new key for a new request"
-    )
+    """The change and its remembered answer commit in one transaction of the instance database, so
+    a retry after any crash finds either the answer or nothing changed (see `idempotency`)."""
+    request = KeyedRequest(key, hashlib.sha256(raw).digest())
+    once = getattr(instance, f"{route.method}_once")
+    answer: Keyed[Any] = once(**arguments, request=request)
+    response = _answer(answer.result)
+    if answer.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def _sign_in(served: ServedInstance | None, limits: _Limits) -> Endpoint:
@@ -255,3 +241,35 @@ def _sign_out(served: ServedInstance | None) -> Endpoint:
         return Response(status_code=204)
 
     return sign_out
+
+
+_ROOT_CA_EXTRA: dict[str, Any] = {
+    "description": "The instance's root CA certificate, without signing in: a station pairs with it "
+    "after a person confirms its SHA-256 fingerprint (ql-station instance connect).",
+    "responses": {
+        "200": {
+            "description": "the root CA",
+            "content": {
+                MEDIA_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"pem": {"type": "string"}, "fingerprint_sha256": {"type": "string"}},
+                        "required": ["pem", "fingerprint_sha256"],
+                    }
+                }
+            },
+        }
+    },
+}
+
+
+def _root_ca(served: ServedInstance | None) -> Endpoint:
+    """Public by design: a root CA certificate is no secret, and a client needs it before it trusts."""
+
+    async def root_ca(_request: Request) -> Response:
+        root = next(c for c in _serving(served).station.certificates() if c.role == "root")
+        return JSONResponse(
+            {"pem": root.pem, "fingerprint_sha256": root.fingerprint_sha256}, media_type=MEDIA_TYPE
+        )
+
+    return root_ca

@@ -3,10 +3,9 @@
 Every call runs on a `LocalInstance` opened with `actor=` the token's user, so the instance itself
 enforces roles, as it does for the window and the CLI: the server adds no permission rule of its own.
 
-Each acting user gets two handles on the database, one for reads and one for changes. A handle is one
-SQLite connection behind one lock, so with a single handle a dashboard read would queue behind a
-million-ID import; with two, reads run on their own connection beside the writer (WAL allows it) and
-see every change committed before they began. Handles are kept for the server's life.
+Each acting user gets one handle on the database, kept for the server's life. Its reads run on read
+connections beside its writer (see `app.system.sqlite_file`), so a dashboard read does not queue behind
+a million-ID import, and sees every change committed before it began.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ class ServedInstance:
         self._keyring = keyring
         self.limits = limits or SignInLimits()
         self._lock = threading.Lock()
-        self._handles: dict[tuple[str, bool], LocalInstance] = {}
+        self._handles: dict[str, LocalInstance] = {}
         self.station = LocalInstance.open(
             db_path, keyring=keyring, passphrase_prompt=passphrase_prompt
         )  # creates a new instance on first use
@@ -85,10 +84,10 @@ class ServedInstance:
             raise NotSignedInError("the sign-in token is unknown, expired or signed out; sign in again")
         return actor
 
-    def instance_for(self, actor: str, *, reads: bool) -> LocalInstance:
-        """The actor's read or write handle, opened on first use."""
+    def instance_for(self, actor: str) -> LocalInstance:
+        """The actor's handle, opened on first use."""
         with self._lock:
-            handle = self._handles.get((actor, reads))
+            handle = self._handles.get(actor)
             if handle is None:
                 try:
                     handle = LocalInstance.open(
@@ -98,5 +97,5 @@ class ServedInstance:
                     raise NotSignedInError(
                         f"user {actor!r} no longer exists on this instance; sign in as another user"
                     ) from None
-                self._handles[(actor, reads)] = handle
+                self._handles[actor] = handle
             return handle

@@ -29,6 +29,9 @@ class Flash:
             path.write_bytes(existing + b"\xff" * (size - len(existing)))
         self._file = path.open("r+b")
         self._map = mmap.mmap(self._file.fileno(), size)
+        # Wear counters, for tests and benchmarks: how much flash work a host made the board do.
+        self.sectors_erased = 0
+        self.bytes_written = 0
 
     def close(self) -> None:
         if not self._map.closed:
@@ -53,6 +56,7 @@ class Flash:
     def write(self, offset: int, data: bytes) -> None:
         self._check(offset, len(data))
         self._map[offset : offset + len(data)] = data
+        self.bytes_written += len(data)
 
     def erase(self, offset: int, length: int) -> None:
         """Erase every sector touched by [offset, offset+length)."""
@@ -60,9 +64,11 @@ class Flash:
         end = -(-(offset + length) // SECTOR_SIZE) * SECTOR_SIZE
         self._check(start, end - start)
         self._map[start:end] = b"\xff" * (end - start)
+        self.sectors_erased += (end - start) // SECTOR_SIZE
 
     def erase_all(self) -> None:
         self._map[:] = b"\xff" * self.size
+        self.sectors_erased += self.size // SECTOR_SIZE
 
     def md5(self, offset: int, length: int) -> bytes:
         self._check(offset, length)

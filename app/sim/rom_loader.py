@@ -5,12 +5,16 @@ data status`, where the ROM's status is 4 bytes and the stub's 2 (esptool reads 
 In secure download mode (the ENABLE_SECURITY_DOWNLOAD eFuse, chips that answer GET_SECURITY_INFO) the
 ROM answers only the commands that write flash blindly, and refuses the rest (register and flash reads,
 MD5, RAM code, so no stub) with "invalid message", as the real ROM does.
-The stub cannot really run on a virtual board: when esptool uploads code with MEM_BEGIN/DATA and jumps to
-it with MEM_END, the board answers "OHAI" like the stub and from then on speaks the stub's command set.
+The stub cannot really run on a virtual board, so the board keeps what esptool uploads with MEM_BEGIN/DATA
+and, when MEM_END jumps to it, checks it is byte for byte the stub esptool ships for this chip
+(app/sim/stub_image.py). Only then does it answer "OHAI" and speak the stub's command set (2-byte status,
+raw MD5, streamed reads, erase commands, sector-by-sector erase). Anything else in RAM is what a real chip
+would crash on: the board goes silent until it is reset, and esptool reports that the stub did not start.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections import deque
 
@@ -21,6 +25,9 @@ from app.sim.faults import Stage
 from app.sim.run_context import BootMode, Restart, RunContext
 from app.sim.slip import END as SLIP_END
 from app.sim.slip import SlipDecoder, encode
+from app.sim.stub_image import identify_stub
+
+_log = logging.getLogger(__name__)
 
 OP_FLASH_BEGIN = 0x02
 OP_FLASH_DATA = 0x03
@@ -87,7 +94,10 @@ class DownloadMode:
         self._write: fc.WriteSession | None = None
         self._synced = False
         self._seen_flash_data = False
-        self._mem_entry_ok = False
+        self._ram: dict[int, bytearray] = {}  # uploaded segments by load address
+        self._mem_segment: tuple[int, int] | None = None  # load address, block size of the current upload
+        self._mem_entry: int | None = None  # MEM_END's entry point, once it asks to run code
+        self.stub_version: str | None = None
         efuses = ctx.state.efuses.state
         self._secure_download = efuses.secure_download and ctx.rom.security_info is not SecurityInfo.NONE
 
@@ -177,8 +187,9 @@ class DownloadMode:
             return 0, fc.md5_command(flash, data, self.stub)
         if not self.stub:
             if op == OP_READ_FLASH_SLOW:
-                if self._regs.get(S3_ROM_READ_POINTER) and self.ctx.rom.chip is ChipType.ESP32S3:
-                    self._start_stub()  # the hijacked read function is the stub's entry point
+                hooked = self._regs.get(S3_ROM_READ_POINTER)
+                if hooked and self.ctx.rom.chip is ChipType.ESP32S3:
+                    self._run_ram_code(hooked)  # the hijacked read function is the stub's entry point
                     return None
                 return 0, fc.read_slow(flash, data)
             raise fc.CommandError(fc.ROM_INVALID_MESSAGE)
@@ -205,8 +216,8 @@ class DownloadMode:
         """What happens once the answer has gone out: baud switch, stub start, leaving the loader."""
         if op == OP_CHANGE_BAUDRATE and len(data) >= 4:
             self.ctx.uart.board_baud = struct.unpack_from("<I", data)[0]
-        elif op == OP_MEM_END and self._mem_entry_ok and not self.stub:
-            self._start_stub()
+        elif op == OP_MEM_END and self._mem_entry is not None and not self.stub:
+            self._run_ram_code(self._mem_entry)
         elif op in (OP_FLASH_END, OP_FLASH_DEFL_END) and len(data) >= 4:
             stay = struct.unpack_from("<I", data)[0] != 0
             if self.stub and not stay:
@@ -214,8 +225,19 @@ class DownloadMode:
             if not self.stub:
                 raise Restart(BootMode.FLASH, "0xc (RTC_SW_CPU_RST)")
 
-    def _start_stub(self) -> None:
+    def _run_ram_code(self, entry: int) -> None:
+        """Jump to the uploaded code: the stub if it is esptool's, else a crash (silence until reset)."""
+        ram = {addr: bytes(data) for addr, data in self._ram.items()}
+        image = identify_stub(self.ctx.rom.chip, ram, entry)
+        if image is None:
+            _log.warning(
+                "%s: the code uploaded to RAM (entry %#x) is not esptool's flasher stub; the chip stops",
+                self.ctx.rom.chip.value,
+                entry,
+            )
+            self.ctx.halt()
         self.stub = True
+        self.stub_version = image.version if image is not None else None
         self._regs.pop(S3_ROM_READ_POINTER, None)
         self.ctx.write(encode(STUB_HELLO))
         self.ctx.stage(Stage.STUB)
@@ -277,21 +299,35 @@ class DownloadMode:
         return body
 
     def _mem(self, op: int, data: bytes, chk: int) -> tuple[int, bytes]:
+        """MEM_BEGIN(size, blocks, block size, address), MEM_DATA(len, seq) + bytes, MEM_END(entry)."""
         bad = fc.STUB_BAD_DATA_LEN if self.stub else fc.ROM_INVALID_MESSAGE
         if op == OP_MEM_BEGIN:
             if len(data) < 16:
                 raise fc.CommandError(bad)
-            self._mem_entry_ok = False
+            size, _blocks, block_size, addr = struct.unpack_from("<IIII", data)
+            self._ram[addr] = bytearray(size)
+            self._mem_segment = (addr, block_size)
+            self._mem_entry = None
         elif op == OP_MEM_DATA:
             if len(data) < 16 or struct.unpack_from("<I", data)[0] != len(data) - 16:
                 raise fc.CommandError(bad)
             if fc.checksum(data[16:]) != chk:
                 raise fc.CommandError(fc.STUB_BAD_CHECKSUM if self.stub else fc.ROM_BAD_CHECKSUM)
+            if self._mem_segment is None:
+                raise fc.CommandError(fc.STUB_NOT_IN_FLASH_MODE if self.stub else fc.ROM_FAILED_TO_ACT)
+            addr, block_size = self._mem_segment
+            seq = struct.unpack_from("<I", data, 4)[0]
+            segment, start = self._ram[addr], seq * block_size
+            block = data[16:]
+            if start + len(block) > len(segment):
+                raise fc.CommandError(fc.STUB_TOO_MUCH_DATA if self.stub else fc.ROM_FAILED_TO_ACT)
+            segment[start : start + len(block)] = block
         else:
             if len(data) < 8:
                 raise fc.CommandError(bad)
             no_entry, entry = struct.unpack_from("<II", data)
-            self._mem_entry_ok = not no_entry and entry != 0
+            self._mem_segment = None
+            self._mem_entry = entry if not no_entry and entry != 0 else None
         return 0, b""
 
     def _read_flash(self, data: bytes) -> None:

@@ -1,8 +1,14 @@
 """Start the GUI: QApplication, preferences and theme, the station log, then the instance and the window.
 
-The instance is opened on a worker thread (first start generates the PKI), with a passphrase dialog
-first when this computer has no OS keyring. With `demo`, the window also gets virtual boards and a demo
-task and batch (app/ui/demo.py); they are stopped after the window, before the instance closes.
+The instance (the paired one, else the built-in one: `app.instance.station_access`) is opened on a
+worker thread (first start generates the PKI), with a passphrase dialog first when this computer has no
+OS keyring. Then the person is who acts: a kept sign-in opens straight away; otherwise the sign-in
+dialog asks, or, on a new built-in instance with no users, the first-administrator dialog. The demo
+(`gui --demo`) on an instance with no users opens at once, acting as the built-in `station` account.
+A session that was not kept is signed out when the window closes.
+
+With `demo`, the window also gets virtual boards and a demo task and batch (app/ui/demo.py); they are
+stopped after the window, before the instance closes.
 """
 
 from __future__ import annotations
@@ -12,22 +18,27 @@ import logging
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSocketNotifier, QThreadPool
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app.domain.records import InstanceInfo
 from app.instance.api import Instance
+from app.instance.station_access import BUILT_IN, StationAccess, has_users
 from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
+from app.ui.first_admin_dialog import FirstAdminDialog
 from app.ui.main_window import MainWindow
 from app.ui.models.station_log import StationLogModel
 from app.ui.pages.context import PageContext
 from app.ui.passphrase_dialog import SessionPassphrase, ask_passphrase
 from app.ui.settings import StationSettings
+from app.ui.sign_in_dialog import SignedIn, SignInDialog
 from app.ui.startup_probe import StartupProbe
 from app.ui.style import apply_theme
 from app.workers.background import CallFailure, start_call
@@ -40,28 +51,88 @@ APP_TITLE = "QuarkLink Provisioning Station"
 _signal_wakeup: list[object] = []
 
 
-def open_local_instance(
-    data_dir: Path, actor: str | None, passphrase: SessionPassphrase, keyring: KeyringStore
-) -> tuple[Instance, InstanceInfo]:
-    """Runs on a worker thread: first start generates the PKI, which must not freeze the window.
+READY, SIGN_IN, FIRST_ADMIN = "ready", "sign-in", "first-admin"
 
-    The instance asks `passphrase` whenever it unlocks its keys, so one entered later in the window
-    (after a wrong or missing one) is used from then on.
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening found: the instance ready to use, or what the person must do first."""
+
+    needs: str  # READY, SIGN_IN or FIRST_ADMIN
+    where: str
+    ready: SignedIn | None = None
+
+
+def open_for_window(access: StationAccess, demo: bool) -> Opening:
+    """Runs on a worker thread: first start generates the PKI, and a served instance is a network call.
+
+    The instance asks the session passphrase whenever it unlocks its keys, so one entered later in the
+    window (after a wrong or missing one) is used from then on.
     """
-    from app.instance.local.instance import LocalInstance
-
-    paths = DataDir(data_dir).ensure()
-    instance = LocalInstance.open(
-        paths.local_instance_db,
-        actor=actor,
-        passphrase_prompt=passphrase.prompt,
-        keyring=keyring,
-    )
+    where = access.where()
+    if where == BUILT_IN:
+        station = access.open_local()
+        try:
+            if not has_users(station):
+                if demo:
+                    return Opening(READY, where, SignedIn(station, station.info(), "", kept=False))
+                station.close()
+                return Opening(FIRST_ADMIN, where)
+        except BaseException:
+            station.close()
+            raise
+        station.close()
+    kept = access.open_kept()
+    if kept is None:
+        return Opening(SIGN_IN, where)
     try:
-        return instance, instance.info()
+        return Opening(READY, where, SignedIn(kept, kept.info(), "", kept=True))
     except BaseException:
-        instance.close()
+        kept.close()
         raise
+
+
+def ask_who(
+    opening: Opening,
+    access: StationAccess,
+    settings: StationSettings,
+    actor: str | None,
+    probe: StartupProbe | None = None,
+) -> SignedIn | None:
+    """The sign-in or first-administrator dialog; None when the person cancels.
+
+    The cold-start probe watches the dialog as it would the window: it is the first thing painted.
+    """
+    dialog: SignInDialog | FirstAdminDialog
+    if opening.needs == FIRST_ADMIN:
+        dialog = FirstAdminDialog(None, access, settings)
+    else:
+        dialog = SignInDialog(None, access, opening.where, settings)
+        if actor:
+            dialog.username.setText(actor)
+    dialog.setWindowTitle(f"{dialog.windowTitle()} — {APP_TITLE}")
+    if probe is not None:
+        probe.watch(dialog)
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    result = dialog.result_
+    dialog.deleteLater()
+    return result if accepted else None
+
+
+def sign_out_unkept(access: StationAccess, sessions: Sequence[SignedIn], timeout_s: float = 10.0) -> None:
+    """End the sessions that were not kept, off the GUI thread, waiting a bounded time at exit."""
+    tokens = [s.token for s in sessions if s.token and not s.kept]
+    if not tokens:
+        return
+
+    def revoke() -> None:
+        for token in tokens:
+            with contextlib.suppress(Exception):  # unreachable: the session expires by itself
+                access.sign_out_token(token)
+
+    worker = threading.Thread(target=revoke, name="sign-out", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
 
 
 def station_log(logger_name: str = "app") -> tuple[StationLogModel, LogRelay]:
@@ -76,6 +147,7 @@ def station_log(logger_name: str = "app") -> tuple[StationLogModel, LogRelay]:
 
 
 def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int:
+    """`actor` (from `--user`) only fills in the sign-in dialog: naming a user is not signing in."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_TITLE)
@@ -97,9 +169,18 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
 
     windows: list[MainWindow] = []
     demos: list[DemoSession] = []
+    sessions: list[SignedIn] = []
+    access = StationAccess(DataDir(data_dir), keyring, passphrase.prompt)
 
-    def opened(result: tuple[Instance, InstanceInfo]) -> None:
-        instance, info = result
+    def opened(opening: Opening) -> None:
+        signed = opening.ready or ask_who(opening, access, settings, actor, probe)
+        if signed is None:
+            app.exit(0)
+            return
+        sessions.append(signed)
+        show_window(signed.instance, signed.info)
+
+    def show_window(instance: Instance, info: InstanceInfo) -> None:
         context = PageContext(instance, info, settings, keyring, log_model, data_dir, passphrase)
         window = MainWindow(context)
         windows.append(window)
@@ -112,18 +193,23 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
             demos.append(attach_demo(window, instance, data_dir))
 
     def failed(failure: CallFailure) -> None:
-        QMessageBox.critical(None, APP_TITLE, failure.message)
+        advice = ""
+        if access_where[0] != BUILT_IN:
+            advice = (
+                "\n\nTo work with this station's built-in instance instead, run "
+                "`ql-station instance disconnect`."
+            )
+        QMessageBox.critical(None, APP_TITLE, failure.message + advice)
         app.exit(1)
 
-    start_call(
-        lambda: open_local_instance(data_dir, actor, passphrase, keyring),
-        "Opening the local instance",
-        opened,
-        failed,
-    )
+    access_where = [BUILT_IN]
+    with contextlib.suppress(Exception):  # a damaged pairing file is said by the opening itself
+        access_where[0] = access.where()
+    start_call(lambda: open_for_window(access, demo), "Opening the instance", opened, failed)
     quit_on_signals(app)
     code = app.exec()
     shut_down(app, windows, relay, demos)
+    sign_out_unkept(access, sessions)
     return int(code)
 
 

@@ -15,6 +15,7 @@ from app.domain.errors import (
     SecretUnavailableError,
 )
 from app.domain.kinds import Role
+from app.instance.wire import NotSignedInError
 from app.workers.background import CallFailure
 
 REPORT_IT = "This is a defect in the station: please report it (the station log has the details)."
@@ -25,6 +26,11 @@ def failure_text(failure: CallFailure | str, role: Role) -> str:
     if isinstance(failure, str):
         return failure
     error = failure.error
+    if isinstance(error, NotSignedInError):  # before its base class: it is not about the role
+        return (
+            f"{failure.what} failed: you are no longer signed in ({error}). "
+            "Close the station and start it again to sign in."
+        )
     if isinstance(error, PermissionDeniedError):
         return f"{failure.what} is not allowed for your role ({role.value}): {error}"
     if isinstance(error, ConflictError | NotFoundError):

@@ -15,18 +15,23 @@ from collections.abc import Sequence
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.domain.records import InstanceInfo
+from app.instance.local.users import STATION_ACTOR
 from app.provisioning.run_request import RunRequest
+from app.system.paths import DataDir
 from app.ui.failure_text import failure_text, needs_passphrase
 from app.ui.icons import load_icon
 from app.ui.pages.base import Page
@@ -34,13 +39,22 @@ from app.ui.pages.context import PageContext
 from app.ui.pages.registry import PAGES, pages_for
 from app.ui.passphrase_dialog import ask_passphrase
 from app.ui.widgets.error_banner import ErrorBanner
+from app.ui.widgets.offline_banner import OfflineBanner
 from app.workers.background import CallFailure
+from app.workers.connection_watch import ConnectionState, ConnectionWatch
 
 log = logging.getLogger(__name__)
 STATUS_MESSAGE_MS = 8_000
 
 
 QUIT_KEYS = "Ctrl+Q"
+
+
+def user_text(info: InstanceInfo) -> str:
+    """Who acts, for the status bar: the signed-in user, or the built-in account before any user exists."""
+    if info.actor == STATION_ACTOR:
+        return "No users yet: acting as the built-in station account"
+    return f"Signed in as {info.actor} ({info.role.value})"
 
 
 class MainWindow(QMainWindow):
@@ -61,8 +75,11 @@ class MainWindow(QMainWindow):
         right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(0)
         self.error_banner = ErrorBanner()
+        self.offline_banner = OfflineBanner()
+        self.offline_banner.open_outbox.connect(lambda: self.show_page("Outbox"))
         self.stack = QStackedWidget()
         right.addWidget(self.error_banner)
+        right.addWidget(self.offline_banner)
         right.addWidget(self.stack, 1)
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
@@ -80,13 +97,26 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
-        self.user_label = QLabel(f"Signed in as {self.info.actor} ({self.info.role.value})")
+        self.user_label = QLabel(user_text(self.info))
+        self.user_label.setObjectName("signedIn")
         self.ports_label = QLabel()
         self.set_port_count(None)
+        self.outbox_label = QLabel("")
+        self.outbox_label.setObjectName("outboxCount")
         self.statusBar().addWidget(self.connection_label, 1)
+        # A long instance path must not set the window's minimum width (it has to fit 1024x600).
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.connection_label.setToolTip(self._connection_text())
+        self.statusBar().addPermanentWidget(self.outbox_label)
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.ports_label)
         self.nav.setCurrentRow(0)
+        self.connection_watch = ConnectionWatch(self.instance, DataDir(context.data_dir).records_db, self)
+        self.connection_watch.changed.connect(self.show_connection)
+        self.connection_watch.check()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.connection_watch.stop)
 
     def _navigation_column(self) -> QWidget:
         column = QWidget()
@@ -119,6 +149,9 @@ class MainWindow(QMainWindow):
         requested = getattr(page, "provisioning_requested", None)
         if requested is not None:
             requested.connect(self.route_provisioning_request)
+        reenrol = getattr(page, "reenrol_requested", None)  # the Records page's "Re-enrol this board…"
+        if reenrol is not None:
+            reenrol.connect(self.route_reenrol_request)
         port_count = getattr(page, "port_count_changed", None)  # the Station page reports its ports
         if port_count is not None:
             port_count.connect(self.set_port_count)
@@ -126,6 +159,19 @@ class MainWindow(QMainWindow):
     def _connection_text(self) -> str:
         where = "built-in local instance" if self.info.kind == "local" else "remote instance"
         return f"Connected to the {where} “{self.info.name}” — {self.info.location}"
+
+    def show_connection(self, state: ConnectionState) -> None:
+        """Online or offline, and what the station owes the instance: the banner and the status bar."""
+        self.offline_banner.show_state(state)
+        if state.online:
+            self.connection_label.setText(self._connection_text())
+        else:
+            self.connection_label.setText(f"Offline: {state.reason}" if state.reason else "Offline")
+        owed = state.queued + state.needs_attention
+        self.outbox_label.setText(f"Outbox: {owed:,}" if owed else "")
+        self.outbox_label.setToolTip(
+            f"{state.queued} DeviceID(s) waiting to be sent, {state.needs_attention} refused" if owed else ""
+        )
 
     # --- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -139,6 +185,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             self._ask_to_quit(question)
             return
+        self.connection_watch.stop()
         for page in self.pages:
             page.shutdown()
         super().closeEvent(event)
@@ -213,6 +260,16 @@ class MainWindow(QMainWindow):
         if passphrase is not None:
             holder.set(passphrase)
             self.statusBar().showMessage("Passphrase kept for this session: try again", STATUS_MESSAGE_MS)
+
+    def route_reenrol_request(self, port: str, batch: str) -> bool:
+        """Give a re-enrolment to the page that runs boards (the Station page), and show that page."""
+        for page in self.pages:
+            accept = getattr(page, "accept_reenrol_request", None)
+            if accept is not None:
+                self.show_page(page.title)
+                accept(port, batch)
+                return True
+        return False
 
     def route_provisioning_request(self, request: RunRequest) -> bool:
         """Give the request to the page that can start it (the Station page), and show that page."""

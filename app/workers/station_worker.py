@@ -107,6 +107,14 @@ class StationEngine:
             self._job_request = request
         return self._job
 
+    def board_refusals(self, boards: Sequence[tuple[str, str]], batch: str) -> list[tuple[str, str]]:
+        """(name, reason) for the (name, MAC) boards the batch would refuse (their DeviceID is in another
+        batch): listed in the release confirmation; the check step refuses them in any case."""
+        if self._supervisor is None:
+            return []
+        refusals = self._supervisor.vetter.refusals(boards, batch)
+        return [(name, refusal.reason) for name, refusal in refusals]
+
     def active_ports(self) -> list[str]:
         return [] if self._supervisor is None else self._supervisor.active_ports()
 

@@ -37,3 +37,6 @@ def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
+
+
+from tests.server.conftest import serve, serving  # noqa: E402, F401 - a served instance for login tests

@@ -57,7 +57,7 @@ def test_bad_file_rejected_whole_with_line_and_index(cli: Cli, tmp_path: Path) -
     result = cli("batch", "add", "line-1", "--file", str(file))
     assert result.code == 2
     assert "nothing was imported" in result.err
-    assert "line 4, device #2" in result.err
+    assert "line 4, device #3" in result.err
     assert "Traceback" not in result.err
     shown = json.loads(cli("batch", "show", "line-1", "--json").out)
     assert shown["devices"] == []
@@ -96,3 +96,43 @@ def test_unreadable_file(cli: Cli, tmp_path: Path) -> None:
 def test_bad_filter(cli: Cli) -> None:
     result = cli("batch", "create", "x", "--filter", "novalue")
     assert result.code == 2 and "KEY=VALUE" in result.err
+
+
+def test_export_as_json_reloads_and_as_csv_has_states(cli: Cli, tmp_path: Path) -> None:
+    cli("batch", "create", "line-1")
+    devices = ids(3)
+    for device in devices:
+        cli("batch", "add", "line-1", "--device", device)
+    exported = tmp_path / "line-1.json"
+    result = cli("batch", "export", "line-1", str(exported))
+    assert result.code == 0, result.err
+    assert "wrote 3 DeviceID(s)" in result.out
+    assert json.loads(exported.read_text()) == {"devices": devices}
+    cli("batch", "create", "copy")
+    reloaded = cli("batch", "add", "copy", "--file", str(exported))  # a batch file: it reads back
+    assert reloaded.code == 0 and "skipped 3 already in the instance" in reloaded.out
+    table = tmp_path / "line-1.csv"
+    assert cli("batch", "export", "line-1", str(table)).code == 0
+    rows = table.read_text().splitlines()
+    assert rows[0] == "device_id,state,added_at" and rows[1].startswith(f"{devices[0]},registered,")
+    assert len(rows) == 4
+    empty = tmp_path / "empty.json"
+    cli("batch", "create", "empty")
+    assert cli("batch", "export", "empty", str(empty)).code == 0
+    assert json.loads(empty.read_text()) == {"devices": []}
+    missing = cli("batch", "export", "nope", str(tmp_path / "nope.json"))
+    assert missing.code != 0 and "there is no batch named 'nope'" in missing.err
+    assert not (tmp_path / "nope.json").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_delete_asks_for_the_name_and_is_refused_while_devices_are_enrolled(cli: Cli) -> None:
+    cli("batch", "create", "line-1")
+    cli("batch", "add", "line-1", "--device", ids(1)[0])
+    wrong = cli("batch", "delete", "line-1", "--confirm", "line-2")
+    assert wrong.code == 2 and "give --confirm 'line-1'" in wrong.err
+    assert cli("batch", "show", "line-1").code == 0
+    deleted = cli("batch", "delete", "line-1", "--confirm", "line-1")
+    assert deleted.code == 0, deleted.err
+    assert "deleted batch 'line-1' and its 1 device(s)" in deleted.out
+    assert json.loads(cli("batch", "list", "--json").out) == []

@@ -22,6 +22,7 @@ from app.ports.reservation import reserve_port
 from app.provisioning.job import MASK
 from app.sim import partition_table as pt
 from app.sim.efuses import EfuseState, decode_virtual
+from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
@@ -152,6 +153,45 @@ def test_lab_loop_key_a_reset_virtual_efuses_key_b(cli, boards: list[SimFleet], 
     assert board.errors == []
 
 
+def test_reprovision_resets_virtual_efuses_and_provisions_in_one_command(  # type: ignore[no-untyped-def]
+    cli, boards: list[SimFleet], tmp_path: Path
+) -> None:
+    fleet = _board(boards, tmp_path / "loop")
+    board, url, ap = fleet.boards[0], fleet.urls[0], fleet.access_point
+    assert _provision(cli, fleet, "dev-a").code == 0
+    digest_a = _info(cli, url)["virtual_efuses"]["key_digests"]
+    erased_before = board.state.flash.sectors_erased
+
+    def reprovision(task: str, confirm: str) -> Result:
+        argv = [
+            "--task",
+            task,
+            "--batch",
+            "bench",
+            "--ssid",
+            ap.ssid,
+            "--password-stdin",
+            "--confirm",
+            confirm,
+        ]
+        return cli("board", "reprovision", "--port", url, *argv, stdin=ap.password + "\n")  # type: ignore[no-any-return]
+
+    _refused(reprovision("rel-a", board.mac), "dev (veFuse) task", "release")
+    _refused(reprovision("dev-b", "02:51:00:00:00:01"), "not the MAC")
+    assert board.state.flash.sectors_erased == erased_before, "a refusal changes nothing"
+    result = reprovision("dev-b", board.mac)
+    assert result.code == 0, result.out + result.err
+    assert "virtual eFuses" in result.out and "1 of 1 board(s) passed" in result.out
+    assert "sectors written, the rest already held the right bytes" in result.out
+    assert Stage.STUB in board.stages, "the engine flashes through esptool's stub, checked byte for byte"
+    assert ap.password not in result.out + result.err
+    after = _info(cli, url)
+    assert after["virtual_efuses"]["key_digests"] not in ([], digest_a)
+    # the same IEF was already in flash: far fewer sectors erased than a first flash (~50 here)
+    assert board.state.flash.sectors_erased - erased_before < 20
+    assert board.errors == []
+
+
 # --------------------------------------------------------------------------- looking
 
 
@@ -208,6 +248,27 @@ def test_monitor_shows_the_console_with_the_secret_masked(  # type: ignore[no-un
     assert "monitor stopped" in result.err
 
 
+def test_monitor_keys_reset_into_download_mode_and_save_masked(  # type: ignore[no-untyped-def]
+    cli, boards: list[SimFleet], tmp_path: Path
+) -> None:
+    fleet = _board(boards, tmp_path / "keys")
+    assert _provision(cli, fleet, "dev-a").code == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text("ESP-ROM\n", encoding="utf-8")  # printed in every ROM banner, so it must be masked
+    saved = tmp_path / "console.txt"
+    url = fleet.urls[0]
+    argv = ["--seconds", "3", "--reset", "none", "--save", str(saved), "--mask-file", str(secret)]
+    result = cli("board", "monitor", "--port", url, *argv, stdin="d")
+    assert result.code == 0, result.err
+    assert "reset into download mode" in result.err or "download mode" in result.err
+    assert "waiting for download" in result.out and "ESP-ROM" not in result.out
+    assert saved.read_text(encoding="utf-8") == result.out
+    assert f"{MASK}:esp32c3" in saved.read_text(encoding="utf-8")
+    quick = cli("board", "monitor", "--port", url, "--reset", "none", stdin="q")  # no --seconds: q ends it
+    assert quick.code == 0 and "monitor stopped" in quick.err
+    _refused(cli("board", "monitor", "--port", url, "--save", str(tmp_path)), "is a folder")
+
+
 # --------------------------------------------------------------------------- changing
 
 
@@ -251,6 +312,12 @@ def test_release_board_refuses_reset_and_erase(cli, boards: list[SimFleet], tmp_
     )
     assert board_device_id(board) is not None  # nothing was erased
     assert cli("board", "read-flash", "--port", url, "0", "4K", str(tmp_path / "bl.bin")).code == 0
+    ap = fleet.access_point
+    loop = cli(
+        "board", "reprovision", "--port", url, "--task", "dev-a", "--batch", "bench", "--ssid", ap.ssid,
+        "--password-stdin", "--confirm", board.mac, stdin=ap.password + "\n",
+    )  # fmt: skip
+    _refused(loop, "real Secure Boot eFuses")
 
 
 def test_secure_download_mode_board(cli, boards: list[SimFleet], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -89,7 +89,7 @@ def test_password_on_stdin_that_is_not_utf8_is_refused_without_echo(data_dir: Pa
         "create",
         "bob",
         "--role",
-        "contributor",
+        "administrator",
         "--password-stdin",
         stdin=b"s3cret-pass\xff\n",
     )
@@ -178,7 +178,7 @@ def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
         (("key", "create", "k\u200b", "--type", "ecdsa-p256"), "U+200B"),
         (("batch", "create", "a\x85b"), "U+0085"),
         (("batch", "create", "ok", "--policy", "\x1bpolicy"), "U+001B"),
-        (("user", "create", "bob\u2028", "--role", "contributor", "--password-stdin"), "U+2028"),
+        (("user", "create", "bob\u2028", "--role", "administrator", "--password-stdin"), "U+2028"),
     ],
 )
 def test_names_with_control_or_format_characters(cli: Cli, argv: tuple[str, ...], code_point: str) -> None:

@@ -97,3 +97,37 @@ def test_image_list_has_simulation_images(cli: Cli) -> None:
         ("ief", "debug"),
     } <= kinds
     assert all(i["device_type"] == "esp32c3" for i in images)
+
+
+def test_task_update_changes_only_what_is_given_and_delete_removes_it(cli: Cli) -> None:
+    cli("key", "create", "k", "--type", "rsa-3072")
+    created = cli(
+        "task",
+        "create",
+        "t",
+        "--device-type",
+        "esp32c3",
+        "--bootloader",
+        "dev",
+        "--ief",
+        "debug",
+        "--key",
+        "k",
+    )
+    assert created.code == 0, created.err
+    updated = cli("task", "update", "t", "--ief", "non-debug")
+    assert updated.code == 0, updated.err
+    assert (
+        "ESP32-C3, dev bootloader (sim-esp32c3-bootloader-dev), non-debug IEF (sim-esp32c3-ief-non-debug)"
+        in (updated.out)
+    )
+    moved = cli("task", "update", "t", "--device-type", "esp32s3")
+    assert moved.code == 0 and "ESP32-S3" in moved.out and "sim-esp32s3-ief-non-debug" in moved.out
+    tasks = json.loads(cli("task", "list", "--json").out)
+    assert [(t["name"], t["device_type"], t["ief"]) for t in tasks] == [("t", "esp32s3", "non-debug")]
+    unknown = cli("task", "update", "nope", "--ief", "debug")
+    assert unknown.code != 0 and "there is no task named 'nope'" in unknown.err
+    assert cli("task", "delete", "t").code == 0
+    assert json.loads(cli("task", "list", "--json").out) == []
+    again = cli("task", "delete", "t")
+    assert again.code != 0 and "there is no task named 't'" in again.err

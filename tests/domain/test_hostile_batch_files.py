@@ -24,16 +24,16 @@ def test_nesting_deeper_than_the_interpreter_stack() -> None:
 
 def test_five_thousand_digit_integer_is_a_number_not_a_crash() -> None:
     data = b'{"devices": [' + b"1" * 5000 + b"]}"
-    with pytest.raises(BatchFileError, match="device #0: expected a DeviceID string, found a number"):
+    with pytest.raises(BatchFileError, match="device #1: expected a DeviceID string, found a number"):
         parse_batch_file(data)
 
 
 def test_huge_integer_in_a_file_with_line_numbers_to_work_out() -> None:
     good = secrets.token_hex(32)
     data = f'{{"devices": [\n"{good}",\n{"9" * 5000},\n"x"]}}'.encode()
-    with pytest.raises(BatchFileError, match="line 3, device #1") as caught:
+    with pytest.raises(BatchFileError, match="line 3, device #2") as caught:
         parse_batch_file(data)
-    assert "line 4, device #2" in str(caught.value)
+    assert "line 4, device #3" in str(caught.value)
 
 
 def test_duplicate_devices_key_is_named() -> None:

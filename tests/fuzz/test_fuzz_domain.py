@@ -59,7 +59,7 @@ def test_batch_file_bad_item_is_named(ids: list[str], data: st.DataObject, bad: 
         try:
             parse_batch_file(json.dumps({"devices": items}, indent=1).encode())
         except BatchFileError as error:
-            assert f"device #{index}" in str(error)
+            assert f"device #{index + 1}" in str(error)
         else:
             raise AssertionError(f"{bad!r} was accepted as a DeviceID")
 

@@ -4,7 +4,8 @@ The contract suite sees only `instance_factory`: a callable that opens the insta
 built-in local administrator or as a named user. It is parametrised over every implementation: "local"
 opens the SQLite file directly; "remote" serves a fresh local instance over real HTTPS on loopback
 (uvicorn on a thread, a certificate from the instance's own PKI) and talks to it with `RemoteInstance`,
-trusting only that instance's root CA. The offline mirror joins by adding an entry to IMPLEMENTATIONS.
+trusting only that instance's root CA; "mirror" wraps each remote handle in a `MirrorInstance` with a
+mirror file of its own (its offline behaviour is tested in tests/instance/mirror).
 Helpers are reached through fixtures, not imports, so tests do not depend on how pytest names modules.
 
 A remote handle for the built-in administrator gets its token from the serving process itself (as the
@@ -23,15 +24,12 @@ import pytest
 from app.domain.kinds import KeyType
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
-from app.instance.remote.connection import Connection
-from app.instance.remote.instance import RemoteInstance
-from app.server.http_api import create_app
-from app.server.https_server import HttpsServer, Listen, bind, tls_context
-from app.server.served_instance import ServedInstance
+from app.instance.mirror.instance import MirrorInstance
+from app.instance.mirror.store import MirrorStore
+from tests.support.served import ServedInstanceForTests
 
-IMPLEMENTATIONS = ["local", "remote"]
+IMPLEMENTATIONS = ["local", "remote", "mirror"]
 RSA_KEY = "rsa-module-key"
-CONTRACT_PASSWORD = "correct horse battery"
 
 
 class LocalInstances:
@@ -51,39 +49,27 @@ class LocalInstances:
             instance.close()
 
 
-class RemoteInstances:
-    """A fresh local instance served over HTTPS on 127.0.0.1; handles are RemoteInstance clients."""
+class RemoteInstances(ServedInstanceForTests):
+    """The served instance of tests/support/served.py under the name the contract suite uses."""
+
+
+class MirrorInstances(RemoteInstances):
+    """Remote handles, each behind a `MirrorInstance` with a mirror file of its own (reads pass through)."""
 
     def __init__(self, folder: Path) -> None:
-        self.served = ServedInstance(folder / "instance.sqlite3")
-        try:
-            certificate = self.served.station.issue_server_certificate(["127.0.0.1"])
-            self.ca_file = folder / "paired-root-ca.pem"
-            root = next(c for c in self.served.station.certificates() if c.role == "root")
-            self.ca_file.write_text(root.pem)
-            sock = bind(Listen("127.0.0.1", 0))
-            self.server = HttpsServer(create_app(self.served), sock, tls_context(certificate, folder))
-            self.server.start()
-        except BaseException:
-            self.served.close()
-            raise
-        self.url = f"https://127.0.0.1:{self.server.port}"
-        self._opened: list[RemoteInstance] = []
+        super().__init__(folder)
+        self._stores: list[MirrorStore] = []
 
     def __call__(self, actor: str | None = None) -> Instance:
-        if actor is None:
-            token = self.served.issue_token(None)
-            instance = RemoteInstance(Connection(self.url, self.ca_file, token=token))
-        else:
-            instance = RemoteInstance.sign_in(self.url, self.ca_file, actor, CONTRACT_PASSWORD)
-        self._opened.append(instance)
-        return instance
+        remote = super().__call__(actor)
+        store = MirrorStore(self.folder / f"mirror-{len(self._stores)}.sqlite3", self.url)
+        self._stores.append(store)
+        return MirrorInstance(remote, store)
 
     def close(self) -> None:
-        for instance in self._opened:
-            instance.close()
-        self.server.stop()
-        self.served.close()
+        for store in self._stores:
+            store.close()
+        super().close()
 
 
 InstanceFactory = Callable[..., Instance]
@@ -94,6 +80,8 @@ def _factory(implementation: str, folder: Path) -> LocalInstances | RemoteInstan
         return LocalInstances(folder)
     if implementation == "remote":
         return RemoteInstances(folder)
+    if implementation == "mirror":
+        return MirrorInstances(folder)
     raise AssertionError(f"unknown implementation {implementation!r}")
 
 
@@ -143,3 +131,11 @@ def make_device_ids(count: int, tag: str = "dev") -> list[str]:
 def device_ids() -> Callable[..., list[str]]:
     """`device_ids(count, tag="dev")`: deterministic, distinct DeviceIDs."""
     return make_device_ids
+
+
+@pytest.fixture
+def remote_instances(tmp_path: Path) -> Iterator[RemoteInstances]:
+    """A served local instance on loopback HTTPS (`.url`, `.ca_file`, `.served`) for tests of its clients."""
+    served = RemoteInstances(tmp_path / "served")
+    yield served
+    served.close()

@@ -10,7 +10,8 @@ from app.domain.errors import NotFoundError, ValidationError
 from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
 from app.provisioning.job import JobMode
-from app.provisioning.job_builder import provisioning_job, reenrol_job
+from app.provisioning.job_builder import job_for_request, provisioning_job, reenrol_job
+from app.provisioning.run_request import RunRequest
 
 from .conftest import DEV_TASK, RELEASE_TASK, Station
 
@@ -68,3 +69,16 @@ def test_bad_wifi_and_baud(instance: LocalInstance, batch: str) -> None:
 def test_reenrol_job(instance: LocalInstance, batch: str) -> None:
     job = reenrol_job(instance, batch=batch, ssid="net", password=_password())
     assert job.mode is JobMode.REENROL and job.images == () and job.device_type is None
+
+
+def test_a_reenrol_request_builds_a_reenrol_job(instance: LocalInstance, batch: str) -> None:
+    password = _password()
+    chosen = RunRequest(DEV_TASK, "line-elsewhere", "net", password, confirm_release="x")
+    request = chosen.for_reenrol(batch)
+    assert (request.task, request.batch, request.confirm_release, request.reenrol) == ("", batch, None, True)
+    assert request.describe() == f"re-enrolment into batch {batch!r}" and password not in repr(request)
+    job = job_for_request(instance, request)
+    assert job.mode is JobMode.REENROL and job.batch == batch and job.images == ()
+    assert job.wifi_password == password
+    with pytest.raises(NotFoundError, match="no-such-batch"):
+        job_for_request(instance, chosen.for_reenrol("no-such-batch"))

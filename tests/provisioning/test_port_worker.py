@@ -30,7 +30,7 @@ from app.provisioning.events import (
 from app.provisioning.job import ConnectReset, PortJob, Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.port_worker import EXIT_BAD_JOB, EXIT_FAIL, EXIT_PASS
-from app.provisioning.station_replies import journaled_reply
+from app.provisioning.station_replies import journaled_reply, vetted_reply
 from app.provisioning.worker_launch import worker_command, worker_environment
 from tests.flashing.conftest import MockPeer, start_mock_peer
 
@@ -67,6 +67,9 @@ def run_worker_with_station(job: PortJob, answer: bool, timeout: float = 90) -> 
         line = raw.decode("utf-8").strip()
         lines.append(line)
         event = from_json_line(line, job.port)
+        if isinstance(event, StepEvent) and event.step is Step.DETECT and event.status is StepStatus.PASSED:
+            process.stdin.write(vetted_reply(event.facts.mac))  # the board is in no other batch
+            process.stdin.flush()
         if isinstance(event, DeviceIdEvent):
             if answer:
                 process.stdin.write(journaled_reply(event.device_id))
@@ -176,7 +179,7 @@ def test_flashes_the_independent_mock_bootloader_then_times_out_waiting_for_the_
         connect_reset=ConnectReset.NO_RESET,
         timeouts=Timeouts(ief=1.5),
     )
-    code, lines, stderr = run_worker(job.to_json().encode())
+    code, lines, stderr = run_worker_with_station(job, answer=True)
     events = parse(lines, job.port)
     assert code == EXIT_FAIL, stderr
     passed = [e.step for e in events if isinstance(e, StepEvent) and e.status is StepStatus.PASSED]

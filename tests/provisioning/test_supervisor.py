@@ -33,6 +33,7 @@ from app.provisioning.events import (
 from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import JobMode, Timeouts
 from app.provisioning.job_builder import provisioning_job
+from app.provisioning.record_export import ExportFormat
 from app.provisioning.records import PushState, RecordsDB
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.supervisor import Supervisor
@@ -166,17 +167,37 @@ def test_reprovisioning_a_board_already_in_the_batch_passes(
 
 
 def test_device_in_another_batch_is_refused_not_lost(
-    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
+    """Another station provisioned the board (this station's records do not know it): the push is
+    refused, and the refusal is recorded."""
     fleet = make_fleet(1)
     job = _job(instance, batch, fleet).for_port(fleet.urls[0])
-    run_jobs(instance, records, [job])
+    with RecordsDB(tmp_path / "another-station.sqlite3") as elsewhere:
+        run_jobs(instance, elsewhere, [job])
     other = instance.create_batch(f"other-{secrets.token_hex(3)}").name
     second = run_jobs(instance, records, [replace(job, batch=other)])[1][job.port]
     assert second.outcome is Outcome.FAIL and second.step is Step.PUSH
     assert second.push_state is PushState.REFUSED
     assert f"already belongs to batch {batch!r}" in second.message
     assert records.list_records().items[0].push_state is PushState.REFUSED
+
+
+def test_a_board_this_station_put_in_another_batch_is_refused_before_flashing(
+    instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    job = _job(instance, batch, fleet).for_port(fleet.urls[0])
+    first = run_jobs(instance, records, [job])[1][job.port]
+    other = instance.create_batch(f"other-{secrets.token_hex(3)}").name
+    written = fleet.boards[0].stages.count(Stage.FLASH_BEGIN)
+    second = run_jobs(instance, records, [replace(job, batch=other)])[1][job.port]
+    assert second.outcome is Outcome.FAIL and second.step is Step.CHECK
+    assert second.push_state is PushState.NONE
+    assert first.device_id in second.message and f"is in batch {batch!r}" in second.message
+    assert "Nothing was written" in second.message
+    assert fleet.boards[0].stages.count(Stage.FLASH_BEGIN) == written, "the refused board was flashed"
+    assert instance.find_device(first.device_id).batch == batch  # type: ignore[union-attr]
 
 
 def test_chip_mismatch_is_refused_before_flashing(
@@ -426,6 +447,16 @@ def test_no_secret_in_events_records_or_files(
     csv_file = tmp_path / "records.csv"
     records.export_csv(csv_file)
     assert password not in csv_file.read_text(encoding="utf-8")
+    json_file = tmp_path / "records.json"
+    assert records.export(json_file, ExportFormat.JSON) == 2
+    assert password not in json_file.read_text(encoding="utf-8")
+    passed, failed = (records.get(summaries[url].record_id) for url in fleet.urls)
+    assert passed is not None and failed is not None
+    assert passed.step == "done" and passed.step_log[-1].status == "pass"
+    for record in (passed, failed):  # the step log holds the steps, with the secret nowhere in them
+        assert {"detect", "check"} <= {e.step for e in record.step_log}
+        assert all(password not in e.message for e in record.step_log)
+    assert failed.step == summaries[fleet.urls[1]].step.value and failed.step_log[-1].status == "fail"
     for path in records.path.parent.glob(records.path.name + "*"):
         assert password.encode() not in path.read_bytes(), path
 
@@ -450,6 +481,9 @@ def test_a_wrong_wifi_password_fails_the_board_but_its_id_is_kept(
     assert device_id in summary.message and summary.device_id == device_id
     (record,) = records.list_records().items
     assert record.outcome is Outcome.FAIL and record.device_id == device_id  # never an empty device_id
+    assert record.step == "ief" and record.step_log[-1].status == "fail"
+    assert any(e.step == "push" for e in record.step_log)  # the station's own steps are logged too
+    assert all(wrong not in e.message for e in record.step_log)
     assert _batch_ids(instance, batch) == {device_id}  # journaled IDs only move forward
     assert all(wrong not in event.to_json_line() for event in events.events)
 

@@ -15,7 +15,7 @@ import requests
 from app.domain.errors import ConflictError, DatabaseBusyError, PermissionDeniedError, ValidationError
 from app.domain.kinds import Role
 from app.domain.records import PageRequest
-from app.instance.remote.routes import IDEMPOTENCY_HEADER
+from app.instance.remote.routes import IDEMPOTENCY_HEADER, routes, token_routes
 from app.instance.wire import NotSignedInError, RequestTooLargeError, TooManySignInsError
 from app.server.openapi_file import DEFAULT_PATH, render
 from app.server.sign_in_limits import SignInLimits
@@ -200,7 +200,46 @@ def test_reads_answer_while_another_program_writes_and_a_blocked_write_says_so(
         assert time.monotonic() - started < 0.3
         with pytest.raises(DatabaseBusyError, match="instance database"):
             admin.create_batch("during")
+        raw = requests.post(
+            serving.url + "/v1/batches",
+            json={"name": "raw"},
+            headers={"Authorization": f"Bearer {serving.served.issue_token(None)}"},
+            verify=str(serving.ca_file),
+            timeout=10,
+        )
+        assert (raw.status_code, raw.headers["Retry-After"]) == (503, "2")
+        assert raw.json()["error"]["type"] == "DatabaseBusyError"
     admin.create_batch("after")
+
+
+def test_a_write_queued_behind_the_same_users_long_write_is_503_busy(
+    serve: ServeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QL_STATION_BUSY_TIMEOUT_MS", "100")
+    serving = serve()
+    admin = serving.admin()
+    admin.create_batch("big")
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def import_all() -> None:
+        admin.add_devices("big", _ids(200_000, "long"))
+        done.set()
+
+    worker = threading.Thread(target=import_all)
+    worker.start()
+    second = serving.admin()
+    tries = 0
+    while not done.is_set():
+        tries += 1
+        try:
+            second.create_batch(f"during-{tries}")
+        except DatabaseBusyError as exc:
+            errors.append(exc)
+            break
+    worker.join()
+    assert errors, "the import was too short to overlap a second write"
+    assert "the instance database is busy with another write" in str(errors[0])
 
 
 def test_reads_do_not_queue_behind_the_servers_own_long_write(serving: Serving) -> None:
@@ -238,4 +277,25 @@ def test_the_served_openapi_document_is_the_committed_one(serving: Serving) -> N
     committed = Path(DEFAULT_PATH).read_text(encoding="utf-8")
     assert committed == render(), "docs/openapi.json is stale: run `python -m app.server.openapi_file`"
     paths = served.json()["paths"]
-    assert len([op for ops in paths.values() for op in ops]) == 27 + 2  # the protocol and sign-in/out
+    operations = len([op for ops in paths.values() for op in ops])
+    assert operations == len(routes()) + 2 + len(token_routes()) + 1  # protocol, session, tokens, root CA
+
+
+def test_failed_sign_ins_from_one_address_are_limited_whatever_the_names(serve: ServeFactory) -> None:
+    now = [1000.0]
+    serving = serve(limits=SignInLimits(limit=3, window_s=60, clock=lambda: now[0]))
+    serving.add_user("alice", Role.ADMINISTRATOR)
+    for name in ("root", "admin", "operator"):  # a scan of user names, each tried once
+        with pytest.raises(NotSignedInError, match=r"^wrong username or password$"):
+            serving.sign_in(name, "guess")
+    with pytest.raises(
+        TooManySignInsError, match=r"too many failed sign-ins for 127\.0\.0\.1: 3 in the last 60 s"
+    ):
+        serving.sign_in("alice")  # a right password from that address waits too
+    failures = serving.admin().list_activity(PageRequest(search="sign-in-failed")).items
+    assert sorted(e.target for e in failures) == ["'admin'", "'operator'", "'root'"]
+    assert {(e.actor, e.details) for e in failures} == {("-", "from 127.0.0.1")}
+    now[0] += 61
+    assert serving.sign_in("alice").info().actor == "alice"
+    signed_in = serving.admin().list_activity(PageRequest(search="session.sign-in")).items
+    assert (signed_in[0].actor, signed_in[0].action) == ("alice", "session.sign-in")

@@ -15,6 +15,7 @@ import pytest
 
 from app.domain.chips import FACTORY_APP_OFFSET, PARTITION_TABLE_OFFSET, ChipType
 from app.domain.kinds import BootloaderKind, IefKind
+from app.sim.faults import Stage
 from app.sim.fleet import SimFleet
 from app.sim.images import build_sim_bootloader, build_sim_ief, build_sim_partition_table
 
@@ -45,6 +46,7 @@ def test_write_flash_read_flash_image_info(make_fleet: Callable[..., SimFleet], 
 
     written = _esptool("--port", url, "--baud", "921600", "write-flash", *args)
     assert "Hash of data verified." in written
+    assert "Stub flasher running" in written and Stage.STUB in fleet.boards[0].stages
     assert "Hard resetting via RTS pin" in written
 
     readback = tmp_path / "readback.bin"
@@ -59,3 +61,14 @@ def test_write_flash_read_flash_image_info(make_fleet: Callable[..., SimFleet], 
     assert "Project name: sim-ief-debug" in info
     assert "invalid" not in info
     assert fleet.boards[0].errors == []
+
+
+@pytest.mark.slow
+def test_no_stub_writes_through_the_rom(make_fleet: Callable[..., SimFleet], tmp_path: Path) -> None:
+    fleet = make_fleet()
+    data = tmp_path / "small.bin"
+    data.write_bytes(b"rom loader" * 300)
+    written = _esptool("--port", fleet.urls[0], "--no-stub", "write-flash", "0x40000", str(data))
+    assert "Hash of data verified." in written and "Stub flasher running" not in written
+    assert fleet.boards[0].state.flash.read(0x40000, 3000) == data.read_bytes()
+    assert Stage.STUB not in fleet.boards[0].stages

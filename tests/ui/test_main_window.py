@@ -21,7 +21,10 @@ from app.ui.pages.registry import PAGES, STATION_ORDER
 from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
-ADMIN_PAGES = ["Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs", "Station", "Settings"]
+ADMIN_PAGES = [
+    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
+]  # fmt: skip
 
 
 def nav_titles(window: MainWindow) -> list[str]:
@@ -33,7 +36,7 @@ def test_window_says_which_instance_and_who(window: MainWindow, instance: LocalI
     assert "built-in local instance" in window.connection_label.text()
     assert info.name in window.connection_label.text()
     assert info.location in window.connection_label.text()
-    assert window.user_label.text() == "Signed in as station (administrator)"
+    assert window.user_label.text() == "No users yet: acting as the built-in station account"
     # "—" until the Station page's first scan reports, which may already have happened on a slow run.
     assert window.ports_label.text() in ("ports: —", "ports: 0")
     window.set_port_count(4)
@@ -163,3 +166,17 @@ def test_the_sink_words_a_failure_by_its_type(
     banner.action.click()
     assert context.passphrase.prompt("why", False) == "the session passphrase"
     assert not banner.isVisible()
+
+
+def test_the_window_fits_a_1024_by_600_screen_on_every_page(window: MainWindow, qtbot: QtBot) -> None:
+    """Issue 13: the minimum size was 1272x535. Every page must fit a small line PC's screen."""
+    for title in window.titles():
+        window.show_page(title)
+        qtbot.wait(10)
+        page = window.current_page()
+        wide, high = page.minimumSizeHint().width(), page.minimumSizeHint().height()
+        needed = window.minimumSizeHint()
+        assert needed.width() <= 1024 and needed.height() <= 600, (title, needed.toTuple(), (wide, high))
+    window.resize(1024, 600)
+    qtbot.wait(20)
+    assert window.width() <= 1024 and window.height() <= 600

@@ -86,6 +86,9 @@ def test_four_boards_from_the_station_page_into_the_batch_and_the_dashboard(
     dialog.task.setCurrentIndex(dialog.task.findData(TASK))
     dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.request is not None, timeout=WAIT_MS)
+    assert station.running_ports() == [], "Continue to ports must not start the ticked boards"
+    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
 
     for url in fleet.urls:
         wait_state(qtbot, station, url, PortState.PASS)
@@ -137,7 +140,7 @@ def test_cancel_mid_flash_leaves_the_others_alone_and_retry_passes(
     assert tile(page, stalled).step.text() == "Cancelled while flashing"
     assert all(tile(page, url).state is PortState.PASS for url in others)
     qtbot.waitUntil(lambda: len(page.results) == 3, timeout=WAIT_MS)
-    assert page.counters_row.failed.detail.text() == "1 more cancelled"
+    assert page.counters_row.failed.detail.text() == "1 board cancelled (not counted)"
 
     qtbot.mouseClick(tile(page, stalled).retry_button, Qt.MouseButton.LeftButton)
     wait_state(qtbot, page, stalled, PortState.PASS)
@@ -285,3 +288,101 @@ def test_a_request_from_the_provisioning_page_lands_on_the_station_page(
     )
     assert "line-wifi-password" not in station.request_label.text()
     assert station.results == [], "nothing starts before the person ticks ports and presses Provision"
+
+
+def test_continue_to_ports_is_one_behaviour_on_both_pages(
+    qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
+) -> None:
+    """From either page: the request lands on the Station page, nothing starts, and the next dialog
+    (on either page) opens with the last network, batch and task filled in."""
+    fleet = make_fleet(2)
+    station = window.page("Station")
+    provisioning = window.page("Provisioning")
+    assert isinstance(station, StationPage) and isinstance(provisioning, ProvisioningPage)
+    window.show_page("Station")
+    wait_listed(qtbot, station, fleet.urls)
+    assert station.port_list.checked() == fleet.urls
+
+    dialog = station.open_start_dialog()
+    qtbot.waitUntil(lambda: dialog.loaded == 2, timeout=WAIT_MS)
+    qtbot.keyClicks(dialog.ssid, "line-wifi")
+    dialog.task.setCurrentIndex(dialog.task.findData(TASK))
+    dialog.batch.setCurrentIndex(dialog.batch.findData(BATCH))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.request is not None, timeout=WAIT_MS)
+    qtbot.wait(300)
+    assert station.running_ports() == [] and station.results == [], "OK re-provisioned the ticked boards"
+    assert all(t.state is PortState.READY for t in station.grid.tiles.values())
+
+    window.show_page("Provisioning")
+    again = provisioning.open_start_dialog()
+    qtbot.waitUntil(lambda: again.loaded == 2, timeout=WAIT_MS)
+    assert again.ssid.text() == "line-wifi", "the Provisioning page's dialog opened with an empty SSID"
+    assert (again.task.currentData(), again.batch.currentData()) == (TASK, BATCH)
+    qtbot.mouseClick(again.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.current_page() is station, timeout=WAIT_MS)
+    assert station.running_ports() == [] and station.results == []
+
+
+def test_a_board_already_in_another_batch_is_listed_and_refused_before_its_efuses_are_burned(
+    qtbot: QtBot, page: StationPage, ready: LocalInstance, make_fleet: FleetFactory
+) -> None:
+    """Defect 2: the station's records know the board (by MAC) and where its DeviceID is; a release run
+    into another batch must stop at the check step, not burn the eFuses and fail at the push."""
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    device_id = tile(page, url).device_id
+    ready.create_batch("line-2")
+
+    release = RunRequest(RELEASE_TASK, "line-2", fleet.access_point.ssid, fleet.access_point.password)
+    page.accept_provisioning_request(release)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: page.release_dialog is not None and page.release_dialog.isVisible(), timeout=WAIT_MS
+    )
+    dialog = page.release_dialog
+    assert dialog is not None
+    assert dialog.refused_view.isVisible() and len(dialog.refused) == 1, "the board is not listed"
+    listed = dialog.refused_view.toPlainText()
+    assert device_id in listed and "'line-1'" in listed and "re-enrol" in listed
+    qtbot.keyClicks(dialog.typed, "line-2")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+    wait_state(qtbot, page, url, PortState.FAIL)
+    qtbot.waitUntil(lambda: len(page.results) == 2, timeout=WAIT_MS)
+    result = page.results[-1]
+    assert result.message.startswith("check failed"), result.message
+    assert "'line-1'" in result.message and "Nothing was written" in result.message
+    assert not fleet.boards[0].state.efuses.state.secure_boot_en, "eFuses were burned for a refused board"
+    assert ready.find_device(device_id).batch == "line-1"  # type: ignore[union-attr]
+
+
+def test_start_and_stop_from_the_keyboard_and_a_sound_when_chosen(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """Foot pedals and scanners send keys: F5 starts the ticked ports, Shift+F5 stops them all."""
+    fleet = make_fleet(2, faults=[Faults(stall_at_stage=Stage.IEF_START), Faults()])
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    assert "F5 starts the ticked ports" in page.start_button.toolTip()
+    assert not page.sound_button.isChecked(), "the sound is off until someone chooses it"
+    qtbot.mouseClick(page.sound_button, Qt.MouseButton.LeftButton)
+    page.activateWindow()
+    page.setFocus()
+    qtbot.keyClick(page, Qt.Key.Key_F5)
+    wait_state(qtbot, page, fleet.urls[1], PortState.PASS)
+    qtbot.waitUntil(lambda: len(page.results) == 1, timeout=WAIT_MS)  # the result comes on its own signal
+    assert tile(page, fleet.urls[0]).state.busy
+    assert page.sound.played == [Outcome.PASS]
+    page.port_list.set_checked(fleet.urls[:1])  # only the board still running
+    with qtbot.waitSignal(page.status, timeout=WAIT_MS) as status:
+        qtbot.keyClick(page, Qt.Key.Key_F5)
+    assert "Nothing to start" in status.args[0], "a second press restarted a running board"
+    qtbot.keyClick(page, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: len(page.results) == 2 and not page.running_ports(), timeout=WAIT_MS)
+    assert [r.outcome for r in page.results] == [Outcome.PASS, Outcome.CANCELLED]
+    assert page.sound.played == [Outcome.PASS], "a cancelled run is silent"

@@ -64,6 +64,26 @@ def id_of(conn: sqlite3.Connection, name: str) -> int:
     return int(row[0])
 
 
+def delete(conn: sqlite3.Connection, name: str) -> Batch:
+    """Delete a batch and its devices; refused while any of them is enrolled (or renewed).
+
+    An enrolled device is in use in the field: deleting its batch would leave it with a certificate the
+    instance no longer knows. Devices only registered (never enrolled), revoked or expired go with the
+    batch. Returns the batch as it was, so the caller can say what went.
+    """
+    batch = get(conn, name)
+    live = batch.counts.enrolled + batch.counts.renewed
+    if live:
+        raise ConflictError(
+            f"batch {batch.name!r} cannot be deleted: {live} of its devices {'are' if live != 1 else 'is'} "
+            "enrolled and in use in the field. Move them to another batch (re-enrol) or revoke them first"
+        )
+    batch_id = id_of(conn, batch.name)
+    conn.execute("DELETE FROM devices WHERE batch_id = ?", (batch_id,))
+    conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+    return batch
+
+
 def list_batches(conn: sqlite3.Connection, page: PageRequest) -> Page[Batch]:
     where, params = search_clause(("name",), page.search)
     return fetch_page(

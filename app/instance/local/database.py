@@ -1,7 +1,9 @@
 """The local instance's database file: a `SqliteFile` with the instance's error type and cache size.
 
 Everything about the connection, locking and transactions is in `app.system.sqlite_file`, shared with
-the station's other databases; this module adds what is the instance's own.
+the station's other databases; this module adds what is the instance's own: a large cache for bulk
+imports, and reads on connections of their own beside the writer, so the dashboard, a listing or a
+paging window answer while a million-ID import is being written.
 """
 
 from __future__ import annotations
@@ -32,4 +34,5 @@ class Database(SqliteFile):
             error=DatabaseError,
             cache_kib=CACHE_KIB,
             busy_timeout_ms=busy_timeout_ms,
+            read_connections=True,
         )

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from app import __version__
 from app.domain.chips import ChipType
+from app.domain.device_id import parse_device_id
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
 from app.domain.records import (
@@ -44,6 +45,7 @@ from app.instance.local import (
     dashboard,
     devices,
     first_start,
+    idempotency,
     image_catalog,
     meta,
     params,
@@ -52,6 +54,7 @@ from app.instance.local import (
     users,
 )
 from app.instance.local.database import Database
+from app.instance.local.idempotency import Keyed, KeyedRequest
 from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.key_unlock import LazyProtector
 from app.instance.local.migrations import migrate
@@ -60,6 +63,8 @@ from app.instance.local.server_certificate import issue as issue_server_certific
 from app.instance.local.signing import generate_signing_key
 from app.instance.local.task_signing import build_task_images
 from app.system.keyring_store import KeyringStore
+
+MAX_DISCARD_REASON = 500  # characters of a person's reason kept in the activity log
 
 
 class LocalInstance:
@@ -149,6 +154,12 @@ class LocalInstance:
             else:
                 activity.record(conn, "-", "session.sign-in-failed", repr(username[:64]), f"from {address}")
 
+    def note(self, action: str, target: str, details: str = "") -> None:
+        """An activity entry, as the actor, for a change kept outside this database (the server's API
+        tokens), so the one activity log still says who did what. Never pass a secret here."""
+        with self._change() as conn:
+            activity.record(conn, self._actor, action, target, details)
+
     def issue_server_certificate(self, hostnames: Sequence[str]) -> ServerCertificate:
         """A TLS certificate for `ql-station serve` on `hostnames`, chained to this instance's root CA."""
         with self._db.read() as conn:
@@ -194,9 +205,25 @@ class LocalInstance:
         with self._db.read() as conn:
             return batches.get(conn, name)
 
+    def delete_batch(self, name: str) -> None:
+        with self._change() as conn:
+            batch = batches.delete(conn, name)
+            details = f"{batch.counts.total} devices deleted with it, policy {batch.policy}"
+            activity.record(conn, self._actor, "batch.delete", batch.name, details)
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
+        return self.add_devices_once(batch, device_ids, None).result
+
+    def add_devices_once(
+        self, batch: str, device_ids: Sequence[str], request: KeyedRequest | None
+    ) -> Keyed[AddDevicesResult]:
+        """`add_devices`, its answer remembered under `request`'s key in the same transaction, so a
+        retry with that key gets the first answer and changes nothing, whatever crashed in between."""
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
+            earlier = idempotency.replay(conn, self._actor, "add_devices", request, AddDevicesResult)
+            if earlier is not None:
+                return earlier
             result = devices.add(conn, batch, blobs)
             if blobs:
                 details = (
@@ -204,7 +231,8 @@ class LocalInstance:
                     f"{result.already_present} already in the instance"
                 )
                 activity.record(conn, self._actor, "batch.add-devices", batch.strip(), details)
-        return result
+            idempotency.remember(conn, self._actor, "add_devices", request, result)
+        return Keyed(result)
 
     def list_devices(self, batch: str, page: PageRequest = PageRequest()) -> Page[Device]:
         with self._db.read() as conn:
@@ -216,15 +244,25 @@ class LocalInstance:
             return devices.find(conn, blob)
 
     def move_devices(self, batch: str, device_ids: Sequence[str]) -> int:
+        return self.move_devices_once(batch, device_ids, None).result
+
+    def move_devices_once(
+        self, batch: str, device_ids: Sequence[str], request: KeyedRequest | None
+    ) -> Keyed[int]:
+        """`move_devices`, remembered under `request`'s key like `add_devices_once`."""
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
+            earlier = idempotency.replay(conn, self._actor, "move_devices", request, int)
+            if earlier is not None:
+                return earlier
             moved = devices.move(conn, batch, blobs)
             if moved:
                 sources = ", ".join(sorted({name for _, name in moved}))
                 target = moved[0][0].hex() if len(moved) == 1 else f"{len(moved)} devices"
                 details = f"moved to batch {batch.strip()!r} from {sources}"
                 activity.record(conn, self._actor, "device.move", target, details)
-        return len(moved)
+            idempotency.remember(conn, self._actor, "move_devices", request, len(moved))
+        return Keyed(len(moved))
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         blobs = devices.device_id_blobs(device_ids)
@@ -336,6 +374,42 @@ class LocalInstance:
         with self._db.read() as conn:
             return tasks.get(conn, name)
 
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        spec = tasks.TaskSpec(
+            name,
+            device_type,
+            bootloader,
+            ief,
+            signing_key,
+            bootloader_image,
+            partition_table_image,
+            ief_image,
+        )
+        with self._change() as conn:
+            before, task = tasks.update(conn, spec)
+            details = (
+                f"{before.device_type.value} -> {task.device_type.value}, "
+                f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, "
+                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
+            )
+            activity.record(conn, self._actor, "task.update", task.name, details)
+        return task
+
+    def delete_task(self, name: str) -> None:
+        with self._change() as conn:
+            task = tasks.delete(conn, name)
+            activity.record(conn, self._actor, "task.delete", task.name, f"was {task.device_type.value}")
+
     def task_images(self, task: str) -> TaskImages:
         with self._db.read() as conn:
             parts = tasks.parts(conn, task)
@@ -381,3 +455,21 @@ class LocalInstance:
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         with self._db.read() as conn:
             return activity.list_activity(conn, page)
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        device = parse_device_id(device_id)
+        why = reason.strip()
+        if not why:
+            raise ValidationError("say why the DeviceID is discarded: the reason goes to the activity log")
+        if len(why) > MAX_DISCARD_REASON:
+            raise ValidationError(
+                f"a discard reason is at most {MAX_DISCARD_REASON} characters; got {len(why)}"
+            )
+        with self._change() as conn:
+            activity.record(
+                conn,
+                self._actor,
+                "device.push-discarded",
+                device,
+                f"not pushed to batch {batch.strip()!r}: {why}",
+            )

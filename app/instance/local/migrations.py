@@ -114,7 +114,21 @@ CREATE TABLE activity (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE idempotency (
+    actor TEXT NOT NULL,
+    method TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_sha256 BLOB NOT NULL,
+    response TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (actor, method, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"""
+"""Version 2: answers of keyed pushes, kept in the transaction of the push (see `idempotency`)."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

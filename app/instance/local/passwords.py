@@ -1,7 +1,9 @@
-"""Password hashing for instance users: scrypt with a random salt, parameters stored with the hash.
+"""Password rules and hashing for instance users: scrypt with a random salt, parameters stored with it.
 
-Storing n, r and p in the hash string lets a later version raise the cost without breaking old users.
-Comparison is constant-time.
+The rules are the ones a person can act on at once: long enough, not the user's own name, not one of
+the passwords everyone tries first (a small bundled list, `common_passwords.py`). Storing n, r and p in
+the hash string lets a later version raise the cost without breaking old users. Comparison is
+constant-time.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import secrets
 
 from app.domain.errors import ValidationError
+from app.instance.local.common_passwords import COMMON_PASSWORDS
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -23,7 +26,7 @@ _HASH_BYTES = 32
 _SCHEME = "scrypt"
 
 
-def check_password_rules(password: str) -> None:
+def check_password_rules(password: str, username: str | None = None) -> None:
     """The message never repeats the password: it may end up in a log or on screen."""
     if not isinstance(password, str):
         raise ValidationError("a password must be text")
@@ -34,6 +37,13 @@ def check_password_rules(password: str) -> None:
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(f"the password is too long: at most {MAX_PASSWORD_LENGTH} characters")
+    folded = password.strip().casefold()
+    if username is not None and folded == username.strip().casefold():
+        raise ValidationError("the password cannot be the user name; choose one nobody can guess from it")
+    if folded in COMMON_PASSWORDS:
+        raise ValidationError(
+            "that password is one of the most common ones, which are tried first; choose another"
+        )
 
 
 def hash_password(password: str) -> str:

@@ -52,14 +52,36 @@ class TaskSpec:
 
 def create(conn: sqlite3.Connection, spec: TaskSpec) -> ProvisioningTask:
     name = validate_name(spec.name, "task")
+    if conn.execute("SELECT 1 FROM tasks WHERE name = ?", (name,)).fetchone() is not None:
+        raise ConflictError(f"a task named {name!r} already exists")
+    return _write(conn, spec, name, replacing=False)
+
+
+def update(conn: sqlite3.Connection, spec: TaskSpec) -> tuple[ProvisioningTask, ProvisioningTask]:
+    """Replace what an existing task flashes (chip, variants, key, images); its name and creation time stay.
+
+    Images left as None are resolved again to the newest matching ones, as at creation. Returns the task
+    before and after, so the caller can log what changed.
+    """
+    before = get(conn, spec.name)
+    return before, _write(conn, spec, before.name, replacing=True)
+
+
+def delete(conn: sqlite3.Connection, name: str) -> ProvisioningTask:
+    """Delete a task. Boards already provisioned with it keep what they were given; the station's records
+    name the task as text, so they stay readable."""
+    task = get(conn, name)
+    conn.execute("DELETE FROM tasks WHERE name = ?", (task.name,))
+    return task
+
+
+def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bool) -> ProvisioningTask:
     if not isinstance(spec.device_type, ChipType):
         raise ValidationError(f"device type must be one of {', '.join(c.value for c in ChipType)}")
     if not isinstance(spec.bootloader, BootloaderKind):
         raise ValidationError(f"bootloader must be one of {', '.join(k.value for k in BootloaderKind)}")
     if not isinstance(spec.ief, IefKind):
         raise ValidationError(f"IEF must be one of {', '.join(k.value for k in IefKind)}")
-    if conn.execute("SELECT 1 FROM tasks WHERE name = ?", (name,)).fetchone() is not None:
-        raise ConflictError(f"a task named {name!r} already exists")
     key = signing_keys.get(conn, spec.signing_key)
     spec.device_type.check_secure_boot_key(key.key_type)
     chip = spec.device_type
@@ -71,6 +93,22 @@ def create(conn: sqlite3.Connection, spec: TaskSpec) -> ProvisioningTask:
     )
     ief_id, ief_name = image_catalog.resolve(conn, spec.ief_image, chip, ImageKind.IEF, spec.ief.value)
     image_catalog.check_ief_fits(conn, table_id, ief_id)
+    if replacing:
+        conn.execute(
+            "UPDATE tasks SET device_type = ?, bootloader = ?, ief = ?, signing_key_id = ?, "
+            "bootloader_image_id = ?, partition_table_image_id = ?, ief_image_id = ? WHERE name = ?",
+            (
+                chip.value,
+                spec.bootloader.value,
+                spec.ief.value,
+                signing_keys.id_of(conn, key.name),
+                boot_id,
+                table_id,
+                ief_id,
+                name,
+            ),
+        )
+        return get(conn, name)
     created = now_ms()
     conn.execute(
         "INSERT INTO tasks (name, device_type, bootloader, ief, signing_key_id, bootloader_image_id, "

@@ -1,9 +1,13 @@
 """Instance users and who may do what.
 
 Whoever can open the database file is already trusted like a local administrator, so opening without a
-user acts as the built-in account `station` (never stored, never able to sign in). Named users have a
+user acts as the built-in account `station` (never stored, never able to sign in). The station's front
+ends use that only before the instance has its first user, or in the serving process; once users exist
+they act as the user who signed in with a password (`app.instance.station_access`). Named users have a
 role: contributors do everything except manage users. There must always be an administrator among the
-stored users once any exist, so a later remote sign-in can still manage them.
+stored users once any exist, so a later remote sign-in can still manage them; the front ends make the
+first user an administrator. Passwords follow `passwords.check_password_rules` (length, not the user
+name, not a common one).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def create(conn: sqlite3.Connection, username: str, password: str, role: Role) -
     name = validate_username(username)
     if not isinstance(role, Role):
         raise ValidationError(f"role must be one of {', '.join(r.value for r in Role)}")
-    check_password_rules(password)
+    check_password_rules(password, name)
     if name.lower() == STATION_ACTOR:
         raise ConflictError(f"{STATION_ACTOR!r} is the built-in local account; choose another username")
     if _find(conn, name) is not None:

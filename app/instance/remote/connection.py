@@ -98,6 +98,10 @@ class Connection:
             raise InstanceUnavailableError(
                 f"cannot reach the instance at {self.base_url}: {_reason(exc)}"
             ) from None
+        except requests.exceptions.RequestException as exc:  # the link broke mid-answer (chunked body cut)
+            raise InstanceUnavailableError(
+                f"the connection to the instance at {self.base_url} broke during its answer: {_reason(exc)}"
+            ) from None
         status, content = response.status_code, response.content
         # An error's traceback holds this frame; holding the response too would keep its socket open
         # after close() until the garbage collector ran, and a server stopping would wait for it.

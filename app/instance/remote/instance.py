@@ -37,6 +37,7 @@ from app.domain.records import (
     sample,
 )
 from app.instance.api import DEFAULT_POLICY
+from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
 from app.instance.remote.arguments import bind, encode, result_from
 from app.instance.remote.connection import Connection
@@ -48,6 +49,8 @@ R = TypeVar("R")
 
 class RemoteInstance:
     """Open with `RemoteInstance.sign_in(...)` or with a token already held; close when done."""
+
+    idempotent_pushes = True  # a `KeyedPushes`: the outbox resends with the key it made when queuing
 
     def __init__(self, connection: Connection, *, max_ids_per_request: int = MAX_IDS_PER_REQUEST) -> None:
         self._connection = connection
@@ -121,6 +124,9 @@ class RemoteInstance:
 
     def get_batch(self, name: str) -> Batch:
         return cast(Batch, self._call("get_batch", name))
+
+    def delete_batch(self, name: str) -> None:
+        self._call("delete_batch", name)
 
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
@@ -242,6 +248,35 @@ class RemoteInstance:
     def get_task(self, name: str) -> ProvisioningTask:
         return cast(ProvisioningTask, self._call("get_task", name))
 
+    def update_task(
+        self,
+        name: str,
+        device_type: ChipType,
+        bootloader: BootloaderKind,
+        ief: IefKind,
+        signing_key: str,
+        bootloader_image: str | None = None,
+        partition_table_image: str | None = None,
+        ief_image: str | None = None,
+    ) -> ProvisioningTask:
+        return cast(
+            ProvisioningTask,
+            self._call(
+                "update_task",
+                name,
+                device_type,
+                bootloader,
+                ief,
+                signing_key,
+                bootloader_image,
+                partition_table_image,
+                ief_image,
+            ),
+        )
+
+    def delete_task(self, name: str) -> None:
+        self._call("delete_task", name)
+
     def task_images(self, task: str) -> TaskImages:
         return cast(TaskImages, self._call("task_images", task))
 
@@ -260,6 +295,19 @@ class RemoteInstance:
 
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         return cast(Page[ActivityEntry], self._call("list_activity", page))
+
+    def discard_device_push(self, device_id: str, batch: str, reason: str) -> None:
+        self._call("discard_device_push", device_id, batch, reason)
+
+    # --- API tokens (ApiTokenAdmin) --------------------------------------------------------------
+    def create_api_token(self, name: str, days: int = DEFAULT_DAYS) -> NewApiToken:
+        return cast(NewApiToken, self._call("create_api_token", name, days))
+
+    def list_api_tokens(self, page: PageRequest = PageRequest()) -> Page[ApiToken]:
+        return cast(Page[ApiToken], self._call("list_api_tokens", page))
+
+    def revoke_api_token(self, name: str) -> None:
+        self._call("revoke_api_token", name)
 
 
 def _repeats(texts: list[str]) -> list[str]:

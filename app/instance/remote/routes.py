@@ -17,9 +17,11 @@ from typing import Any, get_type_hints
 
 from app.domain.records import PageRequest
 from app.instance.api import Instance
+from app.instance.api_tokens import ApiTokenAdmin
 
 API_PREFIX = "/v1"
 SESSION_PATH = f"{API_PREFIX}/session"
+ROOT_CA_PATH = f"{API_PREFIX}/root-ca"  # unauthenticated: what a station pairs with (see pairing.py)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 MAX_IDS_PER_REQUEST = 200_000
@@ -64,6 +66,7 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("create_batch", "POST", "/batches"),
     ("list_batches", "GET", "/batches"),
     ("get_batch", "GET", "/batch"),
+    ("delete_batch", "DELETE", "/batch"),
     ("add_devices", "POST", "/batch/devices"),
     ("list_devices", "GET", "/batch/devices"),
     ("find_device", "GET", "/device"),
@@ -80,19 +83,28 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("create_task", "POST", "/tasks"),
     ("list_tasks", "GET", "/tasks"),
     ("get_task", "GET", "/task"),
+    ("update_task", "PUT", "/task"),
+    ("delete_task", "DELETE", "/task"),
     ("task_images", "POST", "/task/signed-images"),  # signs, and logs that it did: not a plain read
     ("create_user", "POST", "/users"),
     ("list_users", "GET", "/users"),
     ("set_user_role", "PUT", "/user/role"),
     ("delete_user", "DELETE", "/user"),
     ("list_activity", "GET", "/activity"),
+    ("discard_device_push", "POST", "/discarded-pushes"),
 )
+_TOKEN_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("create_api_token", "POST", "/api-tokens"),
+    ("list_api_tokens", "GET", "/api-tokens"),
+    ("revoke_api_token", "DELETE", "/api-token"),
+)
+"""`ApiTokenAdmin`: served beside the instance, not part of it (see `app.instance.api_tokens`)."""
 _IDEMPOTENT = frozenset({"add_devices", "move_devices"})
 NOT_SERVED = frozenset({"close"})  # closing a client closes its connections, not the instance
 
 
-def _route(method: str, verb: str, path: str) -> Route:
-    function = getattr(Instance, method)
+def _route(method: str, verb: str, path: str, protocol: type = Instance) -> Route:
+    function = getattr(protocol, method)
     hints = get_type_hints(function)
     arguments = tuple(
         Argument(p.name, hints[p.name], p.default)
@@ -108,8 +120,13 @@ def routes() -> tuple[Route, ...]:
 
 
 @cache
+def token_routes() -> tuple[Route, ...]:
+    return tuple(_route(*row, protocol=ApiTokenAdmin) for row in _TOKEN_TABLE)
+
+
+@cache
 def route_of(method: str) -> Route:
-    for route in routes():
+    for route in (*routes(), *token_routes()):
         if route.method == method:
             return route
     raise KeyError(method)

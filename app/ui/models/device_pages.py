@@ -27,16 +27,21 @@ from app.domain.records import Device, Page, PageRequest
 from app.instance.api import Instance
 from app.ui.models.formatting import fixed_font, when
 from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
+from app.ui.style import current_theme, tone
 from app.workers.background import CallFailure, start_call
 
 HEADERS = ("#", "DeviceID", "State", "Added")
 PLACEHOLDER = "loading…"
-STATE_COLOURS = {
-    DeviceState.ENROLLED: QColor("#2e7d32"),
-    DeviceState.RENEWED: QColor("#1565c0"),
-    DeviceState.REVOKED: QColor("#c62828"),
-    DeviceState.EXPIRED: QColor("#ef6c00"),
-}
+STATE_TONES = {DeviceState.ENROLLED: "ok", DeviceState.REVOKED: "down", DeviceState.EXPIRED: "degraded"}
+RENEWED_COLOURS = {"light": "#1565c0", "dark": "#7fb3f0"}
+
+
+def state_colour(state: DeviceState) -> QColor | None:
+    """A state's text colour in the theme now applied (readable on the dark theme's table too)."""
+    if state is DeviceState.RENEWED:
+        return QColor(RENEWED_COLOURS[current_theme()])
+    name = STATE_TONES.get(state)
+    return QColor(tone(name)) if name is not None else None
 
 
 class PagedDeviceModel(HeaderedTableModel):
@@ -135,7 +140,7 @@ class PagedDeviceModel(HeaderedTableModel):
         if role == Qt.ItemDataRole.FontRole and column == 1:
             return fixed_font()
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return STATE_COLOURS.get(device.state)
+            return state_colour(device.state)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

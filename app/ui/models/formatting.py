@@ -21,6 +21,13 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
+def plural(value: int, word: str, words: str | None = None) -> str:
+    """ "1 batch", "2 batches", "1,000 devices": the count and the word that agrees with it."""
+    if value == 1:
+        return f"{count(value)} {word}"
+    return f"{count(value)} {words or (word + 'es' if word.endswith(('s', 'ch', 'sh', 'x')) else word + 's')}"
+
+
 def grouped_hex(text: str, per_line: int = 8) -> str:
     """A fingerprint as `AB:CD:...` (given with or without colons), wrapped every `per_line` bytes."""
     digits = text.replace(":", "").upper()

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.domain.chips import ChipType
 from app.domain.records import InstanceInfo
 from app.instance.api import Instance
+from app.provisioning.run_request import RunRequest
 from app.system.keyring_store import KeyringStore
 from app.ui.models.station_log import StationLogModel
 from app.ui.passphrase_dialog import SessionPassphrase
 from app.ui.settings import StationSettings
+
+
+@dataclass
+class ChosenRequest:
+    """The task, batch and WiFi last chosen in a Start provisioning dialog, on whichever page.
+
+    One place, so the dialog opens filled in with the last choice whether it is opened from the Station
+    page or from the Provisioning page. The Station page writes it when it accepts a request.
+    """
+
+    request: RunRequest | None = None
+
+
+@dataclass
+class AttachedBoards:
+    """The chips of the boards plugged in now, as far as the Station page knows them (virtual boards
+    name theirs; a real board's is known once a run identified it). The task dialog starts from it."""
+
+    chips: tuple[ChipType, ...] = ()
 
 
 @dataclass
@@ -28,3 +49,5 @@ class PageContext:
     station_log: StationLogModel
     data_dir: Path
     passphrase: SessionPassphrase | None = None
+    chosen: ChosenRequest = field(default_factory=ChosenRequest)
+    attached: AttachedBoards = field(default_factory=AttachedBoards)

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
 from app.domain.records import ActivityEntry, DashboardSummary
-from app.ui.models.formatting import count, when
+from app.ui.models.formatting import count, plural, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -125,7 +125,9 @@ class DashboardPage(Page):
         values = (d.renewed, d.enrolled, d.revoked, d.expired, d.registered)
         for name, value in zip(DEVICE_STATES, values, strict=True):
             self.device_panels[name].set_value(count(value))
-        self.go_devices.setToolTip(f"{count(d.total)} devices in all, {count(d.registered)} not yet enrolled")
+        self.go_devices.setToolTip(
+            f"{plural(d.total, 'device')} in all, {count(d.registered)} not yet enrolled"
+        )
         c = summary.certificates
         for name, value in zip(CERTIFICATE_STATES, (c.valid, c.expired, c.not_used), strict=True):
             self.cert_panels[name].set_value(count(value))

@@ -1,5 +1,10 @@
 """Devices: the instance's batches, and the devices of the selected batch.
 
+The selected batch can get more devices (typed or from a file, the Create batch dialog in its "add"
+form), be exported (its DeviceIDs as a JSON batch file or CSV, written in the background) and be deleted
+after a question; the instance refuses to delete a batch while any of its devices is enrolled, and its
+reason reaches the error banner.
+
 The batches table is small and sorted/searched locally. The devices table can hold a million rows, so
 it is the virtual `PagedDeviceModel` (only visible pages load) and its search is a DeviceID prefix the
 instance answers.
@@ -7,12 +12,25 @@ instance answers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.domain.records import AddDevicesResult, Batch
+from app.instance.batch_export import ExportFormat, export_batch
 from app.ui.models.device_pages import PagedDeviceModel
-from app.ui.models.formatting import count, day
+from app.ui.models.formatting import count, day, plural
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -56,10 +74,25 @@ class DevicesPage(Page):
         self.create_button.clicked.connect(self.open_create_dialog)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.add_button = QPushButton("Add devices…")
+        self.add_button.setToolTip("Add DeviceIDs (typed or from a JSON file) to the selected batch")
+        self.add_button.clicked.connect(self.open_add_dialog)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Write the selected batch's DeviceIDs to a JSON batch file or a CSV file"
+        )
+        self.export_button.clicked.connect(self.choose_export_file)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setToolTip("Delete the selected batch and its devices (not while any is enrolled)")
+        self.delete_button.clicked.connect(self.confirm_delete)
+        self.confirmation: QMessageBox | None = None
         layout.addWidget(
             PageHeader(
                 "Devices",
                 "Batches of device identities; a board's DeviceID joins a batch when it is provisioned.",
+                self.add_button,
+                self.export_button,
+                self.delete_button,
                 self.create_button,
                 self.refresh_button,
             )
@@ -120,6 +153,7 @@ class DevicesPage(Page):
         splitter.addWidget(bottom)
         splitter.setSizes([230, 470])
         layout.addWidget(splitter, 1)
+        self._batch_selected()
 
     # --- batches ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -139,12 +173,10 @@ class DevicesPage(Page):
         self._select_after_load = None
         self.listing = listing
         self.batch_model.set_records(listing.items)
-        shown = (
-            f"{count(len(listing.items))} of {count(listing.total)}"
-            if listing.truncated
-            else count(listing.total)
-        )
-        self.batch_count.setText(f"{shown} batches")
+        shown = plural(listing.total, "batch")
+        if listing.truncated:
+            shown = f"{count(len(listing.items))} of {shown}"
+        self.batch_count.setText(shown)
         if keep is not None:
             self.select_batch(keep)
 
@@ -166,6 +198,8 @@ class DevicesPage(Page):
 
     def _batch_selected(self) -> None:
         name = self.selected_batch()
+        for button in (self.add_button, self.export_button, self.delete_button):
+            button.setEnabled(name is not None)
         if name != self.device_model.batch:
             self.devices_title.setText(f"Devices in {name}" if name else "Devices")
             self.device_model.set_batch(name, self.device_search.text())
@@ -186,7 +220,7 @@ class DevicesPage(Page):
         else:
             search = self.device_search.text().strip()
             matching = f" starting with {search}" if search else ""
-            self.device_count.setText(f"{count(self.device_model.rowCount())} devices{matching}")
+            self.device_count.setText(f"{plural(self.device_model.rowCount(), 'device')}{matching}")
 
     # --- create ----------------------------------------------------------------------------------
     def open_create_dialog(self) -> CreateBatchDialog:
@@ -199,6 +233,92 @@ class DevicesPage(Page):
         added = result.added if result else 0
         skipped = (result.duplicates_in_input + result.already_present) if result else 0
         note = f", {count(skipped)} skipped as duplicates" if skipped else ""
-        self.status.emit(f"Batch {batch.name!r} created with {count(added)} devices{note}")
+        self.status.emit(f"Batch {batch.name!r} created with {plural(added, 'device')}{note}")
         self._select_after_load = batch.name
         self.refresh()
+
+    # --- add, export, delete ---------------------------------------------------------------------
+    def open_add_dialog(self) -> CreateBatchDialog | None:
+        name = self.selected_batch()
+        if name is None:
+            return None
+        dialog = CreateBatchDialog(self, self.instance, batch=name)
+        dialog.created.connect(self._added)
+        dialog.open()
+        return dialog
+
+    def _added(self, batch: Batch, result: AddDevicesResult | None) -> None:
+        added = result.added if result else 0
+        skipped = (result.duplicates_in_input + result.already_present) if result else 0
+        note = f", {count(skipped)} skipped as duplicates or already in a batch" if skipped else ""
+        self.status.emit(f"{plural(added, 'device')} added to {batch.name!r}{note}")
+        self._select_after_load = batch.name
+        self.refresh()
+        self.device_model.reload()
+
+    def choose_export_file(self) -> None:
+        name = self.selected_batch()
+        if name is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export {name}", f"{name}.json", "Batch file (*.json);;CSV (*.csv)"
+        )
+        if path:
+            self.export_to(name, Path(path))
+
+    def export_to(self, batch: str, path: Path) -> None:
+        """Write in the background (a million IDs take a few seconds); say where when done."""
+        instance = self.instance
+        fmt = ExportFormat.for_path(path)
+        self.export_button.setEnabled(False)
+
+        def done(written: int) -> None:
+            self.export_button.setEnabled(self.selected_batch() is not None)
+            self.status.emit(
+                f"Wrote {plural(written, 'DeviceID')} of {batch!r} to {path} ({fmt.value.upper()})"
+            )
+
+        def failed(_failure: CallFailure) -> None:
+            self.export_button.setEnabled(self.selected_batch() is not None)
+
+        self.call(lambda: export_batch(instance, batch, path, fmt), f"Exporting {batch}", done, failed)
+
+    def confirm_delete(self) -> QMessageBox | None:
+        """Ask first (without blocking the window); the instance has the last word on enrolled devices."""
+        row = self.batches.selected_source_row()
+        if row is None:
+            return None
+        batch = self.batch_model.record(row)
+        live = batch.counts.enrolled + batch.counts.renewed
+        text = f"Delete the batch {batch.name!r} and its {plural(batch.counts.total, 'device')}?"
+        if live:
+            text += (
+                f"\n\n{plural(live, 'device')} of it {'are' if live != 1 else 'is'} enrolled: "
+                "the instance will refuse until they are moved to another batch (re-enrol) or revoked."
+            )
+        else:
+            text += " Their DeviceIDs can be exported first (Export…)."
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete batch",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda _result: self._delete_answered(batch.name, box))
+        self.confirmation = box
+        box.open()
+        return box
+
+    def _delete_answered(self, name: str, box: QMessageBox) -> None:
+        self.confirmation = None
+        if box.clickedButton() != box.button(QMessageBox.StandardButton.Yes):
+            return
+
+        def deleted(_none: None) -> None:
+            self.status.emit(f"Batch {name!r} deleted")
+            self.refresh()
+
+        instance = self.instance
+        self.call(lambda: instance.delete_batch(name), f"Deleting the batch {name!r}", deleted)

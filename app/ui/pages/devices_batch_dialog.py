@@ -1,8 +1,11 @@
-"""Create Batch: a name, a policy, and DeviceIDs typed one by one or read from a JSON file.
+"""Create Batch (a name, a policy, and DeviceIDs typed one by one or read from a JSON file), and the
+same dialog adding devices to an existing batch (`batch=`: no name or policy to give).
 
 Nothing reaches the instance until the person presses "Create batch": a file is read and checked in
 the background first, and a bad file's problems are listed line by line in the dialog (each with its
-line and device number) so the person can fix the file and load it again.
+line and device number, counted from 1) so the person can fix the file and load it again. A batch is
+never created while a rejected file is loaded: the person fixes the file or forgets it, so nobody ends up
+with a batch of only the typed IDs believing the file's were in it.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from app.domain.errors import ValidationError
 from app.domain.names import validate_name
 from app.domain.records import AddDevicesResult, Batch
 from app.instance.api import DEFAULT_POLICY, Instance
-from app.ui.models.formatting import count
+from app.ui.models.formatting import count, plural
 from app.ui.style import DOWN
-from app.ui.widgets.form_dialog import FormDialog
+from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.workers.background import CallFailure, start_call
 
 
@@ -63,25 +66,33 @@ def read_batch_file(path: Path) -> FileOutcome:
 class CreateBatchDialog(FormDialog):
     created = Signal(object, object)  # Batch, AddDevicesResult | None
 
-    def __init__(self, parent: QWidget | None, instance: Instance) -> None:
+    def __init__(self, parent: QWidget | None, instance: Instance, batch: str | None = None) -> None:
+        action = "Create batch" if batch is None else "Add devices"
         super().__init__(
             parent,
-            "Create batch",
-            "Create batch",
+            "Create batch" if batch is None else f"Add devices to {batch}",
+            action,
             'Add DeviceIDs one at a time, or load a JSON file {"devices": ["<64 hex>", …]}. '
-            "Nothing is created until you press Create batch.",
+            f"Nothing is {'created' if batch is None else 'added'} until you press {action}.",
         )
         self.setMinimumWidth(640)
         self._instance = instance
+        self.existing = batch
         self.typed_ids: list[DeviceID] = []
         self.file: FileOutcome | None = None
+        self.rejected_file: str | None = None  # the name of a file that was rejected and not forgotten
         self.batch: Batch | None = None
 
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. line-2 March")
         self.policy = QLineEdit(DEFAULT_POLICY)
-        self.form.addRow("Name", self.name)
-        self.form.addRow("Policy", self.policy)
+        if batch is None:
+            self.form.addRow("Name", self.name)
+            self.form.addRow("Policy", self.policy)
+        else:
+            self.name.setText(batch)
+            self.name.hide()
+            self.policy.hide()
 
         self.id_input = QLineEdit()
         self.id_input.setPlaceholderText("DeviceID: 64 hexadecimal characters")
@@ -112,9 +123,16 @@ class CreateBatchDialog(FormDialog):
         self.file_button.clicked.connect(self._choose_file)
         self.file_label = QLabel("no file loaded")
         self.file_label.setObjectName("hint")
+        self.file_label.setWordWrap(True)
+        self.forget_button = QPushButton("Forget the file")
+        self.forget_button.setAutoDefault(False)
+        self.forget_button.setToolTip("Go on without the file: only the typed IDs are added")
+        self.forget_button.clicked.connect(self.forget_file)
+        self.forget_button.hide()
         row = QHBoxLayout()
         row.addWidget(self.file_button)
         row.addWidget(self.file_label, 1)
+        row.addWidget(self.forget_button)
         self.form.addRow("File", row)
 
         self.problems_title = QLabel("")
@@ -176,6 +194,7 @@ class CreateBatchDialog(FormDialog):
     def load_file(self, path: Path) -> None:
         """Read and check `path` in the background; the result replaces any earlier file."""
         self.file = None
+        self.rejected_file = None
         self.file_label.setText(f"reading {path.name}…")
         self.file_button.setEnabled(False)
         self.ok_button.setEnabled(False)
@@ -196,8 +215,9 @@ class CreateBatchDialog(FormDialog):
         self.problems.clear()
         if outcome.problems:
             self.file = None
+            self.rejected_file = outcome.name
             self.file_label.setText(f"{outcome.name} was rejected; nothing from it will be imported")
-            self.problems_title.setText(f"{outcome.name}: {outcome.total_problems} problem(s)")
+            self.problems_title.setText(f"{outcome.name}: {plural(outcome.total_problems, 'problem')}")
             self.problems.addItems(list(outcome.problems))
             if outcome.total_problems > len(outcome.problems):
                 self.problems.addItem(f"… and {outcome.total_problems - len(outcome.problems)} more")
@@ -206,6 +226,21 @@ class CreateBatchDialog(FormDialog):
             self.file_label.setText(f"{outcome.name}: {count(len(outcome.ids))} DeviceIDs ready")
         self.problems_title.setVisible(bool(outcome.problems))
         self.problems.setVisible(bool(outcome.problems))
+        self.forget_button.setVisible(bool(outcome.problems))
+        self.field_edited(self.file_button)
+        self._update_summary()
+        self.fit()
+
+    def forget_file(self) -> None:
+        """Drop a loaded or rejected file; the batch is then made from the typed IDs alone."""
+        self.file = None
+        self.rejected_file = None
+        self.file_label.setText("no file loaded")
+        self.problems.clear()
+        self.problems_title.hide()
+        self.problems.hide()
+        self.forget_button.hide()
+        self.field_edited(self.file_button)
         self._update_summary()
 
     # --- create ----------------------------------------------------------------------------------
@@ -214,20 +249,51 @@ class CreateBatchDialog(FormDialog):
 
     def _update_summary(self) -> None:
         typed, from_file = len(self.typed_ids), len(self.file.ids) if self.file else 0
+        what = "The batch will start with" if self.existing is None else f"{self.existing} will get"
         self.summary.setText(
-            f"The batch will start with {count(typed + from_file)} devices "
+            f"{what} {plural(typed + from_file, 'device')} "
             f"({count(typed)} typed, {count(from_file)} from the file)."
         )
 
     def submit(self) -> None:
+        problems: list[Problem] = []
+        name = policy = ""
         try:
             name = validate_name(self.name.text(), "batch")
+        except ValidationError as exc:
+            problems.append((self.name, str(exc)))
+        try:
             policy = validate_name(self.policy.text(), "policy")
         except ValidationError as exc:
-            self.show_problem(str(exc))
+            problems.append((self.policy, str(exc)))
+        if self.rejected_file is not None:
+            problems.append(
+                (
+                    self.file_button,
+                    f"{self.rejected_file} was rejected, so none of its DeviceIDs would be in the batch: "
+                    "fix the file and load it again, or press Forget the file to go on with the typed IDs "
+                    "only",
+                )
+            )
+        if problems:
+            self.show_problems(problems)
             return
         ids = self.all_ids()
         instance = self._instance
+        existing = self.existing
+        if existing is not None:
+            if not ids:
+                self.show_problem(
+                    "Type a DeviceID or load a file first: there is nothing to add.", self.id_input
+                )
+                return
+
+            def add() -> tuple[Batch, AddDevicesResult | None]:
+                result = instance.add_devices(existing, ids)
+                return instance.get_batch(existing), result
+
+            self.run(add, f"Adding devices to {existing}", self._done)
+            return
 
         def create() -> tuple[Batch, AddDevicesResult | None]:
             batch = instance.create_batch(name, policy)

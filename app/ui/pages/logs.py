@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.models.activity_log import PagedActivityModel
-from app.ui.models.formatting import count
+from app.ui.models.formatting import plural
 from app.ui.models.station_log import StationLogFilter
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -129,7 +129,7 @@ class LogsPage(Page):
 
     def _activity_counted(self) -> None:
         total = self.activity_model.total or 0
-        self.activity_count.setText(f"{count(total)} entries")
+        self.activity_count.setText(plural(total, "entry", "entries"))
 
     def set_pattern(self, text: str) -> None:
         problem = self.station_filter.set_pattern(text)

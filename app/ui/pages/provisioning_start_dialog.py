@@ -4,6 +4,11 @@ The password field is masked and the password is held only in memory, in the `Ru
 the dialog emits, unless the person ticks "Remember in the keyring": then it goes to the OS keyring
 under `wifi:<network name>` and nowhere else. A remembered password is filled in when the network name
 is typed again. Which ports to use is chosen on the Station page, which consumes the request.
+
+"Continue to ports" does the same wherever the dialog was opened (Station or Provisioning page): the
+request goes to the Station page, which is shown, and nothing starts until the person presses Provision
+(a dialog's OK must never re-provision boards that happen to be ticked). The dialog opens filled in with
+the last request (`last`): network name, batch and task; a remembered password is read from the keyring.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class StartProvisioningDialog(FormDialog):
         keyring: KeyringStore,
         task: str | None = None,
         batch: str | None = None,
+        last: RunRequest | None = None,
     ) -> None:
         super().__init__(
             parent,
@@ -44,7 +50,7 @@ class StartProvisioningDialog(FormDialog):
         )
         self._instance = instance
         self._keyring = keyring
-        self._wanted = (task, batch)
+        self._wanted = (task or (last.task if last else None), batch or (last.batch if last else None))
         self.request: RunRequest | None = None
         self.remembered_ssid: str | None = None
 
@@ -62,6 +68,8 @@ class StartProvisioningDialog(FormDialog):
         self.remember = QCheckBox("Remember the password in the OS keyring")
         self.batch = QComboBox()
         self.task = QComboBox()
+        if last is not None:
+            self.ssid.setText(last.ssid)
         self.form.addRow("Network name", self.ssid)
         self.form.addRow("Password", self.password)
         self.form.addRow("", self.remember)

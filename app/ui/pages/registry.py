@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from app.domain.kinds import Role
 from app.ui.pages.base import Page
+from app.ui.pages.board import BoardPage
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.devices import DevicesPage
 from app.ui.pages.hsm import HsmPage
 from app.ui.pages.logs import LogsPage
+from app.ui.pages.outbox import OutboxPage
 from app.ui.pages.provisioning import ProvisioningPage
+from app.ui.pages.records import RecordsPage
 from app.ui.pages.settings import SettingsPage
 from app.ui.pages.station import StationPage
+from app.ui.pages.throughput import ThroughputPage
 from app.ui.pages.users import UsersPage
 
 STATION_ORDER = 60
@@ -30,6 +34,10 @@ PAGES: tuple[type[Page], ...] = (
     UsersPage,  # 40, administrators only
     LogsPage,  # 50
     StationPage,  # 60 = STATION_ORDER
+    BoardPage,  # 61, the lab bench
+    RecordsPage,  # 62
+    ThroughputPage,  # 64
+    OutboxPage,  # 65
     SettingsPage,  # 70
 )
 

@@ -1,6 +1,7 @@
 """Settings: this station's own preferences, stored with QSettings (not in the instance).
 
-Data folder (shown, opened in the file manager), the default flashing baud rate, production mode's
+Data folder (shown, opened in the file manager), the instance (built-in or a paired remote one,
+app/ui/widgets/instance_panel.py), the default flashing baud rate, production mode's
 "start on plug-in", and the theme, which applies at once.
 """
 
@@ -20,10 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.instance.station_access import StationAccess
+from app.system.paths import DataDir
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.settings import BAUD_RATES, THEMES
 from app.ui.style import apply_theme
+from app.ui.widgets.instance_panel import InstancePanel
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.self_check_panel import SelfCheckPanel
 
@@ -63,7 +67,12 @@ class SettingsPage(Page):
         row.addWidget(self.data_dir, 1)
         row.addWidget(self.open_folder)
         form.addRow("Data folder", row)
-        form.addRow("Instance", QLabel(f"{context.info.name} ({context.info.kind})"))
+
+        form.addRow(section_title("Instance"))
+        self.instance_panel = InstancePanel(
+            StationAccess(DataDir(context.data_dir), context.keyring), context.info
+        )
+        form.addRow(self.instance_panel)
 
         form.addRow(section_title("Flashing"))
         self.baud = QComboBox()

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
 
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind
 from app.domain.records import ProvisioningTask
 from app.ports.discovery import PortInfo
@@ -37,7 +40,18 @@ from app.ui.pages.provisioning_start_dialog import StartProvisioningDialog
 from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
 from app.ui.pages.station_grid import TileGrid, tile_scroll_area
+from app.ui.pages.station_keys import (
+    DEFAULT_START,
+    DEFAULT_STOP,
+    START_KEY,
+    STOP_KEY,
+    ResultSound,
+    key_sequence,
+    set_sound,
+    sound_on,
+)
 from app.ui.pages.station_ports import PortList, port_chip, port_titles
+from app.ui.pages.station_reenrol import reenrol_problem, reenrol_question
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog
 from app.ui.settings import AUTO_START
 from app.ui.widgets.page_header import PageHeader
@@ -89,7 +103,10 @@ class StationPage(Page):
         self.scanned = False
         self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
+        self.keys_hint = ""
         self._build()
+        self.sound = ResultSound(context.settings, self)
+        self._keys()
 
         self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
         worker = self.service.worker
@@ -129,11 +146,17 @@ class StationPage(Page):
         self.clear_button.setToolTip("Remove the tiles of boards that were unplugged after their run")
         self.clear_button.clicked.connect(self.clear_unplugged)
         self.clear_button.hide()
+        self.sound_button = QPushButton("Sound")
+        self.sound_button.setCheckable(True)
+        self.sound_button.setChecked(sound_on(self.context.settings))
+        self.sound_button.setToolTip("Beep once when a board passes, twice when one fails")
+        self.sound_button.toggled.connect(lambda on: set_sound(self.context.settings, on))
         layout.addWidget(
             PageHeader(
                 "Station",
                 "One tile per port. Tick ports and press Provision, or switch on production mode.",
                 self.clear_button,
+                self.sound_button,
                 self.production_button,
                 self.dialog_button,
                 self.start_button,
@@ -173,10 +196,39 @@ class StationPage(Page):
         self._show_request()
         self._ticked_changed(0)
 
+    def _keys(self) -> None:
+        """F5 / Shift+F5 (or the keys set in the preferences) while this page is shown, for pedals."""
+        settings = self.context.settings
+        self.start_shortcut = QShortcut(key_sequence(settings, START_KEY, DEFAULT_START), self)
+        self.start_shortcut.activated.connect(self.start_from_key)
+        self.stop_shortcut = QShortcut(key_sequence(settings, STOP_KEY, DEFAULT_STOP), self)
+        self.stop_shortcut.activated.connect(self.stop_all)
+        start = self.start_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        stop = self.stop_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        self.keys_hint = f"{start} starts the ticked ports, {stop} stops every running board"
+        self._update_start_button()
+
+    def start_from_key(self) -> None:
+        """The start key: the ticked ports not already running (a second press never restarts a board)."""
+        if self.context.settings.auto_start:
+            self.status.emit("Production mode is on: boards start as they are plugged in")
+            return
+        if self.request is None:
+            self.open_start_dialog()
+            return
+        running = set(self.running_ports())
+        ports = [port for port in self.port_list.checked() if port not in running]
+        if not ports:
+            self.status.emit("Nothing to start: tick the ports to provision (running boards keep running)")
+            return
+        self._confirm_and_start(ports, self.request)
+
     # --- the request -----------------------------------------------------------------------------
     def accept_provisioning_request(self, request: RunRequest) -> None:
-        """A request from a Start provisioning dialog (here or on the Provisioning page)."""
+        """A request from a Start provisioning dialog (here or on the Provisioning page): it is kept
+        and shown; boards start when the person presses Provision (or at once in production mode)."""
         self.request = request
+        self.context.chosen.request = request
         self._show_request()
         for port_tile in self.grid.tiles.values():
             port_tile.set_retry_plan(retry_plan(request))
@@ -212,23 +264,22 @@ class StationPage(Page):
             self,
             self.instance,
             self.context.keyring,
-            task=request.task if request else None,
-            batch=request.batch if request else None,
+            last=request,
         )
-        if request is not None:
-            dialog.ssid.setText(request.ssid)
-            if self.prefill_password is not None and request.password == self.prefill_password:
-                dialog.password.setText(self.prefill_password)
+        if (
+            request is not None
+            and self.prefill_password is not None
+            and request.password == self.prefill_password
+        ):
+            dialog.password.setText(self.prefill_password)
         dialog.requested.connect(self._dialog_requested)
         self.start_dialog = dialog
         dialog.open()
         return dialog
 
     def _dialog_requested(self, request: RunRequest) -> None:
+        """The same as from the Provisioning page: keep the request, start nothing."""
         self.accept_provisioning_request(request)
-        ticked = self.port_list.checked()
-        if not self.context.settings.auto_start and ticked:
-            self._confirm_and_start(ticked, request)
 
     # --- manual starts ---------------------------------------------------------------------------
     def start_ticked(self) -> None:
@@ -248,14 +299,38 @@ class StationPage(Page):
             if task.bootloader is not BootloaderKind.RELEASE:
                 self._start(ports, request, None)
                 return
-            dialog = self._release_dialog(request, len(ports))
+            boards = self._known_macs(ports)
+            engine = self.service.engine
+            self.call(
+                lambda: engine.board_refusals(boards, request.batch),
+                "Looking the boards up in the records",
+                lambda refused: confirm(refused),
+            )
+
+        def confirm(refused: list[tuple[str, str]]) -> None:
+            dialog = self._release_dialog(request, len(ports), refused)
             dialog.confirmed.connect(lambda typed: self._start(ports, request, typed))
             dialog.open()
 
         self.call(lambda: self.instance.get_task(request.task), "Looking up the task", looked_up)
 
-    def _release_dialog(self, request: RunRequest, boards: int | None) -> ReleaseConfirmDialog:
-        dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards)
+    def _known_macs(self, ports: list[str]) -> list[tuple[str, str]]:
+        """(title, MAC) of the ports whose board's MAC is known: from discovery, or from its last run."""
+        known = []
+        for port in ports:
+            info = self.ports.get(port)
+            port_tile = self.grid.tiles.get(port)
+            mac = (info.mac if info is not None else None) or (
+                port_tile.snapshot.mac if port_tile is not None and port_tile.snapshot is not None else ""
+            )
+            if mac:
+                known.append((self.titles.get(port, port), mac))
+        return known
+
+    def _release_dialog(
+        self, request: RunRequest, boards: int | None, refused: Sequence[tuple[str, str]] = ()
+    ) -> ReleaseConfirmDialog:
+        dialog = ReleaseConfirmDialog(self, request.task, request.batch, boards, refused)
         self.release_dialog = dialog
         return dialog
 
@@ -291,6 +366,8 @@ class StationPage(Page):
                 if production
                 else "Provision the ticked ports with the chosen task"
             )
+        if self.keys_hint:
+            tip = f"{tip}. {self.keys_hint}"
         # Only what changed: this runs on every coalesced update, and each Qt setter call costs.
         if text != self.start_button.text():
             self.start_button.setText(text)
@@ -419,7 +496,21 @@ class StationPage(Page):
                 else:
                     tile.set_plugged(False)
         self._show_clearable()
+        self.context.attached.chips = self.attached_chips()
         self.port_count_changed.emit(len(ports))
+
+    def attached_chips(self) -> tuple[ChipType, ...]:
+        """The chip of each plugged-in board, where discovery or its last run told it."""
+        chips = []
+        for url, info in self.ports.items():
+            chip = info.chip
+            port_tile = self.grid.tiles.get(url)
+            if chip is None and port_tile is not None and port_tile.snapshot is not None:
+                with suppress(ValidationError):
+                    chip = ChipType.parse(port_tile.snapshot.chip) if port_tile.snapshot.chip else None
+            if chip is not None:
+                chips.append(chip)
+        return tuple(chips)
 
     def show_snapshots(self, snapshots: dict[str, PortSnapshot]) -> None:
         for port, snap in snapshots.items():
@@ -436,6 +527,7 @@ class StationPage(Page):
 
     def count_result(self, result: PortResult) -> None:
         self.results.append(result)
+        self.sound.result(result.outcome)
         self.counters.finished(result)
         self._show_counts()
 
@@ -467,6 +559,7 @@ class StationPage(Page):
         tile = PortTile(url, title, port_chip(info) if info else "", info.description if info else url)
         tile.cancel_requested.connect(self.service.cancel)
         tile.retry_requested.connect(self._retry)
+        tile.reenrol_requested.connect(lambda port: self.accept_reenrol_request(port, self._batch()))
         tile.set_retry_plan(retry_plan(self.request))
         tile.log_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
         tile.details_requested.connect(lambda port: self.show_drawer(port, LOG_TAB))
@@ -485,6 +578,27 @@ class StationPage(Page):
             self.open_start_dialog()
             return
         self._confirm_and_start([port], self.request)
+
+    def _batch(self) -> str:
+        return self.request.batch if self.request is not None else ""
+
+    def accept_reenrol_request(self, port: str, batch: str) -> None:
+        """Re-enrol the board on `port` into `batch` with the WiFi chosen now, once the person agrees
+        (asked from the Records page, or a tile's menu with the chosen batch; see station_reenrol.py)."""
+        problem = reenrol_problem(port, self.request, set(self.ports), set(self.running_ports()))
+        if problem is not None or self.request is None or self._closed:
+            self.error.emit(problem or "The station is closing")
+            return
+        request = self.request.for_reenrol(batch)
+        box, button = reenrol_question(self, self.titles.get(port, port), port, request)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is button:
+                self._start([port], request, None)
+
+        box.finished.connect(answered)
+        self.reenrol_box = box
+        box.open()
 
     def show_drawer(self, port: str, tab: int) -> None:
         tile = self.grid.tiles.get(port)

@@ -13,7 +13,8 @@ import time
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from app.provisioning.events import Outcome
-from app.ui.style import DOWN, OK
+from app.ui.models.formatting import plural
+from app.ui.style import set_tone
 from app.ui.widgets.panels import StatPanel
 from app.workers.port_states import PortResult
 
@@ -60,7 +61,7 @@ class CountersRow(QWidget):
         self.failed = StatPanel("Failed", "boards this session")
         self.rate = StatPanel("Boards per hour", "passed, since the first start")
         self.running = StatPanel("Running", "ports provisioning now")
-        self.passed.value.setStyleSheet(f"color: {OK};")
+        set_tone(self.passed.value, "ok")
         self._failed_red = False
         for panel in (self.passed, self.failed, self.rate, self.running):
             layout.addWidget(panel, 1)
@@ -74,11 +75,12 @@ class CountersRow(QWidget):
         self.failed.set_value(str(counters.failed))
         if (counters.failed > 0) != self._failed_red:  # red only once something failed
             self._failed_red = counters.failed > 0
-            self.failed.value.setStyleSheet(f"color: {DOWN};" if self._failed_red else "")
+            set_tone(self.failed.value, "down" if self._failed_red else None)
         detail = "boards this session"
-        if counters.cancelled:
-            detail = f"{counters.cancelled} more cancelled"
-        self.failed.detail.setText(detail)
+        if counters.cancelled:  # stopped by the operator: not failures, so not in the figure
+            detail = f"{plural(counters.cancelled, 'board')} cancelled (not counted)"
+        if detail != self.failed.detail.text():
+            self.failed.detail.setText(detail)
         rate = counters.boards_per_hour(running > 0)
         self.rate.set_value("—" if rate is None else f"{rate:,.0f}")
         self.running.set_value(str(running))

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QMessageBox, QPushButt
 
 from app.domain.kinds import Role
 from app.domain.records import User
-from app.ui.models.formatting import count, when
+from app.ui.models.formatting import plural, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
@@ -81,7 +81,7 @@ class UsersPage(Page):
         selected = self.selected_user()
         self.listing = listing
         self.model.set_records(listing.items)
-        self.count_label.setText(f"{count(listing.total)} users")
+        self.count_label.setText(plural(listing.total, "user"))
         if selected is not None:
             self.select_user(selected.username)
         self._selection_changed()

@@ -1,27 +1,42 @@
-"""The frame every form dialog shares: a form, an inline problem line, a busy bar, OK and Cancel.
+"""The frame every form dialog shares: a form, an inline problem list, a busy bar, OK and Cancel.
 
-A subclass fills `form`, and in `submit()` checks what it can locally (showing problems inline with
-`show_problem`) and then hands the instance call to `run()`. The call runs on the thread pool; while it
-does, the busy bar moves and the buttons are disabled. An instance refusal (a name already taken, a
-key the chip cannot use) is shown inline, where the person can fix it, not in the window's banner.
+A subclass fills `form`, and in `submit()` checks what it can locally and then hands the instance call
+to `run()`. The call runs on the thread pool; while it does, the busy bar moves and the buttons are
+disabled. An instance refusal (a name already taken, a key the chip cannot use) is shown inline, where
+the person can fix it, not in the window's banner.
+
+Problems are shown all at once (`show_problems`), each tied to the field it is about: editing that field
+takes its problems away (a fixed mistake must not stay on screen), and editing any field takes away the
+problems tied to none (an instance refusal may no longer apply). The dialog grows when problems appear,
+so no message or help text is ever clipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.workers.background import CallFailure, start_call
+
+Problem = tuple[QWidget | None, str]
+"""A problem and the field it is about (None: the form as a whole, or the instance's refusal)."""
 
 
 class FormDialog(QDialog):
@@ -37,6 +52,7 @@ class FormDialog(QDialog):
             self.layout_.addWidget(explanation)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self.layout_.addLayout(self.form)
         self.extra = QVBoxLayout()
         self.layout_.addLayout(self.extra)
@@ -62,6 +78,8 @@ class FormDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.layout_.addWidget(self.buttons)
         self.busy = False
+        self.problems_shown: list[Problem] = []
+        self._watched: set[int] = set()
 
     def submit(self) -> None:
         """Check the form and start the instance call (subclasses)."""
@@ -72,10 +90,88 @@ class FormDialog(QDialog):
             self.show_problem("")
             self.submit()
 
-    def show_problem(self, text: str) -> None:
-        self.problem.setText(text)
-        self.problem.setVisible(bool(text))
+    # --- problems --------------------------------------------------------------------------------
+    def show_problem(self, text: str, field: QWidget | None = None) -> None:
+        """One problem (or none, with empty text)."""
+        self.show_problems([(field, text)] if text else [])
 
+    def show_problems(self, problems: Sequence[Problem]) -> None:
+        """Every problem found, one per line; each goes away when its field is edited."""
+        self._watch_fields()
+        self.problems_shown = [(field, text) for field, text in problems if text]
+        self._draw_problems()
+
+    def problem_texts(self) -> list[str]:
+        return [text for _field, text in self.problems_shown]
+
+    def _draw_problems(self) -> None:
+        texts = self.problem_texts()
+        text = texts[0] if len(texts) == 1 else "\n".join(f"• {t}" for t in texts)
+        self.problem.setText(text)
+        self.problem.setVisible(bool(texts))
+        for field in self._fields():
+            bad = any(f is field for f, _t in self.problems_shown)
+            if field.property("invalid") != bad:
+                field.setProperty("invalid", bad)
+                field.style().unpolish(field)
+                field.style().polish(field)
+        self.fit()
+
+    def field_edited(self, field: QWidget) -> None:
+        """The person changed `field`: its problems, and the form-wide ones, are out of date."""
+        if not self.problems_shown:
+            return
+        kept: list[Problem] = [(f, t) for f, t in self.problems_shown if f is not None and f is not field]
+        if len(kept) != len(self.problems_shown):
+            self.problems_shown = kept
+            self._draw_problems()
+
+    def _fields(self) -> list[QWidget]:
+        kinds: tuple[type[QWidget], ...] = (QLineEdit, QComboBox, QPlainTextEdit, QSpinBox, QAbstractButton)
+        return [
+            w for w in self.findChildren(QWidget) if isinstance(w, kinds) and w.parent() is not self.buttons
+        ]
+
+    def _watch_fields(self) -> None:
+        """Connect each input's edit signal once (fields added after construction are picked up too)."""
+        for field in self._fields():
+            if id(field) in self._watched or field.parent() is self.buttons:
+                continue
+            self._watched.add(id(field))
+            edited = self._edit_signal(field)
+            if edited is not None:
+                edited.connect(lambda *_args, f=field: self.field_edited(f))
+
+    @staticmethod
+    def _edit_signal(field: QWidget) -> Any:
+        if isinstance(field, QLineEdit):
+            return field.textEdited
+        if isinstance(field, QComboBox):
+            return field.currentIndexChanged
+        if isinstance(field, QPlainTextEdit):
+            return field.textChanged
+        if isinstance(field, QSpinBox):
+            return field.valueChanged
+        if isinstance(field, QAbstractButton) and field.isCheckable():
+            return field.toggled
+        return None
+
+    # --- size ------------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Grow (never shrink) to what the content needs at the current width: nothing is clipped."""
+        self.layout_.activate()
+        width = max(self.width(), self.minimumWidth())
+        needed = self.layout_.totalHeightForWidth(width) if self.layout_.hasHeightForWidth() else -1
+        needed = max(needed, self.layout_.totalSizeHint().height())
+        if needed > self.height():
+            self.resize(width, needed)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._watch_fields()
+        QTimer.singleShot(0, self, self.fit)  # once the platform has settled the first size
+
+    # --- background calls ------------------------------------------------------------------------
     def set_busy(self, busy: bool) -> None:
         self.busy = busy
         self.busy_bar.setVisible(busy)

@@ -6,9 +6,10 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
 from app.domain.kinds import HealthLevel
 from app.domain.records import ComponentHealth
-from app.ui.style import DEGRADED, DOWN, OK
+from app.ui.style import DEGRADED, DOWN, OK, set_tone
 
 LEVEL_COLOURS = {HealthLevel.OK: OK, HealthLevel.DEGRADED: DEGRADED, HealthLevel.DOWN: DOWN}
+LEVEL_TONES = {HealthLevel.OK: "ok", HealthLevel.DEGRADED: "degraded", HealthLevel.DOWN: "down"}
 
 
 class StatPanel(QFrame):
@@ -24,6 +25,7 @@ class StatPanel(QFrame):
         self.value.setObjectName("panelValue")
         self.detail = QLabel(detail)
         self.detail.setObjectName("panelDetail")
+        self.detail.setWordWrap(True)  # a narrow window wraps a detail; it never cuts it off
         layout.addWidget(self.title)
         layout.addWidget(self.value)
         layout.addWidget(self.detail)
@@ -44,12 +46,12 @@ class HealthPanel(StatPanel):
         text = health.label if health.level is HealthLevel.DEGRADED else health.level.value.upper()
         colour = LEVEL_COLOURS[health.level]
         self.value.setText(text)
-        self.value.setStyleSheet(f"color: {colour};")
+        set_tone(self.value, LEVEL_TONES[health.level])
         self.setStyleSheet(f"QFrame#panel {{ border-left: 5px solid {colour}; }}")
-        self.detail.setText(_short(health.detail))
+        self.detail.setText(first_clause(health.detail))
         self.setToolTip(health.detail)
 
 
-def _short(text: str, limit: int = 44) -> str:
-    first = text.split(";")[0].strip()
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+def first_clause(text: str) -> str:
+    """The detail up to its first ";" in full (wrapped by the label, not cut); the rest is in the tooltip."""
+    return text.split(";")[0].strip()

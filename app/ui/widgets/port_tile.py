@@ -57,6 +57,7 @@ class PortTile(QFrame):
 
     cancel_requested = Signal(str)
     retry_requested = Signal(str)
+    reenrol_requested = Signal(str)  # serve the board's IEF again (new WiFi, its DeviceID): no flashing
     log_requested = Signal(str)
     console_requested = Signal(str)
     details_requested = Signal(str)  # the reason or the tile was clicked: show the whole text and the log
@@ -244,6 +245,7 @@ class PortTile(QFrame):
             ("Show log and details", True, self.details_requested),
             ("Serial console", True, self.console_requested),
             ("Retry", self.retry_button.isEnabled(), self.retry_requested),
+            ("Re-enrol this board…", self.state.finished and self.plugged, self.reenrol_requested),
             ("Cancel", self.cancel_button.isEnabled(), self.cancel_requested),
             ("Clear this tile", self.clearable, self.clear_requested),
         ):

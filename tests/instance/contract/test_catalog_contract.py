@@ -340,3 +340,42 @@ def test_unknown_task(instance: Instance) -> None:
         instance.get_task("ghost")
     with pytest.raises(NotFoundError, match="there is no task named 'ghost'"):
         instance.task_images("ghost")
+
+
+def test_update_task_changes_what_it_flashes_and_keeps_its_name(
+    signing_instance: Instance, rsa_key_name: str
+) -> None:
+    name = unique("task")
+    created = signing_instance.create_task(
+        name, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name
+    )
+    updated = signing_instance.update_task(
+        f" {name} ", ChipType.ESP32S3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, rsa_key_name
+    )
+    assert (updated.name, updated.created_at) == (name, created.created_at)
+    assert (updated.device_type, updated.bootloader, updated.ief) == (
+        ChipType.ESP32S3,
+        BootloaderKind.RELEASE,
+        IefKind.NON_DEBUG,
+    )
+    assert updated.bootloader_image == "sim-esp32s3-bootloader-release"
+    assert updated.ief_image == "sim-esp32s3-ief-non-debug"
+    assert signing_instance.get_task(name) == updated
+    with pytest.raises(NotFoundError, match="there is no task named 'nope'"):
+        signing_instance.update_task(
+            "nope", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name
+        )
+    with pytest.raises(NotFoundError, match="there is no signing key named 'nokey'"):
+        signing_instance.update_task(name, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, "nokey")
+    assert signing_instance.get_task(name) == updated, "a refused update changes nothing"
+
+
+def test_delete_task(signing_instance: Instance, rsa_key_name: str) -> None:
+    name = unique("task")
+    signing_instance.create_task(name, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name)
+    signing_instance.delete_task(name)
+    with pytest.raises(NotFoundError, match=f"there is no task named '{name}'"):
+        signing_instance.get_task(name)
+    with pytest.raises(NotFoundError, match=f"there is no task named '{name}'"):
+        signing_instance.delete_task(name)
+    signing_instance.create_task(name, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name)

@@ -225,7 +225,7 @@ def test_batch_file_import_is_whole_or_nothing(instance: Instance, device_ids: I
     result = instance.add_devices("b", parse_batch_file(json.dumps({"devices": ids}).encode()))
     assert result.added == 3
     bad = json.dumps({"devices": [*device_ids(2, tag="new"), "not-an-id"]}, indent=1).encode()
-    with pytest.raises(BatchFileError, match="line 5, device #2: a DeviceID has only hexadecimal digits"):
+    with pytest.raises(BatchFileError, match="line 5, device #3: a DeviceID has only hexadecimal digits"):
         instance.add_devices("b", parse_batch_file(bad))
     assert instance.get_batch("b").counts.total == 3
     assert [d.device_id for d in instance.list_devices("b").items] == ids
@@ -402,3 +402,30 @@ def test_dashboard_summary_panels_counts_and_activity(instance: Instance, device
     assert (newest.action, newest.target) == ("batch.add-devices", "batch-01")
     ids = [entry.id for entry in summary.last_activity]
     assert ids == sorted(ids, reverse=True)
+
+
+def test_delete_batch_takes_its_devices_but_is_refused_while_any_is_enrolled(
+    instance: Instance, device_ids: IdMaker
+) -> None:
+    instance.create_batch("old")
+    instance.create_batch("keep")
+    ids = device_ids(3)
+    instance.add_devices("old", ids[:2])
+    instance.add_devices("keep", ids[2:])
+    instance.set_device_state([ids[0]], DeviceState.ENROLLED)
+    with pytest.raises(ConflictError, match="1 of its devices is enrolled and in use in the field"):
+        instance.delete_batch("old")
+    assert instance.get_batch("old").counts.total == 2, "a refused delete changes nothing"
+    instance.set_device_state([ids[0]], DeviceState.REVOKED)
+    instance.delete_batch(" old ")
+    with pytest.raises(NotFoundError, match="there is no batch named 'old'"):
+        instance.get_batch("old")
+    assert instance.find_device(ids[0]) is None and instance.find_device(ids[1]) is None
+    assert instance.get_batch("keep").counts.total == 1
+    assert instance.dashboard_summary().devices.total == 1
+    instance.create_batch("old")  # the name is free again
+    assert instance.add_devices("old", ids[:2]).added == 2
+    with pytest.raises(NotFoundError, match="there is no batch named 'nope'"):
+        instance.delete_batch("nope")
+    actions = [e.action for e in instance.list_activity().items]
+    assert "batch.delete" in actions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -174,3 +175,17 @@ def test_passwords_never_reach_the_log(instance: Instance) -> None:
         text = " ".join((entry.actor, entry.action, entry.target, entry.details))
         assert PASSWORD not in text
         assert "another secret pw" not in text
+
+
+def test_a_discarded_device_push_is_in_the_activity_log(instance_factory: InstanceFactory) -> None:
+    instance = instance_factory()
+    device = hashlib.sha256(b"discarded board").hexdigest()
+    instance.discard_device_push(device, "line-7", "board scrapped: cracked antenna")
+    (entry,) = instance.list_activity(PageRequest(search="push-discarded")).items
+    assert (entry.action, entry.target) == ("device.push-discarded", device)
+    assert entry.details == "not pushed to batch 'line-7': board scrapped: cracked antenna"
+    assert entry.actor == instance.info().actor
+    with pytest.raises(ValidationError, match="say why"):
+        instance.discard_device_push(device, "line-7", "   ")
+    with pytest.raises(ValidationError):
+        instance.discard_device_push("not-an-id", "line-7", "why")

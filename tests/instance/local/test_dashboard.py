@@ -16,12 +16,16 @@ def test_summary_never_touches_devices(tmp_path: Path, device_ids: Callable[...,
         instance.add_devices("b", ids)
         instance.set_device_state(ids[:10], DeviceState.ENROLLED)
         statements: list[str] = []
-        instance._db._conn.set_trace_callback(statements.append)  # white-box: what SQL runs
+        connections = [instance._db._conn, *instance._db._idle_readers]  # white-box: what SQL runs
+        assert len(connections) > 1, "reads have connections of their own beside the writer"
+        for conn in connections:
+            conn.set_trace_callback(statements.append)
         try:
             summary = instance.dashboard_summary()
             instance.list_batches()
         finally:
-            instance._db._conn.set_trace_callback(None)
+            for conn in connections:
+                conn.set_trace_callback(None)
         assert statements
         assert not [s for s in statements if "devices" in s.lower()]
         assert (summary.devices.total, summary.devices.enrolled) == (300, 10)

@@ -1,4 +1,5 @@
-"""The instance's one connection: pragmas, transactions that commit or roll back whole, the lock."""
+"""The instance's database: pragmas, transactions that commit or roll back whole, the writer's lock,
+and reads on connections of their own beside it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.errors import DatabaseBusyError
 from app.instance.local.database import Database, DatabaseError, from_ms, now, to_ms
 
 
@@ -89,3 +91,67 @@ def test_timestamps_round_trip_to_the_millisecond() -> None:
     moment = now()
     assert abs((from_ms(to_ms(moment)) - moment).total_seconds()) < 0.001
     assert from_ms(0).isoformat() == "1970-01-01T00:00:00+00:00"
+
+
+def test_reads_use_their_own_connection_and_see_only_committed_rows(db: Database) -> None:
+    writing, release = threading.Event(), threading.Event()
+
+    def hold_a_write() -> None:
+        with db.write() as conn:
+            conn.execute("INSERT INTO t VALUES (7)")
+            with db.read() as same_thread:  # inside its own write a thread sees its change
+                assert same_thread.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+            writing.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=hold_a_write)
+    writer.start()
+    try:
+        assert writing.wait(10)
+        with db.read() as conn:  # does not wait for the writer's lock
+            assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    finally:
+        release.set()
+        writer.join()
+    with db.read() as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+
+
+def test_a_read_cannot_write(db: Database) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="readonly"), db.read() as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+
+
+def test_a_write_that_waits_too_long_says_the_database_is_busy(tmp_path: Path) -> None:
+    db = Database(tmp_path / "busy.sqlite3", busy_timeout_ms=200)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with (
+            pytest.raises(
+                DatabaseBusyError, match="the instance database is busy with another write"
+            ) as caught,
+            db.write(),
+        ):
+            pass
+        assert isinstance(caught.value, DatabaseError)
+    finally:
+        release.set()
+        holder.join()
+        db.close()
+
+
+def test_closing_closes_the_read_connections(db: Database) -> None:
+    with db.read() as conn:
+        pass
+    db.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")

@@ -32,7 +32,7 @@ def test_damaged_hashes_never_verify(stored: str) -> None:
 
 
 def test_password_rules() -> None:
-    check_password_rules("12345678")
+    check_password_rules("1234567x")
     with pytest.raises(ValidationError, match="at least 8 characters are needed, it has 7") as caught:
         check_password_rules("1234567")
     assert "1234567" not in str(caught.value).replace("it has 7", "")
@@ -40,3 +40,17 @@ def test_password_rules() -> None:
         check_password_rules("x" * 1025)
     with pytest.raises(ValidationError, match="a password must be text"):
         check_password_rules(12345678)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("password", ["password1", "PassW0rd", "12345678", "qwertyuiop", " iloveyou "])
+def test_a_common_password_is_refused_without_repeating_it(password: str) -> None:
+    with pytest.raises(ValidationError, match="one of the most common ones") as caught:
+        check_password_rules(password, "alice")
+    assert password.strip().lower() not in str(caught.value).lower()
+
+
+@pytest.mark.parametrize("password", ["alice-the-admin", "ALICE-THE-ADMIN", " alice-the-admin"])
+def test_the_user_name_is_not_a_password(password: str) -> None:
+    with pytest.raises(ValidationError, match="cannot be the user name"):
+        check_password_rules(password, "alice-the-admin")
+    check_password_rules(password, "bob")  # the same text is fine for someone else

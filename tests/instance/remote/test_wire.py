@@ -179,7 +179,6 @@ def test_every_protocol_method_has_a_route_and_a_schema() -> None:
 
     methods = {name for name in vars(Instance) if not name.startswith("_")} - NOT_SERVED
     assert {route.method for route in routes()} == methods
-    assert len(methods) == 27
     defs: dict[str, Any] = {}
     for route in routes():
         schema_of(route.result, defs)

@@ -12,7 +12,6 @@ from app.domain.kinds import DeviceState, HealthLevel
 from app.instance.local.instance import LocalInstance
 from app.ui.pages.context import PageContext
 from app.ui.pages.dashboard import DashboardPage
-from app.ui.style import OK
 from tests.ui.pool_drain import drain_pool
 
 
@@ -36,7 +35,7 @@ def test_health_panels_are_coloured_with_the_reason_in_a_tooltip(page: Dashboard
     hsm = page.health_panels["HSM"]
     assert hsm.level is HealthLevel.OK
     assert hsm.value.text() == "OK"
-    assert OK in hsm.value.styleSheet()
+    assert hsm.value.property("tone") == "ok"
     assert "encrypted at rest" in hsm.toolTip()
 
 

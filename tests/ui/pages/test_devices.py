@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from app.domain.kinds import DeviceState
 from app.instance.local.instance import LocalInstance
+from app.ui.models.formatting import plural
 from app.ui.pages.context import PageContext
 from app.ui.pages.devices import DevicesPage
 from tests.ui.pool_drain import drain_pool
@@ -85,7 +86,7 @@ def test_device_search_is_a_prefix_the_instance_answers(
     with qtbot.waitSignal(page.device_model.page_loaded, timeout=10_000):
         qtbot.keyClicks(page.device_search, prefix)
     assert page.device_model.rowCount() == len(expected)
-    assert page.device_count.text() == f"{len(expected)} devices starting with {prefix}"
+    assert page.device_count.text() == f"{plural(len(expected), 'device')} starting with {prefix}"
 
 
 def test_a_batch_created_from_the_page_is_selected(
@@ -103,3 +104,67 @@ def test_a_batch_created_from_the_page_is_selected(
     qtbot.waitUntil(lambda: page.selected_batch() == "gamma", timeout=10_000)
     qtbot.waitUntil(lambda: page.device_count.text() == "25 devices", timeout=10_000)
     assert instance.get_batch("gamma").counts.total == 25
+
+
+def test_add_devices_to_the_selected_batch_typed_and_from_a_file(
+    qtbot: QtBot, page: DevicesPage, instance: LocalInstance, tmp_path: Path
+) -> None:
+    assert not page.add_button.isEnabled(), "nothing to add to before a batch is chosen"
+    assert page.select_batch("alpha")
+    dialog = page.open_add_dialog()
+    assert dialog is not None and dialog.windowTitle() == "Add devices to alpha"
+    assert not dialog.name.isVisible() and not dialog.policy.isVisible()
+    typed, *from_file = ids(3, "more")
+    dialog.id_input.setText(typed)
+    dialog.add_typed_id()
+    path = tmp_path / "more.json"
+    path.write_text(json.dumps({"devices": from_file}))
+    dialog.load_file(path)
+    qtbot.waitUntil(lambda: dialog.file is not None, timeout=10_000)
+    assert "alpha will get 3 devices" in dialog.summary.text()
+    with qtbot.waitSignal(page.batch_model.modelReset, timeout=10_000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert instance.get_batch("alpha").counts.total == 43
+    assert instance.list_batches().total == 2, "adding must not create a batch"
+    assert row_texts(page, 0)[:2] == ["alpha", "43"]
+
+
+def test_export_the_selected_batch_as_a_batch_file_and_as_csv(
+    qtbot: QtBot, page: DevicesPage, filled: dict[str, list[str]], tmp_path: Path
+) -> None:
+    assert page.select_batch("alpha")
+    target = tmp_path / "alpha.json"
+    with qtbot.waitSignal(page.status, timeout=10_000) as said:
+        page.export_to("alpha", target)
+    assert said.args[0] == f"Wrote 40 DeviceIDs of 'alpha' to {target} (JSON)"
+    assert json.loads(target.read_text()) == {"devices": filled["alpha"]}
+    table = tmp_path / "beta.csv"
+    with qtbot.waitSignal(page.status, timeout=10_000):
+        page.export_to("beta", table)
+    lines = table.read_text().splitlines()
+    assert len(lines) == 701 and lines[1].split(",")[:2] == [filled["beta"][0], "enrolled"]
+
+
+def test_delete_asks_and_is_refused_with_the_reason_while_devices_are_enrolled(
+    qtbot: QtBot, page: DevicesPage, instance: LocalInstance
+) -> None:
+    assert page.select_batch("beta")
+    box = page.confirm_delete()
+    assert box is not None and "500 devices of it are enrolled" in box.text()
+    with qtbot.waitSignal(page.error, timeout=10_000) as refused:
+        box.button(box.StandardButton.Yes).click()
+    assert "cannot be deleted: 500 of its devices are enrolled" in refused.args[0].message
+    assert instance.get_batch("beta").counts.total == 700
+
+    assert page.select_batch("alpha")
+    box = page.confirm_delete()
+    assert box is not None and "Delete the batch 'alpha' and its 40 devices?" in box.text()
+    box.button(box.StandardButton.Cancel).click()
+    drain_pool()
+    assert instance.get_batch("alpha").counts.total == 40, "Cancel deleted the batch"
+    box = page.confirm_delete()
+    assert box is not None
+    with qtbot.waitSignal(page.batch_model.modelReset, timeout=10_000):
+        box.button(box.StandardButton.Yes).click()
+    assert [b.name for b in instance.list_batches().items] == ["beta"]
+    assert page.batch_count.text() == "1 batch"

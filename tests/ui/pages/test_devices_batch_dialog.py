@@ -66,15 +66,50 @@ def test_a_bad_file_lists_its_problems_line_by_line_and_imports_nothing(
     load(qtbot, dialog, path)
     problems = [dialog.problems.item(r).text() for r in range(dialog.problems.count())]
     assert dialog.problems.isVisible()
-    assert "3 problem(s)" in dialog.problems_title.text()
-    assert problems[0].startswith("line 3, device #1:")
+    assert "3 problems" in dialog.problems_title.text()
+    assert problems[0].startswith("line 3, device #2:"), "the second entry is device #2: people count from 1"
     assert "hexadecimal" in problems[0]
-    assert problems[1].startswith("line 4, device #2:") and "this one has 60" in problems[1]
-    assert problems[2].startswith("line 5, device #3:") and "found a number" in problems[2]
+    assert problems[1].startswith("line 4, device #3:") and "this one has 60" in problems[1]
+    assert problems[2].startswith("line 5, device #4:") and "found a number" in problems[2]
     assert "rejected" in dialog.file_label.text()
     assert dialog.all_ids() == []
-    create(qtbot, dialog, "without-the-bad-file")
-    assert instance.get_batch("without-the-bad-file").counts.total == 0
+
+
+def test_no_batch_is_made_from_the_typed_ids_while_the_rejected_file_is_loaded(
+    qtbot: QtBot, dialog: CreateBatchDialog, instance: LocalInstance, tmp_path: Path
+) -> None:
+    typed = ids(1, "typed")[0]
+    dialog.id_input.setText(typed)
+    dialog.add_typed_id()
+    path = tmp_path / "bad.json"
+    path.write_text('{"devices": ["nope"]}')
+    load(qtbot, dialog, path)
+    dialog.name.setText("half")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    drain_pool()
+    assert instance.list_batches().total == 0, "a batch was created although its file was rejected"
+    assert "bad.json was rejected" in dialog.problem.text() and "Forget the file" in dialog.problem.text()
+    assert dialog.forget_button.isVisible()
+    qtbot.mouseClick(dialog.forget_button, Qt.MouseButton.LeftButton)
+    assert not dialog.problem.isVisible(), "the problem stays after the person dealt with it"
+    create(qtbot, dialog, "half")
+    assert [d.device_id for d in instance.list_devices("half").items] == [typed]
+
+
+def test_every_problem_shows_and_each_goes_when_its_field_is_fixed(
+    qtbot: QtBot, dialog: CreateBatchDialog, instance: LocalInstance
+) -> None:
+    dialog.policy.clear()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.problem_texts() == ["batch name cannot be empty", "policy name cannot be empty"]
+    height = dialog.height()
+    qtbot.keyClicks(dialog.name, "line-9")
+    assert dialog.problem_texts() == ["policy name cannot be empty"]
+    assert dialog.problem.text() == "policy name cannot be empty"
+    qtbot.keyClicks(dialog.policy, "default")
+    assert not dialog.problem.isVisible()
+    assert dialog.height() >= height
+    assert instance.list_batches().total == 0
 
 
 def test_a_file_that_is_not_json_says_where(qtbot: QtBot, dialog: CreateBatchDialog, tmp_path: Path) -> None:

@@ -100,3 +100,21 @@ def test_an_empty_key_name_is_refused_before_any_call(qtbot: QtBot, page: HsmPag
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert dialog.problem.text() == "signing key name cannot be empty"
     assert not dialog.busy
+
+
+def test_the_dialog_grows_so_help_and_problems_are_never_clipped(qtbot: QtBot, page: HsmPage) -> None:
+    dialog = page.open_create_dialog()
+    qtbot.waitExposed(dialog)
+    qtbot.wait(20)
+    note = dialog.type_note
+    assert note.height() >= note.heightForWidth(note.width()), "the key type help is clipped"
+    height = dialog.height()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    problem = dialog.problem
+    assert problem.isVisible()
+    assert dialog.height() > height, "the dialog did not grow for its problem line"
+    assert problem.height() >= problem.heightForWidth(problem.width())
+    assert note.height() >= note.heightForWidth(note.width())
+    qtbot.keyClicks(dialog.name, "k")
+    assert not problem.isVisible(), "the problem stays after the name was typed"
+    dialog.reject()

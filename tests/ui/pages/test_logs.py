@@ -52,7 +52,7 @@ def test_activity_is_listed_newest_first_and_searched_by_the_instance(qtbot: QtB
     with qtbot.waitSignal(model.loaded, timeout=10_000):
         qtbot.keyClicks(page.activity_search, "needle")
     assert model.rowCount() == 1
-    assert page.activity_count.text() == "1 entries"
+    assert page.activity_count.text() == "1 entry"
 
 
 def test_station_log_filters_by_level_and_pattern(qtbot: QtBot, page: LogsPage) -> None:

@@ -69,19 +69,30 @@ def test_create_a_task(qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalIn
     assert task.ief_image == "sim-esp32c3-ief-debug"
 
 
-def test_an_ecdsa_key_is_refused_with_the_instance_message(
+def test_keys_the_chip_cannot_verify_are_not_offered_and_the_dialog_says_why(
     qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance
 ) -> None:
-    dialog.name.setText("s3-ecdsa")
     choose(dialog.device_type, ChipType.ESP32S3)
-    choose(dialog.signing_key, "lab-ecdsa")
-    submit(qtbot, dialog)
-    with pytest.raises(ValidationError) as refused:
+    offered = [dialog.signing_key.itemData(i) for i in range(dialog.signing_key.count())]
+    assert offered == ["production"], "an ECDSA key is offered to a chip whose Secure Boot V2 is RSA only"
+    assert dialog.key_note.isVisible()
+    assert "lab-ecdsa (ECDSA P-256)" in dialog.key_note.text()
+    assert "ESP32-S3 Secure Boot V2 verifies RSA-3072 keys only" in dialog.key_note.text()
+    with pytest.raises(ValidationError) as refused:  # the instance's own rule, which the list follows
         instance.create_task("s3-ecdsa", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, "lab-ecdsa")
-    assert str(refused.value) in dialog.problem.text()
-    assert "rsa-3072 signatures only" in dialog.problem.text()
-    assert instance.list_tasks().total == 0
-    assert dialog.isVisible()
+    assert "rsa-3072 signatures only" in str(refused.value)
+
+
+def test_the_device_type_starts_at_the_chip_plugged_in(qtbot: QtBot, instance: LocalInstance) -> None:
+    task = CreateTaskDialog(None, instance, (ChipType.ESP32C3, ChipType.ESP32C3, ChipType.ESP32))
+    qtbot.addWidget(task)
+    assert task.device_type.currentData() is ChipType.ESP32C3, "ESP32 offered with ESP32-C3 boards attached"
+    assert "2 × ESP32-C3, 1 × ESP32" in task.device_note.text()
+    drain_pool()
+    nothing = CreateTaskDialog(None, instance)
+    qtbot.addWidget(nothing)
+    assert nothing.device_type.currentData() is ChipType.ESP32 and not nothing.device_note.text()
+    drain_pool()
 
 
 def test_an_image_chosen_by_name_is_used(

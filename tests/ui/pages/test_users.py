@@ -72,6 +72,27 @@ def test_the_instance_rules_are_shown_inline(qtbot: QtBot, page: UsersPage) -> N
     assert "may contain only letters, digits" in dialog.problem.text()
 
 
+def test_every_problem_is_shown_at_once_and_goes_when_fixed(
+    qtbot: QtBot, page: UsersPage, instance: LocalInstance
+) -> None:
+    dialog = create_user(qtbot, page, "bad name!", "short", repeat="other")
+    texts = dialog.problem_texts()
+    assert len(texts) == 3, texts
+    assert "may contain only letters, digits" in texts[0]
+    assert "too short" in texts[1]
+    assert texts[2] == "The two passwords differ."
+    for text in texts:
+        assert text in dialog.problem.text()
+    qtbot.keyClicks(dialog.username, "x")  # still bad, but the person is on it
+    dialog.username.clear()
+    qtbot.keyClicks(dialog.username, "bob")
+    assert len(dialog.problem_texts()) == 2 and "letters" not in dialog.problem.text()
+    qtbot.keyClicks(dialog.password, "-and-longer")
+    qtbot.keyClicks(dialog.repeat, "x")
+    assert not dialog.problem.isVisible(), "problems stay after their fields were edited"
+    assert instance.list_users().total == 1
+
+
 def test_change_role(qtbot: QtBot, page: UsersPage, instance: LocalInstance) -> None:
     instance.create_user("bob", "bob-password-1", Role.CONTRIBUTOR)
     with qtbot.waitSignal(page.model.modelReset, timeout=10_000):

@@ -7,6 +7,7 @@ import pytest
 from app.domain.kinds import HealthLevel
 from app.domain.records import ComponentHealth
 from app.ui.style import DEGRADED, DOWN, OK
+from app.ui.widgets.panels import LEVEL_TONES as TONES
 from app.ui.widgets.panels import HealthPanel
 
 
@@ -23,15 +24,22 @@ def test_levels(qtbot, health: ComponentHealth, text: str, colour: str) -> None:
     qtbot.addWidget(panel)
     panel.show_health(health)
     assert panel.value.text() == text
-    assert colour in panel.value.styleSheet() and colour in panel.styleSheet()
+    assert panel.value.property("tone") == TONES[health.level] and colour in panel.styleSheet()
     assert panel.toolTip() == health.detail
     assert panel.detail.text() == health.detail.split(";")[0]
 
 
-def test_a_long_detail_is_shortened_on_the_panel_but_whole_in_the_tooltip(qtbot) -> None:  # type: ignore[no-untyped-def]
-    detail = "a very long explanation of what the database is doing right now, with numbers"
-    panel = HealthPanel("Database")
+def test_a_long_detail_wraps_on_the_panel_and_is_never_cut(qtbot) -> None:  # type: ignore[no-untyped-def]
+    detail = "3 private keys encrypted at rest (AES-256-GCM); the key-encryption key is in the keyring"
+    panel = HealthPanel("HSM")
     qtbot.addWidget(panel)
-    panel.show_health(ComponentHealth("Database", HealthLevel.OK, 1, 1, detail))
-    assert panel.detail.text().endswith("…") and len(panel.detail.text()) <= 44
+    panel.show_health(ComponentHealth("HSM", HealthLevel.OK, 3, 3, detail))
+    assert panel.detail.text() == "3 private keys encrypted at rest (AES-256-GCM)", (
+        "the card read “AES-256-G…”"
+    )
+    assert panel.detail.wordWrap()
+    panel.resize(160, 200)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.detail.height() >= panel.detail.heightForWidth(panel.detail.width())
     assert panel.toolTip() == detail

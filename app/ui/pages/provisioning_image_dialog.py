@@ -1,0 +1,164 @@
+"""Import an image into the catalog: a bootloader, partition table or IEF from a .bin or Intel HEX file.
+
+The file is read and decoded in the background (an Intel HEX file with a bad checksum is refused there,
+with its line); the instance then checks the image itself (ESP image header, chip, size) and its refusal
+is shown inline. The device type starts at the chip the image header names, else at the boards plugged
+in; the variant list follows the kind (a partition table has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+
+from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind
+from app.domain.names import validate_name
+from app.domain.records import FirmwareImage
+from app.flashing.image_file import LoadedImage, load_image_file
+from app.instance.api import Instance
+from app.ui.models.formatting import plural
+from app.ui.pages.provisioning_task_dialog import plugged_in_chip
+from app.ui.widgets.form_dialog import FormDialog, Problem
+from app.workers.background import CallFailure, start_call
+
+KIND_LABELS = {
+    ImageKind.BOOTLOADER: "Bootloader",
+    ImageKind.PARTITION_TABLE: "Partition table",
+    ImageKind.IEF: "IEF (Initial Enrolment Firmware)",
+}
+VARIANTS = {
+    ImageKind.BOOTLOADER: [k.value for k in BootloaderKind],
+    ImageKind.PARTITION_TABLE: [""],
+    ImageKind.IEF: [k.value for k in IefKind],
+}
+IMAGE_HEADER_CHIP_ID = slice(12, 14)  # the extended header's chip id, little-endian, after the 8-byte header
+
+
+def header_chip(data: bytes) -> ChipType | None:
+    """The chip an ESP image says it is for (None for a partition table or an unreadable header)."""
+    if len(data) < 24 or data[0] != 0xE9:
+        return None
+    return ChipType.from_image_chip_id(int.from_bytes(data[IMAGE_HEADER_CHIP_ID], "little"))
+
+
+class ImportImageDialog(FormDialog):
+    imported = Signal(object)  # FirmwareImage
+
+    def __init__(self, parent: QWidget | None, instance: Instance, attached: Sequence[ChipType] = ()) -> None:
+        super().__init__(
+            parent,
+            "Import image",
+            "Import image",
+            "Add your own bootloader, partition table or IEF to the catalog. The instance checks it "
+            "(ESP image header, chip, size) before a task can use it.",
+        )
+        self._instance = instance
+        self.loaded: LoadedImage | None = None
+        self.image: FirmwareImage | None = None
+        self.file_button = QPushButton("Choose file…")
+        self.file_button.setAutoDefault(False)
+        self.file_button.clicked.connect(self._choose_file)
+        self.file_label = QLabel("no file chosen (.bin or Intel .hex)")
+        self.file_label.setObjectName("hint")
+        self.file_label.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.file_button)
+        row.addWidget(self.file_label, 1)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("catalog name (default: the file name)")
+        self.device_type = QComboBox()
+        for chip in ChipType:
+            self.device_type.addItem(chip.display_name, chip)
+        plugged = plugged_in_chip(attached)
+        if plugged is not None:
+            self.device_type.setCurrentIndex(self.device_type.findData(plugged))
+        self.kind = QComboBox()
+        for kind, label in KIND_LABELS.items():
+            self.kind.addItem(label, kind)
+        self.variant = QComboBox()
+        self.kind.currentIndexChanged.connect(lambda _i: self._fill_variants())
+        self.form.addRow("File", row)
+        self.form.addRow("Name", self.name)
+        self.form.addRow("Device type", self.device_type)
+        self.form.addRow("Kind", self.kind)
+        self.form.addRow("Variant", self.variant)
+        self._fill_variants()
+
+    def _fill_variants(self) -> None:
+        self.variant.clear()
+        for variant in VARIANTS[self.kind.currentData()]:
+            self.variant.addItem(variant or "none", variant)
+        self.variant.setEnabled(self.variant.count() > 1)
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import image", "", "Images (*.bin *.hex *.ihex);;All files (*)"
+        )
+        if path:
+            self.load_file(Path(path))
+
+    def load_file(self, path: Path) -> None:
+        """Read and decode in the background; the result replaces any earlier file."""
+        self.loaded = None
+        self.file_button.setEnabled(False)
+        self.file_label.setText(f"reading {path.name}…")
+        start_call(
+            lambda: load_image_file(path),
+            f"Reading {path.name}",
+            lambda loaded: self._file_read(path, loaded),
+            lambda failure: self._file_failed(path, failure),
+            owner=self,
+        )
+
+    def _file_failed(self, path: Path, failure: CallFailure) -> None:
+        self.file_button.setEnabled(True)
+        self.file_label.setText(f"{path.name} could not be read")
+        self.show_problem(failure.message, self.file_button)
+
+    def _file_read(self, path: Path, loaded: LoadedImage) -> None:
+        self.file_button.setEnabled(True)
+        self.loaded = loaded
+        self.field_edited(self.file_button)
+        chip = header_chip(loaded.data)
+        said = ""
+        if chip is not None:
+            self.device_type.setCurrentIndex(self.device_type.findData(chip))
+            said = f", its header says {chip.display_name}"
+        self.file_label.setText(
+            f"{path.name}: {plural(len(loaded.data), 'byte')} ({loaded.source_format}){said}"
+        )
+        if not self.name.text().strip():
+            self.name.setText(path.stem)
+
+    def submit(self) -> None:
+        problems: list[Problem] = []
+        if self.loaded is None:
+            problems.append((self.file_button, "Choose the image file first."))
+        name = ""
+        try:
+            name = validate_name(self.name.text(), "image")
+        except ValidationError as exc:
+            problems.append((self.name, str(exc)))
+        if problems:
+            self.show_problems(problems)
+            return
+        assert self.loaded is not None
+        data, instance = self.loaded.data, self._instance
+        chip, kind, variant = (
+            self.device_type.currentData(),
+            self.kind.currentData(),
+            self.variant.currentData(),
+        )
+        self.run(
+            lambda: instance.import_image(name, chip, kind, variant, data), f"Importing {name!r}", self._done
+        )
+
+    def _done(self, image: FirmwareImage) -> None:
+        self.image = image
+        self.imported.emit(image)
+        self.accept()

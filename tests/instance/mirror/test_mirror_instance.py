@@ -1,0 +1,239 @@
+"""The mirror against a real served instance over HTTPS, with the network cut by a loopback proxy.
+
+Online behaviour is the contract suite's ("mirror" implementation); these tests are about what happens
+when the link goes: reads from the mirror, changes refused with a sentence, pushes left to the outbox,
+and the incremental device refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.domain.chips import ChipType
+from app.domain.errors import InstanceUnavailableError, NotFoundError
+from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
+from app.domain.records import PageRequest
+from app.instance.mirror.instance import MirrorInstance
+from app.instance.mirror.store import MirrorStore
+from app.instance.remote.connection import Connection
+from app.instance.remote.instance import RemoteInstance
+from tests.support.tcp_proxy import TcpProxy
+
+
+class FakeClock:
+    """Monotonic seconds that a test moves by hand (the retry backoff, not the network, is what it drives)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def proxy(remote_instances: Any) -> Iterator[TcpProxy]:
+    link = TcpProxy(int(remote_instances.url.rsplit(":", 1)[1]))
+    yield link
+    link.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def mirror(
+    remote_instances: Any, proxy: TcpProxy, tmp_path: Path, clock: FakeClock
+) -> Iterator[MirrorInstance]:
+    token = remote_instances.served.issue_token(None)
+    remote = RemoteInstance(
+        Connection(proxy.url, remote_instances.ca_file, token=token, connect_timeout_s=2, read_timeout_s=2)
+    )
+    instance = MirrorInstance(
+        remote, MirrorStore(tmp_path / "mirror.sqlite3", remote_instances.url), clock=clock
+    )
+    yield instance
+    instance.close()
+
+
+def _ids(count: int, tag: str) -> list[str]:
+    import hashlib
+
+    return [hashlib.sha256(f"{tag}-{i}".encode()).hexdigest() for i in range(count)]
+
+
+def _seed(mirror: MirrorInstance) -> None:
+    mirror.create_signing_key("line-key", KeyType.RSA_3072)
+    mirror.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
+    mirror.create_batch("line-batch")
+    mirror.add_devices("line-batch", _ids(300, "seed"))
+    mirror.create_user("operator-1", "a long enough password", Role.CONTRIBUTOR)
+    mirror.task_images("line-task")  # a task this station used: its signed images are kept
+
+
+def test_offline_reads_are_served_from_the_mirror_and_say_so(mirror: MirrorInstance, proxy: TcpProxy) -> None:
+    _seed(mirror)
+    mirror.refresh()
+    online = {
+        "batches": mirror.list_batches(),
+        "batch": mirror.get_batch("line-batch"),
+        "tasks": mirror.list_tasks(),
+        "task": mirror.get_task("line-task"),
+        "images": mirror.task_images("line-task"),
+        "users": mirror.list_users(),
+        "params": mirror.instance_params(),
+        "certificates": mirror.certificates(),
+        "devices": mirror.list_devices("line-batch", PageRequest(offset=100, limit=50)),
+        "keys": mirror.list_signing_keys(),
+        "summary": mirror.dashboard_summary(),
+    }
+    assert mirror.status().online
+
+    proxy.set_mode("refuse")
+    offline = {
+        "batches": mirror.list_batches(),
+        "batch": mirror.get_batch("line-batch"),
+        "tasks": mirror.list_tasks(),
+        "task": mirror.get_task("line-task"),
+        "images": mirror.task_images("line-task"),
+        "users": mirror.list_users(),
+        "params": mirror.instance_params(),
+        "certificates": mirror.certificates(),
+        "devices": mirror.list_devices("line-batch", PageRequest(offset=100, limit=50)),
+        "keys": mirror.list_signing_keys(),
+        "summary": mirror.dashboard_summary(),
+    }
+    assert offline == online
+    status = mirror.status()
+    assert not status.online
+    assert status.offline_since is not None and status.data_from is not None
+    assert status.data_from <= status.offline_since
+    assert status.reason
+
+
+def test_offline_searches_and_pages_like_the_instance(mirror: MirrorInstance, proxy: TcpProxy) -> None:
+    for name in ("alpha-1", "alpha-2", "beta-1"):
+        mirror.create_batch(name)
+    mirror.refresh()
+    online = (
+        mirror.list_batches(PageRequest(search="ALPHA")),
+        mirror.list_batches(PageRequest(offset=1, limit=1)),
+    )
+    proxy.set_mode("refuse")
+    offline = (
+        mirror.list_batches(PageRequest(search="ALPHA")),
+        mirror.list_batches(PageRequest(offset=1, limit=1)),
+    )
+    assert offline == online
+    assert [b.name for b in offline[0].items] == ["alpha-1", "alpha-2"]
+    with pytest.raises(NotFoundError, match="no batch named 'gamma'"):
+        mirror.get_batch("gamma")
+
+
+def test_offline_changes_are_refused_with_a_sentence(mirror: MirrorInstance, proxy: TcpProxy) -> None:
+    mirror.refresh()
+    proxy.set_mode("refuse")
+    with pytest.raises(InstanceUnavailableError, match="creating signing key 'k' needs the instance"):
+        mirror.create_signing_key("k", KeyType.ECDSA_P256)
+    with pytest.raises(InstanceUnavailableError, match="creating user 'u' needs the instance"):
+        mirror.create_user("u", "a long enough password", Role.CONTRIBUTOR)
+    with pytest.raises(InstanceUnavailableError, match="creating task 't' needs the instance"):
+        mirror.create_task("t", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "k")
+
+
+def test_an_offline_push_raises_what_the_journal_queues(mirror: MirrorInstance, proxy: TcpProxy) -> None:
+    mirror.create_batch("b")
+    proxy.set_mode("refuse")
+    with pytest.raises(InstanceUnavailableError) as raised:
+        mirror.add_devices("b", _ids(1, "x"), idempotency_key="key-1")
+    assert "needs the instance" not in str(raised.value)  # the plain "unreachable": the pusher queues it
+    assert mirror.store.tracked_batches() == ["b"]
+
+
+def test_what_was_never_mirrored_says_so(mirror: MirrorInstance, proxy: TcpProxy) -> None:
+    proxy.set_mode("refuse")
+    with pytest.raises(InstanceUnavailableError, match="this station has no copy of the batch list yet"):
+        mirror.list_batches()
+    with pytest.raises(InstanceUnavailableError, match="no copy of the devices of batch 'never'"):
+        mirror.list_devices("never")
+
+
+def test_after_a_failure_the_instance_is_not_asked_again_until_the_retry_time(
+    mirror: MirrorInstance, proxy: TcpProxy, clock: FakeClock
+) -> None:
+    mirror.create_batch("b")
+    mirror.refresh()
+    proxy.set_mode("refuse")
+    mirror.list_batches()
+    tries = proxy.connections
+    proxy.set_mode("pass")
+    for _ in range(5):
+        assert [b.name for b in mirror.list_batches().items] == ["b"]
+    assert proxy.connections == tries  # served from the mirror without a connection attempt
+    assert not mirror.status().online
+
+    clock.now += 60
+    mirror.list_batches()
+    assert mirror.status().online
+    assert proxy.connections > tries
+
+
+def test_devices_are_fetched_incrementally(remote_instances: Any, mirror: MirrorInstance) -> None:
+    mirror.create_batch("line")
+    mirror.create_batch("other")
+    mirror.add_devices("line", _ids(1200, "a"))
+    assert mirror.refresh_devices("line") == 1200
+    mirror.add_devices("line", _ids(7, "b"))
+    assert mirror.refresh_devices("line") == 7  # only what was added since
+    assert mirror.refresh_devices("line") == 0
+
+    mirror.move_devices("other", _ids(3, "a"))  # three leave: positions shift, the mirror starts over
+    assert mirror.refresh_devices("line") == 1204
+    remote = remote_instances(None)
+    assert mirror.store.devices_page("line", PageRequest(limit=2000)).value == remote.list_devices(  # type: ignore[union-attr]
+        "line", PageRequest(limit=2000)
+    )
+
+
+def test_a_mirror_of_another_instance_starts_empty(tmp_path: Path) -> None:
+    path = tmp_path / "mirror.sqlite3"
+    first = MirrorStore(path, "https://line-1:8443")
+    first.put_singleton("params", ["endpoint", 6000])
+    first.track_batch("b")
+    first.close()
+    again = MirrorStore(path, "https://line-1:8443")
+    assert again.tracked_batches() == ["b"]
+    again.close()
+    other = MirrorStore(path, "https://line-2:8443")
+    assert other.tracked_batches() == []
+    assert other.oldest_refresh() is None
+    other.close()
+
+
+def test_offline_info_names_the_signed_in_user_with_their_mirrored_role(
+    remote_instances: Any, proxy: TcpProxy, tmp_path: Path, clock: FakeClock
+) -> None:
+    admin = remote_instances(None)
+    admin.create_user("carol", "a long enough password", Role.CONTRIBUTOR)
+    token = remote_instances.served.issue_token(None)
+    for who, expected in (
+        ("carol", Role.CONTRIBUTOR),
+        ("stranger", Role.CONTRIBUTOR),
+        (None, Role.ADMINISTRATOR),
+    ):
+        remote = RemoteInstance(
+            Connection(proxy.url, remote_instances.ca_file, token=token, connect_timeout_s=2)
+        )
+        store = MirrorStore(tmp_path / "acting.sqlite3", remote_instances.url)
+        mirror = MirrorInstance(remote, store, clock=clock, acting_as=who)
+        proxy.set_mode("pass")
+        mirror.refresh()  # refreshed by the administrator's token: the mirrored info names them
+        proxy.set_mode("refuse")
+        info = mirror.info()
+        assert (info.actor, info.role) == (who or admin.info().actor, expected)
+        mirror.close()
