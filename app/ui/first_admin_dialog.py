@@ -63,5 +63,5 @@ class FirstAdminDialog(FormDialog):
         self.result_ = result
         self.accept()
 
-    def show_problem(self, text: str) -> None:
-        super().show_problem(text.replace("Creating the administrator failed: ", ""))
+    def show_problem(self, text: str, field: QWidget | None = None) -> None:
+        super().show_problem(text.replace("Creating the administrator failed: ", ""), field)

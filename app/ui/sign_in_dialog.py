@@ -95,5 +95,5 @@ class SignInDialog(FormDialog):
         self.result_ = result
         self.accept()
 
-    def show_problem(self, text: str) -> None:
-        super().show_problem(text.replace("Signing in failed: ", ""))
+    def show_problem(self, text: str, field: QWidget | None = None) -> None:
+        super().show_problem(text.replace("Signing in failed: ", ""), field)
