@@ -61,29 +61,23 @@ def test_anything_else_goes_to_the_cli(argv: list[str]) -> None:
     assert window_arguments(argv) is None
 
 
-def test_opening_the_window_imports_neither_the_cli_nor_fastapi_nor_esptool(tmp_path: Path) -> None:
+def test_opening_the_window_imports_neither_the_cli_nor_fastapi(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from app.entry import main\n"
         f"code = main(['--data-dir', {str(tmp_path / 'station')!r}, 'gui'])\n"
-        "heavy = ('app.cli.main', 'fastapi', 'uvicorn', 'esptool')\n"
+        "heavy = ('app.cli.main', 'app.server.http_api', 'fastapi', 'uvicorn')\n"
         "print('loaded:', [name for name in heavy if name in sys.modules])\n"
         "sys.exit(code)\n"
     )
     env = dict(os.environ, QL_STATION_STARTUP_PROBE="1", QT_QPA_PLATFORM="offscreen")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-        )
-        for _ in range(2)
-    ]
-    for result in runs:
-        assert result.returncode == 0, result.stderr
-        assert "window-shown" in result.stdout
-    # The first start builds the simulation images with esptool; a later start needs none of them.
-    assert "loaded: ['esptool']" in runs[0].stdout
-    assert "loaded: []" in runs[1].stdout
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "window-shown" in result.stdout
+    assert "loaded: []" in result.stdout
 
 
 def test_the_windowed_program_survives_having_no_standard_streams(monkeypatch: pytest.MonkeyPatch) -> None:
