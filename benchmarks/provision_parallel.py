@@ -1,4 +1,4 @@
-"""32 boards provisioned at once against 1 board alone: wall time, on this (2-core) machine.
+"""64 boards provisioned at once against 1 board alone: wall time, on this (2-core) machine.
 
 The same station code as production: one supervisor in this process, one port-worker process per board,
 the instance and the records here. The virtual boards run in their own process (`ql-station sim`), as
@@ -7,7 +7,7 @@ Every board gets the same task: bootloader, partition table and a ~0.8 MiB IEF o
 (see provision_single.py). Wall time runs from the first worker start to the last record written.
 
 CPU seconds are reported too (this process: supervisor and instance; the workers; the simulator), since
-on 2 cores the question is whether 32 workers' CPU fits in the time the wire takes anyway.
+on 2 cores the question is whether 64 workers' CPU fits in the time the wire takes anyway.
 
 Workers are started the way the station starts them (app/provisioning/worker_launch.py): on Linux, forked
 from a warm fork server that has imported esptool once; `--launcher command` starts a fresh interpreter
@@ -15,11 +15,11 @@ per board instead (each imports esptool, ~0.25 CPU-s), to compare. The station s
 when the Station page opens, so both runs here use one that is already warm; its cold start (the one
 import) is printed on its own.
 
-    .venv/bin/python benchmarks/provision_parallel.py [--boards 32] [--ief-kib 768] [--sim-processes 1]
+    .venv/bin/python benchmarks/provision_parallel.py [--boards 64] [--ief-kib 768] [--sim-processes 1]
         [--launcher fork-server|command]
 
 The simulator stands in for hardware: one Python process paces every board's bytes under one GIL, so
-with 32 boards its own scheduling can stretch the wire. `--sim-processes K` spreads the boards over K
+with 64 boards its own scheduling can stretch the wire. `--sim-processes K` spreads the boards over K
 simulator processes, to tell the station's cost from the simulator's.
 """
 
@@ -178,7 +178,8 @@ def run(
                 supervisor.wait()
             finally:
                 supervisor.close()
-        sim_cpu = sim.cpu_seconds() - sim_before
+        sim_total = sim.cpu_seconds()  # its whole life: reaped below with the children, startup included
+        sim_cpu = sim_total - sim_before
         forked_cpu = forked_workers_cpu(launcher) - forked_before
     finally:
         sim.stop()
@@ -195,7 +196,7 @@ def run(
         "station_cpu": time.process_time() - own_before,
         "workers_cpu": (children.ru_utime + children.ru_stime)
         - (children_before.ru_utime + children_before.ru_stime)
-        - sim_cpu
+        - sim_total
         + forked_cpu,
         "sim_cpu": sim_cpu,
     }
@@ -203,7 +204,7 @@ def run(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--boards", type=int, default=32)
+    parser.add_argument("--boards", type=int, default=64)
     parser.add_argument("--ief-kib", type=int, default=768)
     parser.add_argument(
         "--sim-processes", type=int, default=1, help="simulator processes the boards are spread over"
@@ -246,7 +247,9 @@ def main() -> int:
         cells = (str(count), f"{r['wall']:.2f}", spread, *(f"{r[k]:.1f} s" for k in CPU_KEYS))
         print("".join(f"{c:>13}" for c in cells))
     ratio = many["wall"] / one["wall"]
-    print(f"\n{args.boards} boards vs 1 board, wall time: {ratio:.2f}x (goal <= 1.25x)")
+    print(f"\n{args.boards} boards vs 1 board, wall time: {ratio:.2f}x (goal <= 1.10x)")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f} (1 min), {load[2]:.1f} (15 min), other work included")
     return 0
 
 

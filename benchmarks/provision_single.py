@@ -1,4 +1,4 @@
-"""One board provisioned end to end at paced 921600 baud, against the line-rate bound plus boot/handshake.
+"""One board provisioned end to end at each paced flashing rate, against the line-rate bound.
 
 What runs is what a station runs: the supervisor starts a real port worker, which detects, checks, flashes
 (bootloader, partition table and a ~0.8 MiB IEF of incompressible data, so the flash is not trivially
@@ -6,14 +6,15 @@ small), boots and serves the IEF; the supervisor pushes the DeviceID and writes 
 a virtual ESP32-C3 with pacing on: every byte takes its time at the baud rate in force.
 
 The bound is what the wire alone needs. The simulator counts the bytes each way; they are split into
-three phases by the events the worker reports (up to the baud change: 115200; flashing: 921600; boot and
-IEF exchange: 115200), each phase's bytes x 10 bits / its baud, plus the waits the protocols impose
+three phases by the events the worker reports (up to the baud change: 115200; flashing: the rate
+measured; boot and IEF exchange: 115200), each phase's bytes x 10 bits / its baud, plus the waits the
+protocols impose
 (esptool's and the station's reset pulses, the simulated EN RC delay before the board boots its flash,
 the IEF's idle-line gap after each reply it reads), and the simulated time the board takes to join WiFi,
 which the station now waits to see. Worker start-up, the station's own work and every
 round trip's turnaround are not in the bound: they are the overhead measured.
 
-    .venv/bin/python benchmarks/provision_single.py [--ief-kib 768]
+    .venv/bin/python benchmarks/provision_single.py [--ief-kib 768] [--baud 460800 921600 1500000 2000000]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from app.sim.ief import IefSettings
 PASSPHRASE = "benchmark-only-passphrase"  # noqa: S105  (a throwaway instance in a temporary folder)
 TASK = "bench"
 ROM_BAUD = 115200
-FLASH_BAUD = 921600
+RATES = (460800, 921600, 1500000, 2000000)
 IEF_REPLIES = 6  # root CA, endpoint, port, SSID, password, DeviceID acknowledgement
 ESPTOOL_RESET_WAITS = 0.1 + 0.05  # esptool's classic reset holds EN, then IO0
 STATION_RESET_PULSE = 0.1  # app.provisioning.board_reset.EN_LOW_SECONDS
@@ -129,7 +130,7 @@ class Tracer:
 
 
 def run_boards(
-    instance: LocalInstance, folder: Path, count: int, label: str
+    instance: LocalInstance, folder: Path, count: int, label: str, baud: int = 921600
 ) -> tuple[float, Tracer, PortJob]:
     """Provision `count` paced boards at once; wall time from the first start to the last record written
     (the moment the station reports the last board done; worker processes exit a moment later)."""
@@ -138,7 +139,9 @@ def run_boards(
         RecordsDB(folder / f"{label}.sqlite3") as rec,
     ):
         ap = fleet.access_point
-        job = provisioning_job(instance, task=TASK, batch="bench", ssid=ap.ssid, password=ap.password)
+        job = provisioning_job(
+            instance, task=TASK, batch="bench", ssid=ap.ssid, password=ap.password, baud=baud
+        )
         tracer = Tracer(dict(zip(fleet.urls, fleet.boards, strict=True)))
         supervisor = Supervisor(instance, rec, tracer)
         try:
@@ -156,10 +159,10 @@ def run_boards(
     return wall, tracer, job
 
 
-def line_bound(trace: PortTrace) -> dict[str, float]:
+def line_bound(trace: PortTrace, baud: int) -> dict[str, float]:
     start, fast, flashed, end = (trace.marks[k][1] for k in ("start", "fast", "flashed", "end"))
     slow_before = (fast - start) * 10 / ROM_BAUD
-    flash = (flashed - fast) * 10 / FLASH_BAUD
+    flash = (flashed - fast) * 10 / baud
     slow_after = (end - flashed) * 10 / ROM_BAUD
     # Counted once: the RC delay before the flash boot (the download-mode entry uses a shorter strap
     # settle), so the bound errs low and the ratio high.
@@ -168,7 +171,7 @@ def line_bound(trace: PortTrace) -> dict[str, float]:
     waits += ief.join_delay  # one attempt: the board's own time to join, watched by the station
     return {
         "detect+stub @115200": slow_before,
-        "flash @921600": flash,
+        f"flash @{baud}": flash,
         "boot+IEF @115200": slow_after,
         "reset/idle/join waits": waits,
         "total": slow_before + flash + slow_after + waits,
@@ -187,27 +190,32 @@ def step_times(trace: PortTrace) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ief-kib", type=int, default=768, help="random payload added to the IEF (KiB)")
+    parser.add_argument("--baud", type=int, nargs="+", default=list(RATES), help="flashing rates to measure")
     args = parser.parse_args()
+    results = []
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         folder = Path(tmp)
         instance = prepare_instance(folder, args.ief_kib)
         try:
-            wall, tracer, job = run_boards(instance, folder, 1, "single")
+            for baud in args.baud:
+                wall, tracer, job = run_boards(instance, folder, 1, f"single-{baud}", baud)
+                (trace,) = tracer.traces.values()
+                results.append((baud, wall, line_bound(trace, baud), step_times(trace)))
         finally:
             instance.close()
-    (trace,) = tracer.traces.values()
-    bound = line_bound(trace)
     sizes = ", ".join(f"{i.kind.value} {len(i.data) // 1024} KiB" for i in job.images)
-    print(f"one paced virtual ESP32-C3, flashing at {FLASH_BAUD} baud; images: {sizes}")
-    print(f"image SHA-256 (IEF): {hashlib.sha256(job.images[2].data).hexdigest()[:16]}...\n")
-    print("line-rate bound by phase:")
-    for name, seconds in bound.items():
-        print(f"  {name:<22} {seconds:7.2f} s")
-    print("measured step times:")
-    for name, seconds in step_times(trace).items():
-        print(f"  {name:<22} {seconds:7.2f} s")
-    ratio = wall / bound["total"]
-    print(f"\nwall time {wall:.2f} s, bound {bound['total']:.2f} s, ratio {ratio:.3f}x (goal <= 1.10x)")
+    print(f"one paced virtual ESP32-C3; images: {sizes}")
+    print(f"image SHA-256 (IEF): {hashlib.sha256(job.images[2].data).hexdigest()[:16]}...")
+    for baud, _wall, bound, steps in results:
+        print(f"\nflashing at {baud} baud; line-rate bound by phase:")
+        for name, seconds in bound.items():
+            print(f"  {name:<22} {seconds:7.2f} s")
+        print("measured step times:")
+        for name, seconds in steps.items():
+            print(f"  {name:<22} {seconds:7.2f} s")
+    print("\nrate      wall     bound    ratio (goal <= 1.10x)")
+    for baud, wall, bound, _steps in results:
+        print(f"{baud:<8} {wall:6.2f} s {bound['total']:6.2f} s  {wall / bound['total']:.3f}x")
     return 0
 
 

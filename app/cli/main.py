@@ -22,6 +22,7 @@ from app import __version__
 from app.cli import (
     batch_cmd,
     board_cmd,
+    device_cmd,
     image_cmd,
     instance_cmd,
     key_cmd,
@@ -48,6 +49,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     instance_cmd,
     login_cmd,
     batch_cmd,
+    device_cmd,
     key_cmd,
     task_cmd,
     image_cmd,

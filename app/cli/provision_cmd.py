@@ -1,35 +1,38 @@
 """`ql-station provision`: provision the boards on some ports (or all of them) with a task, into a batch.
 
     ql-station provision --task T --batch B --ssid S --password-stdin (--port URL ... | --all)
-                         [--confirm-release TEXT] [--json]
+                         [--confirm-release TEXT] [--baud auto|RATE] [--json]
 
 The WiFi password is read from stdin (never from argv, where other users of the computer can see it).
 A release bootloader burns eFuses for good, so a release task needs `--confirm-release` with the batch
 name typed exactly; without it nothing is flashed. Human output is one line per step per port and a
-summary table; `--json` prints the engine's event stream, one JSON object per line. The exit status is
+summary table (on a terminal, a live table of every port's step and flash percent instead of the
+step lines); `--json` prints the engine's event stream, one JSON object per line. The exit status is
 0 only when every board passed.
 """
 
 from __future__ import annotations
 
 import argparse
-import threading
+import dataclasses
 from collections.abc import Sequence
 from typing import TextIO
 
 from app.cli.context import CliContext, decode_secret, read_stdin_secret
-from app.cli.table import print_table
+from app.cli.live_progress import LivePrinter, RunPrinter, is_live_terminal
+from app.cli.run_output import HumanPrinter, JsonPrinter
 from app.domain.errors import ValidationError
+from app.enrolment.runner import start_for_station
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
-from app.provisioning.events import Event, LogEvent, LogSource, Outcome, ResultEvent, StepEvent, StepStatus
-from app.provisioning.job import DEFAULT_BAUD, PortJob
+from app.provisioning.events import LogEvent, LogSource, Outcome
+from app.provisioning.job import AUTO_BAUD, DEFAULT_BAUD, FLASH_BAUDS, PortJob
 from app.provisioning.job_builder import job_for_request
 from app.provisioning.records import RecordsDB
 from app.provisioning.run_request import RunRequest
-from app.provisioning.supervisor import PortSummary, Supervisor
+from app.provisioning.supervisor import Supervisor
 
 EXIT_ALL_PASSED = 0
 EXIT_SOME_FAILED = 1
@@ -48,9 +51,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="TEXT",
         help="for a release task: the batch name, typed exactly (a release bootloader burns eFuses)",
     )
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"flash at (default {DEFAULT_BAUD})")
+    parser.add_argument(
+        "--baud",
+        type=_baud,
+        default=AUTO_BAUD,
+        metavar="auto|RATE",
+        help=(
+            f"flash at this rate ({', '.join(map(str, FLASH_BAUDS))}) or auto, the default: the fastest "
+            f"each port's USB bridge carries, by its USB VID/PID ({DEFAULT_BAUD} when not known)"
+        ),
+    )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    parser.add_argument(
+        "--wait-enrolled",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the push, wait up to this long for the instance to report each board Enrolled; a board "
+        "that does not enrol fails (default 0: do not wait)",
+    )
     parser.set_defaults(handler=provision_command)
+
+
+def _baud(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return AUTO_BAUD
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a baud rate (a number, or auto)") from None
+    if value not in FLASH_BAUDS:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a flashing rate esptool uses; pick one of {', '.join(map(str, FLASH_BAUDS))}"
+        )
+    return value
 
 
 def add_wifi_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +109,15 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ports = resolve_ports(ctx, args.port, args.all)
     instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
     request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
-    job = job_for_request(instance, request)
-    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
+    enrolment = start_for_station(instance, ctx.data_dir.root) if args.wait_enrolled > 0 else None
+    if enrolment is not None and not args.json:
+        print(enrolment.banner, file=ctx.out, flush=True)
+    try:
+        return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
+    finally:
+        if enrolment is not None:
+            enrolment.stop()
 
 
 def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:
@@ -96,7 +137,7 @@ def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) 
 
 def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
     """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
-    printer = JsonPrinter(ctx.out) if json_mode else HumanPrinter(ctx.out, [j.port for j in jobs])
+    printer = choose_printer(ctx.out, [j.port for j in jobs], json_mode)
     mode = jobs[0].mode.value if jobs else "provision"
     with RecordsDB(ctx.data_dir.records_db) as records:
         # The supervisor delivers the outbox first, on its own thread.
@@ -108,6 +149,8 @@ def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_
             supervisor.wait()
         finally:
             supervisor.close()  # after Ctrl-C: cancels every worker and resets its board
+            if isinstance(printer, LivePrinter):
+                printer.stop()
         summaries = sorted(supervisor.summaries(), key=lambda s: [j.port for j in jobs].index(s.port))
         _flush(instance, records, printer)
     printer.summary(summaries)
@@ -115,7 +158,16 @@ def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_
     return EXIT_ALL_PASSED if passed else EXIT_SOME_FAILED
 
 
-def _flush(instance: Instance, records: RecordsDB, printer: JsonPrinter | HumanPrinter) -> None:
+def choose_printer(out: TextIO, ports: Sequence[str], json_mode: bool) -> RunPrinter:
+    """JSON lines for `--json`; the live table on a terminal; one plain line per step otherwise."""
+    if json_mode:
+        return JsonPrinter(out)
+    if is_live_terminal(out):
+        return LivePrinter(out, ports)
+    return HumanPrinter(out, ports)
+
+
+def _flush(instance: Instance, records: RecordsDB, printer: RunPrinter) -> None:
     """Send what is still queued once more before the command ends; keep it if the instance is still
     unreachable (the next command that reaches the instance tries again)."""
     if records.journal.count(JournalState.QUEUED) == 0:
@@ -126,67 +178,3 @@ def _flush(instance: Instance, records: RecordsDB, printer: JsonPrinter | HumanP
         printer.on_event(LogEvent(port="", level="warning", source=LogSource.ENGINE, text=text))
     for message in report.messages:
         printer.on_event(LogEvent(port="", level="info", source=LogSource.ENGINE, text=f"outbox: {message}"))
-
-
-class JsonPrinter:
-    """The event stream as is: one JSON object per line."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-
-    def on_event(self, event: Event) -> None:
-        line = event.to_json_line()
-        with self._lock:
-            self._out.write(line + "\n")
-            self._out.flush()
-
-    def on_finished(self, summary: PortSummary) -> None:
-        pass
-
-    def summary(self, summaries: Sequence[PortSummary]) -> None:
-        pass
-
-
-class HumanPrinter:
-    """One line per finished step per port, then a table a person can read at a glance."""
-
-    def __init__(self, out: TextIO, ports: Sequence[str]) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-        self._width = max((len(p) for p in ports), default=0)
-
-    def on_event(self, event: Event) -> None:
-        if isinstance(event, StepEvent) and event.status is not StepStatus.STARTED:
-            word = "ok" if event.status is StepStatus.PASSED else "FAILED"
-            self._line(event.port, f"{event.step.value:<7} {word:<6} {event.message}".rstrip())
-        elif isinstance(event, ResultEvent) and event.outcome is Outcome.CANCELLED:
-            self._line(event.port, f"cancelled: {event.message}")
-        elif isinstance(event, LogEvent) and not event.port:
-            self._line("station", event.text)
-
-    def _line(self, port: str, text: str) -> None:
-        with self._lock:
-            self._out.write(f"{port:<{self._width}}  {text}\n")
-            self._out.flush()
-
-    def on_finished(self, summary: PortSummary) -> None:
-        pass
-
-    def summary(self, summaries: Sequence[PortSummary]) -> None:
-        rows = [
-            (s.port, s.outcome.value.upper(), s.device_id or "-", f"{s.duration_s:.1f} s", _push_note(s))
-            for s in summaries
-        ]
-        with self._lock:
-            self._out.write("\n")
-            print_table(self._out, ["Port", "Result", "DeviceID", "Time", "Batch"], rows)
-            passed = sum(1 for s in summaries if s.outcome is Outcome.PASS)
-            self._out.write(f"{passed} of {len(summaries)} board(s) passed\n")
-            for s in summaries:
-                if s.outcome is not Outcome.PASS:
-                    self._out.write(f"{s.port}: {s.message}\n")
-
-
-def _push_note(summary: PortSummary) -> str:
-    return summary.push_state.value if summary.device_id else "-"

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 
 from app.cli.context import CliContext
+from app.enrolment.runner import BesideServer, start_beside_server
 from app.instance.local.pki import default_tls_hostnames
 from app.server.http_api import create_app
 from app.server.https_server import DEFAULT_HOST, DEFAULT_PORT, HttpsServer, Listen, bind, tls_context
@@ -34,6 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="a name or address stations use to reach this server (repeatable; goes in the certificate)",
     )
+    parser.add_argument(
+        "--enrol-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="where devices enrol (default 127.0.0.1 and the instance port, 6000; 'off' to not serve them)",
+    )
     parser.set_defaults(handler=serve_command)
 
 
@@ -54,6 +61,7 @@ def serve_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     db_path = ctx.data_dir.local_instance_db
     served = ServedInstance(db_path, passphrase_prompt=ctx.passphrase_prompt)
+    enrolment: BesideServer | None = None
     try:
         certificate = served.station.issue_server_certificate(names)
         sock = bind(listen)
@@ -61,16 +69,20 @@ def serve_command(ctx: CliContext, args: argparse.Namespace) -> int:
             create_app(served), sock, tls_context(certificate, db_path.parent), access_log=True
         )
         server.stop_on_signals()
+        enrolment = start_beside_server(served.station, args.enrol_listen, db_path.parent)
         root = next(c for c in served.station.certificates() if c.role == "root")
         url_host = names[0] if listen.host in ("0.0.0.0", "::") else listen.url_host  # noqa: S104
         url_host = f"[{url_host}]" if ":" in url_host and not url_host.startswith("[") else url_host
         print(f"Serving {served.station.info().name} at https://{url_host}:{server.port}", file=ctx.out)
         print(f"Root CA SHA-256 fingerprint: {root.fingerprint_sha256}", file=ctx.out)
         print(f"Certificate names: {', '.join(certificate.names)}", file=ctx.out)
+        print(enrolment.banner, file=ctx.out)
         print("Stop with Ctrl-C.", file=ctx.out, flush=True)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         server.run()
     finally:
+        if enrolment is not None:
+            enrolment.stop()
         served.close()
     print("Stopped.", file=ctx.out, flush=True)
     return 0

@@ -24,6 +24,7 @@ from typing import Any
 from app.cli.context import CliContext
 from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
+from app.sim.faults import BootFailure, Faults
 from app.sim.fleet import MAX_BOARDS, SimFleet, default_access_point
 from app.sim.run_context import AccessPoint
 
@@ -58,7 +59,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="file holding the simulated network's password (default: generate one)",
     )
+    parser.add_argument(
+        "--boot-failure",
+        choices=[f.value for f in BootFailure],
+        help="every board fails to start its firmware this way after flashing (boot diagnostics demo)",
+    )
+    parser.add_argument(
+        "--usb-id",
+        type=_usb_id,
+        metavar="VID:PID",
+        help="list the boards behind this USB bridge, e.g. 1a86:7523 (CH340); sets their flashing rate",
+    )
+    parser.add_argument(
+        "--max-baud",
+        type=int,
+        metavar="RATE",
+        help="the bridge garbles every byte above this rate (a slow bridge or a poor cable)",
+    )
     parser.set_defaults(handler=run_sim)
+
+
+def _usb_id(text: str) -> tuple[int, int]:
+    try:
+        vid, pid = (int(part, 16) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not VID:PID in hex, e.g. 10c4:ea60") from None
+    if not (0 <= vid <= 0xFFFF and 0 <= pid <= 0xFFFF):
+        raise argparse.ArgumentTypeError(f"{text!r}: a USB VID and PID are 4 hex digits each")
+    return vid, pid
 
 
 def run_sim(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -80,6 +108,8 @@ def run_sim(ctx: CliContext, args: argparse.Namespace) -> int:
             pacing=not args.no_pacing,
             access_point=access_point,
             registry=data_dir.sim_registry,
+            faults=[_faults(args) for _ in range(args.boards)],
+            usb_ids=[args.usb_id] * args.boards,
         ) as fleet:
             for url in fleet.urls:
                 out.write(url + "\n")
@@ -97,6 +127,13 @@ def run_sim(ctx: CliContext, args: argparse.Namespace) -> int:
     finally:
         _restore_handlers(previous)
     return 0
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    if args.max_baud is not None and args.max_baud <= 0:
+        raise ValidationError(f"--max-baud must be a positive rate; got {args.max_baud}")
+    failure = BootFailure(args.boot_failure) if args.boot_failure else None
+    return Faults(boot_failure=failure, max_baud=args.max_baud)
 
 
 def _access_point(args: argparse.Namespace, state_dir: Path) -> AccessPoint:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from app.cli.context import CliContext
 from app.cli.table import print_table
+from app.domain.errors import StationError
 from app.domain.paging import iterate_pages
 from app.instance.api_tokens import DEFAULT_DAYS, MAX_DAYS, ApiTokenAdmin
 from app.instance.local.instance import LocalInstance
@@ -59,7 +60,10 @@ def token_admin(ctx: CliContext) -> Iterator[ApiTokenAdmin]:
     elif isinstance(instance, ApiTokenAdmin):
         yield instance
     else:
-        raise TypeError(f"{type(instance).__name__} cannot manage API tokens")
+        raise StationError(
+            f"API tokens are managed on the instance's server; this connection ({type(instance).__name__}) "
+            "cannot reach it: connect to the instance with `ql-station instance connect`"
+        )
 
 
 def create_command(ctx: CliContext, args: argparse.Namespace) -> int:

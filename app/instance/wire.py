@@ -13,12 +13,12 @@ instance would have.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
+from functools import cache
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from app.domain.chips import ChipType
@@ -124,18 +124,44 @@ def error_from(status: int, body: Json, where: str) -> StationError:
 
 def to_json(value: Any) -> Json:
     """Any record, enum, datetime, bytes, tuple or plain value as JSON-ready data."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
+    return _encoder(value.__class__)(value)
+
+
+Encoder = Callable[[Any], Json]
+
+
+@cache
+def _encoder(cls: Any) -> Encoder:
+    """The writer for one class, decided once (a page of 200 records is 1,000 values of 5 classes)."""
+    if cls is type(None) or issubclass(cls, bool | int | float | str):
+        return _same
+    if issubclass(cls, Enum):
+        return _enum_value
+    if issubclass(cls, datetime):
+        return iso_utc
+    if issubclass(cls, bytes):
+        return _base64
+    if dataclasses.is_dataclass(cls):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        return lambda value: {name: to_json(getattr(value, name)) for name in names}
+    if issubclass(cls, list | tuple):
+        return lambda value: [to_json(item) for item in value]
+    return _no_form
+
+
+def _same(value: Any) -> Json:
+    return value
+
+
+def _enum_value(value: Enum) -> Json:
+    return value.value
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _no_form(value: Any) -> Json:
     raise TypeError(f"{type(value).__name__} has no JSON form on the instance wire")
 
 
@@ -158,39 +184,64 @@ def enum_argument(enum: type[Enum], value: object) -> Json:
 
 def from_json(tp: Any, data: Json, where: str = "value") -> Any:
     """`data` read as type `tp`; ValidationError naming the path (`where`) of the first misfit."""
+    try:
+        decode = _decoder(tp)
+    except TypeError as exc:  # an unhashable type cannot be cached; no wire type is one
+        raise TypeError(f"{tp!r} has no JSON form on the instance wire") from exc
+    return decode(data, where)
+
+
+Decoder = Callable[[Json, str], Any]
+
+
+@cache
+def _decoder(tp: Any) -> Decoder:
+    """The reader for one type, worked out once: a page of 200 records reads the same types 200 times,
+    and deciding what a type is costs more than reading a value of it."""
     origin = get_origin(tp)
     if tp is Any:
-        return data
+        return lambda data, where: data
     if hasattr(tp, "__supertype__"):  # NewType, e.g. DeviceID
-        return from_json(tp.__supertype__, data, where)
+        return _decoder(tp.__supertype__)
     if origin in (Union, types.UnionType):
         options = get_args(tp)
-        if data is None and type(None) in options:
-            return None
-        for option in (o for o in options if o is not type(None)):
-            return from_json(option, data, where)
-    if tp is type(None):
-        return _expect(data is None, None, where, "null")
-    if tp is bool:
-        return _expect(isinstance(data, bool), data, where, "true or false")
-    if tp is int:
-        return _expect(isinstance(data, int) and not isinstance(data, bool), data, where, "an integer")
-    if tp is float:
-        ok = isinstance(data, int | float) and not isinstance(data, bool)
-        return _expect(ok, float(data) if ok else data, where, "a number")
-    if tp is str:
-        return _expect(isinstance(data, str), data, where, "text")
-    if tp is bytes:
-        return _bytes(data, where)
-    if tp is datetime:
-        return _datetime(data, where)
+        nullable = type(None) in options
+        inner = [o for o in options if o is not type(None)]
+        first = _decoder(inner[0]) if inner else _SIMPLE[type(None)]
+
+        def union(data: Json, where: str) -> Any:
+            return None if data is None and nullable else first(data, where)
+
+        return union
+    simple = _SIMPLE.get(tp)
+    if simple is not None:
+        return simple
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return _enum(tp, data, where)
+        members = {member.value: member for member in tp}
+        return lambda data, where: _enum(tp, members, data, where)
     if origin in (tuple, list, Sequence) or tp in (tuple, list):
-        return _sequence(tp, data, where)
+        return _sequence_decoder(tp)
     if dataclasses.is_dataclass(origin or tp):
-        return _dataclass(tp, data, where)
+        return lambda data, where: _dataclass(tp, data, where)
     raise TypeError(f"{tp!r} has no JSON form on the instance wire")
+
+
+def _float(data: Json, where: str) -> float:
+    ok = isinstance(data, int | float) and not isinstance(data, bool)
+    return cast(float, _expect(ok, float(data) if ok else data, where, "a number"))
+
+
+_SIMPLE: dict[Any, Decoder] = {
+    type(None): lambda data, where: _expect(data is None, None, where, "null"),
+    bool: lambda data, where: _expect(isinstance(data, bool), data, where, "true or false"),
+    int: lambda data, where: _expect(
+        isinstance(data, int) and not isinstance(data, bool), data, where, "an integer"
+    ),
+    float: _float,
+    str: lambda data, where: _expect(isinstance(data, str), data, where, "text"),
+    bytes: lambda data, where: _bytes(data, where),
+    datetime: lambda data, where: _datetime(data, where),
+}
 
 
 def _expect(ok: bool, value: Any, where: str, what: str) -> Any:
@@ -203,7 +254,7 @@ def _bytes(data: Json, where: str) -> bytes:
     _expect(isinstance(data, str), data, where, "base64 text")
     try:
         return base64.b64decode(data, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         raise ValidationError(f"{where} is not valid base64") from None
 
 
@@ -218,42 +269,75 @@ def _datetime(data: Json, where: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _enum(enum: type[Enum], data: Json, where: str) -> Enum:
-    for member in enum:
-        if member.value == data:
-            return member
-    words = ", ".join(str(m.value) for m in enum)
-    raise ValidationError(f"{ENUM_WORDS.get(enum, where)} must be one of {words}")
+def _enum(enum: type[Enum], members: dict[Any, Enum], data: Json, where: str) -> Enum:
+    try:
+        member = members.get(data)
+    except TypeError:  # an unhashable value (a list, an object) is no member either
+        member = None
+    if member is None:
+        words = ", ".join(str(m.value) for m in enum)
+        raise ValidationError(f"{ENUM_WORDS.get(enum, where)} must be one of {words}")
+    return member
 
 
-def _sequence(tp: Any, data: Json, where: str) -> tuple[Any, ...] | list[Any]:
-    _expect(isinstance(data, list), data, where, "a list")
+def _sequence_decoder(tp: Any) -> Decoder:
     args = get_args(tp)
-    if not args:
+    as_list = get_origin(tp) is list
+
+    def untyped(data: Json, where: str) -> tuple[Any, ...]:
+        _expect(isinstance(data, list), data, where, "a list")
         return tuple(data)
+
+    if not args:
+        return untyped
     if get_origin(tp) is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        if len(data) != len(args):
-            raise ValidationError(f"{where} must have {len(args)} items, not {len(data)}")
-        return tuple(
-            from_json(a, d, f"{where}[{i}]") for i, (a, d) in enumerate(zip(args, data, strict=True))
-        )
-    items = [from_json(args[0], d, f"{where}[{i}]") for i, d in enumerate(data)]
-    return items if get_origin(tp) is list else tuple(items)
+        readers = [_decoder(a) for a in args]
+
+        def fixed(data: Json, where: str) -> tuple[Any, ...]:
+            _expect(isinstance(data, list), data, where, "a list")
+            if len(data) != len(readers):
+                raise ValidationError(f"{where} must have {len(readers)} items, not {len(data)}")
+            return tuple(
+                read(d, f"{where}[{i}]") for i, (read, d) in enumerate(zip(readers, data, strict=True))
+            )
+
+        return fixed
+    read = _decoder(args[0])
+
+    def items(data: Json, where: str) -> tuple[Any, ...] | list[Any]:
+        _expect(isinstance(data, list), data, where, "a list")
+        values = [read(d, f"{where}[{i}]") for i, d in enumerate(data)]
+        return values if as_list else tuple(values)
+
+    return items
 
 
 def _dataclass(tp: Any, data: Json, where: str) -> Any:
     cls = get_origin(tp) or tp
     _expect(isinstance(data, dict), data, where, f"a {cls.__name__} object")
-    hints = _resolved_hints(tp)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        if f.name in data:
-            values[f.name] = from_json(hints[f.name], data[f.name], f"{where}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ValidationError(f"{where} has no {f.name!r}")
+    for name, read, required in _init_fields(tp):
+        if name in data:
+            values[name] = read(data[name], f"{where}.{name}")
+        elif required:
+            raise ValidationError(f"{where} has no {name!r}")
     return cls(**values)
+
+
+@cache
+def _init_fields(tp: Any) -> tuple[tuple[str, Decoder, bool], ...]:
+    """(name, reader, required) of each init field, worked out once per type."""
+    cls = get_origin(tp) or tp
+    hints = _resolved_hints(tp)
+    return tuple(
+        (
+            f.name,
+            _decoder(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.init
+    )
 
 
 def _resolved_hints(tp: Any) -> dict[str, Any]:

@@ -84,10 +84,15 @@ def describe_virtual_board(entry: VirtualBoardEntry) -> PortInfo:
     except ValidationError:
         chip = None
     chip_name = chip.display_name if chip is not None else entry.chip
+    bridge = identify_usb(entry.usb_vid, entry.usb_pid)
+    behind = f" behind a {bridge.label}" if bridge is not None else ""
     return PortInfo(
         url=entry.url,
         kind=PortKind.VIRTUAL,
-        description=f"virtual {chip_name} board {entry.name}",
+        description=f"virtual {chip_name} board {entry.name}{behind}",
+        vid=entry.usb_vid,
+        pid=entry.usb_pid,
+        bridge=bridge,
         chip=chip,
         mac=entry.mac,
         name=entry.name,

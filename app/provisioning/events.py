@@ -30,6 +30,7 @@ class Step(Enum):
     BOOT = "boot"
     IEF = "ief"
     PUSH = "push"
+    ENROL = "enrol"  # the station waits for the instance to report the board Enrolled
     RECORD = "record"
     DONE = "done"
 

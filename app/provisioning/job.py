@@ -11,6 +11,8 @@ import base64
 import binascii
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -24,10 +26,21 @@ from app.domain.records import FlashImage, InstanceParams
 _T = TypeVar("_T")
 JOB_VERSION = 1
 DEFAULT_BAUD = 921600
+AUTO_BAUD = 0
+"""`baud` of a job whose rate the station picks from the port's USB bridge (app/provisioning/flash_rate)."""
+FLASH_BAUDS = (115200, 230400, 460800, 921600, 1500000, 2000000)
 MASK = "********"
 MAX_SSID_BYTES = 32
 MIN_WPA_PASSWORD = 8
 MAX_WPA_PASSWORD = 63
+
+
+def next_lower_baud(baud: int) -> int | None:
+    """The next lower flashing rate (115200: the ROM's own, no switch at all), or None below that.
+
+    The flash step falls back to it once when a write fails (app/provisioning/flash_rate.py)."""
+    lower = [rate for rate in FLASH_BAUDS if rate < baud]
+    return max(lower) if lower else None
 
 
 class JobMode(Enum):
@@ -75,13 +88,17 @@ class PortJob:
     instance: InstanceParams
     wifi_ssid: str
     wifi_password: str = field(repr=False)
-    baud: int = DEFAULT_BAUD
+    baud: int = DEFAULT_BAUD  # AUTO_BAUD: chosen by the station from the port's USB bridge
+    rate_note: str = ""  # why this baud (the USB bridge's datasheet limit, or set for the run)
     release_confirmed: bool = False
     connect_reset: ConnectReset = ConnectReset.DEFAULT
     timeouts: Timeouts = field(default_factory=Timeouts)
+    enrol_wait_s: float = 0.0  # after the push, wait this long for the instance to say Enrolled; 0: don't
 
     def __post_init__(self) -> None:
         validate_wifi(self.wifi_ssid, self.wifi_password)
+        if not 0 <= self.enrol_wait_s <= 3600:
+            raise ValidationError("the wait for enrolment must be 0 (off) to 3600 seconds")
         if self.mode is JobMode.PROVISION:
             if not self.images:
                 raise ValidationError("a provisioning job needs the task's images; none were given")
@@ -109,7 +126,9 @@ class PortJob:
         return tuple(image.sha256 for image in self.images)
 
     def to_json(self) -> str:
-        return json.dumps(
+        """One line of JSON. The images' part (base64, over a megabyte) is encoded once per image and
+        reused: a station starting 64 boards with one task would otherwise encode it 64 times."""
+        head = json.dumps(
             {
                 "version": JOB_VERSION,
                 "mode": self.mode.value,
@@ -119,7 +138,6 @@ class PortJob:
                 "device_type": _value(self.device_type),
                 "bootloader": _value(self.bootloader),
                 "key_digest_hex": self.key_digest_hex,
-                "images": [_image_to_json(image) for image in self.images],
                 "instance": {
                     "endpoint": self.instance.endpoint,
                     "port": self.instance.port,
@@ -128,11 +146,14 @@ class PortJob:
                 "wifi_ssid": self.wifi_ssid,
                 "wifi_password": self.wifi_password,
                 "baud": self.baud,
+                "rate_note": self.rate_note,
                 "release_confirmed": self.release_confirmed,
                 "connect_reset": self.connect_reset.value,
                 "timeouts": {name: getattr(self.timeouts, name) for name in _TIMEOUT_NAMES},
             }
         )
+        images = ", ".join(_image_json(image) for image in self.images)
+        return f'{head[:-1]}, "images": [{images}]}}'
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PortJob:
@@ -167,6 +188,7 @@ class PortJob:
             wifi_ssid=reader.get("wifi_ssid", str),
             wifi_password=reader.get("wifi_password", str),
             baud=reader.get("baud", int),
+            rate_note=reader.get("rate_note", str) if "rate_note" in data else "",
             release_confirmed=reader.get("release_confirmed", bool),
             connect_reset=reader.enum("connect_reset", ConnectReset),
             timeouts=Timeouts(**{name: float(timeouts.get(name, (int, float))) for name in _TIMEOUT_NAMES}),
@@ -208,6 +230,20 @@ def validate_wifi(ssid: str, password: str) -> None:
             f"a WPA2 WiFi password has {MIN_WPA_PASSWORD} to {MAX_WPA_PASSWORD} characters; "
             f"the one given has {len(password)}"
         )
+
+
+_ENCODED: weakref.WeakKeyDictionary[FlashImage, str] = weakref.WeakKeyDictionary()
+_ENCODED_LOCK = threading.Lock()
+
+
+def _image_json(image: FlashImage) -> str:
+    with _ENCODED_LOCK:
+        text = _ENCODED.get(image)
+    if text is None:
+        text = json.dumps(_image_to_json(image))
+        with _ENCODED_LOCK:
+            _ENCODED[image] = text
+    return text
 
 
 def _image_to_json(image: FlashImage) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind
 from app.flashing.flash_checks import check_release_confirmation, expected_release_confirmation
 from app.instance.api import Instance
-from app.provisioning.job import DEFAULT_BAUD, ConnectReset, JobMode, PortJob, Timeouts, validate_wifi
+from app.provisioning.job import (
+    AUTO_BAUD,
+    DEFAULT_BAUD,
+    FLASH_BAUDS,
+    ConnectReset,
+    JobMode,
+    PortJob,
+    Timeouts,
+    validate_wifi,
+)
 from app.provisioning.preflight import check_job_images
 from app.provisioning.run_request import RunRequest
 
@@ -97,10 +106,7 @@ def reenrol_job(
     )
 
 
-_ESPTOOL_BAUDS = (115200, 230400, 460800, 921600, 1500000, 2000000)
-
-
 def _check_baud(baud: int) -> None:
-    if baud not in _ESPTOOL_BAUDS:
-        accepted = ", ".join(str(b) for b in _ESPTOOL_BAUDS)
-        raise ValidationError(f"flashing baud rate must be one of {accepted}; got {baud}")
+    if baud != AUTO_BAUD and baud not in FLASH_BAUDS:
+        accepted = ", ".join(str(b) for b in FLASH_BAUDS)
+        raise ValidationError(f"flashing baud rate must be one of {accepted} (or automatic); got {baud}")

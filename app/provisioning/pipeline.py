@@ -23,10 +23,18 @@ import serial
 
 from app.domain.device_id import DeviceID
 from app.domain.errors import StationError
-from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode
+from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode, WriteResult
 from app.flashing.flash_checks import check_bootloader, check_chip_matches
-from app.flashing.flash_errors import BoardVanishedError, FlashCancelledError, FlashRefusedError, VerifyError
+from app.flashing.flash_errors import (
+    BoardVanishedError,
+    FlashCancelledError,
+    FlashError,
+    FlashRefusedError,
+    VerifyError,
+)
 from app.provisioning.board_reset import open_uart, reset_into_firmware
+from app.provisioning.boot_listen import BootFailedError, listen_for_boot
+from app.provisioning.boot_watch import BootWatch
 from app.provisioning.event_writer import EventWriter
 from app.provisioning.events import DeviceIdEvent, LogSource, Outcome, ResultEvent, Step, StepStatus
 from app.provisioning.ief_session import (
@@ -37,13 +45,16 @@ from app.provisioning.ief_session import (
     NetworkState,
     run_ief_session,
 )
-from app.provisioning.job import JobMode, PortJob
+from app.provisioning.job import AUTO_BAUD, DEFAULT_BAUD, JobMode, PortJob, next_lower_baud
 from app.provisioning.preflight import check_job_images
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_guard import StepGuard
 
 Confirm = Callable[[DeviceID], None]
 """Blocks until the station has saved the DeviceID; raises StationError when it could not."""
+
+_NOT_RETRIED = (FlashRefusedError, FlashCancelledError, BoardVanishedError)
+"""Flash failures a lower baud rate cannot help: refused on purpose, cancelled, or the board is gone."""
 
 IEF_WATCHDOG_SLACK = 5.0
 """The IEF session times itself out with a better message; the watchdog is only its safety net."""
@@ -81,6 +92,7 @@ class Pipeline:
         self.confirm = confirm
         self.vet = vet
         self.device_id = ""
+        self.boot_watch = BootWatch()
 
     def run(self) -> ResultEvent:
         """Run the job's mode to its end; always returns (and emits) the result event."""
@@ -152,35 +164,72 @@ class Pipeline:
             report.message = f"{job.bootloader.value} bootloader allowed on this {identity.name}"
 
     def flash(self, board: BoardConnection) -> None:
+        """Write and verify the images at the job's rate; if that fails on the wire, reconnect and try
+        once more at the next lower rate (a bridge or cable that cannot carry the rate), and say so."""
         job = self.job
+        baud = job.baud if job.baud != AUTO_BAUD else DEFAULT_BAUD
         with self._step(Step.FLASH, job.timeouts.flash) as report:
-            board.run_stub()
-            if job.baud != ROM_BAUD:
-                board.change_baud(job.baud)
-            result = board.write_images(job.images, sink=self.out.flash_sink)
-            for image, verified in zip(job.images, result.verified, strict=True):
-                if not verified:
-                    self._verify_by_readback(board, image.name, image.offset, image.data)
+            if job.rate_note:
+                self.out.log(f"flashing at {baud} baud: {job.rate_note}")
+            fell_back = ""
+            try:
+                result = self._write_images(board, baud)
+            except FlashError as error:
+                lower = next_lower_baud(baud)
+                if lower is None or isinstance(error, _NOT_RETRIED):
+                    raise
+                fell_back = f" (after {baud} baud failed: {error})"
+                self.out.log(f"flashing at {baud} baud failed ({error}); trying once at {lower}", "warning")
+                board.close()
+                try:
+                    with self._reconnect() as again:
+                        result = self._write_images(again, lower)
+                except FlashError as second:
+                    raise type(error)(f"{error}; tried once more at {lower} baud: {second}") from None
+                baud = lower
             total = sum(len(image.data) for image in job.images)
-            report.message = f"{len(job.images)} images, {total} bytes written and verified"
-            if result.plans and result.sectors_written < sum(p.sectors for p in result.plans):
-                sectors = sum(p.sectors for p in result.plans)
-                report.message = (
-                    f"{len(job.images)} images ({total} bytes) verified; {result.sectors_written} of "
-                    f"{sectors} sectors written, the rest already held the right bytes"
+            written = f"{total} bytes written and verified"
+            sectors = sum(p.sectors for p in result.plans)
+            if result.plans and result.sectors_written < sectors:
+                written = (
+                    f"{total} bytes verified; {result.sectors_written} of {sectors} sectors written, "
+                    "the rest already held the right bytes"
                 )
+            report.message = f"{len(job.images)} images, {written}, at {baud} baud{fell_back}"
             report.facts = StepFacts(image_sha256s=tuple((i.kind.value, i.sha256) for i in job.images))
 
+    def _write_images(self, board: BoardConnection, baud: int) -> WriteResult:
+        job = self.job
+        board.run_stub()
+        if baud != ROM_BAUD:
+            board.change_baud(baud)
+        result = board.write_images(job.images, sink=self.out.flash_sink)
+        for image, verified in zip(job.images, result.verified, strict=True):
+            if not verified:
+                self._verify_by_readback(board, image.name, image.offset, image.data)
+        return result
+
+    def _reconnect(self) -> BoardConnection:
+        reset = ResetMode(self.job.connect_reset.value)
+        return BoardConnection.open(self.job.port, baud=ROM_BAUD, reset=reset, sink=self.out.flash_sink)
+
     def boot(self) -> Any:
-        with self._step(Step.BOOT, self.job.timeouts.boot) as report:
+        """Reset into the flashed firmware and read what the ROM and bootloader say: a board that cannot
+        start (refused signature, bad image, flash error, panic, reset loop, silence) fails here, named,
+        within seconds, instead of leaving the IEF step to wait out its time."""
+        limit = self.job.timeouts.boot
+        with self._step(Step.BOOT, limit + IEF_WATCHDOG_SLACK) as report:
             uart = open_uart(self.job.port)
             try:
                 with self._wire(uart):
                     reset = reset_into_firmware(uart, self.job.port)
-                if reset:
-                    report.message = "reset into the flashed firmware"
-                else:
-                    report.message = "this port has no reset lines; waiting for the board to start by itself"
+                    if not reset:
+                        report.message = "no reset lines on this port; waiting for the board to start"
+                        return uart
+                    uart = listen_for_boot(uart, self.boot_watch, limit=limit, on_line=self._boot_line)
+                watch = self.boot_watch
+                reached = "its IEF is asking for data" if watch.talking else "its firmware started"
+                report.message = f"reset into the flashed firmware; {reached}"
             except BaseException:
                 uart.close()
                 raise
@@ -280,6 +329,13 @@ class Pipeline:
     def _board_line(self, line: IefLine) -> None:
         source = LogSource.BOARD if line.source == "board" else LogSource.ENGINE
         self.out.log(line.text, "info", source)
+        if line.source == "board":  # a panic or a reset loop while the IEF runs ends the step at once
+            verdict = self.boot_watch.feed(line.text)
+            if verdict is not None:
+                raise BootFailedError(verdict)
+
+    def _boot_line(self, text: str) -> None:
+        self.out.log(text, "info", LogSource.BOARD)
 
     def _verify_by_readback(self, board: BoardConnection, name: str, offset: int, data: bytes) -> None:
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()

@@ -33,6 +33,7 @@ JOURNAL_REPLY_SECONDS = 30.0
 VET_REPLY_SECONDS = 8.0
 """Less than the check step's own time limit, so a silent station is reported as such."""
 _CLOSED = b""
+_READ_SIZE = 1 << 16
 
 
 class StationRefusedError(StationError):
@@ -88,14 +89,20 @@ class StationReplies:
         self._lines.put(_CLOSED)
 
     def _read_descriptor(self, fd: int) -> None:
-        pending = b""
-        while chunk := os.read(fd, 4096):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                self._lines.put(line + b"\n")
+        """Linear in the input: the job line is over a megabyte (its images), so only each new chunk is
+        searched for the line end; re-splitting the whole pending line per 4 KiB read cost a worker
+        0.4 CPU-s, which 64 workers on 2 cores feel."""
+        pending = bytearray()
+        while chunk := os.read(fd, _READ_SIZE):
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                pending += chunk[start : end + 1]
+                self._lines.put(bytes(pending))
+                pending.clear()
+                start = end + 1
+            pending += chunk[start:]
         if pending:
-            self._lines.put(pending)
+            self._lines.put(bytes(pending))
 
     def job_line(self) -> bytes:
         """The first line: the job. Empty when stdin closed before one came."""

@@ -40,12 +40,14 @@ from typing import IO, Protocol
 from app.domain.device_id import parse_device_id
 from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
+from app.ports.discovery import list_all_ports
 from app.ports.reservation import PortReservation, reserve_port
 from app.provisioning.board_reset import hard_reset
 from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalEntry, JournalState
 from app.provisioning.device_push import UNREACHABLE_ERRORS, PushResult
 from app.provisioning.device_pusher import DevicePusher
+from app.provisioning.enrolment_check import Confirmation, wait_until_enrolled
 from app.provisioning.events import (
     DeviceIdEvent,
     ErrorEvent,
@@ -59,7 +61,8 @@ from app.provisioning.events import (
     StepStatus,
     from_json_line,
 )
-from app.provisioning.job import JobMode, PortJob, Redactor
+from app.provisioning.flash_rate import rate_for_port
+from app.provisioning.job import AUTO_BAUD, JobMode, PortJob, Redactor
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
 from app.provisioning.station_replies import (
     board_refused_reply,
@@ -70,6 +73,7 @@ from app.provisioning.station_replies import (
 from app.provisioning.step_facts import StepFacts
 from app.provisioning.step_log import StepLog, StepLogEntry
 from app.provisioning.worker_launch import WorkerLauncher, WorkerProcess, default_launcher
+from app.system.paths import DataDir
 
 DEFAULT_GRACE_SECONDS = 3.0
 STDERR_TAIL_LINES = 12
@@ -168,6 +172,7 @@ class Supervisor:
         elsewhere refuses the whole command at once instead of leaving half the boards started."""
         if any(not job.port for job in jobs):
             raise ValidationError("the job names no port")
+        jobs = self._with_flash_rates(jobs)
         with self._lock:
             for job in jobs:
                 current = self._runs.get(job.port)
@@ -178,6 +183,20 @@ class Supervisor:
             self._runs.update((run.job.port, run) for run in runs)
         for run in runs:
             run.start()
+
+    def _with_flash_rates(self, jobs: list[PortJob]) -> list[PortJob]:
+        """A job whose rate is automatic gets the fastest its port's USB bridge carries (flash_rate)."""
+        if not any(job.mode is JobMode.PROVISION and job.baud == AUTO_BAUD for job in jobs):
+            return jobs
+        registry = DataDir(self._data_dir).sim_registry if self._data_dir is not None else None
+        known = list_all_ports(registry)
+        out = []
+        for job in jobs:
+            if job.mode is JobMode.PROVISION and job.baud == AUTO_BAUD:
+                rate = rate_for_port(job.port, known)
+                job = dataclasses.replace(job, baud=rate.baud, rate_note=rate.reason)
+            out.append(job)
+        return out
 
     def _reserve_all(self, ports: list[str]) -> list[PortReservation | None]:
         if self._data_dir is None:
@@ -454,7 +473,7 @@ class _PortRun:
         stop = self._stop_reason
         result = self._worker_result
         if result is not None and (stop is None or result.outcome is Outcome.PASS):
-            self._conclude_once(result.outcome, result.message, result.step)
+            self._conclude_once(*self._confirm_enrolment(result))
             return
         if stop is not None:
             reason, outcome = stop
@@ -467,6 +486,30 @@ class _PortRun:
         if tail:
             message += f": {tail.splitlines()[-1]}"
         self._conclude_once(Outcome.FAIL, message, self._step)
+
+    def _confirm_enrolment(self, result: ResultEvent) -> tuple[Outcome, str, Step]:
+        """The `enrol` step for a passed board when its job asks (app/provisioning/enrolment_check.py)."""
+        with self._push_lock:
+            entry = self._entry
+        if result.outcome is not Outcome.PASS or self.job.enrol_wait_s <= 0 or entry is None:
+            return result.outcome, result.message, result.step
+        port = self.job.port
+        self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=StepStatus.STARTED))
+
+        def push() -> PushResult | None:
+            with self._push_lock:
+                return self._push
+
+        check = wait_until_enrolled(self.sup._instance, entry.device_id, push, self.job.enrol_wait_s)
+        if check.confirmation is Confirmation.SKIPPED:
+            return result.outcome, result.message, result.step
+        failed = check.confirmation is Confirmation.NOT_ENROLLED
+        status = StepStatus.FAILED if failed else StepStatus.PASSED
+        self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=status, message=check.message))
+        if failed:
+            self.sup._emit(ErrorEvent(port=port, step=Step.ENROL, message=check.message, kind="NotEnrolled"))
+            return Outcome.FAIL, check.message, Step.ENROL
+        return result.outcome, f"{result.message}; {check.message}", result.step
 
     def _conclude_once(self, outcome: Outcome, message: str, step: Step) -> None:
         with self._push_lock:

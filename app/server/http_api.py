@@ -4,7 +4,8 @@ and the administrators' API tokens (`app.instance.api_tokens`).
 Each request is read into the method's arguments with the shared codec, run on the acting user's
 instance in a worker thread (the event loop never waits on SQLite or on signing), and answered with the
 result in the same codec. Person-facing errors leave as `{"error": {"type", "message"}}` with the status
-`app.instance.wire.STATUS_OF` gives their type.
+`app.instance.wire.STATUS_OF` gives their type; a 503 (the database busy with another write past the
+busy timeout) carries `Retry-After`. The caller's token is checked before its body is read.
 
 `add_devices` and `move_devices` honour an `Idempotency-Key` header: the first successful answer is
 kept (per user, method and key) in the instance database, in the transaction of the change, and a retry
@@ -24,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.domain.errors import (
@@ -74,6 +76,7 @@ def create_app(
         redoc_url=None,
     )
     app.add_exception_handler(StationError, _station_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     limits = _Limits(max_ids, max_body_bytes)
     app.add_api_route(
         SESSION_PATH,
@@ -127,6 +130,24 @@ def _station_error(_request: Request, error: StationError) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=status, headers=headers)
 
 
+def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such path, a verb a path does not take) in the API's error shape."""
+    if error.status_code == 404:
+        message = f"there is no {request.url.path!r} on this server; see /openapi.json"
+        kind = "NotFoundError"
+    elif error.status_code == 405:
+        allowed = error.headers.get("Allow", "") if error.headers else ""
+        message = (
+            f"{request.method} is not allowed on {request.url.path!r}; it takes {allowed or 'no method'}"
+        )
+        kind = "StationError"
+    else:
+        message, kind = str(error.detail), "StationError"
+    return JSONResponse(
+        {"error": {"type": kind, "message": message}}, status_code=error.status_code, headers=error.headers
+    )
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -166,22 +187,25 @@ def _answer(result: Any) -> Response:
 def _endpoint(served: ServedInstance | None, route: Route, limits: _Limits) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         token = _bearer(request)
-        raw = b""
-        if route.in_query:
-            arguments = decode_query(route, request.query_params)
-        else:
-            raw = await _body(request, limits)
-            arguments = decode_body(route, _json(raw))
-        ids = arguments.get("device_ids")
-        if isinstance(ids, list) and len(ids) > limits.max_ids:
-            raise RequestTooLargeError(
-                f"this request carries {len(ids):,} device IDs; the server takes at most "
-                f"{limits.max_ids:,} per request: send them in parts"
-            )
+        # Who is asking comes first: a stranger's body is never read, let alone parsed.
+        actor = _serving(served).cached_actor_of(token)
+        if actor is None:
+            actor = await run_in_threadpool(_serving(served).actor_of, token)
+        raw = b"" if route.in_query else await _body(request, limits)
         key = request.headers.get(IDEMPOTENCY_HEADER) if route.idempotent else None
 
         def call() -> Response:
-            actor = _serving(served).actor_of(token)
+            # Parsing a 200,000-ID body takes a while: done here, off the event loop.
+            if route.in_query:
+                arguments = decode_query(route, request.query_params)
+            else:
+                arguments = decode_body(route, _json(raw))
+            ids = arguments.get("device_ids")
+            if isinstance(ids, list) and len(ids) > limits.max_ids:
+                raise RequestTooLargeError(
+                    f"this request carries {len(ids):,} device IDs; the server takes at most "
+                    f"{limits.max_ids:,} per request: send them in parts"
+                )
             instance = _serving(served).instance_for(actor)
             if route in token_routes():
                 tokens = ServedApiTokens(_serving(served).tokens, instance)

@@ -78,6 +78,10 @@ class ServedInstance:
         self.station.note_sign_in(user.username, address, succeeded=True)
         return self.tokens.issue_token(user.username)
 
+    def cached_actor_of(self, token: str) -> str | None:
+        """The token's user if it was checked moments ago (no query, no thread); else None."""
+        return self.tokens.cached_user_of(token)
+
     def actor_of(self, token: str) -> str:
         actor = self.tokens.user_of(token)
         if actor is None:

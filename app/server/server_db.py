@@ -25,6 +25,11 @@ TOKEN_PREFIX = "qls_"  # noqa: S105 - a marker that makes a leaked token recogni
 API_TOKEN_PREFIX = "qla_"  # noqa: S105 - the same for long-lived API tokens
 SESSION_LIFETIME = timedelta(hours=12)
 LAST_USE_STEP = timedelta(minutes=1)
+CHECK_CACHE = timedelta(seconds=5)
+"""How long a checked token is trusted from memory. A revocation through this server is at once; one
+made by another process on the same file (`ql-station token revoke` beside a running serve) takes
+effect within this time."""
+_MAX_CACHED = 10_000
 """A token's last use is written at most this often: a busy script must not write on every request."""
 
 _V1 = """
@@ -79,6 +84,7 @@ class ServerDatabase:
         )
         self._lifetime_ms = int(lifetime.total_seconds() * 1000)
         self._last_use_step_ms = int(LAST_USE_STEP.total_seconds() * 1000)
+        self._checked: dict[bytes, tuple[str, int]] = {}  # token digest -> (user, trusted until)
         try:
             self._file.migrate(MIGRATIONS, "update the station or serve another data folder")
         except BaseException:
@@ -106,13 +112,35 @@ class ServerDatabase:
         digest, now = token_digest(token), now_ms()
         with self._file.read() as conn:
             row = conn.execute(
-                "SELECT username FROM sessions WHERE token_sha256 = ? AND expires_ms > ?", (digest, now)
+                "SELECT username, expires_ms FROM sessions WHERE token_sha256 = ? AND expires_ms > ?",
+                (digest, now),
             ).fetchone()
         if row is not None:
+            self._remember(digest, str(row[0]), int(row[1]))
             return str(row[0])
         return self._api_token_user(digest, now)
 
+    def cached_user_of(self, token: str) -> str | None:
+        """`user_of` from memory when this token was checked in the last `CHECK_CACHE` seconds, else
+        None (ask `user_of`). Lets the server's event loop answer who is asking without a thread or
+        a query; revocations made through this object forget the token at once."""
+        digest = token_digest(token)
+        known = self._checked.get(digest)
+        if known is None:
+            return None
+        user, until_ms = known
+        if now_ms() >= until_ms:
+            self._checked.pop(digest, None)
+            return None
+        return user
+
+    def _remember(self, digest: bytes, user: str, expires_ms: int) -> None:
+        if len(self._checked) >= _MAX_CACHED:
+            self._checked.clear()
+        self._checked[digest] = (user, min(expires_ms, now_ms() + int(CHECK_CACHE.total_seconds() * 1000)))
+
     def revoke(self, token: str) -> bool:
+        self._checked.pop(token_digest(token), None)
         with self._file.write() as conn:
             cursor = conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (token_digest(token),))
             return cursor.rowcount > 0
@@ -150,6 +178,7 @@ class ServerDatabase:
 
     def revoke_api_token(self, name: str) -> ApiToken | None:
         """The token's row, gone; None if no token has that name."""
+        self._checked.clear()  # the token itself is not known here, only its name
         with self._file.write() as conn:
             sql = f"SELECT {_API_TOKEN_COLUMNS} FROM api_tokens WHERE name = ?"  # noqa: S608
             row = conn.execute(sql, (name,)).fetchone()
@@ -161,11 +190,13 @@ class ServerDatabase:
     def _api_token_user(self, digest: bytes, now: int) -> str | None:
         with self._file.read() as conn:
             row = conn.execute(
-                "SELECT owner, last_used_ms FROM api_tokens WHERE token_sha256 = ? AND expires_ms > ?",
+                "SELECT owner, last_used_ms, expires_ms FROM api_tokens "
+                "WHERE token_sha256 = ? AND expires_ms > ?",
                 (digest, now),
             ).fetchone()
         if row is None:
             return None
+        self._remember(digest, str(row[0]), int(row[2]))
         if row[1] is None or now - row[1] >= self._last_use_step_ms:
             with self._file.write() as conn:
                 conn.execute("UPDATE api_tokens SET last_used_ms = ? WHERE token_sha256 = ?", (now, digest))

@@ -63,6 +63,7 @@ class VirtualBoard:
         self.ief_settings = ief_settings or IefSettings()
         self.en_delay = en_delay
         self.on_vanish: Callable[[], None] | None = None
+        self.usb_id: tuple[int, int] | None = None  # the USB VID/PID it is listed with (fleet registry)
         self.stages: list[Stage] = []
         self.errors: list[str] = []
         self.boot_modes: list[BootMode] = []

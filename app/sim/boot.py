@@ -10,10 +10,13 @@ digest and enables secure boot: permanently in the real eFuses for a release bui
 against its virtual eFuses, so a tampered image is refused in both modes.
 
 Any failure prints what ESP-IDF would print and halts the board until the next reset (a real board
-would reset and fail the same way in a loop).
+would reset and fail the same way in a loop). The `boot_failure` fault knob instead plays one named
+failure the way a real board does, loop included (`_play_failure`, `_app_failure`).
 """
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from app.domain.chips import PARTITION_TABLE_OFFSET
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind
@@ -21,9 +24,9 @@ from app.sim import partition_table as pt
 from app.sim.console import Console
 from app.sim.efuses import EfuseState, decode_virtual, encode_virtual
 from app.sim.esp_image import EspImage, ImageError, read_image
-from app.sim.faults import Stage
+from app.sim.faults import BootFailure, Stage
 from app.sim.images import SIM_IDF_VERSION, describe_sim_image
-from app.sim.run_context import RunContext
+from app.sim.run_context import BootMode, Restart, RunContext
 from app.sim.secure_boot import SignatureCheck, first_valid, signature_blocks, verify_against_digests
 
 ROM_BAUD = 115200
@@ -37,7 +40,14 @@ def boot_from_flash(ctx: RunContext, reset_text: str | None = None) -> IefKind:
     ctx.stage(Stage.BOOT)
     con = Console(ctx)
     flash = ctx.state.flash
+    failure = ctx.faults.boot_failure
+    if failure is BootFailure.SILENT:
+        ctx.halt()
+    if failure is BootFailure.DOWNLOAD_MODE:
+        raise Restart(BootMode.DOWNLOAD, reset_text or ctx.rom.reset_text)
     con.raw(ctx.rom.banner(download=False, reset_text=reset_text).encode())
+    if failure is not None and failure not in (BootFailure.BROWNOUT, BootFailure.PANIC):
+        _play_failure(ctx, con, failure)
     con.raw(b"SPIWP:0xee\r\nmode:DIO, clock div:1\r\n")
     bl_offset = ctx.chip.bootloader_offset
     bl_region = flash.read(bl_offset, PARTITION_TABLE_OFFSET - bl_offset)
@@ -50,7 +60,76 @@ def boot_from_flash(ctx: RunContext, reset_text: str | None = None) -> IefKind:
         con.line("sim: the bootloader is not a simulation image for this chip; the virtual board stops here")
         ctx.halt()
     assert marker is not None
-    return _second_stage(ctx, con, BootloaderKind(marker.variant), bl_region, bl_image)
+    kind = _second_stage(ctx, con, BootloaderKind(marker.variant), bl_region, bl_image)
+    if failure in (BootFailure.BROWNOUT, BootFailure.PANIC):
+        _app_failure(ctx, con, failure)
+    return kind
+
+
+LOOP_PAUSE = 0.2
+"""How long a failing virtual board takes before it resets itself (real ones: up to the watchdog's time)."""
+
+_RESET_TEXTS = {
+    # ESP32 ROM names, then the names the ESP32-C3/S2/S3 ROMs print for the same causes
+    "rtc_wdt": ("0x10 (RTCWDT_RTC_RESET)", "0x10 (RTCWDT_RTC_RST)"),
+    "sw": ("0x3 (SW_RESET)", "0x3 (RTC_SW_SYS_RST)"),
+    "sw_cpu": ("0xc (SW_CPU_RESET)", "0xc (RTC_SW_CPU_RST)"),
+    "brownout": ("0xf (RTCWDT_BROWN_OUT_RESET)", "0xf (BROWN_OUT_RST)"),
+}
+
+
+def _reset_text(ctx: RunContext, cause: str) -> str:
+    esp32, others = _RESET_TEXTS[cause]
+    return esp32 if ctx.chip.value == "esp32" else others
+
+
+def _play_failure(ctx: RunContext, con: Console, failure: BootFailure) -> NoReturn:
+    """The ROM/bootloader part of a knob's failure, as the real chips print it; then the reset."""
+    cause = "rtc_wdt"
+    if failure is BootFailure.INVALID_HEADER:
+        for _ in range(8):
+            con.line("invalid header: 0xffffffff")
+            ctx.sleep(LOOP_PAUSE / 8)
+    elif failure is BootFailure.FLASH_READ:
+        con.line("flash read err, 1000")
+        con.line("ets_main.c 371 ")
+    else:
+        con.raw(b"SPIWP:0xee\r\nmode:DIO, clock div:1\r\n")
+        con.line("load:0x3fff0030,len:6664")
+        con.line("entry 0x40080694")
+        con.info("boot", f"ESP-IDF {SIM_IDF_VERSION} 2nd stage bootloader")
+        if failure is BootFailure.SECURE_BOOT:
+            con.info("boot", f"Loaded app from partition at offset {0x10000:#x}")
+            con.error("esp_image", "Secure boot signature verification failed")
+            con.info("esp_image", "Calculating simple hash to check for corruption...")
+            con.warn("esp_image", "image valid, signature bad")
+            con.error("boot", "Factory app partition is not bootable")
+            con.error("boot", "No bootable app partitions in the partition table")
+            cause = "sw"
+        # WATCHDOG: the bootloader hangs here until the RTC watchdog resets the chip
+    ctx.sleep(LOOP_PAUSE)
+    raise Restart(BootMode.FLASH, _reset_text(ctx, cause))
+
+
+def _app_failure(ctx: RunContext, con: Console, failure: BootFailure) -> NoReturn:
+    """The app starts, then browns out or panics, and the chip resets."""
+    con.info("cpu_start", "Pro cpu start user code")
+    con.info("app_init", "Application information:")
+    if failure is BootFailure.BROWNOUT:
+        con.raw(b"\r\nBrownout detector was triggered\r\n\r\n")
+        cause = "brownout"
+    else:
+        con.line("Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.")
+        con.line("")
+        con.line("Core  0 register dump:")
+        con.line("PC      : 0x400d2a3c  PS      : 0x00060730  A0      : 0x800d6f0c  A1      : 0x3ffb5670  ")
+        con.line("")
+        con.line("Backtrace: 0x400d2a39:0x3ffb5670 0x400d6f09:0x3ffb5690")
+        con.line("")
+        con.line("Rebooting...")
+        cause = "sw_cpu"
+    ctx.sleep(LOOP_PAUSE)
+    raise Restart(BootMode.FLASH, _reset_text(ctx, cause))
 
 
 def _rom_check_bootloader(ctx: RunContext, con: Console, region: bytes) -> EspImage:

@@ -32,6 +32,23 @@ class Stage(Enum):
     WIFI = "wifi"  # WiFi join starts
 
 
+class BootFailure(Enum):
+    """A board that cannot start its firmware, each the way real boards show it on the UART (app/sim/boot.py).
+
+    Unlike the one-shot faults it lasts: every boot from flash fails the same way (as on a real board)
+    until the knob is cleared, while download mode (flashing) keeps working.
+    """
+
+    SECURE_BOOT = "secure-boot"  # the bootloader refuses the app's signature, then resets
+    INVALID_HEADER = "invalid-header"  # the ROM finds no image header, loops until its watchdog resets it
+    FLASH_READ = "flash-read"  # the ROM cannot read the flash
+    BROWNOUT = "brownout"  # the app starts, the supply sags, the brown-out detector resets it
+    WATCHDOG = "watchdog"  # the bootloader hangs and the RTC watchdog resets the chip, again and again
+    PANIC = "panic"  # the app crashes at start (Guru Meditation Error), then reboots
+    SILENT = "silent"  # nothing at all on the UART after reset (ROM output off, dead UART, wrong strap)
+    DOWNLOAD_MODE = "download-mode"  # IO0 held low: every reset lands in the ROM's download mode
+
+
 @dataclass
 class Faults:
     vanish_at_rx_byte: int | None = None  # unplug after receiving this many bytes from the host
@@ -45,6 +62,8 @@ class Faults:
     noise_lines_every: int = 0  # in the app, print a garbage line before every Nth line
     report_chip: ChipType | None = None  # the ROM identifies as this chip (boot still checks the real one)
     locked_key_digest: bytes | None = None  # a new board arrives with secure boot on, this digest burned
+    boot_failure: BootFailure | None = None  # every boot from flash fails this way (see BootFailure)
+    max_baud: int | None = None  # the USB bridge's limit: above it, bytes both ways are garbled
 
     def __post_init__(self) -> None:
         for name in (

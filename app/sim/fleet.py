@@ -48,7 +48,10 @@ class SimFleet:
         registry: Path | None = None,
         ief_settings: IefSettings | None = None,
         name_prefix: str = "sim",
+        usb_ids: Sequence[tuple[int, int] | None] = (),
     ) -> None:
+        """`usb_ids[i]`: the USB VID/PID board i is listed with (the bridge it pretends to sit behind;
+        give it `Faults(max_baud=...)` too, to make it garble above that bridge's limit)."""
         if not 1 <= count <= MAX_BOARDS:
             raise ValidationError(f"a simulator runs 1 to {MAX_BOARDS} boards; {count} were asked for")
         if len(faults) > count:
@@ -71,6 +74,7 @@ class SimFleet:
                     pacing=pacing,
                     ief_settings=ief_settings,
                 )
+                board.usb_id = usb_ids[index] if index < len(usb_ids) else None
                 server = BoardServer(board)
                 server.on_unplug = self._unregister
                 server.on_replug = self._register
@@ -102,6 +106,8 @@ class SimFleet:
             chip=self.chip.value,
             mac=server.board.mac,
             pid=os.getpid(),
+            usb_vid=server.board.usb_id[0] if server.board.usb_id else None,
+            usb_pid=server.board.usb_id[1] if server.board.usb_id else None,
         )
         sim_registry.register(self.registry, entry)
 

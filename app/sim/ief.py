@@ -31,6 +31,7 @@ from app.domain.chips import PARTITION_TABLE_OFFSET
 from app.domain.kinds import IefKind
 from app.sim import partition_table as pt
 from app.sim.console import Console
+from app.sim.device_enrolment import enrol_board
 from app.sim.faults import Stage
 from app.sim.images import SIM_APP_VERSION, SIM_IDF_VERSION
 from app.sim.nvs_store import NvsStore
@@ -200,7 +201,10 @@ class _Session:
 
     def _status_loop(self, device_id: str) -> None:
         endpoint = f"{self.store.get('ql_endpoint')}:{self.store.get('ql_port')}"
+        enrolled = False
         while True:
+            if not enrolled:
+                enrolled = enrol_board(self.ctx, self.con, self.store)
             self.con.info("IEF", f"status: wifi=connected endpoint={endpoint} deviceID={device_id[:16]}...")
             self.ctx.sleep(self.settings.status_interval)
 

@@ -7,6 +7,7 @@ Firmware ends a run itself by raising `Restart` (a software reset into download 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,12 +34,23 @@ class Restart(Exception):
         self.reset_text = reset_text
 
 
+def default_routes() -> dict[str, str]:
+    """The simulated network's name table: this computer's names lead to loopback (where the instance's
+    enrolment service listens when it runs here)."""
+    names = {"localhost", socket.gethostname().lower().rstrip(".")}
+    return {name: "127.0.0.1" for name in names if name}
+
+
 @dataclass
 class AccessPoint:
-    """The simulated WiFi network boards join. The password is a secret: it is never logged."""
+    """The simulated WiFi network boards join. The password is a secret: it is never logged.
+
+    `routes` is its DNS: host name (lower case) -> IP address. An endpoint not in it does not resolve.
+    """
 
     ssid: str
     password: str = field(repr=False)
+    routes: dict[str, str] = field(default_factory=default_routes)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from app.sim.faults import Faults
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
-_RX_PIECE = 64
+_RX_PIECE_SECONDS = 0.002  # host bytes become readable in pieces of about this much wire time
+_MIN_RX_PIECE = 64
 _TX_SLICE_SECONDS = 0.002
 _IDLE_SLACK = 0.002
 _BAUD_TOLERANCE = 0.04
@@ -80,8 +81,9 @@ class Uart:
                 now = time.monotonic()
                 start = max(now, self._rx_free)
                 baud = self.host_baud
-                for pos in range(0, len(data), _RX_PIECE):
-                    piece = data[pos : pos + _RX_PIECE]
+                size = max(_MIN_RX_PIECE, int(baud / BITS_PER_BYTE * _RX_PIECE_SECONDS))
+                for pos in range(0, len(data), size):
+                    piece = data[pos : pos + size]
                     start += len(piece) * BITS_PER_BYTE / baud if self.pacing else 0.0
                     self._rx.append((start, piece))
                 self._rx_free = start
@@ -104,6 +106,10 @@ class Uart:
         return bytes(out)
 
     def _mismatched(self) -> bool:
+        """Bytes are garbled: the two ends disagree on the rate, or it is above what the bridge carries."""
+        limit = self.faults.max_baud
+        if limit is not None and self.host_baud > limit:
+            return True
         board = self.board_baud
         return board is not None and abs(self.host_baud - board) > board * _BAUD_TOLERANCE
 

@@ -22,6 +22,8 @@ class VirtualBoardEntry:
     chip: str  # ChipType value
     mac: str  # "aa:bb:cc:dd:ee:ff"
     pid: int  # process serving the board
+    usb_vid: int | None = None  # the USB bridge the board pretends to sit behind (its flashing rate)
+    usb_pid: int | None = None
 
 
 def register(registry: Path, entry: VirtualBoardEntry) -> Path:

@@ -125,7 +125,7 @@ class SqliteFile:
         """The lock, waited for at most `timeout_s` (-1: as long as it takes)."""
         if not self._lock.acquire(timeout=timeout_s):
             raise error_class(DatabaseBusyError, self.error)(
-                f"the {self.what} is busy with another write (waited {timeout_s:.0f} s); "
+                f"the {self.what} is busy with another write (waited {timeout_s:g} s); "
                 "try again when it has finished"
             )
         self._holder.depth = getattr(self._holder, "depth", 0) + 1

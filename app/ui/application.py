@@ -45,6 +45,7 @@ from app.workers.background import CallFailure, start_call
 from app.workers.log_relay import LogRelay
 
 if TYPE_CHECKING:
+    from app.enrolment.runner import BesideServer
     from app.ui.demo import DemoSession
 
 APP_TITLE = "QuarkLink Provisioning Station"
@@ -169,6 +170,7 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
 
     windows: list[MainWindow] = []
     demos: list[DemoSession] = []
+    enrolments: list[BesideServer] = []
     sessions: list[SignedIn] = []
     access = StationAccess(DataDir(data_dir), keyring, passphrase.prompt)
 
@@ -190,7 +192,9 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
         if demo:
             from app.ui.demo import attach_demo
 
-            demos.append(attach_demo(window, instance, data_dir))
+            demos.append(attach_demo(window, instance, data_dir))  # it serves enrolments itself
+        else:
+            serve_enrolments(window, instance, data_dir, enrolments)
 
     def failed(failure: CallFailure) -> None:
         advice = ""
@@ -208,9 +212,29 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
     start_call(lambda: open_for_window(access, demo), "Opening the instance", opened, failed)
     quit_on_signals(app)
     code = app.exec()
-    shut_down(app, windows, relay, demos)
+    shut_down(app, windows, relay, demos, enrolments)
     sign_out_unkept(access, sessions)
     return int(code)
+
+
+def serve_enrolments(
+    window: MainWindow, instance: Instance, data_dir: Path, into: list[BesideServer]
+) -> None:
+    """The built-in instance's enrolment service, so boards provisioned here can enrol (off the GUI
+    thread: it issues a certificate). Where it cannot run, the status bar says why; nothing else stops."""
+    from app.enrolment.runner import start_for_station
+
+    def started(beside: BesideServer) -> None:
+        into.append(beside)
+        logging.getLogger(__name__).info("%s", beside.banner)
+        window.statusBar().showMessage(beside.banner, 15_000)
+
+    start_call(
+        lambda: start_for_station(instance, data_dir),
+        "Starting the enrolment service",
+        started,
+        window.show_error,
+    )
 
 
 def quit_on_signals(app: QApplication) -> None:
@@ -238,7 +262,11 @@ def quit_on_signals(app: QApplication) -> None:
 
 
 def shut_down(
-    app: QApplication, windows: list[MainWindow], relay: LogRelay, demos: Sequence[DemoSession] = ()
+    app: QApplication,
+    windows: list[MainWindow],
+    relay: LogRelay,
+    demos: Sequence[DemoSession] = (),
+    enrolments: Sequence[BesideServer] = (),
 ) -> None:
     """Finish in a fixed order: workers, their pending results, the windows, demos, then the instances.
 
@@ -257,5 +285,7 @@ def shut_down(
     windows.clear()
     for session in demos:
         session.stop()
+    for enrolment in enrolments:
+        enrolment.stop()
     for instance in instances:
         instance.close()

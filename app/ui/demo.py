@@ -3,7 +3,8 @@
 On the local instance it creates, if missing, an RSA-3072 signing key `demo-key`, a task `demo-esp32c3`
 (ESP32-C3, dev bootloader, debug IEF) and a batch `demo-batch`; then it starts `ql-station sim --boards
 4 --chip esp32c3` in a child process (pacing on, so people see the progress at the station's flashing
-baud) and hands the Station page a request for that task, batch and the simulated network. The Station
+baud), starts the built-in instance's enrolment service so the boards enrol after joining WiFi, and hands
+the Station page a request for that task, batch and the simulated network. The Station
 page then reads "Provision 4 boards": one click. In production mode the boards start with none.
 
 The simulated network's password is read from the file the simulator writes, held only in memory and
@@ -23,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from app.domain.chips import ChipType
 from app.domain.errors import NotFoundError
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.enrolment.runner import BesideServer, start_for_station
 from app.instance.api import Instance
 from app.provisioning.run_request import RunRequest
 from app.workers.background import start_call
@@ -69,6 +71,8 @@ class DemoSession(QObject):
         super().__init__()
         self.instance = instance
         self.simulator = DemoSimulator(data_dir, boards=boards)
+        self.data_dir = data_dir
+        self.enrolment: BesideServer | None = None  # the built-in instance's enrolment service
         self.result: DemoReady | None = None
 
     def start(self) -> None:
@@ -77,6 +81,8 @@ class DemoSession(QObject):
 
     def _prepare(self) -> DemoReady:
         ensure_demo_data(self.instance)
+        self.enrolment = start_for_station(self.instance, self.data_dir)  # so the boards can enrol
+        log.info("demo: %s", self.enrolment.banner)
         urls = self.simulator.start()
         network = self.simulator.network
         assert network is not None
@@ -90,6 +96,8 @@ class DemoSession(QObject):
     def stop(self) -> None:
         """Stop the virtual boards. Call after the Station page stopped (its runs were cancelled)."""
         self.simulator.stop()
+        if self.enrolment is not None:
+            self.enrolment.stop()
 
 
 def attach_demo(window: object, instance: Instance, data_dir: Path) -> DemoSession:

@@ -354,3 +354,129 @@ def test_a_wifi_password_that_is_not_utf8_is_refused_without_echo(data_dir: Data
     assert process.returncode == 2
     assert b"the WiFi password on stdin is not valid UTF-8 text" in process.stderr
     assert b"Traceback" not in process.stderr and b"caf" not in process.stderr + process.stdout
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_provision_on_a_terminal_shows_live_progress_and_on_a_pipe_plain_lines(  # type: ignore[no-untyped-def]
+    data_dir: DataDir, fleet: SimFleet, cli
+) -> None:
+    import pty
+    import threading
+
+    batch = _batch(cli, "line-live")
+    ap = fleet.access_point
+    base = [sys.executable, "-m", "app", "--data-dir", str(data_dir.root), "provision", "--task", "dev"]
+    argv = [*base, "--batch", batch, "--ssid", ap.ssid, "--password-stdin", "--port", fleet.urls[0]]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    env.update(TERM="xterm-256color", COLUMNS="160")
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(_read_all(master)))
+    reader.start()
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.write((ap.password + "\n").encode())
+    process.stdin.close()
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=180) == 0, stderr.decode()
+    reader.join(timeout=10)
+    os.close(master)
+    shown = got[0].decode("utf-8", "replace")
+    assert "\x1b[" in shown  # drawn, not appended
+    assert "100%" in shown and "PASS" in shown  # the last frame: flash bar full, outcome
+    assert "1 of 1 board(s) passed" in shown
+    assert ap.password not in shown
+
+    piped = subprocess.run(
+        [*argv[:-1], fleet.urls[1]],
+        input=(ap.password + "\n").encode(),
+        capture_output=True,
+        timeout=180,
+        env=env,
+    )
+    assert piped.returncode == 0, piped.stderr.decode()
+    text = piped.stdout.decode()
+    assert "\x1b[" not in text and "flash (3/6)" not in text
+    assert f"{fleet.urls[1]}  flash   ok" in text and "1 of 1 board(s) passed" in text
+
+
+def test_each_board_flashes_at_its_bridges_rate_and_falls_back_once(  # type: ignore[no-untyped-def]
+    cli, data_dir: DataDir, tmp_path: Path
+) -> None:
+    """A CP210x board at 921600, a CH340 one at 2 Mbaud, and a CP210x clone that garbles above 460800:
+    it fails at 921600 and passes at 460800, saying so; `--baud` overrides the choice."""
+    from app.sim.faults import Faults
+
+    cp210x, ch340 = (0x10C4, 0xEA60), (0x1A86, 0x7523)
+    with SimFleet(
+        tmp_path / "bridges",
+        count=3,
+        pacing=False,
+        registry=data_dir.sim_registry,
+        usb_ids=[cp210x, ch340, cp210x],
+        faults=[Faults(max_baud=921600), Faults(max_baud=2000000), Faults(max_baud=460800)],
+    ) as fleet:
+        batch = _batch(cli, "line-rates")
+        ports = [arg for url in fleet.urls for arg in ("--port", url)]
+        result = _provision(cli, fleet, batch, *ports, "--json")
+        assert result.code == 0, result.out[-3000:] + result.err
+        events = [json.loads(line) for line in result.out.splitlines()]
+
+        def flash_message(url: str) -> str:
+            return next(
+                e["message"]
+                for e in events
+                if e["type"] == "step"
+                and e["port"] == url
+                and e["step"] == "flash"
+                and e["status"] == "passed"
+            )
+
+        def logs(url: str) -> list[str]:
+            return [e["text"] for e in events if e["type"] == "log" and e["port"] == url]
+
+        assert flash_message(fleet.urls[0]).endswith("at 921600 baud")
+        assert any(
+            line.startswith("flashing at 921600 baud: Silicon Labs CP210x: Silicon Labs CP2102/9 datasheet")
+            for line in logs(fleet.urls[0])
+        )
+        assert flash_message(fleet.urls[1]).endswith("at 2000000 baud")
+        clone = flash_message(fleet.urls[2])
+        assert "at 460800 baud (after 921600 baud failed:" in clone
+        assert any(
+            line.startswith("flashing at 921600 baud failed") and "trying once at 460800" in line
+            for line in logs(fleet.urls[2])
+        )
+
+        forced = _provision(cli, fleet, batch, "--port", fleet.urls[1], "--baud", "460800", "--json")
+        assert forced.code == 0, forced.err
+        again = [json.loads(line) for line in forced.out.splitlines()]
+        assert any(
+            e["type"] == "step" and e["step"] == "flash" and e["message"].endswith("at 460800 baud")
+            for e in again
+        )
+
+
+@pytest.mark.parametrize("rate", ["fast", "9600", "1000000", ""])
+def test_a_baud_that_esptool_does_not_use_is_refused(  # type: ignore[no-untyped-def]
+    cli, rate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["provision", "--task", "dev", "--batch", "b", "--ssid", "s", "--password-stdin", "--all"]
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv, "--baud", rate, stdin="x\n")
+    assert exited.value.code == 2
+    assert "argument --baud:" in capsys.readouterr().err

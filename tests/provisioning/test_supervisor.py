@@ -254,8 +254,8 @@ def test_release_task_provisions_a_blank_chip(
         (Stage.STUB, Step.FLASH),
         (Stage.FLASH_DATA, Step.FLASH),
         (Stage.MD5, Step.FLASH),
-        (Stage.BOOT, Step.IEF),
-        (Stage.IEF_REQUEST, Step.IEF),
+        (Stage.BOOT, Step.BOOT),  # the boot step reads the board's output from the reset
+        (Stage.IEF_REQUEST, Step.BOOT),  # ... until the IEF's first request, which never came
         (Stage.DEVICE_ID, Step.IEF),
     ],
 )
@@ -298,16 +298,19 @@ def test_ief_noise_lines_are_tolerated(
     assert summary.device_id == board_device_id(fleet.boards[0])
 
 
-def test_ief_garbled_uart_fails_with_a_clear_message(
+def test_garbled_uart_fails_with_a_clear_message(
     instance: LocalInstance, batch: str, records: RecordsDB, make_fleet: FleetFactory
 ) -> None:
+    """Every third byte damaged from the reset on: no IEF request is ever readable, so the boot step
+    (which waits for the firmware's first request) ends at its limit, quoting what the board printed."""
     fleet = make_fleet(1)
-    job = replace(_job(instance, batch, fleet), timeouts=Timeouts(ief=3)).for_port(fleet.urls[0])
+    job = replace(_job(instance, batch, fleet), timeouts=Timeouts(ief=3, boot=3)).for_port(fleet.urls[0])
     board = fleet.boards[0]
     with at_first_boot_after_flash(board, lambda: setattr(board.faults, "corrupt_tx_every", 3)):
         summary = run_jobs(instance, records, [job])[1][job.port]
-    assert summary.outcome is Outcome.FAIL and summary.step is Step.IEF
-    assert "ief failed:" in summary.message
+    assert summary.outcome is Outcome.FAIL and summary.step is Step.BOOT, summary.message
+    assert summary.message.startswith("boot failed: firmware did not start (the board said ")
+    assert "3 s" in summary.message
     assert not summary.device_id
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from app.domain.errors import ConflictError, NotFoundError, PermissionDeniedErro
 from app.domain.kinds import Role
 from app.domain.records import PageRequest
 from app.instance.wire import NotSignedInError
-from app.server.server_db import FILE_NAME
+from app.server.server_db import FILE_NAME, ServerDatabase
 from tests.server.conftest import PASSWORD, Serving
 
 
@@ -104,10 +106,28 @@ def test_bad_token_requests_are_sentences(serving: Serving) -> None:
 def test_an_expired_token_is_401(serving: Serving) -> None:
     admin = serving.admin()
     token = admin.create_api_token("short", days=1).token
-    assert serving.client(token).info().actor == "station"
     raw = sqlite3.connect(_server_file(serving))
     with raw:
         raw.execute("UPDATE api_tokens SET expires_ms = 0")
     raw.close()
     with pytest.raises(NotSignedInError):
         serving.client(token).info()
+
+
+def test_a_remembered_token_is_forgotten_when_it_expires_or_is_revoked(tmp_path: Path) -> None:
+    tokens = ServerDatabase(tmp_path / FILE_NAME, lifetime=timedelta(milliseconds=400))
+    try:
+        token = tokens.issue_token("alice")
+        assert tokens.cached_user_of(token) is None  # never checked yet: ask the file
+        assert tokens.user_of(token) == "alice"
+        assert tokens.cached_user_of(token) == "alice"
+        time.sleep(0.45)
+        assert tokens.cached_user_of(token) is None
+        assert tokens.user_of(token) is None
+        other = tokens.issue_token("bob")
+        assert tokens.user_of(other) == "bob"
+        tokens.revoke(other)
+        assert tokens.cached_user_of(other) is None
+        assert tokens.user_of(other) is None
+    finally:
+        tokens.close()

@@ -120,7 +120,8 @@ def test_a_server_killed_during_a_push_still_pushes_exactly_once(tmp_path: Path)
         batch, key, ids = f"line-{n}", f"push-{n}", _ids(count, f"round-{n}")
         server = start_serve(data_dir)
         outcome: list[object] = []
-        client = RemoteInstance.sign_in(server.url, ca_file, "alice", PASSWORD)
+        signed_in = RemoteInstance.sign_in(server.url, ca_file, "alice", PASSWORD)
+        client = RemoteInstance(signed_in._connection, max_ids_per_request=count)  # one request, one key
 
         pusher = threading.Thread(target=_push, args=(client, batch, ids, key, outcome))
         pusher.start()
@@ -137,7 +138,8 @@ def test_a_server_killed_during_a_push_still_pushes_exactly_once(tmp_path: Path)
 
         restarted = start_serve(data_dir)
         try:
-            with RemoteInstance.sign_in(restarted.url, ca_file, "alice", PASSWORD) as retry:
+            with RemoteInstance.sign_in(restarted.url, ca_file, "alice", PASSWORD) as signed:
+                retry = RemoteInstance(signed._connection, max_ids_per_request=count)
                 result = retry.add_devices(batch, ids, idempotency_key=key)
                 assert result == AddDevicesResult(added=count)  # the first answer, or the first run
                 assert retry.get_batch(batch).counts.total == count

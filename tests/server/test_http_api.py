@@ -177,7 +177,7 @@ def test_too_many_ids_in_one_request_is_413_and_the_client_sends_parts(serve: Se
     assert admin.get_batch("line").counts.total == 0
     chunked = type(admin)(admin._connection, max_ids_per_request=4)
     ids = _ids(10)
-    with pytest.raises(ValidationError, match="device #9: a DeviceID"):
+    with pytest.raises(ValidationError, match="device #10: a DeviceID"):
         chunked.add_devices("line", [*ids[:9], "nope"])
     assert admin.get_batch("line").counts.total == 0  # a bad ID still changes nothing
     result = chunked.add_devices("line", [*ids, ids[0]], idempotency_key="big")
@@ -217,7 +217,7 @@ def test_a_write_queued_behind_the_same_users_long_write_is_503_busy(
 ) -> None:
     monkeypatch.setenv("QL_STATION_BUSY_TIMEOUT_MS", "100")
     serving = serve()
-    admin = serving.admin()
+    admin = type(serving.admin())(serving.admin()._connection, max_ids_per_request=200_000)  # one request
     admin.create_batch("big")
     errors: list[Exception] = []
     done = threading.Event()
@@ -299,3 +299,33 @@ def test_failed_sign_ins_from_one_address_are_limited_whatever_the_names(serve: 
     assert serving.sign_in("alice").info().actor == "alice"
     signed_in = serving.admin().list_activity(PageRequest(search="session.sign-in")).items
     assert (signed_in[0].actor, signed_in[0].action) == ("alice", "session.sign-in")
+
+
+def test_unknown_paths_and_verbs_and_bad_base64_answer_in_the_error_shape(serving: Serving) -> None:
+    token = serving.served.issue_token(None)
+    auth = {"Authorization": f"Bearer {token}"}
+    nowhere = _get(serving, "/v1/nowhere", token)
+    assert nowhere.status_code == 404
+    assert nowhere.json()["error"] == {
+        "type": "NotFoundError",
+        "message": "there is no '/v1/nowhere' on this server; see /openapi.json",
+    }
+    traced = requests.request("TRACE", serving.url + "/v1/session", verify=str(serving.ca_file), timeout=10)
+    assert traced.status_code == 405
+    assert traced.json()["error"]["message"].startswith("TRACE is not allowed on '/v1/session'; it takes")
+    image = {"name": "x", "device_type": "esp32", "kind": "ief", "variant": "", "data": "\u0080"}
+    bad = requests.post(
+        serving.url + "/v1/images", json=image, headers=auth, verify=str(serving.ca_file), timeout=10
+    )
+    assert (bad.status_code, bad.json()["error"]["message"]) == (422, "data is not valid base64")
+
+
+def test_a_strangers_body_is_not_read(serving: Serving) -> None:
+    answer = requests.post(
+        serving.url + "/v1/batch/devices",
+        data=b"{not json",
+        headers={"Authorization": "Bearer qls_guess", "Content-Type": "application/json"},
+        verify=str(serving.ca_file),
+        timeout=10,
+    )
+    assert answer.status_code == 401  # not 422: the body of an unknown caller is never parsed

@@ -97,6 +97,10 @@ def test_generated_password_goes_to_an_owner_only_file(tmp_path: Path) -> None:
         (["--boards", "0"], "error: --boards must be between 1 and 64; got 0"),
         (["--ap-ssid", "x" * 33], "error: --ap-ssid must be 1 to 32 bytes"),
         (["--ap-password-file", "/nonexistent/pw"], "error: cannot read --ap-password-file /nonexistent/pw"),
+        (["--usb-id", "cp2102"], "argument --usb-id: 'cp2102' is not VID:PID in hex"),
+        (["--usb-id", "10c4:1ea60"], "a USB VID and PID are 4 hex digits each"),
+        (["--boot-failure", "gremlins"], "argument --boot-failure: invalid choice: 'gremlins'"),
+        (["--max-baud", "-5"], "error: --max-baud must be a positive rate; got -5"),
     ],
 )
 def test_bad_input_is_refused_with_a_reason(tmp_path: Path, args: list[str], message: str) -> None:
@@ -105,3 +109,26 @@ def test_bad_input_is_refused_with_a_reason(tmp_path: Path, args: list[str], mes
     assert proc.returncode == 2
     assert message in err
     assert out == ""
+
+
+def test_boards_are_listed_behind_their_usb_bridge_with_their_faults(tmp_path: Path) -> None:
+    from app.ports.discovery import list_virtual_boards
+
+    data_dir = DataDir(tmp_path / "station")
+    proc = _start(
+        data_dir.root, "--no-pacing", "--usb-id", "1a86:7523", "--max-baud", "921600",
+        "--boot-failure", "panic",
+    )  # fmt: skip
+    try:
+        assert len(_read_urls(proc, 1)) == 1
+        (port,) = list_virtual_boards(data_dir.sim_registry)
+        assert (port.vid, port.pid) == (0x1A86, 0x7523)
+        assert port.bridge is not None and port.bridge.product == "CH340"
+        assert "behind a WCH CH340" in port.description
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    proc.communicate()

@@ -24,7 +24,7 @@ def test_board_output_is_paced_at_its_baud_rate() -> None:
     start = time.perf_counter()
     uart.write(uart.generation, b"x" * 23040)  # 230400 bits: 0.5 s at 460800 baud
     elapsed = time.perf_counter() - start
-    assert 0.48 <= elapsed <= 0.9  # never faster than the wire; a busy machine may be slower
+    assert 0.48 <= elapsed <= 5.0  # never faster than the wire; a busy shared machine may be much slower
     assert b"".join(sent) == b"x" * 23040
     assert uart.tx_bytes == 23040
 
@@ -39,7 +39,7 @@ def test_host_input_arrives_at_the_hosts_baud_rate() -> None:
         got += uart.read(uart.generation, 4096, 1.0)
     elapsed = time.perf_counter() - start
     assert got == b"y" * 2880
-    assert 0.24 <= elapsed <= 0.6
+    assert 0.24 <= elapsed <= 5.0  # never faster than the wire
 
 
 def test_without_pacing_everything_is_immediate() -> None:
@@ -93,3 +93,16 @@ def test_nobody_listening_loses_output() -> None:
     uart = Uart(Faults(), pacing=False)
     uart.write(uart.generation, b"into the void")
     assert uart.tx_bytes == len(b"into the void")
+
+
+@pytest.mark.parametrize(("host_baud", "garbled"), [(460800, False), (921600, False), (2000000, True)])
+def test_a_bridge_garbles_above_its_limit_even_when_both_ends_agree(host_baud: int, garbled: bool) -> None:
+    uart = Uart(Faults(max_baud=921600), pacing=False)
+    sent = _collecting(uart)
+    uart.board_baud = uart.host_baud = host_baud
+    uart.write(uart.generation, b"\x01\x02 response")
+    uart.host_data(b"command")
+    expected_out = garble(b"\x01\x02 response") if garbled else b"\x01\x02 response"
+    expected_in = garble(b"command") if garbled else b"command"
+    assert b"".join(sent) == expected_out
+    assert uart.read(uart.generation, 100, 0.1) == expected_in

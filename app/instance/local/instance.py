@@ -10,8 +10,9 @@ thread listing batches is not held up by another one signing images.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -54,6 +55,7 @@ from app.instance.local import (
     users,
 )
 from app.instance.local.database import Database
+from app.instance.local.enrolment import DeviceEnrolment
 from app.instance.local.idempotency import Keyed, KeyedRequest
 from app.instance.local.key_protection import PassphrasePrompt
 from app.instance.local.key_unlock import LazyProtector
@@ -171,6 +173,10 @@ class LocalInstance:
                 conn, self._actor, "tls.issue-server", certificate.names[0], ", ".join(certificate.names)
             )
         return certificate
+
+    def device_enrolment(self, clock: Callable[[], datetime] | None = None) -> DeviceEnrolment:
+        """The instance side of the enrolment service, on this instance's database and keys."""
+        return DeviceEnrolment(self._db, self._protector, clock)
 
     def dashboard_summary(self) -> DashboardSummary:
         mode = self._protector.mode()

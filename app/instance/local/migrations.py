@@ -128,7 +128,26 @@ CREATE INDEX idempotency_by_age ON idempotency (created_ms);
 """
 """Version 2: answers of keyed pushes, kept in the transaction of the push (see `idempotency`)."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+
+_V3 = """
+CREATE TABLE device_certificates (
+    device_id BLOB PRIMARY KEY,
+    serial_hex TEXT NOT NULL,
+    not_before_ms INTEGER NOT NULL,
+    not_after_ms INTEGER NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    first_enrolled_ms INTEGER NOT NULL,
+    enrolled_ms INTEGER NOT NULL,
+    enrolments INTEGER NOT NULL DEFAULT 1,
+    firmware TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms);
+"""
+"""Version 3: each enrolled device's current certificate (public), written by the enrolment service
+(`app/instance/local/enrolment.py`); the device key never reaches the instance."""
+
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

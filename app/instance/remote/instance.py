@@ -41,7 +41,7 @@ from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
 from app.instance.remote.arguments import bind, encode, result_from
 from app.instance.remote.connection import Connection
-from app.instance.remote.routes import IDEMPOTENCY_HEADER, MAX_IDS_PER_REQUEST, SESSION_PATH, route_of
+from app.instance.remote.routes import IDEMPOTENCY_HEADER, IDS_PER_PART, SESSION_PATH, route_of
 from app.instance.wire import Json
 
 R = TypeVar("R")
@@ -52,7 +52,7 @@ class RemoteInstance:
 
     idempotent_pushes = True  # a `KeyedPushes`: the outbox resends with the key it made when queuing
 
-    def __init__(self, connection: Connection, *, max_ids_per_request: int = MAX_IDS_PER_REQUEST) -> None:
+    def __init__(self, connection: Connection, *, max_ids_per_request: int = IDS_PER_PART) -> None:
         self._connection = connection
         self._max_ids = max_ids_per_request
 
@@ -142,7 +142,7 @@ class RemoteInstance:
         if isinstance(device_ids, str | bytes) or len(device_ids) <= self._max_ids:
             return cast(AddDevicesResult, self._keyed("add_devices", key, batch, device_ids))
         texts = [blob.hex() for blob in device_id_blobs(device_ids)]
-        unique = list(dict.fromkeys(texts))
+        unique = _unique(texts)
         repeated = _repeats(texts)
         parts = [
             cast(
@@ -172,7 +172,7 @@ class RemoteInstance:
         key = idempotency_key or uuid.uuid4().hex
         if isinstance(device_ids, str | bytes) or len(device_ids) <= self._max_ids:
             return cast(int, self._keyed("move_devices", key, batch, device_ids))
-        texts = list(dict.fromkeys(blob.hex() for blob in device_id_blobs(device_ids)))
+        texts = _unique([blob.hex() for blob in device_id_blobs(device_ids)])
         return sum(
             cast(int, self._keyed("move_devices", f"{key}:{n}", batch, texts[start : start + self._max_ids]))
             for n, start in enumerate(range(0, len(texts), self._max_ids))
@@ -308,6 +308,14 @@ class RemoteInstance:
 
     def revoke_api_token(self, name: str) -> None:
         self._call("revoke_api_token", name)
+
+
+def _unique(texts: list[str]) -> list[str]:
+    """In order without repeats, a slice at a time so other threads get the interpreter between."""
+    seen: dict[str, None] = {}
+    for start in range(0, len(texts), IDS_PER_PART):
+        seen.update(dict.fromkeys(texts[start : start + IDS_PER_PART]))
+    return list(seen)
 
 
 def _repeats(texts: list[str]) -> list[str]:

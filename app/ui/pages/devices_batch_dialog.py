@@ -223,7 +223,7 @@ class CreateBatchDialog(FormDialog):
                 self.problems.addItem(f"… and {outcome.total_problems - len(outcome.problems)} more")
         else:
             self.file = outcome
-            self.file_label.setText(f"{outcome.name}: {count(len(outcome.ids))} DeviceIDs ready")
+            self.file_label.setText(f"{outcome.name}: {plural(len(outcome.ids), 'DeviceID')} ready")
         self.problems_title.setVisible(bool(outcome.problems))
         self.problems.setVisible(bool(outcome.problems))
         self.forget_button.setVisible(bool(outcome.problems))

@@ -104,8 +104,8 @@ class StationPage(Page):
         self._asked: RunRequest | None = None  # the request the page is arming (as the person chose it)
         self._closed = False
         self.keys_hint = ""
-        self._build()
         self.sound = ResultSound(context.settings, self)
+        self._build()
         self._keys()
 
         self.service = StationService(context.instance, context.data_dir, flush_ms=flush_ms, scan_ms=scan_ms)
@@ -146,11 +146,12 @@ class StationPage(Page):
         self.clear_button.setToolTip("Remove the tiles of boards that were unplugged after their run")
         self.clear_button.clicked.connect(self.clear_unplugged)
         self.clear_button.hide()
-        self.sound_button = QPushButton("Sound")
+        self.sound_button = QPushButton()
         self.sound_button.setCheckable(True)
         self.sound_button.setChecked(sound_on(self.context.settings))
         self.sound_button.setToolTip("Beep once when a board passes, twice when one fails")
-        self.sound_button.toggled.connect(lambda on: set_sound(self.context.settings, on))
+        self.sound_button.toggled.connect(self._sound_toggled)
+        self._sound_toggled(self.sound_button.isChecked())
         layout.addWidget(
             PageHeader(
                 "Station",
@@ -207,6 +208,11 @@ class StationPage(Page):
         stop = self.stop_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
         self.keys_hint = f"{start} starts the ticked ports, {stop} stops every running board"
         self._update_start_button()
+
+    def _sound_toggled(self, on: bool) -> None:
+        set_sound(self.context.settings, on)
+        self.sound.enabled = on
+        self.sound_button.setText(f"Sound: {'on' if on else 'off'}")
 
     def start_from_key(self) -> None:
         """The start key: the ticked ports not already running (a second press never restarts a board)."""

@@ -41,6 +41,8 @@ def sound_on(settings: StationSettings) -> bool:
 
 
 def set_sound(settings: StationSettings, on: bool) -> None:
+    if sound_on(settings) == on:
+        return
     settings.store.setValue(SOUND_KEY, "true" if on else "false")
     settings.store.sync()
 
@@ -51,12 +53,13 @@ class ResultSound(QObject):
     def __init__(self, settings: StationSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.enabled = sound_on(settings)  # read once: a settings read per result costs on a busy line
         self.played: list[Outcome] = []
         self._last = -SOUND_GAP_S
         self._last_outcome: Outcome | None = None
 
     def result(self, outcome: Outcome, now: float | None = None) -> None:
-        if not sound_on(self.settings) or outcome is Outcome.CANCELLED:
+        if not self.enabled or outcome is Outcome.CANCELLED:
             return
         moment = time.monotonic() if now is None else now
         recent = moment - self._last < SOUND_GAP_S

@@ -18,6 +18,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.BOOT: "Booting",
     Step.IEF: "Enrolling (IEF)",
     Step.PUSH: "Adding to the batch",
+    Step.ENROL: "Waiting for enrolment",
     Step.RECORD: "Writing the record",
     Step.DONE: "Done",
 }
@@ -31,7 +32,8 @@ BANDS: dict[Step, tuple[float, float]] = {
     Step.FLASH: (0.12, 0.66),
     Step.BOOT: (0.78, 0.05),
     Step.IEF: (0.83, 0.14),
-    Step.PUSH: (0.97, 0.03),
+    Step.PUSH: (0.97, 0.02),
+    Step.ENROL: (0.99, 0.01),
     Step.RECORD: (1.0, 0.0),
     Step.DONE: (1.0, 0.0),
 }

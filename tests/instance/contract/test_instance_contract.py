@@ -189,10 +189,10 @@ def test_adding_after_skips_keeps_every_offset_reachable(instance: Instance, dev
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ("abc", "device #2: a DeviceID is exactly 64 hexadecimal characters, this one has 3"),
-        ("g" * 64, "device #2: a DeviceID has only hexadecimal digits 0-9 a-f; 'g' at position 1"),
-        ("", "device #2: a DeviceID cannot be empty"),
-        (42, "device #2: a DeviceID must be text, not int"),
+        ("abc", "device #3: a DeviceID is exactly 64 hexadecimal characters, this one has 3"),
+        ("g" * 64, "device #3: a DeviceID has only hexadecimal digits 0-9 a-f; 'g' at position 1"),
+        ("", "device #3: a DeviceID cannot be empty"),
+        (42, "device #3: a DeviceID must be text, not int"),
     ],
 )
 def test_one_bad_id_rejects_the_whole_call(
@@ -290,7 +290,7 @@ def test_set_state_of_unknown_device_changes_nothing(instance: Instance, device_
     with pytest.raises(NotFoundError, match=f"device {unknown} is not in this instance"):
         instance.set_device_state([known, unknown], DeviceState.ENROLLED)
     assert instance.get_batch("b").counts.enrolled == 0
-    with pytest.raises(ValidationError, match="device #1: a DeviceID"):
+    with pytest.raises(ValidationError, match="device #2: a DeviceID"):
         instance.set_device_state([known, "zz"], DeviceState.ENROLLED)
     with pytest.raises(ValidationError, match="device state must be one of registered, enrolled"):
         instance.set_device_state([known], "enrolled")  # type: ignore[arg-type]

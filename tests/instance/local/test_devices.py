@@ -126,9 +126,9 @@ def test_validation_fast_and_slow_paths_agree(device_ids: IdMaker) -> None:
     ]
     assert devices.device_id_blobs([]) == []
     spaced = ids[2][:30] + " " + ids[2][31:]  # 64 characters, but one of them a space
-    with pytest.raises(Exception, match="device #1: a DeviceID has only hexadecimal digits 0-9 a-f; ' ' at"):
+    with pytest.raises(Exception, match="device #2: a DeviceID has only hexadecimal digits 0-9 a-f; ' ' at"):
         devices.device_id_blobs([ids[0], spaced])
     with pytest.raises(
-        Exception, match="device #0: a DeviceID is exactly 64 hexadecimal characters, this one has 66"
+        Exception, match="device #1: a DeviceID is exactly 64 hexadecimal characters, this one has 66"
     ):
         devices.device_id_blobs([ids[0] + "ab"])

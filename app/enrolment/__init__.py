@@ -1,0 +1,1 @@
+"""The device enrolment service of an instance (docs/enrolment-protocol.md). No Qt here."""

@@ -1,0 +1,298 @@
+"""The device side of enrolment on a virtual board: what the IEF does after it joined WiFi.
+
+Written from docs/enrolment-protocol.md, not from the service's code, so the board and the service are
+two independent peers of the same document. The board resolves the endpoint through the simulated
+network's table (`AccessPoint.routes`), opens TCP and then TLS to it, trusts only the root CA it received
+as `ql_rootCA` (and checks the server's name), proves its enrolment key, sends a CSR for its device key
+(made once and kept in flash like the enrolment key), stores the certificate it gets, and asks for its
+status. Each step and each failure is one ESP-IDF style line under the tag `QL`.
+
+Network waits are sliced (`_SLICE`) and the run context is checked between slices, so a reset or an
+unplug ends an enrolment in progress as it ends everything else a board does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from app.sim.console import Console
+from app.sim.nvs_store import NvsStore
+from app.sim.run_context import RunContext
+
+TAG = "QL"
+ENROL_KEY = "enrol_key"  # the IEF's enrolment key (ESK), DER PKCS#8 in hex
+DEVICE_KEY = "device_key"  # the device key (DSK), made here once
+DEVICE_CERT = "device_cert"  # the device certificate, DER in hex
+FIRMWARE = "sim-ief"
+_CONTEXT = b"QL-ENROL-1\x00"
+_MAX_LINE = 16384
+_SLICE = 0.25
+
+
+class EnrolFailure(Exception):
+    """Enrolment did not complete; the message is the board's error line."""
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    enrolment: ec.EllipticCurvePrivateKey
+    device: ec.EllipticCurvePrivateKey
+
+    @property
+    def epk_der(self) -> bytes:
+        return self.enrolment.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    @property
+    def device_id(self) -> str:
+        return hashlib.sha256(self.epk_der).hexdigest()
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    certificate_der: bytes
+    serial: str
+    not_after: str
+    first: bool
+    batch: str
+    update: bool
+    firmware: str | None
+
+
+def enrol_board(ctx: RunContext, con: Console, store: NvsStore, connect_timeout: float = 3.0) -> bool:
+    """One enrolment attempt with what the board holds; logs every step; True when enrolled."""
+    endpoint = store.get("ql_endpoint") or ""
+    port = int(store.get("ql_port") or "0")
+    try:
+        root_der = _root_der(store.get("ql_rootCA") or "")
+        keys = _keys(con, store)
+        address = resolve(endpoint, ctx.access_point.routes)
+        con.info(TAG, f"connecting to {endpoint}:{port} ({address})")
+        result = enrol(
+            (address, port),
+            endpoint,
+            root_der,
+            keys,
+            log=lambda text: con.info(TAG, text),
+            check=lambda: ctx.sleep(0),
+            connect_timeout=connect_timeout,
+        )
+    except EnrolFailure as failure:
+        con.error(TAG, str(failure))
+        return False
+    store.set(DEVICE_CERT, result.certificate_der.hex())
+    return True
+
+
+def resolve(name: str, routes: Mapping[str, str]) -> str:
+    """The simulated network's DNS: an IP literal is itself; a name must be in the routing table."""
+    try:
+        return str(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        pass
+    address = routes.get(name.lower().rstrip("."))
+    if address is None:
+        raise EnrolFailure(f"cannot resolve '{name}': host not found (DNS lookup failed)")
+    return address
+
+
+def enrol(
+    address: tuple[str, int],
+    server_name: str,
+    root_der: bytes,
+    keys: DeviceKeys,
+    *,
+    log: Callable[[str], None],
+    check: Callable[[], None] = lambda: None,
+    connect_timeout: float = 3.0,
+    line_timeout: float = 10.0,
+    firmware: str = FIRMWARE,
+) -> Enrolled:
+    """The whole conversation of docs/enrolment-protocol.md; raises EnrolFailure with the reason."""
+    context = ssl.create_default_context(cadata=root_der)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        raw = socket.create_connection(address, timeout=connect_timeout)
+    except ConnectionRefusedError:
+        raise EnrolFailure(f"connect to {address[0]}:{address[1]} failed: connection refused") from None
+    except OSError as exc:
+        raise EnrolFailure(f"connect to {address[0]}:{address[1]} failed: {exc.strerror or exc}") from None
+    with raw:
+        raw.settimeout(_SLICE)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            tls = context.wrap_socket(raw, server_hostname=server_name, do_handshake_on_connect=False)
+        except (ValueError, ssl.SSLError) as exc:
+            raise EnrolFailure(f"TLS set-up failed: {exc}") from None
+        with tls:
+            _handshake(tls, check, line_timeout)
+            log("TLS handshake ok, server verified against ql_rootCA")
+            return _Conversation(tls, check, line_timeout).run(keys, log, firmware)
+
+
+def _handshake(tls: ssl.SSLSocket, check: Callable[[], None], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        check()
+        try:
+            tls.do_handshake()
+            return
+        except (TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            if time.monotonic() > deadline:
+                raise EnrolFailure("TLS handshake failed: the server did not answer in time") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise EnrolFailure(
+                f"TLS handshake failed: server certificate not trusted by ql_rootCA ({exc.verify_message})"
+            ) from None
+        except (ssl.SSLError, OSError) as exc:
+            raise EnrolFailure(f"TLS handshake failed: {exc}") from None
+
+
+class _Conversation:
+    def __init__(self, tls: ssl.SSLSocket, check: Callable[[], None], timeout: float) -> None:
+        self.tls = tls
+        self.check = check
+        self.timeout = timeout
+        self.buffer = b""
+
+    def run(self, keys: DeviceKeys, log: Callable[[str], None], firmware: str) -> Enrolled:
+        device_id = keys.device_id
+        self._send({"type": "hello", "version": 1, "device_id": device_id, "epk": _b64(keys.epk_der)})
+        log(f"hello sent, DeviceID {device_id[:16]}...")
+        nonce = _unb64(self._receive("challenge"), "nonce")
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)]))
+            .sign(keys.device, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+        signed = _CONTEXT + nonce + bytes.fromhex(device_id) + hashlib.sha256(csr).digest()
+        signature = keys.enrolment.sign(signed, ec.ECDSA(hashes.SHA256()))
+        self._send({"type": "enrol", "csr": _b64(csr), "signature": _b64(signature)})
+        log("challenge signed with the enrolment key, device key CSR sent")
+        answer = self._receive("certificate")
+        certificate = _unb64(answer, "certificate")
+        serial = str(answer.get("serial", "?"))
+        not_after = str(answer.get("not_after", "?"))
+        again = "" if answer.get("first", True) is not False else " (enrolled before: certificate replaced)"
+        log(f"enrolled: certificate serial {serial} valid until {not_after[:10]}{again}")
+        self._send({"type": "status", "firmware": firmware})
+        status = self._receive("status")
+        update = bool(status.get("update"))
+        offered = status.get("firmware") if isinstance(status.get("firmware"), str) else None
+        batch = str(status.get("batch", "?"))
+        news = f"firmware update available: {offered}" if update else "no firmware update"
+        log(f"status: {status.get('state', '?')} in batch '{batch}', {news}")
+        first = bool(answer.get("first", True))
+        return Enrolled(certificate, serial, not_after, first, batch, update, offered)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        deadline = time.monotonic() + self.timeout
+        while data:
+            self.check()
+            try:
+                sent = self.tls.send(data)
+            except (TimeoutError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                if time.monotonic() > deadline:
+                    raise EnrolFailure("the server stopped reading") from None
+                continue
+            except (ssl.SSLError, OSError) as exc:
+                raise EnrolFailure(f"connection lost: {exc}") from None
+            data = data[sent:]
+
+    def _receive(self, wanted: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self.buffer:
+            self.check()
+            if len(self.buffer) > _MAX_LINE:
+                raise EnrolFailure("the server sent a line longer than the board reads")
+            try:
+                chunk = self.tls.recv(4096)
+            except (TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if time.monotonic() > deadline:
+                    raise EnrolFailure(f"no answer from the server in time (waiting for {wanted})") from None
+                continue
+            except (ssl.SSLError, OSError) as exc:
+                raise EnrolFailure(f"connection lost: {exc}") from None
+            if not chunk:
+                raise EnrolFailure(f"the server closed the connection (waiting for {wanted})")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise EnrolFailure("the server sent something that is not JSON") from None
+        if not isinstance(message, dict):
+            raise EnrolFailure("the server sent something that is not a message")
+        if message.get("type") == "error":
+            raise EnrolFailure(f"enrolment refused: {message.get('code')}: {message.get('message')}")
+        if message.get("type") != wanted:
+            raise EnrolFailure(f"the server sent {str(message.get('type'))[:32]!r} instead of {wanted!r}")
+        return message
+
+
+def _keys(con: Console, store: NvsStore) -> DeviceKeys:
+    stored = store.get(ENROL_KEY)
+    if stored is None:
+        raise EnrolFailure("no enrolment key in flash")
+    enrolment = _load_key(stored)
+    device_hex = store.get(DEVICE_KEY)
+    if device_hex is None:
+        con.info(TAG, "generating device key pair (DSK/DPK, EC P-256)")
+        device = ec.generate_private_key(ec.SECP256R1())
+        der = device.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        store.set(DEVICE_KEY, der.hex())
+    else:
+        device = _load_key(device_hex)
+    return DeviceKeys(enrolment, device)
+
+
+def _load_key(hex_der: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(bytes.fromhex(hex_der), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise EnrolFailure("a key in flash is not an EC key")
+    return key
+
+
+def _root_der(received: str) -> bytes:
+    """The root CA as the IEF received it (base64 of PEM or DER) in DER form."""
+    try:
+        raw = base64.b64decode(received, validate=True)
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(raw).public_bytes(serialization.Encoding.DER)
+        return x509.load_der_x509_certificate(raw).public_bytes(serialization.Encoding.DER)
+    except (binascii.Error, ValueError):
+        raise EnrolFailure("ql_rootCA in flash is not a certificate") from None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(message: dict[str, Any], name: str) -> bytes:
+    value = message.get(name)
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise EnrolFailure(f"the server's {name} is not base64") from None

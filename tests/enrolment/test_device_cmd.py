@@ -1,0 +1,73 @@
+"""`ql-station device show|revoke` on the built-in instance, after a real enrolment over TLS."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from app.cli import main as cli_main
+from app.enrolment.runner import EnrolListen, start_enrolment
+from app.instance.local.instance import LocalInstance
+from app.sim.device_enrolment import enrol
+from app.system.paths import DataDir
+from tests.enrolment.conftest import new_keys
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> DataDir:
+    return DataDir(tmp_path / "station").ensure()
+
+
+def _cli(data_dir: DataDir, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main.run(["--data-dir", str(data_dir.root), *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def enrolled(data_dir: DataDir) -> Iterator[tuple[str, str]]:
+    """A device enrolled on the data folder's instance: (DeviceID, certificate serial)."""
+    keys = new_keys()
+    with LocalInstance.open(data_dir.local_instance_db) as instance:
+        instance.create_batch("line")
+        instance.add_devices("line", [keys.device_id])
+        root = next(c.pem for c in instance.certificates() if c.role == "root")
+        der = x509.load_pem_x509_certificate(root.encode()).public_bytes(serialization.Encoding.DER)
+        with start_enrolment(instance, EnrolListen("127.0.0.1", 0), data_dir.root) as service:
+            result = enrol(("127.0.0.1", service.port), "localhost", der, keys, log=lambda _t: None)
+            yield keys.device_id, result.serial
+
+
+def test_show_prints_state_and_certificate(data_dir: DataDir, enrolled: tuple[str, str]) -> None:
+    device_id, serial = enrolled
+    code, out, err = _cli(data_dir, "device", "show", device_id)
+    assert code == 0, err
+    assert "State               enrolled" in out and f"Certificate serial  {serial}" in out
+    code, out, _ = _cli(data_dir, "device", "show", device_id.upper(), "--json")
+    shown = json.loads(out)
+    assert shown["device"]["state"] == "enrolled" and shown["device"]["batch"] == "line"
+    assert shown["certificate"]["serial"] == serial and shown["certificate"]["enrolments"] == 1
+    assert "PRIVATE" not in out
+
+
+def test_revoke_then_the_device_cannot_enrol(data_dir: DataDir, enrolled: tuple[str, str]) -> None:
+    device_id, _ = enrolled
+    code, out, _ = _cli(data_dir, "device", "revoke", device_id)
+    assert code == 0 and f"device {device_id} revoked; it can no longer enrol" in out
+    assert "was already revoked" in _cli(data_dir, "device", "revoke", device_id)[1]
+    assert (
+        json.loads(_cli(data_dir, "device", "show", device_id, "--json")[1])["device"]["state"] == "revoked"
+    )
+
+
+def test_unknown_and_malformed_ids(data_dir: DataDir) -> None:
+    code, _, err = _cli(data_dir, "device", "show", "ab" * 32)
+    assert code != 0 and f"device {'ab' * 32} is in no batch of this instance" in err
+    code, _, err = _cli(data_dir, "device", "revoke", "not-an-id")
+    assert code != 0 and "DeviceID" in err
