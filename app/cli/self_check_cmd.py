@@ -13,8 +13,8 @@ import textwrap
 from typing import TextIO
 
 from app.cli.context import CliContext
-from app.flashing.toolchain_check import check_chip_support
-from app.system.self_check import SelfCheckReport, Status, run_self_check
+from app.provisioning.station_checks import station_self_check
+from app.system.self_check import SelfCheckReport, Status
 
 EXIT_MISSING = 1
 _WIDTH = 100
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def self_check_command(ctx: CliContext, args: argparse.Namespace) -> int:
-    report = run_self_check(ctx.data_dir.root, extra=[check_chip_support])
+    report = station_self_check(ctx.data_dir.root)
     if args.json:
         ctx.print_json(report.to_json())
     else:

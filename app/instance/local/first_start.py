@@ -20,7 +20,6 @@ from app.instance.local.database import Database, now_ms
 from app.instance.local.image_catalog import CheckedImage
 from app.instance.local.key_protection import KeyProtector, PassphrasePrompt, create_protector
 from app.instance.local.pki import default_tls_hostnames, generate_pki
-from app.sim.images import build_sim_bootloader, build_sim_ief, build_sim_partition_table
 from app.system.keyring_store import KeyringStore
 
 INSTANCE_NAME_PREFIX = "QuarkLink local instance"
@@ -64,6 +63,10 @@ def initialise(
 
 def simulation_images() -> list[CheckedImage]:
     """Every chip's simulation bootloaders, partition table and IEFs, checked like any import."""
+    # Imported on first start only: it loads esptool, which every later start of the window (and every
+    # CLI command opening the instance) would otherwise pay for.
+    from app.sim.images import build_sim_bootloader, build_sim_ief, build_sim_partition_table
+
     images = []
     for chip in ChipType:
         for boot in BootloaderKind:

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.flashing.toolchain_check import check_chip_support
-from app.system.self_check import SelfCheckReport, Status, run_self_check
+from app.provisioning.station_checks import station_self_check
+from app.system.self_check import SelfCheckReport, Status
 from app.ui.style import DEGRADED, DOWN, OK
 from app.workers.background import CallFailure, start_call
 
@@ -22,7 +22,7 @@ STATUS_COLOURS = {Status.OK: OK, Status.WARN: DEGRADED, Status.FAIL: DOWN}
 
 def run_checks(data_dir: Path) -> SelfCheckReport:
     """What the button runs, off the GUI thread: the same checks as the CLI's."""
-    return run_self_check(data_dir, extra=[check_chip_support])
+    return station_self_check(data_dir)
 
 
 class SelfCheckPanel(QWidget):
