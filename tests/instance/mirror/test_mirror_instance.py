@@ -76,38 +76,31 @@ def _seed(mirror: MirrorInstance) -> None:
     mirror.task_images("line-task")  # a task this station used: its signed images are kept
 
 
+def _reads(mirror: MirrorInstance) -> dict[str, object]:
+    """Every read a page makes, the same online and offline."""
+    return {
+        "batches": mirror.list_batches(),
+        "batch": mirror.get_batch("line-batch"),
+        "tasks": mirror.list_tasks(),
+        "task": mirror.get_task("line-task"),
+        "images": mirror.task_images("line-task"),
+        "users": mirror.list_users(),
+        "params": mirror.instance_params(),
+        "certificates": mirror.certificates(),
+        "devices": mirror.list_devices("line-batch", PageRequest(offset=100, limit=50)),
+        "keys": mirror.list_signing_keys(),
+        "summary": mirror.dashboard_summary(),
+    }
+
+
 def test_offline_reads_are_served_from_the_mirror_and_say_so(mirror: MirrorInstance, proxy: TcpProxy) -> None:
     _seed(mirror)
     mirror.refresh()
-    online = {
-        "batches": mirror.list_batches(),
-        "batch": mirror.get_batch("line-batch"),
-        "tasks": mirror.list_tasks(),
-        "task": mirror.get_task("line-task"),
-        "images": mirror.task_images("line-task"),
-        "users": mirror.list_users(),
-        "params": mirror.instance_params(),
-        "certificates": mirror.certificates(),
-        "devices": mirror.list_devices("line-batch", PageRequest(offset=100, limit=50)),
-        "keys": mirror.list_signing_keys(),
-        "summary": mirror.dashboard_summary(),
-    }
+    online = _reads(mirror)
     assert mirror.status().online
 
     proxy.set_mode("refuse")
-    offline = {
-        "batches": mirror.list_batches(),
-        "batch": mirror.get_batch("line-batch"),
-        "tasks": mirror.list_tasks(),
-        "task": mirror.get_task("line-task"),
-        "images": mirror.task_images("line-task"),
-        "users": mirror.list_users(),
-        "params": mirror.instance_params(),
-        "certificates": mirror.certificates(),
-        "devices": mirror.list_devices("line-batch", PageRequest(offset=100, limit=50)),
-        "keys": mirror.list_signing_keys(),
-        "summary": mirror.dashboard_summary(),
-    }
+    offline = _reads(mirror)
     assert offline == online
     status = mirror.status()
     assert not status.online
