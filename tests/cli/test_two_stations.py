@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from app.instance.local.instance import LocalInstance
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
+from tests.support.serve_process import ServeProcess, start_serve
 
 OPERATORS = {"alice": "alice on line one", "bob": "bob on line two"}  # user -> password
 BOARDS = 2
@@ -35,10 +35,16 @@ BOARDS = 2
 
 @dataclass
 class Server:
-    process: subprocess.Popen[str]
-    url: str
-    fingerprint: str
+    running: ServeProcess
     data_dir: DataDir
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def fingerprint(self) -> str:
+        return self.running.fingerprint
 
 
 @pytest.fixture
@@ -51,29 +57,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         instance.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
         for user in OPERATORS:
             instance.create_batch(f"batch-{user}")
-    argv = ["--data-dir", str(data_dir.root), "serve", "--listen", "127.0.0.1:0"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    banner = ""
-    while "Stop with Ctrl-C." not in banner:
-        line = process.stdout.readline()
-        if not line:
-            pytest.fail(f"serve ended early: {banner}{process.stderr.read()}")
-        banner += line
-    url = re.search(r"at (https://\S+)", banner)
-    fingerprint = re.search(r"Root CA SHA-256 fingerprint: ([0-9A-F:]{95})", banner)
-    assert url and fingerprint, banner
-    yield Server(process, url.group(1), fingerprint.group(1), data_dir)
-    process.terminate()
-    process.wait(30)
-    process.stdout.close()
-    process.stderr.close()
+    running = start_serve(data_dir.root)
+    yield Server(running, data_dir)
+    running.stop()
 
 
 def _cli(station: DataDir, *argv: str, stdin: str = "") -> tuple[int, str]:

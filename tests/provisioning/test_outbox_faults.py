@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import flush_outbox
 from app.provisioning.records import RecordsDB
 from app.system.paths import DataDir
+from tests.support.serve_process import ServeProcess, start_serve
 from tests.support.tcp_proxy import TcpProxy
 
 USER, PASSWORD = "line-station", "outbox test password"
@@ -38,48 +38,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Server:
+    """One served instance that the tests kill and start again on the same address."""
+
     data_dir: Path
     ca_file: Path
-    process: subprocess.Popen[str] | None = None
-    url: str = ""
+    running: ServeProcess | None = None
 
-    def start(self, port: int = 0) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "--data-dir",
-                str(self.data_dir),
-                "serve",
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        banner = ""
-        assert self.process.stdout is not None
-        while "Stop with Ctrl-C." not in banner:
-            line = self.process.stdout.readline()
-            if not line:
-                assert self.process.stderr is not None
-                pytest.fail(f"serve ended early: {banner}{self.process.stderr.read()}")
-            banner += line
-        found = re.search(r"at (https://\S+)", banner)
-        assert found, banner
-        self.url = found.group(1)
+    def start(self, listen: str = "127.0.0.1:0") -> None:
+        self.running = start_serve(self.data_dir, listen=listen)
 
     @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
+    def url(self) -> str:
+        assert self.running is not None
+        return self.running.url
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        if self.running is not None:
+            self.running.kill()
 
     def count(self) -> int:
         with RemoteInstance.sign_in(self.url, self.ca_file, USER, PASSWORD) as client:
@@ -185,13 +160,14 @@ def test_a_server_killed_mid_delivery_gets_everything_once_after_restart(
     queue(records, 1000)
     running = sender(server, records, group_size=20)
     wait_for_count(server, 100)
-    port = server.port
+    assert server.running is not None
+    address = server.running.address
     server.kill()
     code, printed = finish(running)
     assert code == 3, printed  # the instance went away: the rest stays queued
     assert records.journal.count(JournalState.QUEUED) > 0
 
-    server.start(port)
+    server.start(address)
     again = sender(server, records, group_size=20)
     code, printed = finish(again)
     assert code == 0, printed
@@ -202,7 +178,8 @@ def test_a_server_killed_mid_delivery_gets_everything_once_after_restart(
 @pytest.mark.parametrize("mode", ["drop_answers", "stall", "refuse"])
 def test_a_failing_link_during_delivery_loses_nothing(server: Server, records: RecordsDB, mode: str) -> None:
     queue(records, 300)
-    proxy = TcpProxy(server.port)
+    assert server.running is not None
+    proxy = TcpProxy(server.running.port)
     token_client = RemoteInstance.sign_in(server.url, server.ca_file, USER, PASSWORD)
     remote = RemoteInstance(
         Connection(proxy.url, server.ca_file, token=token_client.token, connect_timeout_s=2, read_timeout_s=2)

@@ -20,7 +20,7 @@ from app.instance.remote.instance import RemoteInstance
 from app.instance.remote.routes import IDEMPOTENCY_HEADER
 from app.system.paths import DataDir
 from tests.server.conftest import Serving
-from tests.server.serve_process import start_serve, write_root_ca
+from tests.support.serve_process import start_serve, write_root_ca
 
 PASSWORD = "exactly once password"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from app.instance.local.instance import LocalInstance
 from app.instance.remote.connection import Connection, UntrustedInstanceError
 from app.instance.remote.instance import RemoteInstance
 from app.system.paths import DataDir
+from tests.support.serve_process import start_serve
 
 PASSWORD = "serve test password"
 
@@ -44,39 +44,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     data_dir = tmp_path / "server-data"
     with LocalInstance.open(DataDir(data_dir).local_instance_db) as instance:
         instance.create_user("alice", PASSWORD, Role.ADMINISTRATOR)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "--data-dir",
-            str(data_dir),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--hostname",
-            "localhost",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    banner = ""
-    assert process.stdout is not None
-    while "Stop with Ctrl-C." not in banner:
-        line = process.stdout.readline()
-        if not line:
-            assert process.stderr is not None
-            pytest.fail(f"serve ended early: {banner}{process.stderr.read()}")
-        banner += line
-    url = re.search(r"at (https://\S+)", banner)
-    fingerprint = re.search(r"Root CA SHA-256 fingerprint: ([0-9A-F:]{95})", banner)
-    assert url and fingerprint, banner
-    yield Served(process, url.group(1), fingerprint.group(1), banner, data_dir)
-    if process.poll() is None:
-        process.kill()
-        process.wait(10)
+    running = start_serve(data_dir, "--hostname", "localhost")
+    yield Served(running.process, running.url, running.fingerprint, running.banner, data_dir)
+    if running.process.poll() is None:  # a test that stopped it has read its output already
+        running.kill()
 
 
 def test_serve_prints_its_url_and_the_root_fingerprint_and_verifies_against_it(

@@ -1,4 +1,5 @@
-"""`ql-station serve` as a real child process on loopback, for tests that need to kill or restart it."""
+"""`ql-station serve` as a real child process on loopback: started, read until it says where it listens,
+then stopped, killed or started again on the same address by the tests that need a real server."""
 
 from __future__ import annotations
 
@@ -19,16 +20,32 @@ class ServeProcess:
     fingerprint: str
     banner: str
 
+    @property
+    def address(self) -> str:
+        """HOST:PORT it listens on, for starting it again at the same place."""
+        return self.url.removeprefix("https://")
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when the power goes or the OOM killer strikes."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.communicate(timeout=15)
 
+    def stop(self) -> None:
+        """SIGTERM, as Ctrl-C or a service manager stops it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.communicate(timeout=30)
 
-def start_serve(data_dir: Path) -> ServeProcess:
+
+def start_serve(data_dir: Path, *extra: str, listen: str = "127.0.0.1:0") -> ServeProcess:
+    """`ql-station --data-dir DATA serve --listen LISTEN EXTRA...`, once it has printed its banner."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "--data-dir", str(data_dir), "serve", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "app", "--data-dir", str(data_dir), "serve", "--listen", listen, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
