@@ -16,7 +16,7 @@ from app.domain.errors import InstanceUnavailableError, StationError
 from app.instance.api import Instance
 from app.instance.mirror.instance import MirrorInstance
 from app.provisioning.device_journal import JournalState
-from app.provisioning.device_push import flush_outbox
+from app.provisioning.device_push import deliver_owed
 from app.provisioning.records import RecordsDB
 from app.system.paths import DataDir
 
@@ -35,13 +35,12 @@ def catch_up(instance: Instance, data_dir: DataDir, err: TextIO) -> None:
             journal = records.journal
             if journal.count(JournalState.JOURNALED, JournalState.QUEUED) == 0:
                 return
-            recovered = journal.recover()
-            report = flush_outbox(instance, journal)
+            recovered, report = deliver_owed(instance, journal)
     except StationError as exc:  # the records file is busy or unreadable: the command itself goes on
         log.warning("could not deliver the outbox: %s", exc)
         return
     if recovered:
-        err.write(f"journal: {len(recovered)} DeviceID(s) left unpushed by a stopped station were queued\n")
+        err.write(f"journal: {recovered} DeviceID(s) left unpushed by a stopped station were queued\n")
     if report.pushed or report.refused:
         err.write(
             f"outbox: {report.pushed} DeviceID(s) sent, {report.refused} refused, "

@@ -18,7 +18,7 @@ import argparse
 from app.cli.context import CliContext
 from app.cli.table import print_table
 from app.provisioning.device_journal import AttentionAction, JournalEntry, JournalState
-from app.provisioning.device_push import flush_outbox, log_discard
+from app.provisioning.device_push import deliver_owed, log_discard
 from app.provisioning.records import RecordsDB
 
 LISTED = 1000  # entries listed per kind; counts cover all
@@ -88,13 +88,12 @@ def list_command(ctx: CliContext, args: argparse.Namespace) -> int:
 def send_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
-        recovered = records.journal.recover()
-        report = flush_outbox(ctx.open_instance(deliver=False), records.journal)
+        recovered, report = deliver_owed(ctx.open_instance(deliver=False), records.journal)
         attention = records.journal.count_needing_attention()
     if args.json:
         ctx.print_json(
             {
-                "recovered": len(recovered),
+                "recovered": recovered,
                 "sent": report.pushed,
                 "refused": report.refused,
                 "still_queued": report.still_queued,
@@ -104,7 +103,7 @@ def send_command(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     else:
         if recovered:
-            ctx.out.write(f"{len(recovered)} DeviceID(s) left unpushed by a stopped station were queued\n")
+            ctx.out.write(f"{recovered} DeviceID(s) left unpushed by a stopped station were queued\n")
         ctx.out.write(
             f"outbox: {report.pushed} sent, {report.refused} refused, {report.still_queued} still queued\n"
         )

@@ -18,7 +18,7 @@ from app.domain.errors import ValidationError
 from app.domain.paging import check_count
 from app.domain.records import MAX_PAGE_SIZE, PageRequest
 from app.provisioning.device_journal import JournalState
-from app.provisioning.device_push import flush_outbox
+from app.provisioning.device_push import deliver_owed
 from app.provisioning.record_export import ExportFormat, as_json, format_for
 from app.provisioning.record_query import RecordFilter, parse_moment, parse_outcome
 from app.provisioning.records import RecordsDB
@@ -85,10 +85,9 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.data_dir.ensure()
     with RecordsDB(ctx.data_dir.records_db) as records:
         if args.flush:
-            recovered = records.journal.recover()
+            recovered, report = deliver_owed(ctx.open_instance(deliver=False), records.journal)
             if recovered:
-                ctx.err.write(f"journal: {len(recovered)} DeviceID(s) left unpushed by a stopped station\n")
-            report = flush_outbox(ctx.open_instance(deliver=False), records.journal)
+                ctx.err.write(f"journal: {recovered} DeviceID(s) left unpushed by a stopped station\n")
             sent, refused, left = report.pushed, report.refused, report.still_queued
             ctx.err.write(f"outbox: {sent} sent, {refused} refused, {left} still queued\n")
         if args.action == EXPORT or args.csv is not None:

@@ -127,6 +127,14 @@ def flush_outbox(instance: Instance, journal: DeviceJournal, *, group_size: int 
     return FlushReport(pushed, refused, still, tuple(messages), unreachable)
 
 
+def deliver_owed(instance: Instance, journal: DeviceJournal) -> tuple[int, FlushReport]:
+    """Queue what a stopped station left unanswered, then send the whole outbox; how many were left
+    behind, and the flush. What a command that delivers (`outbox send`, `records --flush`, the CLI's
+    catch-up) does; call it before this process journals anything (see `DeviceJournal.recover`)."""
+    recovered = journal.recover()
+    return len(recovered), flush_outbox(instance, journal)
+
+
 def _groups(entries: list[JournalEntry], size: int) -> Iterator[list[JournalEntry]]:
     group: list[JournalEntry] = []
     seen: set[str] = set()
