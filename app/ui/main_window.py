@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from app.domain.records import InstanceInfo
 from app.instance.local.users import STATION_ACTOR
 from app.provisioning.run_request import RunRequest
-from app.system.paths import DataDir
 from app.ui.failure_text import failure_text, needs_passphrase
 from app.ui.icons import load_icon
 from app.ui.pages.base import Page
@@ -111,7 +110,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.ports_label)
         self.nav.setCurrentRow(0)
-        self.connection_watch = ConnectionWatch(self.instance, DataDir(context.data_dir).records_db, self)
+        self.connection_watch = ConnectionWatch(self.instance, context.data_dir, self)
         self.connection_watch.changed.connect(self.show_connection)
         self.connection_watch.check()
         app = QApplication.instance()

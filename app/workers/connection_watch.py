@@ -10,7 +10,6 @@ instance is always "online": it is a file on this computer.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +20,8 @@ from app.domain.errors import InstanceUnavailableError, StationError
 from app.instance.api import Instance
 from app.instance.mirror.instance import MirrorInstance
 from app.provisioning.device_journal import JournalState
-from app.provisioning.records import RecordsDB
 from app.workers.background import CallFailure, start_call
+from app.workers.records_file import RecordsFile
 
 log = logging.getLogger(__name__)
 INTERVAL_MS = 60_000
@@ -42,13 +41,11 @@ class ConnectionState:
 class ConnectionWatch(QObject):
     changed = Signal(object)  # ConnectionState
 
-    def __init__(self, instance: Instance, records_path: Path, parent: QObject | None = None) -> None:
+    def __init__(self, instance: Instance, data_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.instance = instance
-        self.records_path = records_path
         self.state = ConnectionState(online=True)
-        self._records: RecordsDB | None = None
-        self._lock = threading.Lock()
+        self._records = RecordsFile(data_dir)
         self._busy = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.check)
@@ -63,10 +60,7 @@ class ConnectionWatch(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-        with self._lock:
-            if self._records is not None:
-                self._records.close()
-                self._records = None
+        self._records.close()
 
     # --- on a worker thread ----------------------------------------------------------------------
     def _look(self) -> ConnectionState:
@@ -85,12 +79,9 @@ class ConnectionWatch(QObject):
             )
         queued = attention = 0
         try:
-            with self._lock:
-                if self._records is None:
-                    self._records = RecordsDB(self.records_path)
-                journal = self._records.journal
-                queued = journal.count(JournalState.JOURNALED, JournalState.QUEUED)
-                attention = journal.count_needing_attention()
+            journal = self._records.db().journal
+            queued = journal.count(JournalState.JOURNALED, JournalState.QUEUED)
+            attention = journal.count_needing_attention()
         except StationError as exc:
             log.warning("cannot count the outbox: %s", exc)
         return ConnectionState(online, data_from, since, reason, queued, attention)

@@ -8,7 +8,6 @@ with a reason. The journal lives in the records file; this page opens it on a wo
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -24,14 +23,13 @@ from PySide6.QtWidgets import (
 from app.domain.paging import iterate_pages
 from app.provisioning.device_journal import AttentionAction, JournalEntry, JournalState
 from app.provisioning.device_push import FlushReport, flush_outbox, log_discard
-from app.provisioning.records import RecordsDB
-from app.system.paths import DataDir
 from app.ui.models.formatting import count, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
+from app.workers.records_file import RecordsFile
 
 WIDTHS = (60, 500, 140, 150, 50)  # a DeviceID's 64 hex digits fit whole
 LISTED = 2000  # rows a table shows; the counts above them cover every entry
@@ -62,8 +60,7 @@ class OutboxPage(Page):
 
     def __init__(self, context: PageContext) -> None:
         super().__init__(context)
-        self._records: RecordsDB | None = None
-        self._records_lock = threading.Lock()
+        self.records = RecordsFile(context.data_dir)
         self.batch_dialog: QInputDialog | None = None
         self.discard_dialog: QInputDialog | None = None
         layout = QVBoxLayout(self)
@@ -121,14 +118,8 @@ class OutboxPage(Page):
         self.attention_view.selectionModel().selectionChanged.connect(self._selection_changed)
 
     # --- the records file, on worker threads only -----------------------------------------------------
-    def _journal(self) -> RecordsDB:
-        with self._records_lock:
-            if self._records is None:
-                self._records = RecordsDB(DataDir(self.context.data_dir).ensure().records_db)
-            return self._records
-
     def _load(self) -> OutboxView:
-        journal = self._journal().journal
+        journal = self.records.db().journal
         return OutboxView(
             queued=tuple(journal.owed(limit=LISTED)),
             queued_total=journal.count(JournalState.JOURNALED, JournalState.QUEUED),
@@ -137,10 +128,7 @@ class OutboxPage(Page):
         )
 
     def shutdown(self) -> None:
-        with self._records_lock:
-            if self._records is not None:
-                self._records.close()
-                self._records = None
+        self.records.close()
 
     # --- showing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -181,7 +169,7 @@ class OutboxPage(Page):
     def send_now(self) -> None:
         self.send_button.setEnabled(False)
         self.call(
-            lambda: flush_outbox(self.instance, self._journal().journal),
+            lambda: flush_outbox(self.instance, self.records.db().journal),
             "Sending the outbox",
             self._sent,
             lambda _failure: self.send_button.setEnabled(True),
@@ -245,7 +233,7 @@ class OutboxPage(Page):
         operator = self.context.info.actor
 
         def decide() -> JournalEntry | None:
-            journal = self._journal().journal
+            journal = self.records.db().journal
             if action is AttentionAction.DISCARD:
                 log_discard(self.instance, journal, entry.id, reason)
             return journal.act(entry.id, action, batch=batch, reason=reason, operator=operator)
