@@ -278,6 +278,7 @@ class MirrorInstance:
         ):
             self.store.put_singleton(kind, self._ask(fetch, force=True))
             items += 1
+        listed: dict[str, list[Any]] = {}
         for collection, listing in (
             (BATCHES, remote.list_batches),
             (TASKS, remote.list_tasks),
@@ -285,18 +286,23 @@ class MirrorInstance:
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
-            everything = self._ask(partial(_everything, listing))
+            listed[collection.kind] = everything = self._ask(partial(_everything, listing))
             items += self.store.replace_collection(
                 collection.kind, everything, collection.key, collection.searched
             )
         newest = self._ask(lambda: remote.list_activity(PageRequest(limit=ACTIVITY_KEPT)))
         items += self.store.replace_collection(ACTIVITY.kind, newest.items, ACTIVITY.key, ACTIVITY.searched)
-        for task in self.store.mirrored_tasks():
-            try:
-                self.store.put_task_images(task, self._ask(partial(remote.task_images, task)))
+        tasks = {task.name: task for task in listed[TASKS.kind]}
+        for name in self.store.mirrored_tasks():
+            # Signing is work on the instance and an entry in its log: sign again only for a changed task.
+            task = tasks.get(name)
+            if task is None:
+                log.info("task %r is gone from the instance; its mirrored images stay until replaced", name)
+            elif not self.store.task_images_match(name, task):
+                self.store.put_task_images(
+                    name, self._ask(partial(remote.task_images, name)), signed_for=task
+                )
                 items += 1
-            except NotFoundError:
-                log.info("task %r is gone from the instance; its mirrored images stay until replaced", task)
         added = sum(self.refresh_devices(batch) for batch in self.store.tracked_batches())
         return RefreshReport(items=items, devices_added=added, seconds=time.perf_counter() - started)
 

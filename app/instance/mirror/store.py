@@ -72,7 +72,10 @@ CREATE TABLE task_images (
     refreshed_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-MIGRATIONS = (_V1,)
+_V2 = """
+ALTER TABLE task_images ADD COLUMN task_body TEXT NOT NULL DEFAULT '';
+"""
+MIGRATIONS = (_V1, _V2)  # 2: the task record the images were signed for, to know when to sign again
 SOURCE_KEY = "source"
 
 
@@ -277,12 +280,21 @@ class MirrorStore:
         )
 
     # --- signed task images ------------------------------------------------------------------------
-    def put_task_images(self, task: str, images: Any) -> None:
+    def put_task_images(self, task: str, images: Any, signed_for: Any = None) -> None:
+        """The signed images of `task`; `signed_for` is the task record they match, when known."""
+        source = "" if signed_for is None else _dump(signed_for)
         with self._file.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO task_images (task, body, refreshed_ms) VALUES (?, ?, ?)",
-                (task, _dump(images), now_ms()),
+                "INSERT OR REPLACE INTO task_images (task, body, refreshed_ms, task_body) "
+                "VALUES (?, ?, ?, ?)",
+                (task, _dump(images), now_ms(), source),
             )
+
+    def task_images_match(self, task: str, record: Any) -> bool:
+        """Whether the mirrored images were signed for this very task record (same images, same key)."""
+        with self._file.read() as conn:
+            row = conn.execute("SELECT task_body FROM task_images WHERE task = ?", (task,)).fetchone()
+        return row is not None and row[0] == _dump(record)
 
     def task_images(self, task: str, tp: Any) -> Stored[Any] | None:
         with self._file.read() as conn:

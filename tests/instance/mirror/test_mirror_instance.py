@@ -230,3 +230,25 @@ def test_offline_info_names_the_signed_in_user_with_their_mirrored_role(
         info = mirror.info()
         assert (info.actor, info.role) == (who or admin.info().actor, expected)
         mirror.close()
+
+
+def test_a_refresh_signs_a_task_again_only_when_the_task_changed(
+    remote_instances: Any, mirror: MirrorInstance
+) -> None:
+    _seed(mirror)  # the station used "line-task": its signed images are mirrored
+    admin = remote_instances(None)
+
+    def signings() -> int:
+        return admin.list_activity(PageRequest(search="task.sign-images")).total
+
+    mirror.refresh()  # the first refresh learns which task record the images were signed for
+    before = signings()
+    mirror.refresh()
+    mirror.refresh()
+    assert signings() == before  # nothing changed: no work on the instance, no log entry
+
+    task = mirror.get_task("line-task")
+    mirror.update_task("line-task", task.device_type, task.bootloader, IefKind.NON_DEBUG, task.signing_key)
+    mirror.refresh()
+    assert signings() == before + 1
+    assert mirror.store.task_images_match("line-task", mirror.get_task("line-task"))
