@@ -19,29 +19,18 @@ from app.enrolment.tls import server_context
 from app.instance.api import DEFAULT_IEF_PORT
 from app.instance.local.instance import LocalInstance
 from app.instance.local.pki import default_tls_hostnames
+from app.system.listen_address import ListenAddress, listening_socket
 
 DEFAULT_HOST = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class EnrolListen:
-    host: str
-    port: int
+class EnrolListen(ListenAddress):
+    """Where the enrolment service listens for devices."""
 
     @classmethod
     def parse(cls, text: str) -> EnrolListen:
         """`HOST:PORT`, `[IPv6]:PORT` or `HOST` (port 6000)."""
-        value = text.strip()
-        host, port_text = value, str(DEFAULT_IEF_PORT)
-        if value.startswith("["):
-            host, _, rest = value[1:].partition("]")
-            if rest:
-                port_text = rest.removeprefix(":")
-        elif value.count(":") == 1:
-            host, port_text = value.split(":")
-        if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-            raise ValidationError(f"--enrol-listen takes HOST:PORT (e.g. 0.0.0.0:6000); got {text!r}")
-        return cls(host, int(port_text))
+        return cls.parse_option(text, option="--enrol-listen", default_port=DEFAULT_IEF_PORT)
 
 
 def certificate_names(listen: EnrolListen, endpoint: str) -> list[str]:
@@ -57,17 +46,12 @@ def certificate_names(listen: EnrolListen, endpoint: str) -> list[str]:
 
 
 def bind(listen: EnrolListen) -> socket.socket:
-    try:
-        family = socket.AF_INET6 if ipaddress.ip_address(listen.host).version == 6 else socket.AF_INET
-    except ValueError:
-        family = socket.AF_INET
-    try:
-        return socket.create_server((listen.host, listen.port), family=family, backlog=512)
-    except OSError as exc:
-        raise ValidationError(
-            f"cannot listen for enrolments on {listen.host}:{listen.port}: {exc.strerror or exc} "
-            "(another program, or another ql-station serve, may hold that port)"
-        ) from None
+    return listening_socket(
+        listen,
+        purpose=" for enrolments",
+        hint=" (another program, or another ql-station serve, may hold that port)",
+        backlog=512,
+    )
 
 
 def start_enrolment(

@@ -9,7 +9,6 @@ passed in argv or left on disk.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import secrets
 import signal
@@ -19,56 +18,30 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
-from app.domain.errors import ValidationError
 from app.instance.local.server_certificate import ServerCertificate
+from app.system.listen_address import ListenAddress, listening_socket
 from app.system.private_files import FILE_MODE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
 
 
-@dataclass(frozen=True)
-class Listen:
-    host: str
-    port: int
-
-    @property
-    def url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
+class Listen(ListenAddress):
+    """Where `serve` listens for HTTPS."""
 
     @classmethod
     def parse(cls, text: str) -> Listen:
         """`HOST:PORT`, `[IPv6]:PORT` or `HOST` (port 8443)."""
-        value = text.strip()
-        host, port_text = value, str(DEFAULT_PORT)
-        if value.startswith("["):
-            host, _, rest = value[1:].partition("]")
-            if rest:
-                port_text = rest.removeprefix(":")
-        elif value.count(":") == 1:
-            host, port_text = value.split(":")
-        if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-            raise ValidationError(f"--listen takes HOST:PORT (e.g. 0.0.0.0:8443); got {text!r}")
-        return cls(host, int(port_text))
+        return cls.parse_option(text, option="--listen", default_port=DEFAULT_PORT)
 
 
-def bind(listen: Listen) -> socket.socket:
-    try:
-        family = socket.AF_INET6 if ipaddress.ip_address(listen.host).version == 6 else socket.AF_INET
-    except ValueError:
-        family = socket.AF_INET
-    try:
-        sock = socket.create_server((listen.host, listen.port), family=family, reuse_port=False)
-    except OSError as exc:
-        raise ValidationError(
-            f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}"
-        ) from None
+def bind(listen: ListenAddress) -> socket.socket:
+    sock = listening_socket(listen)
     # Connections accepted from this socket inherit it. Without it a response written in two parts
     # (headers, then body) waits for the client's delayed ACK: ~40 ms on every request.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
