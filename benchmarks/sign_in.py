@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keyring
-from keyring.backend import KeyringBackend
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -32,25 +31,9 @@ from app.server.https_server import HttpsServer, Listen, bind, tls_context  # no
 from app.server.served_instance import ServedInstance  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
+from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
 
 PASSWORD = "a benchmark password"  # noqa: S105 - a throwaway user in a temporary folder
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
 
 
 def timed(what: str, fn: Callable[[], None], runs: int) -> None:

@@ -64,27 +64,9 @@ from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
 from app.ui.widgets.port_tile import PortTile  # noqa: E402
+from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
 
 SIZE = (1280, 800)
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives and dies with this script."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
 
 
 class ScriptKeyring(KeyringStore):
