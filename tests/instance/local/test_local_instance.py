@@ -80,6 +80,7 @@ def test_reopen_keeps_everything(db_path: Path, device_ids: Callable[..., list[s
     with LocalInstance.open(db_path) as first:
         info = first.info()
         certs = first.certificates()
+        first.create_policy("p1", certificate_days=30)
         first.create_batch("kept", policy="p1")
         first.add_devices("kept", ids)
         first.set_device_state([ids[0]], DeviceState.ENROLLED)
@@ -92,6 +93,7 @@ def test_reopen_keeps_everything(db_path: Path, device_ids: Callable[..., list[s
         assert second.certificates() == certs
         batch = second.get_batch("kept")
         assert (batch.policy, batch.counts.enrolled, batch.counts.registered) == ("p1", 1, 2)
+        assert (second.get_policy("p1").certificate_days, second.get_policy("p1").batches) == (30, 1)
         assert [d.device_id for d in second.list_devices("kept").items] == ids
         assert second.get_signing_key("ec") == key
         assert [u.username for u in second.list_users().items] == ["alice"]
