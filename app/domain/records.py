@@ -109,6 +109,15 @@ class Policy:
     created_at: datetime
     batches: int = 0
 
+    @property
+    def terms(self) -> str:
+        """Its terms in one line, as the activity log and the CLI say them."""
+        renew = "auto-renew" if self.auto_renew else "no auto-renew"
+        return (
+            f"certificates {self.certificate_days} days, {renew}, JWT {self.jwt_minutes} min, "
+            f"connection {self.connection.value}"
+        )
+
 
 @dataclass(frozen=True)
 class Device:

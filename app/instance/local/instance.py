@@ -310,7 +310,7 @@ class LocalInstance:
         terms = policies.PolicyChange(connection, certificate_days, auto_renew, jwt_minutes)
         with self._change() as conn:
             policy = policies.create(conn, name, terms)
-            activity.record(conn, self._actor, "policy.create", policy.name, policies.describe(policy))
+            activity.record(conn, self._actor, "policy.create", policy.name, policy.terms)
         return policy
 
     def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
@@ -333,14 +333,14 @@ class LocalInstance:
         with self._change() as conn:
             before, policy = policies.update(conn, name, terms)
             if before != policy:
-                details = f"{policies.describe(before)} -> {policies.describe(policy)}"
+                details = f"{before.terms} -> {policy.terms}"
                 activity.record(conn, self._actor, "policy.update", policy.name, details)
         return policy
 
     def delete_policy(self, name: str) -> None:
         with self._change() as conn:
             policy = policies.delete(conn, name)
-            details = f"was {policies.describe(policy)}"
+            details = f"was {policy.terms}"
             activity.record(conn, self._actor, "policy.delete", policy.name, details)
 
     # --- PKI and instance parameters -------------------------------------------------------------

@@ -122,15 +122,6 @@ def list_policies(conn: sqlite3.Connection, page: PageRequest) -> Page[Policy]:
     )
 
 
-def describe(policy: Policy) -> str:
-    """A policy's terms in one line, for the activity log."""
-    renew = "auto-renew" if policy.auto_renew else "no auto-renew"
-    return (
-        f"certificates {policy.certificate_days} days, {renew}, JWT {policy.jwt_minutes} min, "
-        f"connection {policy.connection.value}"
-    )
-
-
 def _unknown(conn: sqlite3.Connection, name: str) -> str:
     known = [row[0] for row in conn.execute("SELECT name FROM policies ORDER BY name LIMIT 11")]
     listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
