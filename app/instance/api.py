@@ -48,6 +48,8 @@ from app.domain.records import (
 DEFAULT_POLICY = "default"
 DEFAULT_CERTIFICATE_DAYS = 365  # the terms a new policy gets when none are given
 DEFAULT_JWT_MINUTES = 60
+MAX_CERTIFICATE_DAYS = 36_500  # a device certificate never outlives the issuing CA in any case
+MAX_JWT_MINUTES = 7 * 24 * 60
 DEFAULT_IEF_PORT = 6000
 
 

@@ -15,12 +15,16 @@ from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import ConnectionType
 from app.domain.names import validate_name
 from app.domain.records import Page, PageRequest, Policy, shown_int
-from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
+from app.instance.api import (
+    DEFAULT_CERTIFICATE_DAYS,
+    DEFAULT_JWT_MINUTES,
+    DEFAULT_POLICY,
+    MAX_CERTIFICATE_DAYS,
+    MAX_JWT_MINUTES,
+)
 from app.instance.local.database import from_ms, now_ms
 from app.system.sqlite_paging import fetch_page, search_clause
 
-MAX_CERTIFICATE_DAYS = 36_500  # a device certificate never outlives the issuing CA in any case
-MAX_JWT_MINUTES = 7 * 24 * 60
 BATCHES_NAMED = 5  # batches a refused delete names before "and N more"
 
 _USERS = "(SELECT count(*) FROM batches AS b WHERE b.policy = p.name)"

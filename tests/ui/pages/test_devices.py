@@ -26,6 +26,7 @@ def ids(count: int, salt: str) -> list[str]:
 @pytest.fixture
 def filled(instance: LocalInstance) -> dict[str, list[str]]:
     batches = {"alpha": ids(40, "a"), "beta": ids(700, "b")}
+    instance.create_policy("factory")
     for name, devices in batches.items():
         instance.create_batch(name, policy="factory")
         instance.add_devices(name, devices)
