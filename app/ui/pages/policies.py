@@ -6,6 +6,8 @@ A batch picks its policy when it is created (Devices page) or later (`ql-station
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
@@ -18,6 +20,8 @@ from app.ui.pages.policies_dialog import CONNECTION_LABELS, DeletePolicyDialog, 
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
 from app.workers.listing import Listing, collect
+
+D = TypeVar("D", PolicyDialog, DeletePolicyDialog)
 
 POLICY_COLUMNS: tuple[Column[Policy], ...] = (
     Column("Name", lambda p: p.name),
@@ -112,9 +116,7 @@ class PoliciesPage(Page):
     def open_create_dialog(self) -> PolicyDialog:
         dialog = PolicyDialog(self, self.instance)
         dialog.saved.connect(lambda policy: self._changed(f"Policy {policy.name!r} created", policy.name))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self._opened(dialog)
 
     def open_edit_dialog(self) -> PolicyDialog | None:
         policy = self.selected_policy()
@@ -122,9 +124,7 @@ class PoliciesPage(Page):
             return None
         dialog = PolicyDialog(self, self.instance, policy)
         dialog.saved.connect(lambda saved: self._changed(f"Policy {saved.name!r} saved", saved.name))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self._opened(dialog)
 
     def open_delete_dialog(self) -> DeletePolicyDialog | None:
         policy = self.selected_policy()
@@ -132,6 +132,10 @@ class PoliciesPage(Page):
             return None
         dialog = DeletePolicyDialog(self, self.instance, policy)
         dialog.deleted.connect(lambda name: self._changed(f"Policy {name!r} deleted"))
+        return self._opened(dialog)
+
+    def _opened(self, dialog: D) -> D:
+        """Open without blocking the window; the page keeps it while it is open."""
         self.dialog = dialog
         dialog.open()
         return dialog

@@ -37,11 +37,10 @@ class PolicyDialog(FormDialog):
     saved = Signal(object)  # Policy
 
     def __init__(self, parent: QWidget | None, instance: Instance, policy: Policy | None = None) -> None:
-        creating = policy is None
         super().__init__(
             parent,
-            "Create policy" if creating else f"Edit policy {policy.name}",
-            "Create policy" if creating else "Save",
+            "Create policy" if policy is None else f"Edit policy {policy.name}",
+            "Create policy" if policy is None else "Save",
             "The terms a batch's devices enrol under. Devices already enrolled keep their certificates; "
             "changed terms apply from their next enrolment or renewal.",
         )
