@@ -88,9 +88,10 @@ def delete(conn: sqlite3.Connection, name: str) -> Policy:
         more = policy.batches - len(users)
         if more > 0:
             named += f" and {more} more"
+        one = policy.batches == 1
         raise ConflictError(
-            f"policy {policy.name!r} cannot be deleted: batch{'es' if policy.batches != 1 else ''} {named} "
-            f"use{'s' if policy.batches == 1 else ''} it. Give them another policy first "
+            f"policy {policy.name!r} cannot be deleted: batch{'' if one else 'es'} {named} "
+            f"use{'s' if one else ''} it. Give {'it' if one else 'them'} another policy first "
             "(ql-station batch set-policy BATCH POLICY)"
         )
     conn.execute("DELETE FROM policies WHERE name = ?", (policy.name,))

@@ -110,7 +110,8 @@ class DeletePolicyDialog(FormDialog):
 
     def __init__(self, parent: QWidget | None, instance: Instance, policy: Policy) -> None:
         used = (
-            f" It is used by {plural(policy.batches, 'batch')}: give them another policy first."
+            f" It is used by {plural(policy.batches, 'batch')}: give "
+            f"{'it' if policy.batches == 1 else 'them'} another policy first."
             if policy.batches
             else ""
         )

@@ -164,6 +164,8 @@ def test_a_policy_in_use_cannot_be_deleted_and_the_error_names_its_batches(insta
     ):
         instance.delete_policy("factory")
     instance.set_batch_policy("line-1", DEFAULT_POLICY)
+    with pytest.raises(ConflictError, match=r"batch 'line-2' uses it. Give it another policy first"):
+        instance.delete_policy("factory")
     instance.delete_batch("line-2")
     instance.delete_policy("factory")
     with pytest.raises(NotFoundError, match="there is no policy named 'factory'"):
