@@ -300,7 +300,8 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
 
 
 def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
-    """The Policies page, a policy's Edit dialog, and a delete refused because batches use the policy."""
+    """The Policies page, a policy's Edit dialog, a delete refused because batches use the policy, and a
+    batch given another policy on the Devices page."""
     policies = window.page("Policies")
     assert isinstance(policies, PoliciesPage)
 
@@ -320,6 +321,17 @@ def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
     delete.submit()
     shoot(app, delete, out / "policies-delete-refused.png")
     delete.reject()
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("lab veFuse builds")
+    change = devices.open_policy_dialog()
+    assert change is not None
+    settle(app)
+    change.policy.setCurrentIndex(change.policy.findData("factory"))
+    shoot(app, change, out / "devices-batch-policy.png")
+    change.reject()
 
 
 def self_check_ran(app: QApplication, window: MainWindow) -> None:

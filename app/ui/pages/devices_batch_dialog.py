@@ -16,7 +16,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -30,13 +29,13 @@ from app.domain.batch_file import BatchFileError, parse_batch_file
 from app.domain.device_id import DeviceID, parse_device_id
 from app.domain.errors import ValidationError
 from app.domain.names import validate_name
-from app.domain.records import AddDevicesResult, Batch, Policy
-from app.instance.api import DEFAULT_POLICY, Instance
+from app.domain.records import AddDevicesResult, Batch
+from app.instance.api import Instance
 from app.ui.models.formatting import count, plural
+from app.ui.pages.policy_picker import PolicyPicker
 from app.ui.style import DOWN
 from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.workers.background import CallFailure, start_call
-from app.workers.listing import Listing, collect
 
 
 @dataclass(frozen=True)
@@ -88,19 +87,11 @@ class CreateBatchDialog(FormDialog):
 
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. line-2 March")
-        self.policy = QComboBox()
-        self.policy.addItem(DEFAULT_POLICY, DEFAULT_POLICY)
-        self.policies_loaded = False
+        self.policy = PolicyPicker()
         if batch is None:
             self.form.addRow("Name", self.name)
             self.form.addRow("Policy", self.policy)
-            start_call(
-                lambda: collect(instance.list_policies),
-                "Loading the policies",
-                self._policies_loaded,
-                self.show_failure,
-                owner=self,
-            )
+            self.policy.load(instance, self.show_failure)
         else:
             self.name.setText(batch)
             self.name.hide()
@@ -255,19 +246,6 @@ class CreateBatchDialog(FormDialog):
         self.field_edited(self.file_button)
         self._update_summary()
 
-    def _policies_loaded(self, listing: Listing[Policy]) -> None:
-        """Each policy with its terms, the default chosen unless the person already picked another."""
-        chosen = self.policy.currentData()
-        self.policy.clear()
-        for policy in listing.items:
-            renew = "auto-renew" if policy.auto_renew else "no auto-renew"
-            self.policy.addItem(
-                f"{policy.name}  ({plural(policy.certificate_days, 'day')}, {renew})", policy.name
-            )
-        index = self.policy.findData(chosen)
-        self.policy.setCurrentIndex(max(index, 0))
-        self.policies_loaded = True
-
     # --- create ----------------------------------------------------------------------------------
     def all_ids(self) -> list[DeviceID]:
         return [*self.typed_ids, *(self.file.ids if self.file else ())]
@@ -283,7 +261,7 @@ class CreateBatchDialog(FormDialog):
     def submit(self) -> None:
         problems: list[Problem] = []
         name = ""
-        policy = str(self.policy.currentData() or DEFAULT_POLICY)
+        policy = self.policy.chosen()
         try:
             name = validate_name(self.name.text(), "batch")
         except ValidationError as exc:

@@ -119,7 +119,7 @@ def test_the_policy_is_picked_from_the_instance_with_its_terms(qtbot: QtBot, ins
     dialog = CreateBatchDialog(None, instance)
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: dialog.policies_loaded, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
     labels = [dialog.policy.itemText(i) for i in range(dialog.policy.count())]
     assert labels == ["default  (365 days, auto-renew)", "month  (30 days, no auto-renew)"]
     assert dialog.policy.currentData() == "default"
@@ -134,7 +134,7 @@ def test_a_policy_deleted_meanwhile_is_refused_by_the_instance(qtbot: QtBot, ins
     dialog = CreateBatchDialog(None, instance)
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: dialog.policies_loaded, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
     dialog.policy.setCurrentIndex(dialog.policy.findData("brief"))
     instance.delete_policy("brief")
     dialog.name.setText("b")
