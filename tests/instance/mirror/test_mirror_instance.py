@@ -70,7 +70,8 @@ def _ids(count: int, tag: str) -> list[str]:
 def _seed(mirror: MirrorInstance) -> None:
     mirror.create_signing_key("line-key", KeyType.RSA_3072)
     mirror.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-    mirror.create_batch("line-batch")
+    mirror.create_policy("line-policy", certificate_days=30)
+    mirror.create_batch("line-batch", policy="line-policy")
     mirror.add_devices("line-batch", _ids(300, "seed"))
     mirror.create_user("operator-1", "a long enough password", Role.CONTRIBUTOR)
     mirror.task_images("line-task")  # a task this station used: its signed images are kept
@@ -81,6 +82,8 @@ def _reads(mirror: MirrorInstance) -> dict[str, object]:
     return {
         "batches": mirror.list_batches(),
         "batch": mirror.get_batch("line-batch"),
+        "policies": mirror.list_policies(),
+        "policy": mirror.get_policy("line-policy"),
         "tasks": mirror.list_tasks(),
         "task": mirror.get_task("line-task"),
         "images": mirror.task_images("line-task"),
@@ -137,6 +140,14 @@ def test_offline_changes_are_refused_with_a_sentence(mirror: MirrorInstance, pro
         mirror.create_user("u", "a long enough password", Role.CONTRIBUTOR)
     with pytest.raises(InstanceUnavailableError, match="creating task 't' needs the instance"):
         mirror.create_task("t", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "k")
+    with pytest.raises(InstanceUnavailableError, match="creating policy 'p' needs the instance"):
+        mirror.create_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="changing policy 'default' needs the instance"):
+        mirror.update_policy("default", certificate_days=30)
+    with pytest.raises(InstanceUnavailableError, match="deleting policy 'p' needs the instance"):
+        mirror.delete_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="giving batch 'b' policy 'p' needs the instance"):
+        mirror.set_batch_policy("b", "p")
 
 
 def test_an_offline_push_raises_what_the_journal_queues(mirror: MirrorInstance, proxy: TcpProxy) -> None:
