@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
@@ -59,6 +60,7 @@ from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_keys import START_ACTION, STOP_ACTION  # noqa: E402
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
 from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
@@ -275,6 +277,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    shoot(app, window, out / "settings-line.png", lambda: line_keys_chosen(app, window))
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
     if station:
@@ -282,6 +285,20 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def line_keys_chosen(app: QApplication, window: MainWindow) -> None:
+    """Settings → Line: a pedal's F9 kept as the start key, Ctrl+Q refused as the stop key, sound on."""
+    window.show_page("Settings")
+    settings_page = window.page("Settings")
+    assert isinstance(settings_page, SettingsPage)
+    line = settings_page.line
+    line.choose(START_ACTION, QKeySequence("F9"))
+    line.sound.setChecked(True)
+    line.choose(STOP_ACTION, QKeySequence("Ctrl+Q"))
+    settle(app)
+    settings_page.scroll.ensureWidgetVisible(line.try_sound, 0, 40)
+    settle(app)
 
 
 def self_check_ran(app: QApplication, window: MainWindow) -> None:
