@@ -91,6 +91,15 @@ def pump_until(app: QApplication, done: Callable[[], bool], timeout: float) -> N
         raise TimeoutError("the run did not finish in time")
 
 
+def run_delay_ms() -> float:
+    """Time this thread spent runnable but not running (waiting for a CPU), from Linux's schedstat."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e6
+    except OSError:
+        return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -162,6 +171,8 @@ class Round:
     def __init__(self, label: str) -> None:
         self.label = label
         self.beats: list[float] = []
+        self.busy: list[float] = []  # the GUI thread's own CPU time at each beat, ms
+        self.queued: list[float] = []  # ms the GUI thread waited, runnable, for a CPU (Linux schedstat)
         self.wall = self.cpu = 0.0
         self.outcomes: list[str] = []
         self.control = (0.0, 0.0, 0.0)
@@ -173,7 +184,7 @@ class Round:
         heartbeat = QTimer()
         heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
         heartbeat.setInterval(HEARTBEAT_MS)
-        heartbeat.timeout.connect(lambda: self.beats.append(clock.nsecsElapsed() / 1e6))
+        heartbeat.timeout.connect(self._beat(clock))
         profiler = cProfile.Profile() if profile else None
         done_before = len(station.results)
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -200,14 +211,36 @@ class Round:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
         return self
 
+    def _beat(self, clock: QElapsedTimer) -> Callable[[], None]:
+        def beat() -> None:
+            self.beats.append(clock.nsecsElapsed() / 1e6)
+            self.busy.append(time.thread_time() * 1000)
+            self.queued.append(run_delay_ms())
+
+        return beat
+
     @property
     def stalls(self) -> list[float]:
         return [max(0.0, b - a - HEARTBEAT_MS) for a, b in itertools.pairwise(self.beats)]
 
+    @property
+    def own_stalls(self) -> list[float]:
+        """Each stall less the time the GUI thread waited, runnable, for a CPU the machine gave others."""
+        waits = [b - a for a, b in itertools.pairwise(self.queued)]
+        return [max(0.0, stall - wait) for stall, wait in zip(self.stalls, waits, strict=True)]
+
+    @property
+    def gui_cpu(self) -> float:
+        return (self.busy[-1] - self.busy[0]) / 1000 if self.busy else 0.0
+
     def worst(self, count: int = 5) -> str:
         stalls = self.stalls
         worst = sorted(range(len(stalls)), key=stalls.__getitem__, reverse=True)[:count]
-        return ", ".join(f"{self.beats[i]:.0f}: {stalls[i]:.1f}" for i in worst)
+        return ", ".join(
+            f"{self.beats[i]:.0f}: {stalls[i]:.1f} (CPU {self.busy[i + 1] - self.busy[i]:.0f}, "
+            f"run queue {self.queued[i + 1] - self.queued[i]:.0f})"
+            for i in worst
+        )
 
 
 def run_case(app: QApplication, boards: int, pacing: bool, profile: bool) -> list[Round]:
@@ -285,8 +318,16 @@ def main() -> int:
             )
             c50, c99, cmax = r.control
             print(f"{'':>15} control process (no GUI): {c50:>7.2f} {c99:>7.2f} {cmax:>7.2f}")
+            own = r.own_stalls
+            print(
+                f"{'':>15} less run-queue waits:      {statistics.median(own):>7.2f} "
+                f"{percentile(own, 0.99):>7.2f} {max(own):>7.2f}   GUI thread CPU {r.gui_cpu:.2f} s"
+            )
             if args.detail:
-                print(f"{'':>15} worst stalls (ms after the click: stall ms): {r.worst()}")
+                print(
+                    f"{'':>15} worst stalls, ms after the click: stall ms (GUI thread's CPU ms, ms it waited"
+                )
+                print(f"{'':>15} runnable for a CPU; the rest it was blocked: GIL, a lock): {r.worst()}")
                 print(f"{'':>15} garbage collector: {r.gc.summary()}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0 if ok else 1

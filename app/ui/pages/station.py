@@ -533,7 +533,7 @@ class StationPage(Page):
             if port == self.drawer.port:
                 self.drawer.set_reason(drawer_reason(port_tile))
             if snap.new_log or snap.new_console:
-                lines = self.lines.setdefault(port, PortLines())
+                lines = self.lines.get(port) or self.lines.setdefault(port, PortLines())
                 lines.log.extend(snap.new_log)
                 lines.console.extend(snap.new_console)
                 self.drawer.append(port, snap.new_log, snap.new_console)
