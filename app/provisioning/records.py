@@ -300,6 +300,7 @@ class RecordsDB:
                 order_by="at_ms DESC, id DESC",
                 page=page,
                 row_to_item=_record,
+                one_pass=self.indexed and where.searches_index(),
             )
 
     def get(self, record_id: int) -> ProvisioningRecord | None:
