@@ -314,14 +314,23 @@ class MirrorInstance:
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
-            listed[collection.kind] = everything = self._ask(partial(_everything, listing))
+            try:
+                everything = self._ask(partial(_everything, listing))
+            except NotFoundError as exc:
+                # A listing names nothing, so "not found" means the instance has no such listing: it is
+                # an older version. The rest still refreshes; this part of the mirror stays as it was.
+                log.warning(
+                    "the instance does not list %s (%s); update it to mirror them", collection.kind, exc
+                )
+                continue
+            listed[collection.kind] = everything
             items += self.store.replace_collection(
                 collection.kind, everything, collection.key, collection.searched
             )
         newest = self._ask(lambda: remote.list_activity(PageRequest(limit=ACTIVITY_KEPT)))
         items += self.store.replace_collection(ACTIVITY.kind, newest.items, ACTIVITY.key, ACTIVITY.searched)
-        tasks = {task.name: task for task in listed[TASKS.kind]}
-        for name in self.store.mirrored_tasks():
+        tasks = {task.name: task for task in listed.get(TASKS.kind, ())}
+        for name in self.store.mirrored_tasks() if TASKS.kind in listed else ():
             # Signing is work on the instance and an entry in its log: sign again only for a changed task.
             task = tasks.get(name)
             if task is None:
@@ -331,9 +340,9 @@ class MirrorInstance:
                     name, self._ask(partial(remote.task_images, name)), signed_for=task
                 )
                 items += 1
-        batches = {batch.name: batch for batch in listed[BATCHES.kind]}
+        batches = {batch.name: batch for batch in listed.get(BATCHES.kind, ())}
         added = 0
-        for name in self.store.tracked_batches():
+        for name in self.store.tracked_batches() if BATCHES.kind in listed else ():
             if name in batches:
                 added += self.refresh_devices(name, batches[name].counts)
             else:
