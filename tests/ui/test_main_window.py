@@ -25,7 +25,7 @@ from app.ui.style import apply_theme
 from tests.ui.pool_drain import drain_pool
 
 ADMIN_PAGES = [
-    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Dashboard", "Devices", "HSM", "Policies", "Provisioning", "Users", "Logs",
     "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 
