@@ -15,7 +15,20 @@ Goals: p99 <= 16 ms and max <= 50 ms. Beside each press, the same figures from a
 bare 5 ms sleep loop, no GUI) running at the same time: on a shared machine, a stall the control
 shares is the machine's, not the station's.
 
-`--detail` prints when the worst stalls happened; `--profile` runs cProfile on the GUI thread.
+`--detail` prints when the worst stalls happened and where each went: the GUI thread's own CPU time,
+the time it waited runnable for a CPU (Linux schedstat), and the rest, when it was blocked (the GIL, a
+lock). "less run-queue waits" is each stall minus the time the machine gave the CPU to others.
+`--profile` runs cProfile on the GUI thread.
+
+Measured 2026-12-02, 64 boards, pacing on, on the shared 2-core machine (load average 6-17 from the
+other sessions): p99 27-140 ms, max 60-1000 ms per press, while the control process alone saw p99
+10-45 ms and max 35-230 ms. The worst stalls were 5-35 ms of the GUI thread's own CPU and 50-250 ms
+waiting for a CPU: the window is starved by the machine, not busy. Less those waits: p99 4-25 ms, max
+14-110 ms. The GUI thread used 0.25-0.47 s of CPU per press of 3.5-6.5 s. Run at nice -10 (a line PC
+where the station is the main load): p99 23-36 ms, max 59-75 ms (one first press 405 ms). Worker
+niceness 19 instead of 10 made no difference that showed through the noise. Cut this round: a
+QCursor built per tile snapshot and a PortLines per snapshot (together ~45% of `show_snapshot`'s
+Python time in the profile); the GUI thread's total CPU stayed within the noise.
 """
 
 from __future__ import annotations
