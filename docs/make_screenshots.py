@@ -313,7 +313,7 @@ def line_keys_chosen(app: QApplication, window: MainWindow) -> None:
     line.sound.setChecked(True)
     line.choose(STOP_ACTION, QKeySequence("Ctrl+Q"))
     settle(app)
-    settings_page.scroll.ensureWidgetVisible(line.try_sound, 0, 40)
+    settings_page.sections.ensureWidgetVisible(line.try_sound, 0, 40)
     settle(app)
 
 

@@ -60,7 +60,7 @@ class SettingsPage(Page):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setVerticalSpacing(10)
         # The sections are taller than a 1024x600 screen leaves: they scroll, the window does not grow.
-        self.scroll = scroll = QScrollArea()
+        self.sections = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

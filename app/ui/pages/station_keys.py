@@ -115,7 +115,7 @@ def key_problem(sequence: QKeySequence, action: KeyAction, settings: StationSett
         return f"Press the key that should {action.name} a run"
     if sequence.count() != 1:
         return "One key (with Ctrl, Shift or Alt if you like), not a sequence of keys"
-    combination: QKeyCombination = sequence[0]
+    combination: QKeyCombination = sequence[0]  # type: ignore[index]  # the stubs lack __getitem__
     key, modifiers = combination.key(), combination.keyboardModifiers()
     name = key_name(sequence)
     portable = sequence.toString(QKeySequence.SequenceFormat.PortableText)
