@@ -6,9 +6,9 @@ is shown and no dialog is open. The keys and the sound are the station's own pre
 same QSettings as the rest (`keyboard/start`, `keyboard/stop`, `sound/on_result`, `sound/pattern`) and
 chosen on Settings → Line, so a line can map a pedal that sends another key without a code change.
 
-A key is refused (`key_problem`) when the window already uses it (Ctrl+Q quits), when it types text or
-moves through fields and lists (a pedal sending Space or Enter would also press whatever button has the
-focus), or when it is the other action's key.
+A key is refused (`key_problem`) when the window already uses it (Ctrl+Q quits), when it types text,
+edits it (Ctrl+C, Ctrl+V, ...) or moves through fields and lists (a pedal sending Space or Enter would
+also press whatever button has the focus), or when it is the other action's key.
 
 The sound is off by default: a room of stations beeping is only useful when someone chose it. Many
 results at once make one sound, not a burst, and a failure's beeps win over a pass's. The sounds are
@@ -56,6 +56,14 @@ _NAVIGATION = {
     Qt.Key.Key_End,
     Qt.Key.Key_PageUp,
     Qt.Key.Key_PageDown,
+}
+_EDITING_KEYS = {  # what people press in a text field, on this platform
+    QKeySequence.StandardKey.Copy: "Copy",
+    QKeySequence.StandardKey.Cut: "Cut",
+    QKeySequence.StandardKey.Paste: "Paste",
+    QKeySequence.StandardKey.SelectAll: "Select all",
+    QKeySequence.StandardKey.Undo: "Undo",
+    QKeySequence.StandardKey.Redo: "Redo",
 }
 _COMMAND_MODIFIERS = (
     Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
@@ -122,6 +130,12 @@ def key_problem(sequence: QKeySequence, action: KeyAction, settings: StationSett
     suggestion = "choose another key (a function key such as F9 suits a pedal or a scanner)"
     if portable in WINDOW_KEYS:
         return f"{name} already {WINDOW_KEYS[portable]}: {suggestion}"
+    for standard, what in _EDITING_KEYS.items():
+        if any(
+            sequence.matches(bound) is QKeySequence.SequenceMatch.ExactMatch
+            for bound in QKeySequence.keyBindings(standard)
+        ):
+            return f"{name} is {what} in the window's text fields: {suggestion}"
     if not modifiers & _COMMAND_MODIFIERS:
         if key in _NAVIGATION:
             return f"{name} moves through or edits the window's fields and buttons: {suggestion}"

@@ -86,6 +86,7 @@ def test_a_pedal_key_is_captured_kept_and_refused_when_the_window_uses_it(
         (line.start_key, Qt.Key.Key_A, NO_MODIFIER, "types text"),
         (line.start_key, Qt.Key.Key_Return, NO_MODIFIER, "moves through or edits"),
         (line.start_key, Qt.Key.Key_Up, NO_MODIFIER, "moves through or edits"),
+        (line.start_key, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier, "is Paste in the window's text"),
     ]
     for field, key, modifiers, reason in refused:
         press(qtbot, field, key, modifiers)
@@ -99,9 +100,9 @@ def test_a_pedal_key_is_captured_kept_and_refused_when_the_window_uses_it(
         "Shift+F5",
     )
 
-    press(qtbot, line.stop_key, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, line.stop_key, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
     assert line.key_problem.isHidden(), "the reason stayed after a good key"
-    assert key_sequence(reread(tmp_path), STOP_KEY, "Shift+F5").toString() == "Ctrl+A"
+    assert key_sequence(reread(tmp_path), STOP_KEY, "Shift+F5").toString() == "Ctrl+F9"
 
 
 def test_the_sound_switch_and_its_choice_are_kept(qtbot: QtBot, page: SettingsPage, tmp_path: Path) -> None:
