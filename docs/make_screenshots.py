@@ -635,6 +635,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
         failed = next(u for u, t in station.grid.tiles.items() if t.state.value == "fail")
         station.show_drawer(failed, 0)
         shoot(app, window, out / "station-16-1280x800-reason.png")
+        station.drawer.close_drawer()
+        window.resize(1920, 1080)  # the same line on a large screen: full tiles with their buttons
+        shoot(app, window, out / "station-16-1920x1080.png")
         finish(window, station)
 
     # 64 boards at 1920x1080: running, then production mode with mixed results.
@@ -659,6 +662,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
                 wait_for(app, lambda: sum(t.state.value == "running" for t in station.grid.ordered()) >= 40)
                 shot = "station-64-1920x1080-running.png"
             shoot(app, window, out / shot)
+            if production:  # the same 64 on a small screen: compact tiles, the grid scrolls
+                window.resize(1280, 800)
+                shoot(app, window, out / "station-64-1280x800-production.png")
             finish(window, station)
 
     sixty_four(production=False)
