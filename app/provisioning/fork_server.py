@@ -31,6 +31,8 @@ import sys
 import traceback
 from typing import NoReturn
 
+from app.system.session_priority import group_niceness, lower_session_group, session_leader
+
 PID = struct.Struct("<i")
 FDS_PER_REQUEST = 4  # stdin, stdout, stderr, exit status
 REQUEST = b"L"
@@ -59,6 +61,8 @@ def serve(control_fd: int, niceness: int = 0) -> int:
     """Answer fork requests on `control_fd` until the station closes it."""
     if niceness:
         os.nice(niceness)  # inherited by every worker: they mostly wait on their port
+        if session_leader():  # and the workers' session group below the window's (Linux autogroup)
+            lower_session_group(group_niceness(niceness))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     gc.freeze()  # the preloaded objects stay in shared pages instead of being copied by each child's GC
@@ -142,7 +146,9 @@ def _become_worker(fds: list[int], server_fds: list[int]) -> NoReturn:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
-        os.setsid()  # its own session, as the station starts workers: Ctrl-C in a terminal is not theirs
+        # Its own process group, in the server's session: Ctrl-C in a terminal is not its signal (the
+        # server's session has no terminal), and it shares the session's lowered CPU priority group.
+        os.setpgid(0, 0)
         for fd in [*server_fds, fds[3]]:
             os.close(fd)  # the status pipe is written by the server alone, once the worker has gone
         for target, fd in enumerate(fds[:3]):

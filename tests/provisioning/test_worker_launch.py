@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from app.provisioning.worker_launch import (
     WorkerProcess,
     fork_server_supported,
 )
+from app.system.session_priority import group_niceness
 
 pytestmark = pytest.mark.skipif(not fork_server_supported(), reason="the fork server is used on Linux only")
 
@@ -85,7 +87,7 @@ def _waiting_for_job(pid: int, timeout: float = 30) -> dict[str, str]:
         time.sleep(0.01)
 
 
-def test_a_forked_worker_has_its_own_session_and_nothing_of_the_server(
+def test_a_forked_worker_has_its_own_process_group_and_nothing_of_the_server(
     fork_server: ForkServerLauncher,
 ) -> None:
     first, first_err = _launch(fork_server)
@@ -94,7 +96,9 @@ def test_a_forked_worker_has_its_own_session_and_nothing_of_the_server(
         # Waiting for its job, the second worker holds stdin, the event stream (stdout, kept private on
         # fd 3) and stderr: not the server's socket, nor the first worker's pipes.
         assert set(_waiting_for_job(second.pid)) == {"0", "1", "2", "3"}
-        assert os.getsid(second.pid) == second.pid  # Ctrl-C in the station's terminal is not its signal
+        assert os.getpgid(second.pid) == second.pid  # Ctrl-C in the station's terminal is not its signal
+        # ... and it stays in the server's session, whose CPU priority group is below the window's
+        assert os.getsid(second.pid) == os.getsid(fork_server.server_pid) == fork_server.server_pid
         assert second.pid != first.pid and fork_server.server_pid not in (first.pid, second.pid)
         for worker in (first, second):
             worker.terminate()
@@ -155,3 +159,21 @@ def test_workers_outlive_a_closed_launcher_and_finish_their_job(fork_server: For
         assert lines[-1]["type"] == "result"
         # The server has gone, so nobody is left to tell how the worker ended.
         assert worker.wait(30) == UNKNOWN_EXIT
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no Linux autogroup scheduling here")
+def test_niced_workers_are_below_the_window_also_as_a_session_group() -> None:
+    """With autogroup, a session's nice value alone orders nothing against the window's session: the
+    server gives its session group the niceness, and its workers stay in that session."""
+    launcher = ForkServerLauncher(niceness=10)
+    try:
+        worker, stderr = _launch(launcher)
+        with stderr:
+            group = Path(f"/proc/{worker.pid}/autogroup").read_text()
+            assert group.split()[-1:] == [str(group_niceness(10))], group  # e.g. "/autogroup-123 nice 5"
+            assert group_niceness(10) > 0
+            assert os.getpriority(os.PRIO_PROCESS, worker.pid) >= 10
+            worker.terminate()
+            worker.wait(30)
+    finally:
+        launcher.close()
