@@ -20,15 +20,19 @@ the time it waited runnable for a CPU (Linux schedstat), and the rest, when it w
 lock). "less run-queue waits" is each stall minus the time the machine gave the CPU to others.
 `--profile` runs cProfile on the GUI thread.
 
-Measured 2026-12-02, 64 boards, pacing on, on the shared 2-core machine (load average 6-17 from the
-other sessions): p99 27-140 ms, max 60-1000 ms per press, while the control process alone saw p99
-10-45 ms and max 35-230 ms. The worst stalls were 5-35 ms of the GUI thread's own CPU and 50-250 ms
-waiting for a CPU: the window is starved by the machine, not busy. Less those waits: p99 4-25 ms, max
-14-110 ms. The GUI thread used 0.25-0.47 s of CPU per press of 3.5-6.5 s. Run at nice -10 (a line PC
-where the station is the main load): p99 23-36 ms, max 59-75 ms (one first press 405 ms). Worker
-niceness 19 instead of 10 made no difference that showed through the noise. Cut this round: a
-QCursor built per tile snapshot and a PortLines per snapshot (together ~45% of `show_snapshot`'s
-Python time in the profile); the GUI thread's total CPU stayed within the noise.
+Measured 2026-12-02, 64 boards, pacing on, on the shared 2-core machine (load average 6-40 from the
+other sessions), before/after alternating in one sitting:
+- before: p99 45-200 ms, max 170-1080 ms per press (the control process alone: p99 15-45, max 45-230).
+  The worst stalls were 5-35 ms of the GUI thread's own CPU and 50-250 ms waiting, runnable, for a CPU.
+  Each port worker ran in a session of its own; with Linux autogroup scheduling every session is a
+  group weighed like the window's whole session, so nice 10 on a worker ordered nothing against the
+  window: eight busy workers left it one share in nine.
+- after (workers stay in the fork server's session, and that group is niced once,
+  app/system/session_priority.py): p99 5-9 ms, max 23-34 ms in four presses out of four (goals met);
+  wall per press 5.4-8.1 s against 3.3-6.3 s before on this loaded machine, where the workers' group
+  now yields to the other sessions too (on a line PC the station is the load, and they get the CPU).
+The GUI thread itself used 0.25-0.47 s of CPU per press. Also cut: a QCursor built per tile snapshot and
+a PortLines per snapshot (~45% of `show_snapshot`'s Python time in the profile).
 """
 
 from __future__ import annotations
