@@ -27,8 +27,9 @@ other sessions), before/after alternating in one sitting:
   Each port worker ran in a session of its own; with Linux autogroup scheduling every session is a
   group weighed like the window's whole session, so nice 10 on a worker ordered nothing against the
   window: eight busy workers left it one share in nine.
-- after (workers stay in the fork server's session, and that group is niced once,
-  app/system/session_priority.py): p99 5-9 ms, max 23-34 ms in four presses out of four (goals met);
+- after (the window's workers stay in the fork server's session, and that group is niced once,
+  app/system/session_priority.py; the CLI's keep a session each): p99 5-9 ms, max 23-34 ms in four
+  presses out of four (goals met; later runs: p99 6-9, max 25-86);
   wall per press 5.4-8.1 s against 3.3-6.3 s before on this loaded machine, where the workers' group
   now yields to the other sessions too (on a line PC the station is the load, and they get the CPU).
 The GUI thread itself used 0.25-0.47 s of CPU per press. Also cut: a QCursor built per tile snapshot and
