@@ -1,0 +1,140 @@
+"""Device certificates as stored: one row per device that ever enrolled, keyed like `devices`.
+
+The row shares the 32-byte DeviceID key with `devices`, so the certificates of a page of devices are one
+IN query over two primary keys, never a scan; the index on `not_after_ms` makes "which certificates ran
+out since the last sweep" a range read however many devices a batch holds.
+
+Expiry sweeps remember how far they have looked (`EXPIRED_THROUGH` in `meta`): certificates that ran out
+before it were already dealt with, so a sweep reads only those that ran out since, not every expired
+device of the instance's history. A device a person moves back to Enrolled by hand with a certificate
+that had already run out is therefore not expired again; it is expired when it enrols or is renewed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+
+from app.domain.device_id import DeviceID
+from app.domain.kinds import DeviceState
+from app.domain.records import DeviceCertificate
+from app.instance.local import devices, meta
+from app.instance.local.database import from_ms, to_ms
+
+LIVE_STATES = (DeviceState.ENROLLED, DeviceState.RENEWED)  # holding a certificate that may still be valid
+EXPIRED_THROUGH = "device_certificates_expired_through_ms"
+_CHUNK = 500
+_SELECT = (
+    "SELECT c.device_id, d.state, c.serial_hex, c.not_before_ms, c.not_after_ms, c.first_enrolled_ms, "
+    "c.enrolled_ms, c.enrolments, c.firmware, c.certificate_pem FROM device_certificates AS c "
+    "JOIN devices AS d ON d.device_id = c.device_id "
+)
+
+
+def one(conn: sqlite3.Connection, blob: bytes) -> DeviceCertificate | None:
+    row = conn.execute(_SELECT + "WHERE c.device_id = ?", (blob,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def of(conn: sqlite3.Connection, blobs: Sequence[bytes]) -> tuple[DeviceCertificate, ...]:
+    """The certificates of those devices that have one, in the order asked."""
+    found: dict[bytes, DeviceCertificate] = {}
+    for chunk in _chunks(list(dict.fromkeys(blobs))):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(_SELECT + f"WHERE c.device_id IN ({marks})", chunk)
+        found.update((bytes(row[0]), _record(row)) for row in rows)
+    return tuple(found[blob] for blob in dict.fromkeys(blobs) if blob in found)
+
+
+def valid_until_ms(conn: sqlite3.Connection, blob: bytes) -> int:
+    """When the device's current certificate runs out (ms), 0 when it has none."""
+    row = conn.execute("SELECT not_after_ms FROM device_certificates WHERE device_id = ?", (blob,)).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def store(
+    conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str, now: datetime
+) -> bool:
+    """Insert or replace the certificate a device enrolled for; True when it is the device's first."""
+    at = to_ms(now)
+    before = to_ms(cert.not_valid_before_utc)
+    after = to_ms(cert.not_valid_after_utc)
+    updated = conn.execute(
+        "UPDATE device_certificates SET serial_hex = ?, not_before_ms = ?, not_after_ms = ?, "
+        "certificate_pem = ?, enrolled_ms = ?, enrolments = enrolments + 1 WHERE device_id = ?",
+        (serial, before, after, pem, at, blob),
+    ).rowcount
+    if updated:
+        return False
+    conn.execute(
+        "INSERT INTO device_certificates (device_id, serial_hex, not_before_ms, not_after_ms, "
+        "certificate_pem, first_enrolled_ms, enrolled_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (blob, serial, before, after, pem, at, at),
+    )
+    return True
+
+
+def replace_for_renewal(
+    conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str
+) -> None:
+    """A renewal a person made: a new certificate, but the device was not seen and did not enrol."""
+    conn.execute(
+        "UPDATE device_certificates SET serial_hex = ?, not_before_ms = ?, not_after_ms = ?, "
+        "certificate_pem = ? WHERE device_id = ?",
+        (serial, to_ms(cert.not_valid_before_utc), to_ms(cert.not_valid_after_utc), pem, blob),
+    )
+
+
+def note_firmware(conn: sqlite3.Connection, blob: bytes, firmware: str) -> None:
+    conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
+
+
+def any_ran_out(conn: sqlite3.Connection, at_ms: int) -> bool:
+    """Whether any certificate ran out after the last sweep and by `at_ms`: one probe of the index, the
+    devices table untouched (what the dashboard pays each time it counts)."""
+    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+    row = conn.execute(
+        "SELECT 1 FROM device_certificates WHERE not_after_ms > ? AND not_after_ms <= ? LIMIT 1",
+        (since, at_ms),
+    ).fetchone()
+    return row is not None
+
+
+def due(conn: sqlite3.Connection, at_ms: int) -> list[bytes]:
+    """Enrolled or Renewed devices whose certificate ran out after the last sweep and by `at_ms`."""
+    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+    codes = [devices.STATE_CODE[state] for state in LIVE_STATES]
+    rows = conn.execute(
+        "SELECT c.device_id FROM device_certificates AS c JOIN devices AS d ON d.device_id = c.device_id "
+        "WHERE c.not_after_ms > ? AND c.not_after_ms <= ? AND d.state IN (?, ?)",
+        (since, at_ms, *codes),
+    ).fetchall()
+    return [bytes(row[0]) for row in rows]
+
+
+def swept_through(conn: sqlite3.Connection, at_ms: int) -> None:
+    meta.put(conn, EXPIRED_THROUGH, str(at_ms))
+
+
+def _record(row: Any) -> DeviceCertificate:
+    return DeviceCertificate(
+        device_id=DeviceID(bytes(row[0]).hex()),
+        state=devices.STATES[row[1]],
+        serial_hex=row[2],
+        not_before=from_ms(row[3]),
+        not_after=from_ms(row[4]),
+        first_enrolled_at=from_ms(row[5]),
+        enrolled_at=from_ms(row[6]),
+        enrolments=row[7],
+        firmware=row[8],
+        certificate_pem=row[9],
+    )
+
+
+def _chunks(values: list[bytes]) -> Iterator[list[bytes]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
