@@ -6,8 +6,9 @@ out since the last sweep" a range read however many devices a batch holds.
 
 Expiry sweeps remember how far they have looked (`EXPIRED_THROUGH` in `meta`): certificates that ran out
 before it were already dealt with, so a sweep reads only those that ran out since, not every expired
-device of the instance's history. A device a person moves back to Enrolled by hand with a certificate
-that had already run out is therefore not expired again; it is expired when it enrols or is renewed.
+device of the instance's history. Whatever makes a certificate live again at or before that mark (a
+certificate issued under a clock set back, a person making a device Enrolled again by hand) moves the
+mark back to just before it (`reopen_sweep`), so the next sweep still finds it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def store(
         "certificate_pem = ?, enrolled_ms = ?, enrolments = enrolments + 1 WHERE device_id = ?",
         (serial, before, after, pem, at, blob),
     ).rowcount
+    reopen_sweep(conn, after)
     if updated:
         return False
     conn.execute(
@@ -82,6 +84,7 @@ def replace_for_renewal(
     conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str
 ) -> None:
     """A renewal a person made: a new certificate, but the device was not seen and did not enrol."""
+    reopen_sweep(conn, to_ms(cert.not_valid_after_utc))
     conn.execute(
         "UPDATE device_certificates SET serial_hex = ?, not_before_ms = ?, not_after_ms = ?, "
         "certificate_pem = ? WHERE device_id = ?",
@@ -114,6 +117,23 @@ def due(conn: sqlite3.Connection, at_ms: int) -> list[bytes]:
         (since, at_ms, *codes),
     ).fetchall()
     return [bytes(row[0]) for row in rows]
+
+
+def reopen_sweep(conn: sqlite3.Connection, not_after_ms: int) -> None:
+    """Make sure the next sweep looks at a live certificate that ends at `not_after_ms`."""
+    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+    if not_after_ms <= since:
+        meta.put(conn, EXPIRED_THROUGH, str(not_after_ms - 1))
+
+
+def reopen_sweep_for(conn: sqlite3.Connection, blobs: Sequence[bytes]) -> None:
+    """`reopen_sweep` for the certificates of devices a person is making Enrolled or Renewed."""
+    for chunk in _chunks(list(dict.fromkeys(blobs))):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT min(not_after_ms) FROM device_certificates WHERE device_id IN ({marks})"  # noqa: S608
+        (earliest,) = conn.execute(sql, chunk).fetchone()
+        if earliest is not None:
+            reopen_sweep(conn, int(earliest))
 
 
 def swept_through(conn: sqlite3.Connection, at_ms: int) -> None:

@@ -285,6 +285,8 @@ class LocalInstance:
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
             changed = devices.set_state(conn, blobs, state)
+            if state in device_certificates.LIVE_STATES:
+                device_certificates.reopen_sweep_for(conn, blobs)
             if changed:
                 target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
                 details = f"{changed} of {len(blobs)} set to {state.value}"
