@@ -110,7 +110,8 @@ def test_show_and_renew_work_against_a_served_instance(tmp_path: Path) -> None:
     running = start_serve(server.root)
     try:
         station = DataDir(tmp_path / "station").ensure()
-        code, out, err = _cli(station, "instance", "connect", running.url, "--fingerprint", running.fingerprint)
+        pairing = ("instance", "connect", running.url, "--fingerprint", running.fingerprint)
+        code, out, err = _cli(station, *pairing)
         assert code == 0, out + err
         sys.stdin, saved = io.StringIO("alice on line one"), sys.stdin
         try:
