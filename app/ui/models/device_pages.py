@@ -210,6 +210,8 @@ class PagedDeviceModel(HeaderedTableModel):
             return shown.texts(row + 1)[column]
         if role == Qt.ItemDataRole.FontRole and column in (1, 3):
             return fixed_font()
+        if role == Qt.ItemDataRole.ToolTipRole and column in (1, 3):
+            return shown.texts(row + 1)[column]  # a DeviceID or serial cut short by its column
         if role == Qt.ItemDataRole.ForegroundRole and column == STATE_COLUMN:
             return state_colour(shown.state)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:

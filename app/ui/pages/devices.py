@@ -132,7 +132,7 @@ class DevicesPage(Page):
         self.device_model.error.connect(self.error)
         self.device_model.modelReset.connect(self._update_device_count)
         self.device_model.rowsInserted.connect(self._update_device_count)
-        self.devices = RecordView(self.device_model, widths=(70, 470, 90, 170, 100, 100, 150), sortable=False)
+        self.devices = RecordView(self.device_model, widths=(56, 300, 80, 150, 92, 76, 150), sortable=False)
         self.devices.selectionModel().selectionChanged.connect(self._device_selected)
         self.device_model.modelReset.connect(self._device_selected)
         self.device_model.page_loaded.connect(lambda _offset: self._device_selected())
