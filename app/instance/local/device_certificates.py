@@ -14,11 +14,12 @@ mark back to just before it (`reopen_sweep`), so the next sweep still finds it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from app.domain.device_id import DeviceID
 from app.domain.kinds import DeviceState
@@ -28,7 +29,6 @@ from app.instance.local.database import from_ms, to_ms
 
 LIVE_STATES = (DeviceState.ENROLLED, DeviceState.RENEWED)  # holding a certificate that may still be valid
 EXPIRED_THROUGH = "device_certificates_expired_through_ms"
-_CHUNK = 500
 _SELECT = (
     "SELECT c.device_id, d.state, c.serial_hex, c.not_before_ms, c.not_after_ms, c.first_enrolled_ms, "
     "c.enrolled_ms, c.enrolments, c.firmware, c.certificate_pem FROM device_certificates AS c "
@@ -44,7 +44,7 @@ def one(conn: sqlite3.Connection, blob: bytes) -> DeviceCertificate | None:
 def of(conn: sqlite3.Connection, blobs: Sequence[bytes]) -> tuple[DeviceCertificate, ...]:
     """The certificates of those devices that have one, in the order asked."""
     found: dict[bytes, DeviceCertificate] = {}
-    for chunk in _chunks(list(dict.fromkeys(blobs))):
+    for chunk in devices.in_chunks(list(dict.fromkeys(blobs))):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(_SELECT + f"WHERE c.device_id IN ({marks})", chunk)
         found.update((bytes(row[0]), _record(row)) for row in rows)
@@ -57,10 +57,17 @@ def valid_until_ms(conn: sqlite3.Connection, blob: bytes) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def store(
-    conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str, now: datetime
-) -> bool:
+def serial_of(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "x")
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def store(conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, now: datetime) -> bool:
     """Insert or replace the certificate a device enrolled for; True when it is the device's first."""
+    pem, serial = _pem(cert), serial_of(cert)
     at = to_ms(now)
     before = to_ms(cert.not_valid_before_utc)
     after = to_ms(cert.not_valid_after_utc)
@@ -80,15 +87,19 @@ def store(
     return True
 
 
-def replace_for_renewal(
-    conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str
-) -> None:
+def replace_for_renewal(conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate) -> None:
     """A renewal a person made: a new certificate, but the device was not seen and did not enrol."""
     reopen_sweep(conn, to_ms(cert.not_valid_after_utc))
     conn.execute(
         "UPDATE device_certificates SET serial_hex = ?, not_before_ms = ?, not_after_ms = ?, "
         "certificate_pem = ? WHERE device_id = ?",
-        (serial, to_ms(cert.not_valid_before_utc), to_ms(cert.not_valid_after_utc), pem, blob),
+        (
+            serial_of(cert),
+            to_ms(cert.not_valid_before_utc),
+            to_ms(cert.not_valid_after_utc),
+            _pem(cert),
+            blob,
+        ),
     )
 
 
@@ -128,7 +139,7 @@ def reopen_sweep(conn: sqlite3.Connection, not_after_ms: int) -> None:
 
 def reopen_sweep_for(conn: sqlite3.Connection, blobs: Sequence[bytes]) -> None:
     """`reopen_sweep` for the certificates of devices a person is making Enrolled or Renewed."""
-    for chunk in _chunks(list(dict.fromkeys(blobs))):
+    for chunk in devices.in_chunks(list(dict.fromkeys(blobs))):
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT min(not_after_ms) FROM device_certificates WHERE device_id IN ({marks})"  # noqa: S608
         (earliest,) = conn.execute(sql, chunk).fetchone()
@@ -153,8 +164,3 @@ def _record(row: Any) -> DeviceCertificate:
         firmware=row[8],
         certificate_pem=row[9],
     )
-
-
-def _chunks(values: list[bytes]) -> Iterator[list[bytes]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]

@@ -121,9 +121,8 @@ class DeviceEnrolment:
             keep_until = from_ms(current_ms) if still_valid and not renewal else None
             not_after = keep_until or now + terms.certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), device_public_key, now, not_after)
-            pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-            serial = format(cert.serial_number, "x")
-            first = device_certificates.store(conn, blob, cert, pem, serial, now)
+            serial = device_certificates.serial_of(cert)
+            first = device_certificates.store(conn, blob, cert, now)
             state = standing.state if keep_until else DeviceState.RENEWED if renewal else DeviceState.ENROLLED
             devices.set_state(conn, [blob], state)
             how = "renewed" if renewal else "enrolled" if first else "enrolled again"
@@ -197,9 +196,8 @@ class DeviceEnrolment:
                 raise ConflictError(f"device {blob.hex()}'s certificate holds no EC key; it must enrol again")
             lifetime = terms_of(standing.policy).certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), key, now, now + lifetime)
-            pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-            serial = format(cert.serial_number, "x")
-            device_certificates.replace_for_renewal(conn, blob, cert, pem, serial)
+            serial = device_certificates.serial_of(cert)
+            device_certificates.replace_for_renewal(conn, blob, cert)
             devices.set_state(conn, [blob], DeviceState.RENEWED)
             activity.record(
                 conn,
