@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -104,7 +105,7 @@ def test_an_auto_renewing_device_that_enrols_near_expiry_is_renewed_for_a_full_l
     assert renewed.state is DeviceState.RENEWED and renewed.serial_hex != first.serial_hex
     assert renewed.not_after - renewed.not_before == timedelta(days=365, minutes=5)
     clock.now = first.not_after + timedelta(days=1)  # the old certificate has run out, the new one not
-    assert desk.expire_due() == 0
+    desk.expire_due()  # (devices of other tests on this instance may run out here)
     assert _state(instance, device_id) is DeviceState.RENEWED
 
 
@@ -146,7 +147,7 @@ def test_a_device_made_enrolled_by_hand_with_a_run_out_certificate_expires_again
     assert desk.expire_due() >= 1
     instance.set_device_state([device_id], DeviceState.ENROLLED)
     clock.now += timedelta(days=1)
-    assert desk.expire_due() == 1
+    assert desk.expire_due() >= 1
     assert _state(instance, device_id) is DeviceState.EXPIRED
 
 
@@ -170,3 +171,24 @@ def test_a_person_renews_an_expired_device_and_revocation_stops_both_enrolment_a
     with pytest.raises(DeviceRevokedError, match="revoked, so its certificate is not renewed"):
         desk.renew(device_id, "station")
     assert _state(instance, device_id) is DeviceState.REVOKED
+
+
+def test_many_running_out_at_the_same_moment_are_expired_a_chunk_per_transaction(tmp_path: Path) -> None:
+    with LocalInstance.open(tmp_path / "instance.sqlite3") as instance:  # its own: no other test's devices
+        instance.create_batch("line")
+        devices = [secrets.token_hex(32) for _ in range(7)]
+        instance.add_devices("line", devices)
+        clock = Clock()
+        desk = instance.device_enrolment(clock)
+        for device in devices:
+            desk.enrol(device, _key())  # the same second: the same end
+        clock.now += timedelta(days=366)
+        assert desk.expire_due(chunk=3) == 7
+        assert instance.get_batch("line").counts.expired == 7
+        expiries = [e.details for e in instance.list_activity().items if e.action == "device.expire"]
+        assert expiries == [
+            "1 certificate(s) ran out",
+            "3 certificate(s) ran out",
+            "3 certificate(s) ran out",
+        ]
+        assert desk.expire_due(chunk=3) == 0

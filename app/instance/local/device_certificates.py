@@ -118,16 +118,22 @@ def any_ran_out(conn: sqlite3.Connection, at_ms: int) -> bool:
     return row is not None
 
 
-def due(conn: sqlite3.Connection, at_ms: int) -> list[bytes]:
-    """Enrolled or Renewed devices whose certificate ran out after the last sweep and by `at_ms`."""
+def due(conn: sqlite3.Connection, at_ms: int, limit: int) -> tuple[list[bytes], int]:
+    """Up to `limit` Enrolled or Renewed devices whose certificate ran out after the last sweep and by
+    `at_ms`, earliest end first, and how far a sweep that expires them has looked: `at_ms` when that was
+    all of them, else just before the last one's end (devices ending at that same moment but left out
+    are still live there, and found by the next round)."""
     since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
     codes = [devices.STATE_CODE[state] for state in LIVE_STATES]
     rows = conn.execute(
-        "SELECT c.device_id FROM device_certificates AS c JOIN devices AS d ON d.device_id = c.device_id "
-        "WHERE c.not_after_ms > ? AND c.not_after_ms <= ? AND d.state IN (?, ?)",
-        (since, at_ms, *codes),
+        "SELECT c.device_id, c.not_after_ms FROM device_certificates AS c "
+        "JOIN devices AS d ON d.device_id = c.device_id "
+        "WHERE c.not_after_ms > ? AND c.not_after_ms <= ? AND d.state IN (?, ?) "
+        "ORDER BY c.not_after_ms LIMIT ?",
+        (since, at_ms, *codes, limit),
     ).fetchall()
-    return [bytes(row[0]) for row in rows]
+    looked_through = at_ms if len(rows) < limit else int(rows[-1][1]) - 1
+    return [bytes(row[0]) for row in rows], looked_through
 
 
 def reopen_sweep(conn: sqlite3.Connection, not_after_ms: int) -> None:
