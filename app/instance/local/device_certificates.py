@@ -110,7 +110,7 @@ def note_firmware(conn: sqlite3.Connection, blob: bytes, firmware: str) -> None:
 def any_ran_out(conn: sqlite3.Connection, at_ms: int) -> bool:
     """Whether any certificate ran out after the last sweep and by `at_ms`: one probe of the index, the
     devices table untouched (what the dashboard pays each time it counts)."""
-    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+    since = sweep_mark(conn)
     row = conn.execute(
         "SELECT 1 FROM device_certificates WHERE not_after_ms > ? AND not_after_ms <= ? LIMIT 1",
         (since, at_ms),
@@ -118,27 +118,35 @@ def any_ran_out(conn: sqlite3.Connection, at_ms: int) -> bool:
     return row is not None
 
 
-def due(conn: sqlite3.Connection, at_ms: int, limit: int) -> tuple[list[bytes], int]:
-    """Up to `limit` Enrolled or Renewed devices whose certificate ran out after the last sweep and by
-    `at_ms`, earliest end first, and how far a sweep that expires them has looked: `at_ms` when that was
-    all of them, else just before the last one's end (devices ending at that same moment but left out
-    are still live there, and found by the next round)."""
-    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+AFTER_EVERY_ID = b"\xff" * 33  # sorts after every 32-byte DeviceID: "past this end date"
+
+
+def sweep_mark(conn: sqlite3.Connection) -> int:
+    """How far sweeps have looked: every live certificate ending at or before it has been expired."""
+    return int(meta.get(conn, EXPIRED_THROUGH) or 0)
+
+
+def due(
+    conn: sqlite3.Connection, after: tuple[int, bytes], at_ms: int, limit: int
+) -> list[tuple[int, bytes]]:
+    """Up to `limit` Enrolled or Renewed devices whose certificate ends after `after` (end date, then
+    DeviceID: the order of the end-date index, whose entries carry the key) and by `at_ms`, as
+    (end, DeviceID) in that order. A sweep walks them a chunk at a time without reading one twice,
+    however many end at the same moment."""
     codes = [devices.STATE_CODE[state] for state in LIVE_STATES]
     rows = conn.execute(
-        "SELECT c.device_id, c.not_after_ms FROM device_certificates AS c "
+        "SELECT c.not_after_ms, c.device_id FROM device_certificates AS c "
         "JOIN devices AS d ON d.device_id = c.device_id "
-        "WHERE c.not_after_ms > ? AND c.not_after_ms <= ? AND d.state IN (?, ?) "
-        "ORDER BY c.not_after_ms LIMIT ?",
-        (since, at_ms, *codes, limit),
+        "WHERE (c.not_after_ms, c.device_id) > (?, ?) AND c.not_after_ms <= ? AND d.state IN (?, ?) "
+        "ORDER BY c.not_after_ms, c.device_id LIMIT ?",
+        (*after, at_ms, *codes, limit),
     ).fetchall()
-    looked_through = at_ms if len(rows) < limit else int(rows[-1][1]) - 1
-    return [bytes(row[0]) for row in rows], looked_through
+    return [(int(row[0]), bytes(row[1])) for row in rows]
 
 
 def reopen_sweep(conn: sqlite3.Connection, not_after_ms: int) -> None:
     """Make sure the next sweep looks at a live certificate that ends at `not_after_ms`."""
-    since = int(meta.get(conn, EXPIRED_THROUGH) or 0)
+    since = sweep_mark(conn)
     if not_after_ms <= since:
         meta.put(conn, EXPIRED_THROUGH, str(not_after_ms - 1))
 

@@ -162,17 +162,26 @@ class DeviceEnrolment:
             if not device_certificates.any_ran_out(conn, now_at):
                 return 0
         expired = 0
+        written: int | None = None  # the mark this sweep last wrote
+        after = (0, device_certificates.AFTER_EVERY_ID)
         while True:
             with self._db.write() as conn:
-                blobs, looked_through = device_certificates.due(conn, now_at, chunk)
-                device_certificates.swept_through(conn, looked_through)
-                if blobs:
+                mark = device_certificates.sweep_mark(conn)
+                if mark != written:  # the first round, or a certificate made live again meanwhile
+                    after = (mark, device_certificates.AFTER_EVERY_ID)
+                rows = device_certificates.due(conn, after, now_at, chunk)
+                # All of them, or all up to just before the last one's end (others may end then too).
+                written = now_at if len(rows) < chunk else rows[-1][0] - 1
+                device_certificates.swept_through(conn, written)
+                if rows:
+                    after = rows[-1]
+                    blobs = [blob for _, blob in rows]
                     changed = devices.set_state(conn, blobs, DeviceState.EXPIRED)
                     target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
                     details = f"{changed} certificate(s) ran out"
                     activity.record(conn, ACTOR, "device.expire", target, details)
                     expired += changed
-            if len(blobs) < chunk:
+            if len(rows) < chunk:
                 return expired
 
     def renew(self, device_id: str, actor: str) -> DeviceCertificate:

@@ -304,6 +304,7 @@ class LocalInstance:
 
     def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
         blobs = devices.device_id_blobs(_at_most_a_page(device_ids))
+        self._lifecycle().expire_due()  # a page never shows a run-out certificate as valid
         with self._db.read() as conn:
             return device_certificates.of(conn, blobs)
 
