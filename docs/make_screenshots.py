@@ -33,7 +33,15 @@ from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E40
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role  # noqa: E402
+from app.domain.kinds import (  # noqa: E402
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.instance.mirror.instance import MirrorInstance  # noqa: E402
 from app.instance.mirror.store import MirrorStore  # noqa: E402
@@ -58,6 +66,7 @@ from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
+from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
@@ -96,7 +105,7 @@ def enrolment_history(instance: LocalInstance, devices: list[str]) -> None:
     at = [now]
     desk = instance.device_enrolment(lambda: at[0])
     for n, device in enumerate(devices):
-        at[0] = now - timedelta(days=29 * n + 2, minutes=37 * n)  # the 14th onwards: over a year ago
+        at[0] = now - timedelta(days=56 * n + 2, minutes=37 * n)  # factory: 730 days; the 14th on ran out
         desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
         desk.report_status(device, "2.1.0" if n % 4 else "2.0.3")
     instance.renew_device(devices[2])
@@ -113,6 +122,11 @@ def demo_data(instance: LocalInstance) -> None:
     )
     instance.create_task("esp32-lab", ChipType.ESP32, BootloaderKind.DEV, IefKind.DEBUG, "lab-rsa")
     instance.create_task("esp32s3-field", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.NON_DEBUG, "lab-rsa")
+    instance.create_policy("factory", certificate_days=730, jwt_minutes=60)
+    instance.create_policy("lab", certificate_days=30, auto_renew=False, jwt_minutes=15)
+    instance.create_policy(
+        "hub pilot", connection=ConnectionType.IOT_HUB, certificate_days=365, jwt_minutes=30
+    )
     line = ids(12_480, "line")
     instance.create_batch("line-2 March", policy="factory")
     instance.add_devices("line-2 March", line)
@@ -302,6 +316,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    policy_shots(app, window, out)
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
     if station:
@@ -309,6 +324,41 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
+    """The Policies page, a policy's Edit dialog, a delete refused because batches use the policy, and a
+    batch given another policy on the Devices page."""
+    policies = window.page("Policies")
+    assert isinstance(policies, PoliciesPage)
+
+    def factory_selected() -> None:
+        window.show_page("Policies")
+        settle(app)
+        policies.select_policy("factory")
+
+    shoot(app, window, out / "policies.png", factory_selected)
+    edit = policies.open_edit_dialog()
+    assert edit is not None
+    edit.certificate_days.setValue(365)
+    shoot(app, edit, out / "policies-edit-policy.png")
+    edit.reject()
+    delete = policies.open_delete_dialog()
+    assert delete is not None
+    delete.submit()
+    shoot(app, delete, out / "policies-delete-refused.png")
+    delete.reject()
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("lab veFuse builds")
+    change = devices.open_policy_dialog()
+    assert change is not None
+    settle(app)
+    change.policy.setCurrentIndex(change.policy.findData("factory"))
+    shoot(app, change, out / "devices-batch-policy.png")
+    change.reject()
 
 
 def self_check_ran(app: QApplication, window: MainWindow) -> None:

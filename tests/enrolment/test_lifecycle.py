@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.domain.kinds import DeviceState
 from app.instance.local.enrolment import DeviceRevokedError
-from app.instance.local.enrolment_policy import terms_of
 from app.instance.local.instance import LocalInstance
 
 
@@ -96,7 +95,7 @@ def test_an_auto_renewing_device_that_enrols_near_expiry_is_renewed_for_a_full_l
     instance: LocalInstance,
 ) -> None:
     batch, device_id = _new_device(instance)
-    assert terms_of(instance.get_batch(batch).policy).auto_renew  # the default policy renews
+    assert instance.get_policy(instance.get_batch(batch).policy).auto_renew  # the default policy renews
     clock = Clock()
     desk = instance.device_enrolment(clock)
     first = desk.enrol(device_id, _key())
@@ -107,6 +106,28 @@ def test_an_auto_renewing_device_that_enrols_near_expiry_is_renewed_for_a_full_l
     clock.now = first.not_after + timedelta(days=1)  # the old certificate has run out, the new one not
     desk.expire_due()  # (devices of other tests on this instance may run out here)
     assert _state(instance, device_id) is DeviceState.RENEWED
+
+
+def test_without_auto_renew_enrolling_again_keeps_the_end_and_only_a_person_extends_it(
+    instance: LocalInstance,
+) -> None:
+    policy = instance.create_policy(f"no-renew-{secrets.token_hex(3)}", certificate_days=30, auto_renew=False)
+    batch = instance.create_batch(f"life-{secrets.token_hex(4)}", policy=policy.name).name
+    device_id = secrets.token_hex(32)
+    instance.add_devices(batch, [device_id])
+    clock = Clock()
+    desk = instance.device_enrolment(clock)
+    first = desk.enrol(device_id, _key())
+    assert first.not_after - first.not_before == timedelta(days=30, minutes=5)
+    clock.now += timedelta(days=25)  # near its end, with a new device key (an erase, say)
+    again = desk.enrol(device_id, _key())
+    assert again.state is DeviceState.ENROLLED and not again.first
+    assert again.not_after == first.not_after and again.serial_hex != first.serial_hex
+    assert _state(instance, device_id) is DeviceState.ENROLLED
+    renewed = desk.renew(device_id, "station")  # a person extends it
+    assert renewed.state is DeviceState.RENEWED
+    assert renewed.not_after - renewed.not_before == timedelta(days=30, minutes=5)
+    assert renewed.not_after > first.not_after
 
 
 def test_a_device_enrolling_twice_keeps_one_certificate_and_counts_both(instance: LocalInstance) -> None:

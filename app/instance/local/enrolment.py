@@ -113,7 +113,7 @@ class DeviceEnrolment:
         now = self._clock().replace(microsecond=0)
         with self._db.write() as conn:
             standing = _standing(conn, blob)
-            terms = terms_of(standing.policy)
+            terms = terms_of(conn, standing.policy)
             current_ms = device_certificates.valid_until_ms(conn, blob)
             still_valid = standing.state in LIVE_STATES and current_ms > to_ms(now)
             renewal = still_valid and terms.auto_renew
@@ -210,7 +210,7 @@ class DeviceEnrolment:
             key = x509.load_pem_x509_certificate(current.certificate_pem.encode("ascii")).public_key()
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 raise ConflictError(f"device {blob.hex()}'s certificate holds no EC key; it must enrol again")
-            lifetime = terms_of(standing.policy).certificate_lifetime
+            lifetime = terms_of(conn, standing.policy).certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), key, now, now + lifetime)
             serial = device_certificates.serial_of(cert)
             device_certificates.replace_for_renewal(conn, blob, cert)

@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.paging import iterate_pages
 from app.domain.records import (
     MAX_PAGE_SIZE,
@@ -41,12 +49,20 @@ from app.domain.records import (
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
 )
-from app.instance.api import DEFAULT_POLICY, Instance, keyed_add, keyed_move
+from app.instance.api import (
+    DEFAULT_CERTIFICATE_DAYS,
+    DEFAULT_JWT_MINUTES,
+    DEFAULT_POLICY,
+    Instance,
+    keyed_add,
+    keyed_move,
+)
 from app.instance.mirror.store import MirrorError, MirrorStore, Stored
 
 log = logging.getLogger(__name__)
@@ -65,6 +81,7 @@ class _Collection:
 
 
 BATCHES = _Collection("batch", Batch, lambda b: b.name, lambda b: b.name)
+POLICIES = _Collection("policy", Policy, lambda p: p.name, lambda p: f"{p.name}\n{p.connection.value}")
 TASKS = _Collection(
     "task", ProvisioningTask, lambda t: t.name, lambda t: f"{t.name}\n{t.device_type.value}\n{t.signing_key}"
 )
@@ -297,19 +314,29 @@ class MirrorInstance:
         listed: dict[str, list[Any]] = {}
         for collection, listing in (
             (BATCHES, remote.list_batches),
+            (POLICIES, remote.list_policies),
             (TASKS, remote.list_tasks),
             (IMAGES, remote.list_images),
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
-            listed[collection.kind] = everything = self._ask(partial(_everything, listing))
+            try:
+                everything = self._ask(partial(_everything, listing))
+            except NotFoundError as exc:
+                # A listing names nothing, so "not found" means the instance has no such listing: it is
+                # an older version. The rest still refreshes; this part of the mirror stays as it was.
+                log.warning(
+                    "the instance does not list %s (%s); update it to mirror them", collection.kind, exc
+                )
+                continue
+            listed[collection.kind] = everything
             items += self.store.replace_collection(
                 collection.kind, everything, collection.key, collection.searched
             )
         newest = self._ask(lambda: remote.list_activity(PageRequest(limit=ACTIVITY_KEPT)))
         items += self.store.replace_collection(ACTIVITY.kind, newest.items, ACTIVITY.key, ACTIVITY.searched)
-        tasks = {task.name: task for task in listed[TASKS.kind]}
-        for name in self.store.mirrored_tasks():
+        tasks = {task.name: task for task in listed.get(TASKS.kind, ())}
+        for name in self.store.mirrored_tasks() if TASKS.kind in listed else ():
             # Signing is work on the instance and an entry in its log: sign again only for a changed task.
             task = tasks.get(name)
             if task is None:
@@ -320,9 +347,9 @@ class MirrorInstance:
                 )
                 items += 1
         items += self._refresh_certificates()
-        batches = {batch.name: batch for batch in listed[BATCHES.kind]}
+        batches = {batch.name: batch for batch in listed.get(BATCHES.kind, ())}
         added = 0
-        for name in self.store.tracked_batches():
+        for name in self.store.tracked_batches() if BATCHES.kind in listed else ():
             if name in batches:
                 added += self.refresh_devices(name, batches[name].counts)
             else:
@@ -434,6 +461,13 @@ class MirrorInstance:
 
         self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name), dropped=dropped)
 
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        return self._change(
+            f"giving batch {batch!r} policy {policy!r}",
+            lambda: self.remote.set_batch_policy(batch, policy),
+            BATCHES,
+        )
+
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> AddDevicesResult:
@@ -507,6 +541,48 @@ class MirrorInstance:
     def renew_device(self, device_id: str) -> DeviceCertificate:
         return self._change(
             f"renewing device {device_id}", lambda: self.remote.renew_device(device_id), DEVICE_CERTIFICATES
+        )
+
+    # --- policies ----------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        return self._change(
+            f"creating policy {name!r}",
+            lambda: self.remote.create_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        return self._page(POLICIES, page, lambda: self.remote.list_policies(page))
+
+    def get_policy(self, name: str) -> Policy:
+        return self._one(POLICIES, name, lambda: self.remote.get_policy(name))
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        return self._change(
+            f"changing policy {name!r}",
+            lambda: self.remote.update_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def delete_policy(self, name: str) -> None:
+        self._change(
+            f"deleting policy {name!r}",
+            lambda: self.remote.delete_policy(name),
+            dropped=lambda: self.store.drop_item(POLICIES.kind, name),
         )
 
     # --- PKI and instance parameters ---------------------------------------------------------------

@@ -4,7 +4,7 @@ Records are stored in the wire format (app/instance/wire.py), so the mirror hold
 instance said and a field added to a record needs no change here. Three shapes:
 
 - *singletons* (instance info, dashboard summary, parameters, certificates): the whole answer;
-- *collections* (batches, tasks, images, signing keys, users, activity): one row per item with the
+- *collections* (batches, policies, tasks, images, signing keys, users, activity): one row per item with the
   text a search looks in, so an offline listing pages and searches as the instance does;
 - *devices* of the batches this station pushed to, by their position in the batch, so a refresh only
   fetches what was added since the last one, and fetches a batch anew when devices moved out of it or
