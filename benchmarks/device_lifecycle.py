@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.domain.kinds import DeviceState
 from app.domain.records import PageRequest
+from app.instance.local import device_certificates
 from app.instance.local.database import to_ms
 from app.instance.local.instance import LocalInstance
 from app.ui.models.device_pages import load_rows
@@ -148,11 +149,7 @@ def _run_out_at_once(instance: LocalInstance, ids: list[str], now: datetime) -> 
             "UPDATE device_certificates SET not_after_ms = ? WHERE device_id = ?",
             ((to_ms(now - timedelta(minutes=1)), blob) for blob in chunk),
         )
-        conn.execute("DELETE FROM meta WHERE key = 'device_certificates_expired_through_ms'")
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('device_certificates_expired_through_ms', ?)",
-            (str(to_ms(now - timedelta(minutes=2))),),
-        )
+        device_certificates.swept_through(conn, to_ms(now - timedelta(minutes=2)))
     swept, sweep_s = _timed(lambda: instance.device_enrolment().expire_due())
     print(f"sweep finding {swept:,} certificates run out at once: {sweep_s * 1000:.0f} ms")
     _, again_s = _timed(lambda: instance.device_enrolment().expire_due())
