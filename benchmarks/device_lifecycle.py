@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import keyring
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -39,23 +36,14 @@ from app.instance.local import device_certificates
 from app.instance.local.database import to_ms
 from app.instance.local.instance import LocalInstance
 from app.ui.models.device_pages import load_rows
+from benchmarks.batch_import import median_ms, timed
 
-T = TypeVar("T")
+RUNS = 5
 SUMMARY_GOAL_MS = 200.0
 PAGE_GOAL_MS = 100.0
 REAL_ENROLMENTS = 100
 RUN_OUT_AT_ONCE = 10_000
 PASSPHRASE = secrets.token_urlsafe(16)  # used for this run only, never stored
-
-
-def _timed(fn: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
-
-
-def _median_ms(fn: Callable[[], object], runs: int = 5) -> float:
-    return statistics.median(_timed(fn)[1] for _ in range(runs)) * 1000
 
 
 def _verdict(value: float, goal: float) -> str:
@@ -97,10 +85,10 @@ def run(instance: LocalInstance, count: int) -> None:
     _fill(instance, ids, now, half)
     instance.set_device_state(ids[REAL_ENROLMENTS:half], DeviceState.ENROLLED)
     instance.set_device_state(ids[half:], DeviceState.ENROLLED)
-    swept, sweep_s = _timed(lambda: desk.expire_due())
+    swept, sweep_s = timed(lambda: desk.expire_due())
     print(f"first sweep: {swept:,} certificates that ran out long ago made Expired in {sweep_s:.2f} s")
 
-    summary_ms = _median_ms(instance.dashboard_summary)
+    summary_ms = median_ms(instance.dashboard_summary, RUNS)
     print(
         f"dashboard summary, nothing due: {summary_ms:.1f} ms "
         f"(goal <= {SUMMARY_GOAL_MS:.0f} ms: {_verdict(summary_ms, SUMMARY_GOAL_MS)})"
@@ -108,12 +96,12 @@ def run(instance: LocalInstance, count: int) -> None:
     _run_out_at_once(instance, ids, now)
     for offset in (0, count - 200):
         request = PageRequest(offset=offset, limit=200)
-        page_ms = _median_ms(lambda request=request: load_rows(instance, "bench", request))  # type: ignore[misc]
+        page_ms = median_ms(lambda request=request: load_rows(instance, "bench", request), RUNS)  # type: ignore[misc]
         print(
             f"Devices page at offset {offset:,} with its certificates: {page_ms:.1f} ms "
             f"(goal <= {PAGE_GOAL_MS:.0f} ms: {_verdict(page_ms, PAGE_GOAL_MS)})"
         )
-    one_ms = _median_ms(lambda: instance.device_certificate(ids[count // 3]))
+    one_ms = median_ms(lambda: instance.device_certificate(ids[count // 3]), RUNS)
     print(f"device_certificate of one device: {one_ms:.2f} ms")
     counts = instance.dashboard_summary().devices
     states = f"enrolled {counts.enrolled:,}, expired {counts.expired:,}, registered {counts.registered:,}"
@@ -150,9 +138,9 @@ def _run_out_at_once(instance: LocalInstance, ids: list[str], now: datetime) -> 
             ((to_ms(now - timedelta(minutes=1)), blob) for blob in chunk),
         )
         device_certificates.swept_through(conn, to_ms(now - timedelta(minutes=2)))
-    swept, sweep_s = _timed(lambda: instance.device_enrolment().expire_due())
+    swept, sweep_s = timed(lambda: instance.device_enrolment().expire_due())
     print(f"sweep finding {swept:,} certificates run out at once: {sweep_s * 1000:.0f} ms")
-    _, again_s = _timed(lambda: instance.device_enrolment().expire_due())
+    _, again_s = timed(lambda: instance.device_enrolment().expire_due())
     print(f"the next sweep (nothing new): {again_s * 1000:.2f} ms")
 
 
