@@ -20,12 +20,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
@@ -92,6 +94,25 @@ def ids(count: int, salt: str) -> list[str]:
     return [hashlib.sha256(f"{salt}-{i}".encode()).hexdigest() for i in range(count)]
 
 
+SHOWN_ENROLLED = 40
+
+
+def enrolment_history(instance: LocalInstance, devices: list[str]) -> None:
+    """Real certificates for the rows the Devices shot shows: boards that enrolled over the past months
+    through the enrolment service's own desk (a clock set back for each), reported their firmware, and
+    then one renewed by a person, one revoked, and those enrolled over a year ago run out."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = [now]
+    desk = instance.device_enrolment(lambda: at[0])
+    for n, device in enumerate(devices):
+        at[0] = now - timedelta(days=56 * n + 2, minutes=37 * n)  # factory: 730 days; the 14th on ran out
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+        desk.report_status(device, "2.1.0" if n % 4 else "2.0.3")
+    instance.renew_device(devices[2])
+    instance.set_device_state([devices[5]], DeviceState.REVOKED)
+    instance.dashboard_summary()  # its expiry sweep makes the run-out ones Expired
+
+
 def demo_data(instance: LocalInstance) -> None:
     instance.create_signing_key("production-2025", KeyType.RSA_3072)
     instance.create_signing_key("lab-rsa", KeyType.RSA_3072)
@@ -109,10 +130,13 @@ def demo_data(instance: LocalInstance) -> None:
     line = ids(12_480, "line")
     instance.create_batch("line-2 March", policy="factory")
     instance.add_devices("line-2 March", line)
-    instance.set_device_state(line[:11_300], DeviceState.ENROLLED)  # the newest boards are not enrolled yet
-    instance.set_device_state(line[2:11_300:47], DeviceState.RENEWED)
-    instance.set_device_state(line[5:11_300:297], DeviceState.REVOKED)
-    instance.set_device_state(line[9:11_300:538], DeviceState.EXPIRED)
+    enrolment_history(instance, line[:SHOWN_ENROLLED])
+    # Beyond the rows in sight, states are set by hand: 11,000 real enrolments would only slow the script.
+    rest = line[SHOWN_ENROLLED:11_300]  # the newest boards are not enrolled yet
+    instance.set_device_state(rest, DeviceState.ENROLLED)
+    instance.set_device_state(rest[2::47], DeviceState.RENEWED)
+    instance.set_device_state(rest[5::297], DeviceState.REVOKED)
+    instance.set_device_state(rest[9::538], DeviceState.EXPIRED)
     lab = ids(64, "lab")
     instance.create_batch("lab veFuse builds", policy="lab")
     instance.add_devices("lab veFuse builds", lab)
@@ -276,6 +300,8 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
         window.show_page("Devices")
         settle(app)
         devices.select_batch("line-2 March")
+        settle(app)
+        devices.select_device(2)  # a renewed device: Renew and Revoke are offered
 
     shoot(app, window, out / "devices.png", devices_ready)
     hsm = window.page("HSM")

@@ -128,6 +128,26 @@ class Device:
 
 
 @dataclass(frozen=True)
+class DeviceCertificate:
+    """A device's place in the lifecycle: its current certificate (public parts only) and its state.
+
+    `enrolled_at` is the device's last enrolment, the last time the instance saw it prove its key ("last
+    seen"); `firmware` is the version it last reported ("" until it reports one).
+    """
+
+    device_id: DeviceID
+    state: DeviceState
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+    first_enrolled_at: datetime
+    enrolled_at: datetime
+    enrolments: int
+    firmware: str
+    certificate_pem: str
+
+
+@dataclass(frozen=True)
 class AddDevicesResult:
     """What a bulk add did. Duplicates are counted; a sample of each kind is kept for the person."""
 

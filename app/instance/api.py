@@ -33,6 +33,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -115,6 +116,27 @@ class Instance(Protocol):
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         """Change the state of many devices at once; returns how many changed."""
+        ...
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        """The device's state and current certificate (serial, validity, enrolments, last seen, firmware).
+
+        None when the device has never enrolled; NotFoundError when it is in no batch.
+        """
+        ...
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        """The certificates of a page of devices (at most MAX_PAGE_SIZE IDs) in one call, in the order
+        asked; devices that never enrolled are left out."""
+        ...
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        """A new certificate for the device's key under its batch's policy; the device becomes Renewed.
+
+        ConflictError for a revoked device (DeviceRevokedError, with the reason) or one that never
+        enrolled; NotFoundError when it is in no batch. Revoking is `set_device_state(..., REVOKED)`.
+        """
         ...
 
     # --- policies --------------------------------------------------------------------------------

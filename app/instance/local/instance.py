@@ -19,7 +19,7 @@ from types import TracebackType
 from app import __version__
 from app.domain.chips import ChipType
 from app.domain.device_id import parse_device_id
-from app.domain.errors import ValidationError
+from app.domain.errors import NotFoundError, ValidationError
 from app.domain.kinds import (
     BootloaderKind,
     ConnectionType,
@@ -30,12 +30,14 @@ from app.domain.kinds import (
     Role,
 )
 from app.domain.records import (
+    MAX_PAGE_SIZE,
     ActivityEntry,
     AddDevicesResult,
     Batch,
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -53,6 +55,7 @@ from app.instance.local import (
     batches,
     certificates,
     dashboard,
+    device_certificates,
     devices,
     first_start,
     idempotency,
@@ -89,6 +92,7 @@ class LocalInstance:
         self._actor = actor
         self._protector = protector
         self._certs = certs
+        self._desk: DeviceEnrolment | None = None
         tls = [c for c in certs if c.role == "tls"]
         self._tls_names = certificates.tls_names(tls[0].pem) if tls else frozenset()
 
@@ -188,7 +192,14 @@ class LocalInstance:
         """The instance side of the enrolment service, on this instance's database and keys."""
         return DeviceEnrolment(self._db, self._protector, clock)
 
+    def _lifecycle(self) -> DeviceEnrolment:
+        """One desk per handle for a person's lifecycle calls: its issuing key is unlocked once."""
+        if self._desk is None:
+            self._desk = self.device_enrolment()
+        return self._desk
+
     def dashboard_summary(self) -> DashboardSummary:
+        self._lifecycle().expire_due()  # counts as of now, even where no enrolment service sweeps
         mode = self._protector.mode()
         with self._db.read() as conn:
             return dashboard.summary(
@@ -292,11 +303,33 @@ class LocalInstance:
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
             changed = devices.set_state(conn, blobs, state)
+            if state in device_certificates.LIVE_STATES:
+                device_certificates.reopen_sweep_for(conn, blobs)
             if changed:
                 target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
                 details = f"{changed} of {len(blobs)} set to {state.value}"
                 activity.record(conn, self._actor, "device.set-state", target, details)
         return changed
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        (blob,) = devices.device_id_blobs([device_id])
+        self._lifecycle().expire_due()
+        with self._db.read() as conn:
+            if devices.find(conn, blob) is None:
+                raise NotFoundError(f"device {blob.hex()} is in no batch of this instance")
+            return device_certificates.one(conn, blob)
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        blobs = devices.device_id_blobs(_at_most_a_page(device_ids))
+        self._lifecycle().expire_due()  # a page never shows a run-out certificate as valid
+        with self._db.read() as conn:
+            return device_certificates.of(conn, blobs)
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        with self._db.read() as conn:
+            users.role_of(conn, self._actor)
+        return self._lifecycle().renew(device_id, self._actor)
 
     # --- policies --------------------------------------------------------------------------------
     def create_policy(
@@ -542,3 +575,13 @@ class LocalInstance:
                 device,
                 f"not pushed to batch {batch.strip()!r}: {why}",
             )
+
+
+def _at_most_a_page(device_ids: Sequence[str]) -> Sequence[str]:
+    """The certificates of a page of devices are asked at once; more than a page is a caller's mistake."""
+    if not isinstance(device_ids, str) and len(device_ids) > MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"asked for the certificates of {len(device_ids):,} devices at once; at most {MAX_PAGE_SIZE:,} "
+            "(a page) per call"
+        )
+    return device_ids

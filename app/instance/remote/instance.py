@@ -33,6 +33,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -195,6 +196,16 @@ class RemoteInstance:
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return cast(int, self._call("set_device_state", device_ids, state))
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        return cast(DeviceCertificate | None, self._call("device_certificate", device_id))
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        return cast(tuple[DeviceCertificate, ...], self._call("device_certificates", list(device_ids)))
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        return cast(DeviceCertificate, self._call("renew_device", device_id))
 
     # --- policies --------------------------------------------------------------------------------
     def create_policy(
