@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
@@ -70,6 +71,7 @@ from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_keys import START_ACTION, STOP_ACTION  # noqa: E402
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
 from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
@@ -316,6 +318,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    shoot(app, window, out / "settings-line.png", lambda: line_keys_chosen(app, window))
     policy_shots(app, window, out)
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
@@ -324,6 +327,20 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def line_keys_chosen(app: QApplication, window: MainWindow) -> None:
+    """Settings → Line: a pedal's F9 kept as the start key, Ctrl+Q refused as the stop key, sound on."""
+    window.show_page("Settings")
+    settings_page = window.page("Settings")
+    assert isinstance(settings_page, SettingsPage)
+    line = settings_page.line
+    line.choose(START_ACTION, QKeySequence("F9"))
+    line.sound.setChecked(True)
+    line.choose(STOP_ACTION, QKeySequence("Ctrl+Q"))
+    settle(app)
+    settings_page.sections.ensureWidgetVisible(line.try_sound, 0, 40)
+    settle(app)
 
 
 def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
@@ -644,6 +661,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
         failed = next(u for u, t in station.grid.tiles.items() if t.state.value == "fail")
         station.show_drawer(failed, 0)
         shoot(app, window, out / "station-16-1280x800-reason.png")
+        station.drawer.close_drawer()
+        window.resize(1920, 1080)  # the same line on a large screen: full tiles with their buttons
+        shoot(app, window, out / "station-16-1920x1080.png")
         finish(window, station)
 
     # 64 boards at 1920x1080: running, then production mode with mixed results.
@@ -668,6 +688,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
                 wait_for(app, lambda: sum(t.state.value == "running" for t in station.grid.ordered()) >= 40)
                 shot = "station-64-1920x1080-running.png"
             shoot(app, window, out / shot)
+            if production:  # the same 64 on a small screen: compact tiles, the grid scrolls
+                window.resize(1280, 800)
+                shoot(app, window, out / "station-64-1280x800-production.png")
             finish(window, station)
 
     sixty_four(production=False)
