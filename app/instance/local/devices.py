@@ -16,6 +16,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from app.domain.device_id import DeviceID, parse_device_id
@@ -211,11 +212,12 @@ def move(conn: sqlite3.Connection, batch_name: str, blobs: list[bytes]) -> list[
 
 def find(conn: sqlite3.Connection, blob: bytes) -> Device | None:
     row = conn.execute(
-        "SELECT d.device_id, d.state, d.added_ms, b.name FROM devices AS d "
-        "JOIN batches AS b ON b.id = d.batch_id WHERE d.device_id = ?",
+        "SELECT d.device_id, d.state, d.added_ms, b.name, c.firmware FROM devices AS d "
+        "JOIN batches AS b ON b.id = d.batch_id "
+        "LEFT JOIN device_certificates AS c ON c.device_id = d.device_id WHERE d.device_id = ?",
         (blob,),
     ).fetchone()
-    return None if row is None else _device(row[:3], row[3])
+    return None if row is None else replace(_device(row[:3], row[3]), firmware=row[4] or "")
 
 
 def set_state(conn: sqlite3.Connection, blobs: list[bytes], state: DeviceState) -> int:

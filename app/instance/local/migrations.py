@@ -146,8 +146,15 @@ CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms)
 """Version 3: each enrolled device's current certificate (public), written by the enrolment service
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
 
+_TASK_RUN_OPTIONS = """
+ALTER TABLE tasks ADD COLUMN enrol_wait_ms INTEGER NOT NULL DEFAULT 60000;
+ALTER TABLE tasks ADD COLUMN flash_baud INTEGER;
+"""
+"""A task's run options (app/domain/run_options.py): the wait for enrolment (existing tasks wait, as new ones
+do) and a fixed flashing rate (NULL: by each board's USB bridge)."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _TASK_RUN_OPTIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -44,6 +44,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_POLICY, Instance, keyed_add, keyed_move
 from app.instance.mirror.store import MirrorError, MirrorStore, Stored
 
@@ -476,6 +477,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"creating task {name!r}",
@@ -488,6 +490,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
             TASKS,
         )
@@ -508,6 +511,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"changing task {name!r}",
@@ -520,6 +524,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 

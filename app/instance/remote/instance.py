@@ -36,6 +36,7 @@ from app.domain.records import (
     User,
     sample,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_POLICY
 from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
@@ -226,6 +227,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -239,6 +241,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 
@@ -258,6 +261,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -271,6 +275,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 
