@@ -19,12 +19,15 @@ from app.cli.main import run
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
 from app.domain.records import PageRequest
+from app.domain.run_options import TaskRunOptions
 from app.instance.local.instance import LocalInstance
 from app.provisioning.device_journal import JournalState
 from app.provisioning.records import RecordsDB
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.support.serve_process import ServeProcess, start_serve
+
+NO_ENROL_WAIT = TaskRunOptions(enrol_wait_s=0)  # these runs are not about enrolment
 
 USER, PASSWORD = "tech-anna", "anna in the field"
 TASK = "field-task"
@@ -36,7 +39,9 @@ def server(tmp_path: Path) -> Iterator[ServeProcess]:
     with LocalInstance.open(data_dir.ensure().local_instance_db) as instance:
         instance.create_user(USER, PASSWORD, Role.ADMINISTRATOR)
         instance.create_signing_key("field-key", KeyType.RSA_3072)
-        instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "field-key")
+        instance.create_task(
+            TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "field-key", run_options=NO_ENROL_WAIT
+        )
         instance.create_batch("factory")
         instance.create_batch("site-b")
     running = start_serve(data_dir.root)
