@@ -152,7 +152,7 @@ def test_a_board_enrolling_as_another_deviceid_fails_at_once(instance: LocalInst
         instance, device_id, lambda: PUSHED, 60, board=log.verdict, clock=clock, sleep=clock.sleep
     )
     assert check.confirmation is Confirmation.NOT_ENROLLED and clock.sleeps == 0
-    assert f"the board enrols as DeviceID {other}…, not as {device_id[:16]}… that was pushed" in check.message
+    assert f"the board enrols as {other}…, not as {device_id[:16]}… that was pushed" in check.message
     assert "damaged between the board and the station (UART)" in check.message
 
 
