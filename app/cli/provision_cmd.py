@@ -132,14 +132,7 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
         enrol_wait_s=args.enrol_wait,
     )
     job = job_for_request(instance, request)
-    enrolment = start_for_station(instance, ctx.data_dir.root) if job.enrol_wait_s > 0 else None
-    if enrolment is not None and not args.json:
-        print(enrolment.banner, file=ctx.out, flush=True)
-    try:
-        return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
-    finally:
-        if enrolment is not None:
-            enrolment.stop()
+    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
 
 
 def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:
@@ -158,7 +151,20 @@ def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) 
 
 
 def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
-    """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
+    """Run every job at once, print as they go, then a summary; 0 only if every board passed. While runs
+    wait for enrolment on the built-in instance, its enrolment service runs here (as in the window)."""
+    waits = any(job.enrol_wait_s > 0 for job in jobs)
+    enrolment = start_for_station(instance, ctx.data_dir.root) if waits else None
+    if enrolment is not None and not json_mode:
+        print(enrolment.banner, file=ctx.out, flush=True)
+    try:
+        return _run_jobs(ctx, instance, jobs, json_mode)
+    finally:
+        if enrolment is not None:
+            enrolment.stop()
+
+
+def _run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
     printer = choose_printer(ctx.out, [j.port for j in jobs], json_mode)
     mode = jobs[0].mode.value if jobs else "provision"
     with RecordsDB(ctx.data_dir.records_db) as records:

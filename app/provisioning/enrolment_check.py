@@ -38,6 +38,7 @@ class Confirmation(Enum):
     OFFLINE = "offline"  # cannot be confirmed now: the run passes, with the note
     NOT_ENROLLED = "not-enrolled"  # the board did not enrol in time: the run fails
     SKIPPED = "skipped"  # the push was refused: there is nothing to wait for
+    STOPPED = "stopped"  # the run was cancelled while it waited: its stop reason says why
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,13 @@ def wait_until_enrolled(
     limit_s: float,
     *,
     board: Callable[[], BoardVerdict | None] = _no_word,
+    stopped: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> EnrolmentCheck:
     """Wait for the push to settle, then for the device to be Enrolled; at most `limit_s` in all.
-    `board` says what the board's own log says against enrolling (None: nothing)."""
+    `board` says what the board's own log says against enrolling (None: nothing); `stopped` ends the wait
+    when the run is cancelled (`sleep` should wake up for it)."""
     deadline = clock() + limit_s
     pushed = push()
     while pushed is None and clock() < deadline:
@@ -93,6 +96,8 @@ def wait_until_enrolled(
             return EnrolmentCheck(
                 Confirmation.NOT_ENROLLED, "enrolment not confirmed: the device is revoked on the instance"
             )
+        if stopped():
+            return EnrolmentCheck(Confirmation.STOPPED, "")
         verdict = board() if enrolled_at is None else None
         if verdict is not None and verdict.decisive:
             return EnrolmentCheck(Confirmation.NOT_ENROLLED, f"not enrolled: {verdict.sentence}")

@@ -280,6 +280,7 @@ class _PortRun:
         self._process: WorkerProcess | None = None
         self._stop_reason: tuple[str, Outcome] | None = None
         self._stop_lock = threading.Lock()
+        self._stopping = threading.Event()  # wakes the enrol step's wait
         self._thread = threading.Thread(target=self._run, name=f"port-{job.port}", daemon=True)
         self._timers: list[threading.Timer] = []
         self._started = time.monotonic()
@@ -308,6 +309,7 @@ class _PortRun:
                 return
             self._stop_reason = (reason, outcome)
             process = self._process
+        self._stopping.set()
         if process is not None and process.poll() is None:
             process.terminate()
             self._timer(self.sup._grace, self._kill)
@@ -515,7 +517,13 @@ class _PortRun:
                 push,
                 self.job.enrol_wait_s,
                 board=self._board_log.verdict,
+                stopped=self._stopping.is_set,
+                sleep=self._stopping.wait,
             )
+        if check.confirmation is Confirmation.STOPPED and self._stop_reason is not None:
+            reason, outcome = self._stop_reason
+            self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=StepStatus.FAILED, message=reason))
+            return outcome, f"{reason} while waiting for enrolment", Step.ENROL
         if check.confirmation is Confirmation.SKIPPED:
             return result.outcome, result.message, result.step
         failed = check.confirmation is Confirmation.NOT_ENROLLED

@@ -137,3 +137,25 @@ def test_an_offline_reenrolment_passes_and_its_id_reaches_the_instance_once(
         fleet.close()
         if again is not None:
             again.stop()
+
+
+def test_offline_a_run_waiting_for_enrolment_passes_with_a_warning(
+    server: ServeProcess, tmp_path: Path
+) -> None:
+    """The DeviceID is queued, so nobody can say the board enrolled: PASS, amber, and the reason."""
+    station = DataDir(tmp_path / "laptop").ensure()
+    assert _cli(station, "instance", "connect", server.url, "--fingerprint", server.fingerprint)[0] == 0
+    assert _cli(station, "login", "--user", USER, "--password-stdin", stdin=PASSWORD)[0] == 0
+    with SimFleet(tmp_path / "boards", count=2, pacing=False, registry=station.sim_registry) as fleet:
+        ap = fleet.access_point
+        run = ["provision", "--task", TASK, "--batch", "factory", "--ssid", ap.ssid, "--password-stdin"]
+        code, text = _cli(station, *run, "--port", fleet.urls[0], stdin=ap.password)
+        assert code == 0, text  # online first: the station mirrors the task's signed images
+        server.stop()
+        code, text = _cli(station, *run, "--port", fleet.urls[1], "--enrol-wait", "20", stdin=ap.password)
+    assert code == 0, text
+    assert "enrol   WARNING enrolment not confirmed: offline (DeviceID queued)" in text
+    assert "PASS (WARNING)" in text
+    assert (
+        f"{fleet.urls[1]}: passed with a warning: enrolment not confirmed: offline (DeviceID queued)" in text
+    )

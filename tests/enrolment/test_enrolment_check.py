@@ -167,3 +167,18 @@ def test_the_boards_own_deviceid_and_other_lines_are_no_reason(instance: LocalIn
     ):
         log.feed(line)
     assert log.verdict() is None
+
+
+def test_a_cancelled_run_stops_waiting_at_once(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    clock = Clock()
+    cancelled: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        cancelled.append(clock.now >= 1.0)
+
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 60, stopped=lambda: any(cancelled), clock=clock, sleep=sleep
+    )
+    assert check.confirmation is Confirmation.STOPPED and 1.0 <= clock.now < 1.5
