@@ -152,10 +152,9 @@ def test_offline_a_run_waiting_for_enrolment_passes_with_a_warning(
         code, text = _cli(station, *run, "--port", fleet.urls[0], stdin=ap.password)
         assert code == 0, text  # online first: the station mirrors the task's signed images
         server.stop()
-        code, text = _cli(station, *run, "--port", fleet.urls[1], "--enrol-wait", "20", stdin=ap.password)
+        offline = fleet.urls[1]
+        code, text = _cli(station, *run, "--port", offline, "--enrol-wait", "20", stdin=ap.password)
     assert code == 0, text
     assert "enrol   WARNING enrolment not confirmed: offline (DeviceID queued)" in text
     assert "PASS (WARNING)" in text
-    assert (
-        f"{fleet.urls[1]}: passed with a warning: enrolment not confirmed: offline (DeviceID queued)" in text
-    )
+    assert f"{offline}: passed with a warning: enrolment not confirmed: offline (DeviceID queued)" in text
