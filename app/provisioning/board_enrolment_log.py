@@ -85,11 +85,11 @@ class BoardEnrolmentLog:
             reason, repeats, enrols_as, pushed = self._reason, self._repeats, self._enrols_as, self._pushed
         other_id = bool(enrols_as) and not pushed.startswith(enrols_as)
         if pushed and (other_id or UNKNOWN_DEVICE in reason):  # its ID was pushed, so it is in a batch
-            shown = f"{enrols_as}…" if enrols_as else "a DeviceID in no batch"
+            shown = f"{enrols_as}…" if other_id else "a DeviceID that is in no batch"
             sentence = (
-                f"the board enrols as {shown}, not as {pushed[:16]}… that was pushed: the "
-                "DeviceID was damaged between the board and the station (UART), so the device in the batch "
-                "can never enrol; remove it from the batch and provision the board again"
+                f"DeviceID damaged on the UART: the board enrols as {shown}, not as the {pushed[:16]}… "
+                "pushed, so the device in the batch can never enrol; remove it from the batch and provision "
+                "the board again"
             )
             return BoardVerdict(reason or f"enrols as {enrols_as}", sentence, True)
         if not reason:

@@ -265,8 +265,8 @@ def test_a_deviceid_corrupted_on_the_uart_fails_and_says_so(
     pushed = result["device_id"]
     assert pushed != real_id and instance.find_device(pushed) is not None, "the damaged ID is what was pushed"
     assert (result["outcome"], result["step"]) == ("fail", "enrol")
-    assert (
-        f"not as {pushed[:16]}… that was pushed: the DeviceID was damaged between the board and the station"
-        in result["message"]
+    assert result["message"].startswith(
+        "not enrolled: DeviceID damaged on the UART: the board enrols as a DeviceID that is in no batch, not "
+        f"as the {pushed[:16]}… pushed"
     )
     assert "remove it from the batch and provision the board again" in result["message"]

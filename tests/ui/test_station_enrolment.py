@@ -72,7 +72,9 @@ def test_a_pass_says_enrolled_with_the_firmware_and_a_damaged_deviceid_fails_on_
     wait_state(qtbot, page, damaged, PortState.FAIL)
     reason = tile(page, damaged).full_text()
     assert reason.startswith("Failed while waiting for enrolment:"), reason
-    assert "the DeviceID was damaged between the board and the station (UART)" in reason
+    assert (
+        "not enrolled: DeviceID damaged on the UART: the board enrols as a DeviceID that is in no" in reason
+    )
     assert "E (" in "\n".join(page.lines[damaged].console), "the board's own QL line is in its console"
 
 
