@@ -65,7 +65,7 @@ def wait_until_enrolled(
     board: Callable[[], BoardVerdict | None] = _no_word,
     stopped: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> EnrolmentCheck:
     """Wait for the push to settle, then for the device to be Enrolled; at most `limit_s` in all.
     `board` says what the board's own log says against enrolling (None: nothing); `stopped` ends the wait

@@ -22,7 +22,8 @@ from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, ImageKind
 from app.domain.records import FlashImage, InstanceParams
-from app.domain.run_options import FLASH_BAUDS, check_enrol_wait
+from app.domain.run_options import FLASH_BAUDS as FLASH_BAUDS  # the allowed rates, as before
+from app.domain.run_options import check_enrol_wait
 
 _T = TypeVar("_T")
 JOB_VERSION = 1
