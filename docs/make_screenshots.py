@@ -31,7 +31,15 @@ from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E40
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role  # noqa: E402
+from app.domain.kinds import (  # noqa: E402
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.enrolment.runner import EnrolListen, start_enrolment  # noqa: E402
 from app.enrolment.service import EnrolmentService  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
@@ -52,12 +60,13 @@ from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
 from app.sim.images import build_sim_ief  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
-from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.application import station_log  # noqa: E402
 from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
+from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
@@ -66,6 +75,7 @@ from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
 from app.ui.widgets.port_tile import PortTile  # noqa: E402
+from app.ui.window_sessions import shut_down  # noqa: E402
 from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
 
 SIZE = (1280, 800)
@@ -93,6 +103,11 @@ def demo_data(instance: LocalInstance) -> None:
     )
     instance.create_task("esp32-lab", ChipType.ESP32, BootloaderKind.DEV, IefKind.DEBUG, "lab-rsa")
     instance.create_task("esp32s3-field", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.NON_DEBUG, "lab-rsa")
+    instance.create_policy("factory", certificate_days=730, jwt_minutes=60)
+    instance.create_policy("lab", certificate_days=30, auto_renew=False, jwt_minutes=15)
+    instance.create_policy(
+        "hub pilot", connection=ConnectionType.IOT_HUB, certificate_days=365, jwt_minutes=30
+    )
     line = ids(12_480, "line")
     instance.create_batch("line-2 March", policy="factory")
     instance.add_devices("line-2 March", line)
@@ -287,6 +302,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    policy_shots(app, window, out)
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
     if station:
@@ -294,6 +310,41 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
+    """The Policies page, a policy's Edit dialog, a delete refused because batches use the policy, and a
+    batch given another policy on the Devices page."""
+    policies = window.page("Policies")
+    assert isinstance(policies, PoliciesPage)
+
+    def factory_selected() -> None:
+        window.show_page("Policies")
+        settle(app)
+        policies.select_policy("factory")
+
+    shoot(app, window, out / "policies.png", factory_selected)
+    edit = policies.open_edit_dialog()
+    assert edit is not None
+    edit.certificate_days.setValue(365)
+    shoot(app, edit, out / "policies-edit-policy.png")
+    edit.reject()
+    delete = policies.open_delete_dialog()
+    assert delete is not None
+    delete.submit()
+    shoot(app, delete, out / "policies-delete-refused.png")
+    delete.reject()
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("lab veFuse builds")
+    change = devices.open_policy_dialog()
+    assert change is not None
+    settle(app)
+    change.policy.setCurrentIndex(change.policy.findData("factory"))
+    shoot(app, change, out / "devices-batch-policy.png")
+    change.reject()
 
 
 def self_check_ran(app: QApplication, window: MainWindow) -> None:

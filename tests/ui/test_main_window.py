@@ -22,7 +22,7 @@ from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
 ADMIN_PAGES = [
-    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Dashboard", "Devices", "HSM", "Policies", "Provisioning", "Users", "Logs",
     "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 

@@ -144,7 +144,7 @@ class DeviceEnrolment:
         with self._db.write() as conn:
             standing = _standing(conn, blob)
             renewal = standing.state in LIVE_STATES and _valid_until(conn, blob) > to_ms(now)
-            lifetime = terms_of(standing.policy).certificate_lifetime
+            lifetime = terms_of(conn, standing.policy).certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), device_public_key, now, lifetime)
             pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
             serial = format(cert.serial_number, "x")

@@ -20,7 +20,15 @@ from app import __version__
 from app.domain.chips import ChipType
 from app.domain.device_id import parse_device_id
 from app.domain.errors import ValidationError
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.records import (
     ActivityEntry,
     AddDevicesResult,
@@ -33,13 +41,14 @@ from app.domain.records import (
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
 )
 from app.domain.run_options import TaskRunOptions
-from app.instance.api import DEFAULT_POLICY
+from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.local import (
     activity,
     batches,
@@ -51,6 +60,7 @@ from app.instance.local import (
     image_catalog,
     meta,
     params,
+    policies,
     signing_keys,
     tasks,
     users,
@@ -218,6 +228,14 @@ class LocalInstance:
             details = f"{batch.counts.total} devices deleted with it, policy {batch.policy}"
             activity.record(conn, self._actor, "batch.delete", batch.name, details)
 
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        with self._change() as conn:
+            before, changed = batches.set_policy(conn, batch, policy)
+            if before != changed.policy:
+                details = f"policy {before} -> {changed.policy}"
+                activity.record(conn, self._actor, "batch.set-policy", changed.name, details)
+        return changed
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         return self.add_devices_once(batch, device_ids, None).result
 
@@ -280,6 +298,51 @@ class LocalInstance:
                 details = f"{changed} of {len(blobs)} set to {state.value}"
                 activity.record(conn, self._actor, "device.set-state", target, details)
         return changed
+
+    # --- policies --------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        terms = policies.PolicyChange(connection, certificate_days, auto_renew, jwt_minutes)
+        with self._change() as conn:
+            policy = policies.create(conn, name, terms)
+            activity.record(conn, self._actor, "policy.create", policy.name, policy.terms)
+        return policy
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        with self._db.read() as conn:
+            return policies.list_policies(conn, page)
+
+    def get_policy(self, name: str) -> Policy:
+        with self._db.read() as conn:
+            return policies.get(conn, name)
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        terms = policies.PolicyChange(connection, certificate_days, auto_renew, jwt_minutes)
+        with self._change() as conn:
+            before, policy = policies.update(conn, name, terms)
+            if before != policy:
+                details = f"{before.terms} -> {policy.terms}"
+                activity.record(conn, self._actor, "policy.update", policy.name, details)
+        return policy
+
+    def delete_policy(self, name: str) -> None:
+        with self._change() as conn:
+            policy = policies.delete(conn, name)
+            details = f"was {policy.terms}"
+            activity.record(conn, self._actor, "policy.delete", policy.name, details)
 
     # --- PKI and instance parameters -------------------------------------------------------------
     def certificates(self) -> tuple[CertificateInfo, ...]:

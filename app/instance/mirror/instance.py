@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.paging import iterate_pages
 from app.domain.records import (
     MAX_PAGE_SIZE,
@@ -34,18 +42,27 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCounts,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
 )
 from app.domain.run_options import TaskRunOptions
-from app.instance.api import DEFAULT_POLICY, Instance, keyed_add, keyed_move
+from app.instance.api import (
+    DEFAULT_CERTIFICATE_DAYS,
+    DEFAULT_JWT_MINUTES,
+    DEFAULT_POLICY,
+    Instance,
+    keyed_add,
+    keyed_move,
+)
 from app.instance.mirror.store import MirrorError, MirrorStore, Stored
 
 log = logging.getLogger(__name__)
@@ -64,6 +81,7 @@ class _Collection:
 
 
 BATCHES = _Collection("batch", Batch, lambda b: b.name, lambda b: b.name)
+POLICIES = _Collection("policy", Policy, lambda p: p.name, lambda p: f"{p.name}\n{p.connection.value}")
 TASKS = _Collection(
     "task", ProvisioningTask, lambda t: t.name, lambda t: f"{t.name}\n{t.device_type.value}\n{t.signing_key}"
 )
@@ -209,8 +227,15 @@ class MirrorInstance:
         except MirrorError as exc:
             log.warning("the mirror cannot be written: %s", exc)
 
-    def _change(self, what: str, call: Callable[[], R], kept_in: _Collection | None = None) -> R:
-        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once."""
+    def _change(
+        self,
+        what: str,
+        call: Callable[[], R],
+        kept_in: _Collection | None = None,
+        dropped: Callable[[], None] | None = None,
+    ) -> R:
+        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once, and
+        what it deletes leaves it (`dropped`), so the offline copy never shows what this station removed."""
         try:
             result = self._ask(call)
         except InstanceUnavailableError as exc:
@@ -225,6 +250,8 @@ class MirrorInstance:
                 ),
                 result,
             )
+        if dropped is not None:
+            self._keep(lambda _result: dropped(), result)
         return result
 
     def _page(self, collection: _Collection, page: PageRequest, online: Callable[[], Page[R]]) -> Page[R]:
@@ -282,42 +309,71 @@ class MirrorInstance:
         listed: dict[str, list[Any]] = {}
         for collection, listing in (
             (BATCHES, remote.list_batches),
+            (POLICIES, remote.list_policies),
             (TASKS, remote.list_tasks),
             (IMAGES, remote.list_images),
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
-            listed[collection.kind] = everything = self._ask(partial(_everything, listing))
+            try:
+                everything = self._ask(partial(_everything, listing))
+            except NotFoundError as exc:
+                # A listing names nothing, so "not found" means the instance has no such listing: it is
+                # an older version. The rest still refreshes; this part of the mirror stays as it was.
+                log.warning(
+                    "the instance does not list %s (%s); update it to mirror them", collection.kind, exc
+                )
+                continue
+            listed[collection.kind] = everything
             items += self.store.replace_collection(
                 collection.kind, everything, collection.key, collection.searched
             )
         newest = self._ask(lambda: remote.list_activity(PageRequest(limit=ACTIVITY_KEPT)))
         items += self.store.replace_collection(ACTIVITY.kind, newest.items, ACTIVITY.key, ACTIVITY.searched)
-        tasks = {task.name: task for task in listed[TASKS.kind]}
-        for name in self.store.mirrored_tasks():
+        tasks = {task.name: task for task in listed.get(TASKS.kind, ())}
+        for name in self.store.mirrored_tasks() if TASKS.kind in listed else ():
             # Signing is work on the instance and an entry in its log: sign again only for a changed task.
             task = tasks.get(name)
             if task is None:
-                log.info("task %r is gone from the instance; its mirrored images stay until replaced", name)
+                self.store.drop_task_images(name)  # deleted on the instance: nothing runs it any more
             elif not self.store.task_images_match(name, task):
                 self.store.put_task_images(
                     name, self._ask(partial(remote.task_images, name)), signed_for=task
                 )
                 items += 1
-        added = sum(self.refresh_devices(batch) for batch in self.store.tracked_batches())
+        batches = {batch.name: batch for batch in listed.get(BATCHES.kind, ())}
+        added = 0
+        for name in self.store.tracked_batches() if BATCHES.kind in listed else ():
+            if name in batches:
+                added += self.refresh_devices(name, batches[name].counts)
+            else:
+                self.store.forget_batch(name)  # deleted on the instance (by another station)
         return RefreshReport(items=items, devices_added=added, seconds=time.perf_counter() - started)
 
-    def refresh_devices(self, batch: str) -> int:
+    def refresh_devices(self, batch: str, counts: DeviceCounts | None = None) -> int:
         """Bring one batch's mirrored devices up to date; return how many were fetched.
 
         Devices are listed in the order they were added and an offset is exactly a position, so the
         mirror asks only from its last device on. When that device is no longer where the mirror has it
         (devices were moved out), the batch is fetched anew: correct first, cheap when nothing moved.
-        Known limit: a change of state of a device already mirrored is seen only on such a full fetch.
+        A device already mirrored that changed state (enrolled, revoked, ...) does not move, so with the
+        batch's per-state `counts` (from the batch listing) the mirror compares its own: when they differ
+        the batch is fetched anew too. When devices were added between the listing and this fetch the
+        totals differ and the comparison waits for the next refresh. Known limit: two devices trading
+        states between two refreshes leave the counts equal and are seen at the next full fetch.
         """
         known = self.store.device_count(batch)
         last = self.store.last_device(batch)
-        start, reset = known, False
+        fetched = self._fetch_devices(batch, known, last)
+        if counts is not None:
+            mirrored = self.store.state_counts(batch)
+            if mirrored.total == counts.total and mirrored != counts:
+                fetched += self._fetch_devices(batch, 0, None, reset=True)
+        return fetched
+
+    def _fetch_devices(self, batch: str, known: int, last: Device | None, *, reset: bool = False) -> int:
+        """Devices from position `known` on (all, anew, when the device at `known - 1` is not `last`)."""
+        start = known
         if known and last is not None:
             probe = self._ask(lambda: self.remote.list_devices(batch, PageRequest(offset=known - 1, limit=1)))
             if not probe.items or probe.items[0].device_id != last.device_id:
@@ -381,7 +437,18 @@ class MirrorInstance:
         return self._one(BATCHES, name, lambda: self.remote.get_batch(name))
 
     def delete_batch(self, name: str) -> None:
-        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name))
+        def dropped() -> None:
+            self.store.drop_item(BATCHES.kind, name)
+            self.store.forget_batch(name)
+
+        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name), dropped=dropped)
+
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        return self._change(
+            f"giving batch {batch!r} policy {policy!r}",
+            lambda: self.remote.set_batch_policy(batch, policy),
+            BATCHES,
+        )
 
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
@@ -417,6 +484,48 @@ class MirrorInstance:
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return self._change("changing device states", lambda: self.remote.set_device_state(device_ids, state))
+
+    # --- policies ----------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        return self._change(
+            f"creating policy {name!r}",
+            lambda: self.remote.create_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        return self._page(POLICIES, page, lambda: self.remote.list_policies(page))
+
+    def get_policy(self, name: str) -> Policy:
+        return self._one(POLICIES, name, lambda: self.remote.get_policy(name))
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        return self._change(
+            f"changing policy {name!r}",
+            lambda: self.remote.update_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def delete_policy(self, name: str) -> None:
+        self._change(
+            f"deleting policy {name!r}",
+            lambda: self.remote.delete_policy(name),
+            dropped=lambda: self.store.drop_item(POLICIES.kind, name),
+        )
 
     # --- PKI and instance parameters ---------------------------------------------------------------
     def certificates(self) -> tuple[CertificateInfo, ...]:
@@ -529,7 +638,11 @@ class MirrorInstance:
         )
 
     def delete_task(self, name: str) -> None:
-        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name))
+        def dropped() -> None:
+            self.store.drop_item(TASKS.kind, name)
+            self.store.drop_task_images(name)
+
+        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name), dropped=dropped)
 
     def task_images(self, task: str) -> TaskImages:
         """Signed images are public artefacts: the ones of tasks this station used are kept and refreshed."""
@@ -559,7 +672,11 @@ class MirrorInstance:
         )
 
     def delete_user(self, username: str) -> None:
-        self._change(f"deleting user {username!r}", lambda: self.remote.delete_user(username))
+        self._change(
+            f"deleting user {username!r}",
+            lambda: self.remote.delete_user(username),
+            dropped=lambda: self.store.drop_item(USERS.kind, username),
+        )
 
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         return self._read(

@@ -1,9 +1,9 @@
 """Devices: the instance's batches, and the devices of the selected batch.
 
 The selected batch can get more devices (typed or from a file, the Create batch dialog in its "add"
-form), be exported (its DeviceIDs as a JSON batch file or CSV, written in the background) and be deleted
-after a question; the instance refuses to delete a batch while any of its devices is enrolled, and its
-reason reaches the error banner.
+form) or another policy, be exported (its DeviceIDs as a JSON batch file or CSV, written in the
+background) and be deleted after a question; the instance refuses to delete a batch while any of its
+devices is enrolled, and its reason reaches the error banner.
 
 The batches table is small and sorted/searched locally. The devices table can hold a million rows, so
 it is the virtual `PagedDeviceModel` (only visible pages load) and its search is a DeviceID prefix the
@@ -35,6 +35,7 @@ from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.devices_batch_dialog import CreateBatchDialog
+from app.ui.pages.devices_policy_dialog import BatchPolicyDialog
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
 from app.workers.background import CallFailure
@@ -77,6 +78,9 @@ class DevicesPage(Page):
         self.add_button = QPushButton("Add devices…")
         self.add_button.setToolTip("Add DeviceIDs (typed or from a JSON file) to the selected batch")
         self.add_button.clicked.connect(self.open_add_dialog)
+        self.policy_button = QPushButton("Policy…")
+        self.policy_button.setToolTip("Give the selected batch another policy")
+        self.policy_button.clicked.connect(self.open_policy_dialog)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip(
             "Write the selected batch's DeviceIDs to a JSON batch file or a CSV file"
@@ -91,6 +95,7 @@ class DevicesPage(Page):
                 "Devices",
                 "Batches of device identities; a board's DeviceID joins a batch when it is provisioned.",
                 self.add_button,
+                self.policy_button,
                 self.export_button,
                 self.delete_button,
                 self.create_button,
@@ -198,7 +203,7 @@ class DevicesPage(Page):
 
     def _batch_selected(self) -> None:
         name = self.selected_batch()
-        for button in (self.add_button, self.export_button, self.delete_button):
+        for button in (self.add_button, self.policy_button, self.export_button, self.delete_button):
             button.setEnabled(name is not None)
         if name != self.device_model.batch:
             self.devices_title.setText(f"Devices in {name}" if name else "Devices")
@@ -255,6 +260,20 @@ class DevicesPage(Page):
         self._select_after_load = batch.name
         self.refresh()
         self.device_model.reload()
+
+    def open_policy_dialog(self) -> BatchPolicyDialog | None:
+        row = self.batches.selected_source_row()
+        if row is None:
+            return None
+        dialog = BatchPolicyDialog(self, self.instance, self.batch_model.record(row))
+        dialog.changed.connect(self._policy_changed)
+        dialog.open()
+        return dialog
+
+    def _policy_changed(self, batch: Batch) -> None:
+        self.status.emit(f"Batch {batch.name!r} now has the policy {batch.policy!r}")
+        self._select_after_load = batch.name
+        self.refresh()
 
     def choose_export_file(self) -> None:
         name = self.selected_batch()

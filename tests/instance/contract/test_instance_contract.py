@@ -43,6 +43,7 @@ def test_info_names_the_instance_and_the_acting_administrator(instance: Instance
 
 
 def test_create_batch_returns_what_get_batch_reads_back(instance: Instance) -> None:
+    instance.create_policy("strict")
     created = instance.create_batch(
         "line-a", policy="strict", firmware="fw-1.2", attribute_filters=[("site", "x")]
     )

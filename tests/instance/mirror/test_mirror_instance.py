@@ -15,12 +15,14 @@ import pytest
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
-from app.domain.records import PageRequest
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role
+from app.domain.records import Batch, PageRequest, Policy
 from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
+from app.server.http_api import create_app
+from app.server.https_server import HttpsServer, Listen, bind, tls_context
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -70,7 +72,8 @@ def _ids(count: int, tag: str) -> list[str]:
 def _seed(mirror: MirrorInstance) -> None:
     mirror.create_signing_key("line-key", KeyType.RSA_3072)
     mirror.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-    mirror.create_batch("line-batch")
+    mirror.create_policy("line-policy", certificate_days=30)
+    mirror.create_batch("line-batch", policy="line-policy")
     mirror.add_devices("line-batch", _ids(300, "seed"))
     mirror.create_user("operator-1", "a long enough password", Role.CONTRIBUTOR)
     mirror.task_images("line-task")  # a task this station used: its signed images are kept
@@ -81,6 +84,8 @@ def _reads(mirror: MirrorInstance) -> dict[str, object]:
     return {
         "batches": mirror.list_batches(),
         "batch": mirror.get_batch("line-batch"),
+        "policies": mirror.list_policies(),
+        "policy": mirror.get_policy("line-policy"),
         "tasks": mirror.list_tasks(),
         "task": mirror.get_task("line-task"),
         "images": mirror.task_images("line-task"),
@@ -137,6 +142,14 @@ def test_offline_changes_are_refused_with_a_sentence(mirror: MirrorInstance, pro
         mirror.create_user("u", "a long enough password", Role.CONTRIBUTOR)
     with pytest.raises(InstanceUnavailableError, match="creating task 't' needs the instance"):
         mirror.create_task("t", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "k")
+    with pytest.raises(InstanceUnavailableError, match="creating policy 'p' needs the instance"):
+        mirror.create_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="changing policy 'default' needs the instance"):
+        mirror.update_policy("default", certificate_days=30)
+    with pytest.raises(InstanceUnavailableError, match="deleting policy 'p' needs the instance"):
+        mirror.delete_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="giving batch 'b' policy 'p' needs the instance"):
+        mirror.set_batch_policy("b", "p")
 
 
 def test_an_offline_push_raises_what_the_journal_queues(mirror: MirrorInstance, proxy: TcpProxy) -> None:
@@ -252,3 +265,95 @@ def test_a_refresh_signs_a_task_again_only_when_the_task_changed(
     mirror.refresh()
     assert signings() == before + 1
     assert mirror.store.task_images_match("line-task", mirror.get_task("line-task"))
+
+
+def test_what_this_station_deletes_leaves_the_offline_copy_at_once(
+    mirror: MirrorInstance, proxy: TcpProxy
+) -> None:
+    _seed(mirror)
+    mirror.create_batch("spare")
+    mirror.add_devices("spare", _ids(3, "spare"))
+    mirror.refresh()
+    mirror.delete_batch("line-batch")  # the first, so the deletes below are not all at the end
+    mirror.delete_user("operator-1")
+    mirror.delete_task("line-task")
+
+    proxy.set_mode("refuse")  # no refresh in between: the offline copy must already agree
+    assert [b.name for b in mirror.list_batches().items] == ["spare"]
+    with pytest.raises(NotFoundError, match="no batch named 'line-batch'"):
+        mirror.get_batch("line-batch")
+    with pytest.raises(InstanceUnavailableError, match="line-batch"):
+        mirror.list_devices("line-batch")  # its devices are no longer served either
+    assert "operator-1" not in [u.username for u in mirror.list_users().items]
+    with pytest.raises(NotFoundError, match="no task named 'line-task'"):
+        mirror.get_task("line-task")
+    with pytest.raises(InstanceUnavailableError, match="line-task"):
+        mirror.task_images("line-task")
+    assert mirror.list_devices("spare").total == 3
+
+
+def test_a_refresh_forgets_a_batch_another_station_deleted(
+    remote_instances: Any, mirror: MirrorInstance
+) -> None:
+    mirror.create_batch("line")
+    mirror.create_batch("other")
+    mirror.add_devices("line", _ids(5, "line"))
+    mirror.add_devices("other", _ids(2, "other"))
+    mirror.refresh()
+    remote_instances(None).delete_batch("line")  # elsewhere: this station is not told
+
+    report = mirror.refresh()  # the tracked batch is gone: forgotten, not an error that stops the refresh
+
+    assert report.devices_added == 0
+    assert mirror.store.tracked_batches() == ["other"]
+    assert mirror.store.device_count("line") == 0
+
+
+def test_a_refresh_sees_devices_that_changed_state(remote_instances: Any, mirror: MirrorInstance) -> None:
+    mirror.create_batch("line")
+    ids = _ids(40, "state")
+    mirror.add_devices("line", ids)
+    mirror.refresh()
+    admin = remote_instances(None)
+    admin.set_device_state(ids[10:13], DeviceState.REVOKED)  # same devices, same positions, new states
+
+    mirror.refresh()
+
+    mirrored = mirror.store.devices_page("line", PageRequest(limit=100))
+    assert mirrored is not None
+    assert mirrored.value == admin.list_devices("line", PageRequest(limit=100))
+    assert [d.state for d in mirrored.value.items].count(DeviceState.REVOKED) == 3
+    before = mirror.refresh().devices_added
+    assert before == 0, "with nothing changed a refresh fetches no device"
+
+
+def test_a_refresh_from_an_older_instance_without_a_listing_keeps_the_rest(
+    remote_instances: Any, tmp_path: Path
+) -> None:
+    """During an upgrade a station may be newer than the served instance: a listing the instance does not
+    have yet (policies, here) is skipped; everything else is still mirrored."""
+    app = create_app(remote_instances.served)
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != "/v1/policies"]
+    certificate = remote_instances.served.station.issue_server_certificate(["127.0.0.1"])
+    server = HttpsServer(app, bind(Listen("127.0.0.1", 0)), tls_context(certificate, tmp_path))
+    server.start()
+    url = f"https://127.0.0.1:{server.port}"
+    token = remote_instances.served.issue_token(None)
+    mirror = MirrorInstance(
+        RemoteInstance(Connection(url, remote_instances.ca_file, token=token)),
+        MirrorStore(tmp_path / "older.sqlite3", url),
+    )
+    try:
+        mirror.create_batch("line")
+        with pytest.raises(NotFoundError, match="/v1/policies"):
+            mirror.list_policies()
+
+        report = mirror.refresh()
+
+        assert report.items > 0
+        assert mirror.store.page("batch", Batch, PageRequest()) is not None
+        assert [b.name for b in mirror.store.page("batch", Batch, PageRequest()).value.items] == ["line"]  # type: ignore[union-attr]
+        assert mirror.store.page("policy", Policy, PageRequest()) is None, "nothing mirrored, nothing made up"
+    finally:
+        mirror.close()
+        server.stop()

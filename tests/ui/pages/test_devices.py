@@ -26,6 +26,7 @@ def ids(count: int, salt: str) -> list[str]:
 @pytest.fixture
 def filled(instance: LocalInstance) -> dict[str, list[str]]:
     batches = {"alpha": ids(40, "a"), "beta": ids(700, "b")}
+    instance.create_policy("factory")
     for name, devices in batches.items():
         instance.create_batch(name, policy="factory")
         instance.add_devices(name, devices)
@@ -127,6 +128,31 @@ def test_add_devices_to_the_selected_batch_typed_and_from_a_file(
     assert instance.get_batch("alpha").counts.total == 43
     assert instance.list_batches().total == 2, "adding must not create a batch"
     assert row_texts(page, 0)[:2] == ["alpha", "43"]
+
+
+def test_give_the_selected_batch_another_policy(
+    qtbot: QtBot, page: DevicesPage, instance: LocalInstance
+) -> None:
+    instance.create_policy("month", certificate_days=30, auto_renew=False)
+    assert not page.policy_button.isEnabled(), "no batch chosen yet"
+    assert page.select_batch("beta")
+    dialog = page.open_policy_dialog()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
+    assert dialog.policy.currentData() == "factory", "the batch's own policy is chosen first"
+    labels = [dialog.policy.itemText(i) for i in range(dialog.policy.count())]
+    assert labels == [
+        "default  (365 days, auto-renew)",
+        "factory  (365 days, auto-renew)",
+        "month  (30 days, no auto-renew)",
+    ]
+    dialog.policy.setCurrentIndex(dialog.policy.findData("month"))
+    with qtbot.waitSignal(page.status, timeout=10_000) as said:
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert said.args == ["Batch 'beta' now has the policy 'month'"]
+    assert instance.get_batch("beta").policy == "month"
+    qtbot.waitUntil(lambda: row_texts(page, 1)[5] == "month", timeout=10_000)
+    assert page.selected_batch() == "beta"
 
 
 def test_export_the_selected_batch_as_a_batch_file_and_as_csv(
