@@ -3,6 +3,8 @@ enrolment service on loopback TLS, virtual boards that enrol over it, real port 
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,6 +78,42 @@ def test_a_pass_says_enrolled_with_the_firmware_and_a_damaged_deviceid_fails_on_
         "not enrolled: DeviceID damaged on the UART: the board enrols as a DeviceID that is in no" in reason
     )
     assert "E (" in "\n".join(page.lines[damaged].console), "the board's own QL line is in its console"
+
+
+@pytest.mark.parametrize("where", ["another instance", "a closed port"])
+def test_a_board_that_cannot_reach_its_instance_fails_with_the_boards_reason_on_its_tile(
+    qtbot: QtBot,
+    enrolling: LocalInstance,
+    page: StationPage,
+    make_fleet: FleetFactory,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    """Boards sent to another instance's service (its TLS certificate is not under their root CA), or to a
+    port held closed: the tile names the board's own reason, long before the 40 s wait runs out."""
+    with contextlib.ExitStack() as stack:
+        if where == "another instance":
+            folder = tmp_path / "other"
+            folder.mkdir()
+            stranger = stack.enter_context(LocalInstance.open(folder / "other.sqlite3"))
+            service = start_enrolment(stranger, EnrolListen("127.0.0.1", 0), folder)
+            stack.callback(service.stop)
+            port, expected = service.port, "server certificate not trusted by ql_rootCA"
+        else:
+            held = stack.enter_context(socket.socket())
+            held.bind(("127.0.0.1", 0))
+            port, expected = held.getsockname()[1], "connection refused (nothing listens on the endpoint"
+        enrolling.set_instance_params("127.0.0.1", port)
+        fleet = make_fleet(1)
+        url = fleet.urls[0]
+        wait_listed(qtbot, page, fleet.urls)
+        page.accept_provisioning_request(request_for(fleet))
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        wait_state(qtbot, page, url, PortState.FAIL)
+    reason = tile(page, url).full_text()
+    assert reason.startswith("Failed while waiting for enrolment:\nnot enrolled: the board could not enrol:")
+    assert expected in reason
+    assert tile(page, url).duration_s is not None and tile(page, url).duration_s < 30
 
 
 @pytest.fixture
