@@ -95,14 +95,7 @@ def test_the_run_takes_the_tasks_run_options_unless_it_sets_its_own(
     plain = job_for_request(instance, request)
     assert (plain.baud, plain.enrol_wait_s) == (AUTO_BAUD, task.run_options.enrol_wait_s)
     assert job_for_request(instance, request.confirmed(None, 460800)).baud == 460800, "the station's default"
-    instance.update_task(
-        DEV_TASK,
-        task.device_type,
-        task.bootloader,
-        task.ief,
-        task.signing_key,
-        run_options=TaskRunOptions(enrol_wait_s=45, flash_baud=230400),
-    )
+    _set_run_options(instance, TaskRunOptions(enrol_wait_s=45, flash_baud=230400))
     try:
         by_task = job_for_request(instance, request.confirmed(None, 460800))
         assert (by_task.baud, by_task.enrol_wait_s) == (230400, 45), (
@@ -111,11 +104,11 @@ def test_the_run_takes_the_tasks_run_options_unless_it_sets_its_own(
         forced = job_for_request(instance, replace(request, baud=AUTO_BAUD, enrol_wait_s=0))
         assert (forced.baud, forced.enrol_wait_s) == (AUTO_BAUD, 0), "the run's own (CLI) override both"
     finally:
-        instance.update_task(
-            DEV_TASK,
-            task.device_type,
-            task.bootloader,
-            task.ief,
-            task.signing_key,
-            run_options=task.run_options,
-        )
+        _set_run_options(instance, task.run_options)
+
+
+def _set_run_options(instance: LocalInstance, options: TaskRunOptions) -> None:
+    task = instance.get_task(DEV_TASK)
+    instance.update_task(
+        DEV_TASK, task.device_type, task.bootloader, task.ief, task.signing_key, run_options=options
+    )
