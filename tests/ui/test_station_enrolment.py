@@ -22,7 +22,7 @@ from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
-from app.sim.faults import Faults
+from app.sim.faults import Faults, Stage
 from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
 from app.ui.widgets.port_tile import BADGES
@@ -149,7 +149,7 @@ def test_offline_the_run_passes_amber_saying_enrolment_is_not_confirmed(
     qtbot: QtBot, offline_page: tuple[StationPage, TcpProxy], make_fleet: FleetFactory
 ) -> None:
     page, proxy = offline_page
-    fleet = make_fleet(1)
+    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.DEVICE_ID, stall_seconds=2.0)])  # time to cut
     url = fleet.urls[0]
     wait_listed(qtbot, page, fleet.urls)
     page.accept_provisioning_request(request_for(fleet))
