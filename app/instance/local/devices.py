@@ -16,7 +16,6 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 from app.domain.device_id import DeviceID, parse_device_id
@@ -217,7 +216,7 @@ def find(conn: sqlite3.Connection, blob: bytes) -> Device | None:
         "LEFT JOIN device_certificates AS c ON c.device_id = d.device_id WHERE d.device_id = ?",
         (blob,),
     ).fetchone()
-    return None if row is None else replace(_device(row[:3], row[3]), firmware=row[4] or "")
+    return None if row is None else _device(row[:3], row[3], row[4] or "")
 
 
 def set_state(conn: sqlite3.Connection, blobs: list[bytes], state: DeviceState) -> int:
@@ -301,7 +300,11 @@ def _chunks(values: list[bytes]) -> Iterator[list[bytes]]:
         yield values[start : start + _CHUNK]
 
 
-def _device(row: Sequence[Any], batch_name: str) -> Device:
+def _device(row: Sequence[Any], batch_name: str, firmware: str = "") -> Device:
     return Device(
-        device_id=DeviceID(row[0].hex()), batch=batch_name, state=STATES[row[1]], added_at=from_ms(row[2])
+        device_id=DeviceID(row[0].hex()),
+        batch=batch_name,
+        state=STATES[row[1]],
+        added_at=from_ms(row[2]),
+        firmware=firmware,
     )
