@@ -55,6 +55,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import (
     DEFAULT_CERTIFICATE_DAYS,
     DEFAULT_JWT_MINUTES,
@@ -644,6 +645,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"creating task {name!r}",
@@ -656,6 +658,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
             TASKS,
         )
@@ -676,6 +679,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"changing task {name!r}",
@@ -688,6 +692,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 
