@@ -42,6 +42,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     DeviceCounts,
     FirmwareImage,
     InstanceInfo,
@@ -54,6 +55,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import (
     DEFAULT_CERTIFICATE_DAYS,
     DEFAULT_JWT_MINUTES,
@@ -89,6 +91,11 @@ IMAGES = _Collection(
 )
 KEYS = _Collection("signing_key", SigningKey, lambda k: k.name, lambda k: f"{k.name}\n{k.key_type.value}")
 USERS = _Collection("user", User, lambda u: u.username, lambda u: f"{u.username}\n{u.role.value}")
+DEVICE_CERTIFICATES = _Collection(
+    "device_certificate", DeviceCertificate, lambda c: str(c.device_id), lambda c: str(c.device_id)
+)
+"""The certificates this station has been shown (a page of devices, `device show`): kept, and refreshed
+with the rest; the certificates of devices never looked at are not fetched (a batch may hold millions)."""
 ACTIVITY = _Collection(
     "activity",
     ActivityEntry,
@@ -340,6 +347,7 @@ class MirrorInstance:
                     name, self._ask(partial(remote.task_images, name)), signed_for=task
                 )
                 items += 1
+        items += self._refresh_certificates()
         batches = {batch.name: batch for batch in listed.get(BATCHES.kind, ())}
         added = 0
         for name in self.store.tracked_batches() if BATCHES.kind in listed else ():
@@ -348,6 +356,18 @@ class MirrorInstance:
             else:
                 self.store.forget_batch(name)  # deleted on the instance (by another station)
         return RefreshReport(items=items, devices_added=added, seconds=time.perf_counter() - started)
+
+    def _refresh_certificates(self) -> int:
+        known = self.store.keys(DEVICE_CERTIFICATES.kind)
+        fetched = 0
+        for start in range(0, len(known), MAX_PAGE_SIZE):
+            part = known[start : start + MAX_PAGE_SIZE]
+            found = self._ask(partial(self.remote.device_certificates, part))
+            self.store.put_items(
+                DEVICE_CERTIFICATES.kind, found, DEVICE_CERTIFICATES.key, DEVICE_CERTIFICATES.searched
+            )
+            fetched += len(found)
+        return fetched
 
     def refresh_devices(self, batch: str, counts: DeviceCounts | None = None) -> int:
         """Bring one batch's mirrored devices up to date; return how many were fetched.
@@ -484,6 +504,46 @@ class MirrorInstance:
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return self._change("changing device states", lambda: self.remote.set_device_state(device_ids, state))
 
+    # --- device lifecycle ----------------------------------------------------------------------------
+    def _keep_certificates(self, found: Sequence[DeviceCertificate]) -> None:
+        self.store.put_items(
+            DEVICE_CERTIFICATES.kind, found, DEVICE_CERTIFICATES.key, DEVICE_CERTIFICATES.searched
+        )
+
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        wanted = device_id.strip().lower()
+
+        def offline() -> Stored[DeviceCertificate | None] | None:
+            stored: Stored[DeviceCertificate | None] | None = self.store.item(
+                DEVICE_CERTIFICATES.kind, wanted, DeviceCertificate
+            )
+            if stored is None:
+                known = self.store.find_device(wanted)
+                if known is not None and known.value.state is DeviceState.REGISTERED:
+                    return Stored(None, known.refreshed_at)  # never enrolled when last seen
+            return stored
+
+        return self._read(
+            f"the certificate of device {wanted}",
+            lambda: self.remote.device_certificate(device_id),
+            lambda found: self._keep_certificates([found] if found is not None else []),
+            offline,
+        )
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        wanted = [device_id.strip().lower() for device_id in device_ids]
+        return self._read(
+            "the certificates of these devices",
+            lambda: self.remote.device_certificates(device_ids),
+            self._keep_certificates,
+            lambda: self.store.items(DEVICE_CERTIFICATES.kind, wanted, DeviceCertificate),
+        )
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        return self._change(
+            f"renewing device {device_id}", lambda: self.remote.renew_device(device_id), DEVICE_CERTIFICATES
+        )
+
     # --- policies ----------------------------------------------------------------------------------
     def create_policy(
         self,
@@ -585,6 +645,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"creating task {name!r}",
@@ -597,6 +658,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
             TASKS,
         )
@@ -617,6 +679,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"changing task {name!r}",
@@ -629,6 +692,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
@@ -265,6 +266,36 @@ def test_a_refresh_signs_a_task_again_only_when_the_task_changed(
     mirror.refresh()
     assert signings() == before + 1
     assert mirror.store.task_images_match("line-task", mirror.get_task("line-task"))
+
+
+def test_device_certificates_seen_online_are_kept_refreshed_and_served_offline(
+    remote_instances: Any, mirror: MirrorInstance, proxy: TcpProxy
+) -> None:
+    enrolled, renewed, registered = _ids(3, "life")
+    mirror.create_batch("life")
+    mirror.add_devices("life", [enrolled, renewed, registered])
+    served = remote_instances.served.station
+    desk = served.device_enrolment()
+    for device in (enrolled, renewed):
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+    assert [c.device_id for c in mirror.device_certificates([enrolled, renewed, registered])] == [
+        enrolled,
+        renewed,
+    ]
+    served.renew_device(renewed)  # on the instance, behind the mirror's back
+    mirror.refresh()
+    online = mirror.device_certificates([enrolled, renewed, registered])
+
+    proxy.set_mode("refuse")
+    assert mirror.device_certificates([enrolled, renewed, registered]) == online
+    kept = mirror.device_certificate(renewed)
+    assert kept is not None and kept.state is DeviceState.RENEWED
+    assert mirror.device_certificate(registered) is None  # registered when last seen: no certificate
+    with pytest.raises(InstanceUnavailableError, match=f"renewing device {enrolled} needs the instance"):
+        mirror.renew_device(enrolled)
+    (stranger,) = _ids(1, "stranger")
+    with pytest.raises(InstanceUnavailableError, match="no copy of the certificate of device"):
+        mirror.device_certificate(stranger)
 
 
 def test_what_this_station_deletes_leaves_the_offline_copy_at_once(
