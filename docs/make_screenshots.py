@@ -20,14 +20,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
@@ -40,6 +43,8 @@ from app.domain.kinds import (  # noqa: E402
     KeyType,
     Role,
 )
+from app.enrolment.runner import EnrolListen, start_enrolment  # noqa: E402
+from app.enrolment.service import EnrolmentService  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.instance.mirror.instance import MirrorInstance  # noqa: E402
 from app.instance.mirror.store import MirrorStore  # noqa: E402
@@ -68,6 +73,7 @@ from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_keys import START_ACTION, STOP_ACTION  # noqa: E402
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
 from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
@@ -92,6 +98,25 @@ def ids(count: int, salt: str) -> list[str]:
     return [hashlib.sha256(f"{salt}-{i}".encode()).hexdigest() for i in range(count)]
 
 
+SHOWN_ENROLLED = 40
+
+
+def enrolment_history(instance: LocalInstance, devices: list[str]) -> None:
+    """Real certificates for the rows the Devices shot shows: boards that enrolled over the past months
+    through the enrolment service's own desk (a clock set back for each), reported their firmware, and
+    then one renewed by a person, one revoked, and those enrolled over a year ago run out."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = [now]
+    desk = instance.device_enrolment(lambda: at[0])
+    for n, device in enumerate(devices):
+        at[0] = now - timedelta(days=56 * n + 2, minutes=37 * n)  # factory: 730 days; the 14th on ran out
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+        desk.report_status(device, "2.1.0" if n % 4 else "2.0.3")
+    instance.renew_device(devices[2])
+    instance.set_device_state([devices[5]], DeviceState.REVOKED)
+    instance.dashboard_summary()  # its expiry sweep makes the run-out ones Expired
+
+
 def demo_data(instance: LocalInstance) -> None:
     instance.create_signing_key("production-2025", KeyType.RSA_3072)
     instance.create_signing_key("lab-rsa", KeyType.RSA_3072)
@@ -109,10 +134,13 @@ def demo_data(instance: LocalInstance) -> None:
     line = ids(12_480, "line")
     instance.create_batch("line-2 March", policy="factory")
     instance.add_devices("line-2 March", line)
-    instance.set_device_state(line[:11_300], DeviceState.ENROLLED)  # the newest boards are not enrolled yet
-    instance.set_device_state(line[2:11_300:47], DeviceState.RENEWED)
-    instance.set_device_state(line[5:11_300:297], DeviceState.REVOKED)
-    instance.set_device_state(line[9:11_300:538], DeviceState.EXPIRED)
+    enrolment_history(instance, line[:SHOWN_ENROLLED])
+    # Beyond the rows in sight, states are set by hand: 11,000 real enrolments would only slow the script.
+    rest = line[SHOWN_ENROLLED:11_300]  # the newest boards are not enrolled yet
+    instance.set_device_state(rest, DeviceState.ENROLLED)
+    instance.set_device_state(rest[2::47], DeviceState.RENEWED)
+    instance.set_device_state(rest[5::297], DeviceState.REVOKED)
+    instance.set_device_state(rest[9::538], DeviceState.EXPIRED)
     lab = ids(64, "lab")
     instance.create_batch("lab veFuse builds", policy="lab")
     instance.add_devices("lab veFuse builds", lab)
@@ -169,6 +197,9 @@ def main() -> int:
     )
     parser.add_argument("--offline-only", action="store_true", help="only the shots of a window gone offline")
     parser.add_argument("--board-only", action="store_true", help="only the Board page shots")
+    parser.add_argument(
+        "--enrolment-only", action="store_true", help="only the Station shot of runs waiting for enrolment"
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -184,8 +215,10 @@ def main() -> int:
         instance = LocalInstance.open(db, keyring=keyring)
         windows: list[MainWindow] = []
         served: ServedInstance | None = None
+        enrolment: EnrolmentService | None = None
         try:
             demo_data(instance)
+            enrolment = serve_enrolments(instance, root / "station")
             station_log_lines()
             context = PageContext(instance, instance.info(), settings, keyring, log_model, root / "station")
             window = MainWindow(context)
@@ -197,6 +230,8 @@ def main() -> int:
                 served = offline_shots(app, context, windows, out, root)
             elif args.board_only:
                 board_shots(app, context, out, root)
+            elif args.enrolment_only:
+                enrolment_shot(app, window, out, root)
             elif args.dialogs_only:
                 take_all(app, window, out, root, station=False)
             else:
@@ -204,7 +239,10 @@ def main() -> int:
                 line_shots(app, context, out, root)
                 board_shots(app, context, out, root)
                 served = offline_shots(app, context, windows, out, root)
+                enrolment_shot(app, window, out, root)
         finally:
+            if enrolment is not None:
+                enrolment.stop()
             if windows:
                 shut_down(app, windows, relay)  # closes the instance too
             else:
@@ -276,6 +314,8 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
         window.show_page("Devices")
         settle(app)
         devices.select_batch("line-2 March")
+        settle(app)
+        devices.select_device(2)  # a renewed device: Renew and Revoke are offered
 
     shoot(app, window, out / "devices.png", devices_ready)
     hsm = window.page("HSM")
@@ -290,6 +330,7 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    shoot(app, window, out / "settings-line.png", lambda: line_keys_chosen(app, window))
     policy_shots(app, window, out)
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
@@ -298,6 +339,20 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def line_keys_chosen(app: QApplication, window: MainWindow) -> None:
+    """Settings → Line: a pedal's F9 kept as the start key, Ctrl+Q refused as the stop key, sound on."""
+    window.show_page("Settings")
+    settings_page = window.page("Settings")
+    assert isinstance(settings_page, SettingsPage)
+    line = settings_page.line
+    line.choose(START_ACTION, QKeySequence("F9"))
+    line.sound.setChecked(True)
+    line.choose(STOP_ACTION, QKeySequence("Ctrl+Q"))
+    settle(app)
+    settings_page.sections.ensureWidgetVisible(line.try_sound, 0, 40)
+    settle(app)
 
 
 def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
@@ -478,6 +533,35 @@ def wait_for(app: QApplication, done: Callable[[], bool], timeout: float = 120.0
         time.sleep(0.01)
 
 
+def serve_enrolments(instance: LocalInstance, folder: Path) -> EnrolmentService:
+    """The instance's enrolment service on a free loopback port, and the boards sent there (as the window
+    serves it on the instance port): runs wait for enrolment, so their boards must be able to enrol."""
+    folder.mkdir(parents=True, exist_ok=True)
+    service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), folder)
+    instance.set_instance_params(instance.instance_params().endpoint, service.port)
+    return service
+
+
+def enrolment_shot(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """Three boards waiting for enrolment: two enrol (PASS names their firmware), one sends a DeviceID
+    damaged on its UART and fails at the enrol step with the reason."""
+    ensure_demo_data(window.instance)
+    data = DataDir(root / "station")
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    faults = [None, Faults(corrupt_device_id=True), None]
+    folder = data.sim_boards / "enrolment"
+    with SimFleet(folder, count=3, pacing=False, registry=data.sim_registry, faults=faults) as fleet:
+        wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
+        ap = fleet.access_point
+        station.accept_provisioning_request(RunRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        before = len(station.results)
+        station.start_ticked()
+        wait_for(app, lambda: len(station.results) >= before + 3)
+        shoot(app, window, out / "station-enrolment.png")
+
+
 def station_shots(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
     """Four virtual boards provisioned from the Station page; then production mode with sixteen."""
     ensure_demo_data(window.instance)
@@ -618,6 +702,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
         failed = next(u for u, t in station.grid.tiles.items() if t.state.value == "fail")
         station.show_drawer(failed, 0)
         shoot(app, window, out / "station-16-1280x800-reason.png")
+        station.drawer.close_drawer()
+        window.resize(1920, 1080)  # the same line on a large screen: full tiles with their buttons
+        shoot(app, window, out / "station-16-1920x1080.png")
         finish(window, station)
 
     # 64 boards at 1920x1080: running, then production mode with mixed results.
@@ -642,6 +729,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
                 wait_for(app, lambda: sum(t.state.value == "running" for t in station.grid.ordered()) >= 40)
                 shot = "station-64-1920x1080-running.png"
             shoot(app, window, out / shot)
+            if production:  # the same 64 on a small screen: compact tiles, the grid scrolls
+                window.resize(1280, 800)
+                shoot(app, window, out / "station-64-1280x800-production.png")
             finish(window, station)
 
     sixty_four(production=False)

@@ -27,6 +27,7 @@ from app.domain.kinds import (
     KeyType,
     Role,
 )
+from app.domain.run_options import TaskRunOptions
 
 T = TypeVar("T")
 
@@ -125,6 +126,27 @@ class Device:
     batch: str
     state: DeviceState
     added_at: datetime
+    firmware: str = ""  # what the device last said it runs (enrolment status); "" before it enrolled
+
+
+@dataclass(frozen=True)
+class DeviceCertificate:
+    """A device's place in the lifecycle: its current certificate (public parts only) and its state.
+
+    `enrolled_at` is the device's last enrolment, the last time the instance saw it prove its key ("last
+    seen"); `firmware` is the version it last reported ("" until it reports one).
+    """
+
+    device_id: DeviceID
+    state: DeviceState
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+    first_enrolled_at: datetime
+    enrolled_at: datetime
+    enrolments: int
+    firmware: str
+    certificate_pem: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +208,7 @@ class ProvisioningTask:
     partition_table_image: str
     ief_image: str
     created_at: datetime
+    run_options: TaskRunOptions = field(default_factory=TaskRunOptions)  # enrolment wait, flashing rate
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -44,6 +45,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 
 DEFAULT_POLICY = "default"
 DEFAULT_CERTIFICATE_DAYS = 365  # the terms a new policy gets when none are given
@@ -115,6 +117,27 @@ class Instance(Protocol):
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         """Change the state of many devices at once; returns how many changed."""
+        ...
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        """The device's state and current certificate (serial, validity, enrolments, last seen, firmware).
+
+        None when the device has never enrolled; NotFoundError when it is in no batch.
+        """
+        ...
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        """The certificates of a page of devices (at most MAX_PAGE_SIZE IDs) in one call, in the order
+        asked; devices that never enrolled are left out."""
+        ...
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        """A new certificate for the device's key under its batch's policy; the device becomes Renewed.
+
+        ConflictError for a revoked device (DeviceRevokedError, with the reason) or one that never
+        enrolled; NotFoundError when it is in no batch. Revoking is `set_device_state(..., REVOKED)`.
+        """
         ...
 
     # --- policies --------------------------------------------------------------------------------
@@ -195,8 +218,10 @@ class Instance(Protocol):
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
-        """Images left as None are the newest catalog image of the right type, kind and variant."""
+        """Images left as None are the newest catalog image of the right type, kind and variant; run options
+        left as None are the defaults (wait for enrolment, flashing rate by USB bridge)."""
         ...
 
     def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]: ...
@@ -213,8 +238,10 @@ class Instance(Protocol):
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
-        """Change what an existing task flashes; the same rules as `create_task`. The name stays."""
+        """Change what an existing task flashes; the same rules as `create_task`. The name stays, and run
+        options left as None stay as they were."""
         ...
 
     def delete_task(self, name: str) -> None:

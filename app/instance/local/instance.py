@@ -19,7 +19,7 @@ from types import TracebackType
 from app import __version__
 from app.domain.chips import ChipType
 from app.domain.device_id import parse_device_id
-from app.domain.errors import ValidationError
+from app.domain.errors import NotFoundError, ValidationError
 from app.domain.kinds import (
     BootloaderKind,
     ConnectionType,
@@ -30,12 +30,14 @@ from app.domain.kinds import (
     Role,
 )
 from app.domain.records import (
+    MAX_PAGE_SIZE,
     ActivityEntry,
     AddDevicesResult,
     Batch,
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -47,12 +49,14 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.local import (
     activity,
     batches,
     certificates,
     dashboard,
+    device_certificates,
     devices,
     first_start,
     idempotency,
@@ -89,6 +93,7 @@ class LocalInstance:
         self._actor = actor
         self._protector = protector
         self._certs = certs
+        self._desk: DeviceEnrolment | None = None
         tls = [c for c in certs if c.role == "tls"]
         self._tls_names = certificates.tls_names(tls[0].pem) if tls else frozenset()
 
@@ -188,7 +193,14 @@ class LocalInstance:
         """The instance side of the enrolment service, on this instance's database and keys."""
         return DeviceEnrolment(self._db, self._protector, clock)
 
+    def _lifecycle(self) -> DeviceEnrolment:
+        """One desk per handle for a person's lifecycle calls: its issuing key is unlocked once."""
+        if self._desk is None:
+            self._desk = self.device_enrolment()
+        return self._desk
+
     def dashboard_summary(self) -> DashboardSummary:
+        self._lifecycle().expire_due()  # counts as of now, even where no enrolment service sweeps
         mode = self._protector.mode()
         with self._db.read() as conn:
             return dashboard.summary(
@@ -292,11 +304,33 @@ class LocalInstance:
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
             changed = devices.set_state(conn, blobs, state)
+            if state in device_certificates.LIVE_STATES:
+                device_certificates.reopen_sweep_for(conn, blobs)
             if changed:
                 target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
                 details = f"{changed} of {len(blobs)} set to {state.value}"
                 activity.record(conn, self._actor, "device.set-state", target, details)
         return changed
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        (blob,) = devices.device_id_blobs([device_id])
+        self._lifecycle().expire_due()
+        with self._db.read() as conn:
+            if devices.find(conn, blob) is None:
+                raise NotFoundError(f"device {blob.hex()} is in no batch of this instance")
+            return device_certificates.one(conn, blob)
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        blobs = devices.device_id_blobs(_at_most_a_page(device_ids))
+        self._lifecycle().expire_due()  # a page never shows a run-out certificate as valid
+        with self._db.read() as conn:
+            return device_certificates.of(conn, blobs)
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        with self._db.read() as conn:
+            users.role_of(conn, self._actor)
+        return self._lifecycle().renew(device_id, self._actor)
 
     # --- policies --------------------------------------------------------------------------------
     def create_policy(
@@ -415,6 +449,7 @@ class LocalInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         spec = tasks.TaskSpec(
             name,
@@ -425,12 +460,13 @@ class LocalInstance:
             bootloader_image,
             partition_table_image,
             ief_image,
+            run_options,
         )
         with self._change() as conn:
             task = tasks.create(conn, spec)
             details = (
                 f"{task.device_type.value}, bootloader {task.bootloader.value}, IEF {task.ief.value}, "
-                f"key {task.signing_key}"
+                f"key {task.signing_key}; {task.run_options.describe()}"
             )
             activity.record(conn, self._actor, "task.create", task.name, details)
         return task
@@ -453,6 +489,7 @@ class LocalInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         spec = tasks.TaskSpec(
             name,
@@ -463,13 +500,15 @@ class LocalInstance:
             bootloader_image,
             partition_table_image,
             ief_image,
+            run_options,
         )
         with self._change() as conn:
             before, task = tasks.update(conn, spec)
             details = (
                 f"{before.device_type.value} -> {task.device_type.value}, "
                 f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, "
-                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
+                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}; "
+                f"{task.run_options.describe()}"
             )
             activity.record(conn, self._actor, "task.update", task.name, details)
         return task
@@ -542,3 +581,13 @@ class LocalInstance:
                 device,
                 f"not pushed to batch {batch.strip()!r}: {why}",
             )
+
+
+def _at_most_a_page(device_ids: Sequence[str]) -> Sequence[str]:
+    """The certificates of a page of devices are asked at once; more than a page is a caller's mistake."""
+    if not isinstance(device_ids, str) and len(device_ids) > MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"asked for the certificates of {len(device_ids):,} devices at once; at most {MAX_PAGE_SIZE:,} "
+            "(a page) per call"
+        )
+    return device_ids

@@ -33,6 +33,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -45,6 +46,7 @@ from app.domain.records import (
     User,
     sample,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
@@ -196,6 +198,16 @@ class RemoteInstance:
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return cast(int, self._call("set_device_state", device_ids, state))
 
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        return cast(DeviceCertificate | None, self._call("device_certificate", device_id))
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        return cast(tuple[DeviceCertificate, ...], self._call("device_certificates", list(device_ids)))
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        return cast(DeviceCertificate, self._call("renew_device", device_id))
+
     # --- policies --------------------------------------------------------------------------------
     def create_policy(
         self,
@@ -272,6 +284,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -285,6 +298,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 
@@ -304,6 +318,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -317,6 +332,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 

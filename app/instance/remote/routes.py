@@ -77,6 +77,9 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("find_device", "GET", "/device"),
     ("move_devices", "POST", "/batch/moved-devices"),
     ("set_device_state", "POST", "/device-states"),
+    ("device_certificate", "GET", "/device/certificate"),
+    ("device_certificates", "POST", "/device-certificates"),  # a page of IDs: a body, not a query
+    ("renew_device", "POST", "/device/renewal"),
     ("create_policy", "POST", "/policies"),
     ("list_policies", "GET", "/policies"),
     ("get_policy", "GET", "/policy"),

@@ -1,4 +1,9 @@
-"""HSM: the instance PKI (OEM root, issuing, TLS) and the signing keys that sign bootloaders.
+"""HSM: the instance PKI (OEM root, issuing, TLS), the device certificates its issuing CA signed, and the
+signing keys that sign bootloaders.
+
+The device-certificate counts come from the lifecycle (the dashboard summary's per-state device counts,
+O(batches) on the instance): valid = Enrolled + Renewed devices, expired = Expired, revoked = Revoked,
+not used = devices registered in a batch that have not enrolled yet.
 
 Only public parts are shown or saved: certificate PEMs and public keys. Files are written on a worker,
 like every other export.
@@ -20,17 +25,26 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.domain.records import CertificateInfo, SigningKey
-from app.ui.models.formatting import day, grouped_hex, spaced_hex, when
+from app.domain.records import CertificateInfo, DashboardSummary, SigningKey
+from app.ui.models.formatting import count, day, grouped_hex, spaced_hex, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.hsm_key_dialog import KEY_TYPE_LABELS, CreateKeyDialog
 from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.panels import StatPanel
 from app.ui.widgets.record_view import RecordView
 from app.workers.listing import Listing, collect
 
 ROLE_TITLES = {"root": "OEM Root CA", "issuing": "Issuing CA", "tls": "TLS server"}
+# A panel's definition, as its tooltip: a line under each number would make the page too tall for 1024x600.
+DEVICE_CERTIFICATE_PANELS = {
+    "Valid": "Certificates held by Enrolled and Renewed devices",
+    "Renewed": "Valid certificates that were renewed",
+    "Expired": "Certificates that ran out; the device enrols again",
+    "Revoked": "Certificates of revoked devices: the enrolment service refuses them",
+    "Not used": "Devices registered in a batch that have not enrolled yet",
+}
 KEY_COLUMNS: tuple[Column[SigningKey], ...] = (
     Column("Name", lambda k: k.name),
     Column("Type", lambda k: KEY_TYPE_LABELS.get(k.key_type, k.key_type.value)),
@@ -60,6 +74,7 @@ class CertificateCard(QFrame):
         self.setObjectName("panel")
         layout = QGridLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
+        layout.setVerticalSpacing(3)  # with the device panels and the keys, the page fits 1024x600
         title = QLabel(ROLE_TITLES.get(certificate.role, certificate.role))
         title.setObjectName("sectionTitle")
         layout.addWidget(title, 0, 0, 1, 2)
@@ -108,6 +123,14 @@ class HsmPage(Page):
         layout.addWidget(section_title("Certificates"))
         self.cards = QHBoxLayout()
         layout.addLayout(self.cards)
+        layout.addWidget(section_title("Device certificates (signed by the Issuing CA)"))
+        self.device_certificate_panels = {name: StatPanel(name) for name in DEVICE_CERTIFICATE_PANELS}
+        panels = QHBoxLayout()
+        for name, panel in self.device_certificate_panels.items():
+            panel.detail.hide()
+            panel.setToolTip(DEVICE_CERTIFICATE_PANELS[name])
+            panels.addWidget(panel, 1)
+        layout.addLayout(panels)
 
         self.create_button = QPushButton("Create key…")
         self.create_button.setObjectName("primary")
@@ -137,8 +160,21 @@ class HsmPage(Page):
         self.call(
             lambda: collect(self.instance.list_signing_keys), "Loading the signing keys", self._show_keys
         )
+        self.call(
+            self.instance.dashboard_summary,
+            "Counting the device certificates",
+            self._show_device_certificates,
+        )
+
+    def _show_device_certificates(self, summary: DashboardSummary) -> None:
+        d = summary.devices
+        values = (d.enrolled + d.renewed, d.renewed, d.expired, d.revoked, d.registered)
+        for panel, value in zip(self.device_certificate_panels.values(), values, strict=True):
+            panel.set_value(count(value))
 
     def _show_certificates(self, certificates: tuple[CertificateInfo, ...]) -> None:
+        if self.certificates:  # two refreshes crossed (shown, then refreshed): the cards are there
+            return
         self.certificates = certificates
         order = {"root": 0, "issuing": 1, "tls": 2}
         for certificate in sorted(certificates, key=lambda c: order.get(c.role, 9)):
