@@ -199,7 +199,8 @@ def test_a_failing_link_during_delivery_loses_nothing(server: Server, records: R
         assert report.unreachable, "the faulty link should have stopped the delivery"
         assert report.refused == 0
         if mode == "drop_answers":  # the server made the change, the station never heard: the retry replays
-            assert server.count() > 300
+            # On a loaded machine the server may still be writing when the station's 2 s wait ends.
+            assert wait_for_count(server, 301, timeout_s=30) > 300
             assert records.journal.count(JournalState.QUEUED) == 300
 
         proxy.set_mode("pass")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.provisioning.run_request import RunRequest
+from app.sim.faults import Faults, Stage
 from app.sim.fleet import SimFleet
+from app.ui.main_window import MainWindow
 from app.ui.pages.station import StationPage
 from app.ui.widgets.port_tile import PortTile
 from app.workers.port_states import PortState
@@ -33,3 +36,20 @@ def wait_state(qtbot: QtBot, page: StationPage, url: str, state: PortState) -> N
 
 def request_for(fleet: SimFleet, task: str = TASK) -> RunRequest:
     return RunRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
+
+
+def boards_held_at_wifi(
+    qtbot: QtBot, window: MainWindow, make_fleet: FleetFactory, count: int
+) -> tuple[StationPage, list[str]]:
+    """`count` virtual boards running on the window's Station page, each held at the WiFi step (so they
+    stay running until stopped): what a close or a sign-out has to ask about."""
+    fleet = make_fleet(count, faults=[Faults(stall_at_stage=Stage.WIFI)] * count)
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    wait_listed(qtbot, station, fleet.urls)
+    station.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
+    for url in fleet.urls:
+        qtbot.waitUntil(lambda u=url: tile(station, u).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+    return station, fleet.urls

@@ -25,17 +25,15 @@ from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.instance.local.sessions import LocalSessions
 from app.instance.station_access import StationAccess
-from app.sim.faults import Faults, Stage
 from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
 from app.ui.application import SIGN_IN, open_for_window
 from app.ui.main_window import QUIT_KEYS, MainWindow
 from app.ui.pages.context import PageContext
-from app.ui.pages.station import StationPage
 from app.ui.sign_in_dialog import SignedIn
 from app.ui.window_sessions import WindowSessions
 from app.workers.log_relay import LogRelay
-from tests.ui.station_support import WAIT_MS, FleetFactory, request_for, tile, wait_listed
+from tests.ui.station_support import WAIT_MS, FleetFactory, boards_held_at_wifi
 
 ALICE, BOB = "alice-long-password", "bob-long-password"
 
@@ -142,16 +140,8 @@ def test_the_built_in_account_of_a_new_demo_has_no_session_to_end(qtbot: QtBot, 
 def test_signing_out_while_boards_run_asks_first_and_a_later_ctrl_q_quits(
     qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
 ) -> None:
-    fleet = make_fleet(2, faults=[Faults(stall_at_stage=Stage.WIFI)] * 2)
-    station = window.page("Station")
-    assert isinstance(station, StationPage)
     window.offer_sign_out()
-    window.show_page("Station")
-    wait_listed(qtbot, station, fleet.urls)
-    station.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
-    for url in fleet.urls:
-        qtbot.waitUntil(lambda u=url: tile(station, u).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+    station, _urls = boards_held_at_wifi(qtbot, window, make_fleet, 2)
     signed_out: list[bool] = []
     window.signed_out.connect(lambda: signed_out.append(True))
 

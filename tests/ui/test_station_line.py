@@ -29,6 +29,7 @@ from tests.ui.station_support import (
     RELEASE_TASK,
     WAIT_MS,
     FleetFactory,
+    boards_held_at_wifi,
     request_for,
     tile,
     wait_listed,
@@ -132,15 +133,7 @@ def test_the_log_drawer_opens_at_its_left_edge_and_wraps(
 def test_quitting_while_boards_run_asks_first_and_keeps_them_running_on_no(
     qtbot: QtBot, ready: LocalInstance, window: MainWindow, make_fleet: FleetFactory
 ) -> None:
-    fleet = make_fleet(4, faults=[Faults(stall_at_stage=Stage.WIFI)] * 4)
-    station = window.page("Station")
-    assert isinstance(station, StationPage)
-    window.show_page("Station")
-    wait_listed(qtbot, station, fleet.urls)
-    station.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(station.start_button, Qt.MouseButton.LeftButton)
-    for url in fleet.urls:
-        qtbot.waitUntil(lambda u=url: tile(station, u).step.text().startswith("Enrolling"), timeout=WAIT_MS)
+    station, urls = boards_held_at_wifi(qtbot, window, make_fleet, 4)
 
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
@@ -154,7 +147,7 @@ def test_quitting_while_boards_run_asks_first_and_keeps_them_running_on_no(
     qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible(), timeout=5_000)
     assert window.isVisible() and station.service.running
-    assert all(tile(station, url).state is PortState.RUNNING for url in fleet.urls), "nothing was stopped"
+    assert all(tile(station, url).state is PortState.RUNNING for url in urls), "nothing was stopped"
 
     window.close()
     box = window.quit_box
