@@ -6,12 +6,20 @@ once, tracing on or off: about 2.5 s of CPU per MiB flashed, enough for three pa
 the GUI. The station never enables esptool tracing, so inside `esptool.loader` (and nowhere else) we
 swap the class for one whose `format()` is a constant. `str()` still gives the full dump.
 Guarded by version: a newer esptool may have fixed this or moved the code, so it is left alone.
+
+The same version also checksums every block it sends (`ESPLoader.checksum`, the XOR the ROM checks) in
+a Python loop over its bytes: ~10 ms of CPU per 800 KiB image, per board. The checksum is the same XOR
+done on one big integer (app.flashing.esp_image.xor_of_bytes), for bytes-like data; anything else goes
+to esptool's own loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
+
+from app.flashing.esp_image import xor_of_bytes
 
 PATCHED_VERSIONS = ((5, 6),)
 PLACEHOLDER = "<hex dump omitted: tracing is off>"
@@ -42,7 +50,22 @@ def apply_cpu_patch(loader: ModuleType, esptool_version: str) -> PatchStatus:
             return PLACEHOLDER
 
     setattr(loader, "HexFormatter", QuietHexFormatter)  # noqa: B010  (a module attribute)
-    return PatchStatus(True, f"HexFormatter neutralised in esptool {esptool_version}")
+    esp_loader = getattr(loader, "ESPLoader", None)
+    if esp_loader is not None and "checksum" in vars(esp_loader):
+        esp_loader.checksum = staticmethod(quick_checksum(esp_loader.checksum))
+    return PatchStatus(True, f"HexFormatter neutralised, block checksums quick, in esptool {esptool_version}")
+
+
+def quick_checksum(original: Callable[..., int]) -> Callable[..., int]:
+    """esptool's `checksum(data, state=0xEF)`, computed without a Python loop over bytes-like data."""
+
+    def checksum(data: Iterable[int], state: int = 0xEF) -> int:
+        if isinstance(data, bytes | bytearray | memoryview):
+            return state ^ xor_of_bytes(bytes(data))
+        return original(data, state)
+
+    checksum.station_original = original  # type: ignore[attr-defined]
+    return checksum
 
 
 def cpu_patch_active(loader: ModuleType) -> bool:

@@ -206,21 +206,33 @@ def _parse(text: str) -> Event:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise _BadLine(f"unknown event type {kind!r}")
-    names = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(names)
+    declared = _declared_types(cls)
+    unknown = data.keys() - declared.keys()
     if unknown:
         raise _BadLine(f"unknown field(s) {', '.join(sorted(unknown))} in a {kind} event")
     values: dict[str, Any] = {}
     for name, value in data.items():
-        values[name] = _field_value(kind, name, value, names[name].type)
+        values[name] = _field_value(kind, name, value, declared[name])
     try:
         return cls(**values)
     except TypeError as exc:
         raise _BadLine(f"incomplete {kind} event: {exc}") from None
 
 
-def _field_value(kind: str, name: str, value: Any, declared: Any) -> Any:
-    if str(declared) == "StepFacts":
+def _declared_types(cls: type[Event]) -> dict[str, str]:
+    """Each field's declared type, as written (the annotations are strings): worked out once per class,
+    since the station parses every line of every worker (~150 per board) on its own threads."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = _DECLARED[cls] = {f.name: str(f.type) for f in fields(cls)}
+    return found
+
+
+_DECLARED: dict[type[Event], dict[str, str]] = {}
+
+
+def _field_value(kind: str, name: str, value: Any, declared: str) -> Any:
+    if declared == "StepFacts":
         try:
             return StepFacts.from_json(value)
         except FactsError as problem:
@@ -231,7 +243,7 @@ def _field_value(kind: str, name: str, value: Any, declared: Any) -> Any:
             return enum(value)
         except ValueError:
             raise _BadLine(f"{kind} event has an unknown {name} {value!r}") from None
-    expected: type | tuple[type, ...] | None = _JSON_TYPES.get(str(declared))
+    expected: type | tuple[type, ...] | None = _JSON_TYPES.get(declared)
     if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
         raise _BadLine(f"{kind} event field {name!r} has the wrong type ({type(value).__name__})")
     return float(value) if expected == (int, float) else value

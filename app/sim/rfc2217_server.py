@@ -85,17 +85,27 @@ class _Connection:
 
 
 class _FastPortManager(PortManager):  # type: ignore[misc]
-    """PortManager whose data path handles whole runs between IAC bytes (MiB-sized flash images)."""
+    """PortManager whose data path handles whole runs between IAC bytes (MiB-sized flash images).
+
+    A 0xFF in the data comes doubled (IAC IAC), about every 256 bytes of compressed flash data; such a
+    pair is taken here as the one data byte it stands for, so pyserial's per-byte filter only sees real
+    Telnet commands.
+    """
 
     def filter(self, data: bytes) -> Iterator[bytes]:
         pos = 0
+        end = len(data)
         parent = super().filter
-        while pos < len(data):
+        while pos < end:
             if self.mode == M_NORMAL and self.suboption is None:
                 found = data.find(IAC, pos)
                 if found < 0:
                     yield data[pos:]
                     return
+                if data[found + 1 : found + 2] == IAC:
+                    yield data[pos : found + 1]  # the run and one 0xFF
+                    pos = found + 2
+                    continue
                 if found > pos:
                     yield data[pos:found]
                 pos = found

@@ -1,9 +1,12 @@
 """The board's UART as a wire: bytes take their time at the baud rate, and faults happen on it.
 
-The host side (the RFC 2217 connection thread) hands in bytes as they arrive from the network; each
-chunk becomes readable by the board only when its last byte would have finished arriving at the host's
-baud rate. Bytes the board sends are held back the same way at the board's baud rate. With pacing off,
-both happen at once (fast tests). A baud-rate mismatch between the two ends garbles bytes, as it would
+The host side (the RFC 2217 connection thread) hands in bytes as they arrive from the network; they
+become readable by the board in pieces of ~2 ms of wire time (as a USB bridge hands them on), each piece
+when its last byte would have finished arriving at the host's baud rate. Which bytes are readable is
+worked out from each chunk's start time and rate rather than kept as one queue entry per piece: at
+921600 baud a flash image was thousands of entries per board, walked by the board's every read.
+Bytes the board sends are held back the same way at the board's baud rate. With pacing off, both
+happen at once (fast tests). A baud-rate mismatch between the two ends garbles bytes, as it would
 on a real wire, and bytes sent while the chip is held in reset are lost.
 
 Everything the board's firmware does blocks here, so a reset (or unplugging) interrupts it: every wait
@@ -36,12 +39,42 @@ def garble(data: bytes) -> bytes:
     return bytes(((b * 73 + 41) & 0xFF) if ((b * 73 + 41) & 0xFF) != 0xC0 else 0x3F for b in data)
 
 
+class _Arrival:
+    """One chunk from the host on the wire: its bytes are readable piece by piece from `start`."""
+
+    __slots__ = ("byte_seconds", "data", "piece", "start", "taken")
+
+    def __init__(self, data: bytes, start: float, byte_seconds: float, piece: int) -> None:
+        self.data = data
+        self.start = start  # when its first byte starts arriving
+        self.byte_seconds = byte_seconds  # wire time per byte (0 without pacing)
+        self.piece = piece
+        self.taken = 0  # bytes the board has read already
+
+    @property
+    def end(self) -> float:
+        return self.start + len(self.data) * self.byte_seconds
+
+    def arrived(self, now: float) -> int:
+        """How many of its bytes (read or not) are readable at `now`: whole pieces, or all of it."""
+        size = len(self.data)
+        if self.byte_seconds <= 0 or now >= self.start + size * self.byte_seconds:
+            return size
+        on_wire = int((now - self.start) / self.byte_seconds)
+        return min(size, on_wire - on_wire % self.piece)
+
+    def ready_at(self, position: int) -> float:
+        """When the byte at `position` becomes readable: when its piece has fully arrived."""
+        last = min(len(self.data), (position // self.piece + 1) * self.piece)
+        return self.start + last * self.byte_seconds
+
+
 class Uart:
     def __init__(self, faults: Faults, pacing: bool = True) -> None:
         self.faults = faults
         self.pacing = pacing
         self._cv = threading.Condition()
-        self._rx: deque[tuple[float, bytes]] = deque()
+        self._rx: deque[_Arrival] = deque()
         self._rx_free = 0.0
         self._tx_free = 0.0
         self._send: Callable[[bytes], None] | None = None
@@ -78,15 +111,12 @@ class Uart:
             if self.receiving and data:
                 if self._mismatched():
                     data = garble(data)
-                now = time.monotonic()
-                start = max(now, self._rx_free)
                 baud = self.host_baud
-                size = max(_MIN_RX_PIECE, int(baud / BITS_PER_BYTE * _RX_PIECE_SECONDS))
-                for pos in range(0, len(data), size):
-                    piece = data[pos : pos + size]
-                    start += len(piece) * BITS_PER_BYTE / baud if self.pacing else 0.0
-                    self._rx.append((start, piece))
-                self._rx_free = start
+                piece = max(_MIN_RX_PIECE, int(baud / BITS_PER_BYTE * _RX_PIECE_SECONDS))
+                byte_seconds = BITS_PER_BYTE / baud if self.pacing else 0.0
+                arrival = _Arrival(data, max(time.monotonic(), self._rx_free), byte_seconds, piece)
+                self._rx.append(arrival)
+                self._rx_free = arrival.end
                 self._cv.notify_all()
         if hit_limit and self.on_rx_limit is not None:
             self.faults.vanish_at_rx_byte = None
@@ -156,30 +186,40 @@ class Uart:
         if not self._rx:
             return None
         if until is None:
-            return self._rx[0][0]
+            first = self._rx[0]
+            return first.ready_at(first.taken)
         total = 0
-        for ready, piece in self._rx:
-            total += len(piece)
-            if total >= max_bytes or until in piece:
-                return ready
+        for arrival in self._rx:
+            size = len(arrival.data) - arrival.taken
+            found = arrival.data.find(until, arrival.taken)
+            if total + size >= max_bytes and (found < 0 or found - arrival.taken >= max_bytes - total):
+                return arrival.ready_at(arrival.taken + max_bytes - total - 1)
+            if found >= 0:
+                return arrival.ready_at(found)
+            total += size
         return None  # not here yet: host_data will notify
 
     def _take(self, now: float, max_bytes: int) -> bytes:
-        out = bytearray()
-        while self._rx and self._rx[0][0] <= now and len(out) < max_bytes:
-            ready, piece = self._rx.popleft()
-            room = max_bytes - len(out)
-            if len(piece) > room:
-                self._rx.appendleft((ready, piece[room:]))
-                piece = piece[:room]
-            out += piece
-        return bytes(out)
+        parts: list[bytes] = []
+        room = max_bytes
+        while self._rx and room > 0:
+            arrival = self._rx[0]
+            count = min(arrival.arrived(now) - arrival.taken, room)
+            if count <= 0:
+                break
+            parts.append(arrival.data[arrival.taken : arrival.taken + count])
+            arrival.taken += count
+            room -= count
+            if arrival.taken < len(arrival.data):
+                break  # the rest of this chunk is still on the wire, or not wanted
+            self._rx.popleft()
+        return b"".join(parts)
 
     def pending(self) -> int:
         """Bytes that have fully arrived and not been read yet."""
         now = time.monotonic()
         with self._cv:
-            return sum(len(p) for t, p in self._rx if t <= now)
+            return sum(a.arrived(now) - a.taken for a in self._rx)
 
     def discard_input(self) -> None:
         with self._cv:

@@ -34,6 +34,17 @@ def test_patch_active_in_this_esptool() -> None:
     assert str(loader.HexFormatter(data)) == str(_original_class()(data))  # explicit str() keeps the dump
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 7, 4096, 16385])
+def test_block_checksum_is_esptools_own(size: int) -> None:
+    checksum = loader.ESPLoader.checksum
+    original = checksum.station_original
+    data = random.Random(size).randbytes(size)
+    for state in (0xEF, 0x00, 0x5A):
+        assert checksum(data, state) == original(data, state)
+    assert checksum(bytearray(data)) == checksum(memoryview(data)) == original(data)
+    assert checksum(list(data)) == original(list(data))  # not bytes-like: esptool's loop
+
+
 def _fake_loader() -> ModuleType:
     module = ModuleType("fake_loader")
 

@@ -52,3 +52,21 @@ def test_flash_sized_random_payload_in_uart_sized_chunks() -> None:
     ):  # a prime chunk size puts escapes on every boundary sooner or later
         got += decoder.feed(stream[pos : pos + 4093])
     assert got == [payload]
+
+
+def test_escaped_escape_followed_by_end_code_is_not_a_second_escape() -> None:
+    # 0xDB 0xDD 0xDC is an escaped 0xDB then a plain 0xDC: never 0xC0, whichever order codes are undone
+    decoder = SlipDecoder()
+    assert decoder.feed(b"\xc0a\xdb\xdd\xdcb\xdb\xdc\xdd\xc0") == [b"a\xdb\xdcb\xc0\xdd"]
+
+
+def test_invalid_escape_among_valid_ones_drops_the_frame() -> None:
+    decoder = SlipDecoder()
+    frame = b"\xc0" + b"x\xdb\xdc" * 50 + b"\xdb\x00" + b"y\xdb\xdd" * 50 + b"\xc0"
+    assert decoder.feed(frame + encode(b"after")) == [b"after"]
+
+
+def test_escape_byte_ending_a_chunk_after_an_escape_byte_drops_the_frame() -> None:
+    decoder = SlipDecoder()
+    assert decoder.feed(b"\xc0ab\xdb\xdb") == []
+    assert decoder.feed(b"\xdccd\xc0" + encode(b"ok")) == [b"ok"]

@@ -42,6 +42,40 @@ def test_host_input_arrives_at_the_hosts_baud_rate() -> None:
     assert 0.24 <= elapsed <= 5.0  # never faster than the wire
 
 
+def test_host_input_becomes_readable_in_whole_pieces_never_early() -> None:
+    uart = Uart(Faults(), pacing=True)
+    uart.host_baud = 115200  # 11520 bytes/s: pieces of 64 bytes (the minimum), 5.6 ms each
+    start = time.monotonic()
+    uart.host_data(bytes(range(200)) * 10)
+    seen = 0
+    while seen < 2000:
+        chunk = uart.read(uart.generation, 4096, 1.0)
+        on_wire = (time.monotonic() - start) * 11520
+        seen += len(chunk)
+        assert seen <= on_wire + 1  # nothing readable before its last byte has crossed the wire
+        assert seen % 64 == 0 or seen == 2000  # pieces, not single bytes
+    assert uart.pending() == 0
+
+
+def test_a_frame_read_returns_with_the_piece_holding_its_end_byte() -> None:
+    uart = Uart(Faults(), pacing=True)
+    uart.host_baud = 115200
+    frame = b"\xc0" + b"a" * 100 + b"\xc0"  # ends at byte 101: inside the second 64-byte piece
+    start = time.monotonic()
+    uart.host_data(frame + b"b" * 500)  # more behind it, in the same chunk
+    got = uart.read(uart.generation, 4096, 2.0, until=0xC0)
+    assert got[:1] == b"\xc0"  # the first end byte is a piece's first byte: that piece is all there is
+    got += uart.read(uart.generation, 4096, 2.0, until=0xC0)
+    elapsed = time.monotonic() - start
+    assert got[: len(frame)] == frame
+    assert len(got) == 128  # two whole pieces, the second holding the closing byte
+    assert elapsed >= 128 / 11520 * 0.99
+    rest = b""
+    while len(got) + len(rest) < len(frame) + 500:
+        rest += uart.read(uart.generation, 4096, 1.0, until=0xC0)  # no end byte left: max_bytes or wire
+    assert got + rest == frame + b"b" * 500
+
+
 def test_without_pacing_everything_is_immediate() -> None:
     uart = Uart(Faults(), pacing=False)
     sent = _collecting(uart)

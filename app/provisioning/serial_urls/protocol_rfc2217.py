@@ -7,6 +7,8 @@ its bytes: 80 KiB took ten seconds against a board with pacing off. Timeouts exi
 the connection, so here a change that leaves the line settings as they are sends nothing, and the
 acknowledgements that are still needed (line settings, DTR/RTS, purge) are polled every millisecond.
 Closing does not pause either; whoever reopens at once retries (app.provisioning.board_reset.open_uart).
+Received data is taken apart in runs and read in chunks instead of one queue entry per byte
+(app.provisioning.serial_urls.telnet_input).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import threading
 import time
 from typing import Any
 
-from serial import SerialException
+from serial import PortNotOpenError, SerialException
 from serial.rfc2217 import (
+    PURGE_RECEIVE_BUFFER,
     RFC2217_PARITY_MAP,
     RFC2217_STOPBIT_MAP,
     SET_CONTROL_USE_HW_FLOW_CONTROL,
@@ -27,6 +30,8 @@ from serial.rfc2217 import (
     SET_CONTROL_USE_SW_FLOW_CONTROL,
 )
 from serial.rfc2217 import Serial as _PyserialRfc2217
+
+from app.provisioning.serial_urls.telnet_input import ReceivedBytes, TelnetInput
 
 POLL_SECONDS = 0.001
 
@@ -43,10 +48,51 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
     """pyserial's RFC 2217 client, quick to change settings; otherwise the same."""
 
     _applied: tuple[Any, ...] | None = None
+    _input: TelnetInput | None = None
 
     def open(self) -> None:
         self._applied = None
+        self._input = TelnetInput(ReceivedBytes(), self)  # before the reader thread starts
         super().open()
+
+    @property
+    def in_waiting(self) -> int:
+        return self._received().available()
+
+    def read(self, size: int = 1) -> bytes:
+        received = self._received()
+        if not received.available() and (self._thread is None or not self._thread.is_alive()):
+            raise SerialException("connection failed (reader thread died)")
+        return received.take(size, self._timeout)
+
+    def reset_input_buffer(self) -> None:
+        received = self._received()
+        self.rfc2217_send_purge(PURGE_RECEIVE_BUFFER)
+        received.clear()
+
+    def _received(self) -> ReceivedBytes:
+        if not self.is_open or self._input is None:
+            raise PortNotOpenError()
+        return self._input.received
+
+    def _telnet_read_loop(self) -> None:
+        """The socket reader thread: pyserial's loop, with the data handed over in runs."""
+        sock: socket.socket | None = self._socket
+        telnet = self._input
+        assert telnet is not None
+        try:
+            while self.is_open and sock is not None:
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue  # the socket's timeout only lets the loop notice a close
+                except OSError:
+                    break
+                if not data:
+                    break  # the server closed the connection
+                telnet.feed(data)
+        finally:
+            telnet.received.end()
 
     def close(self) -> None:
         """Close without pyserial's 0.3 s pause "for quick reconnects"; the station retries opens instead."""

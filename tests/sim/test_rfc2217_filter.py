@@ -1,0 +1,57 @@
+"""The virtual board's RFC 2217 filter: the same data and the same answers as pyserial's own, faster."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+from serial.rfc2217 import COM_PORT_OPTION, IAC, SB, SE, SET_BAUDRATE, WILL, PortManager
+
+from app.sim.rfc2217_server import _FastPortManager
+
+
+class Port:
+    """The few serial-port settings PortManager reads and sets."""
+
+    baudrate = 115200
+    bytesize = 8
+    parity = "N"
+    stopbits = 1
+    xonxoff = rtscts = False
+    dtr = rts = break_condition = False
+    cts = dsr = ri = cd = False
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def _client_stream() -> bytes:
+    """What a client sends: flash-like data with 0xFF in it, a baud change in the middle."""
+    data = random.Random(5).randbytes(20000) + b"\xff\xff\xff"
+    baud = struct.pack("!I", 921600).replace(IAC, IAC + IAC)
+    change = IAC + WILL + COM_PORT_OPTION + IAC + SB + COM_PORT_OPTION + SET_BAUDRATE + baud + IAC + SE
+    doubled = data.replace(IAC, IAC + IAC)
+    return doubled[:7001] + change + doubled[7001:]
+
+
+def _run(manager_class: type[PortManager], stream: bytes, size: int) -> tuple[bytes, list[bytes], int]:
+    port, wire = Port(), Wire()
+    manager = manager_class(port, wire)
+    data = b"".join(b"".join(manager.filter(stream[pos : pos + size])) for pos in range(0, len(stream), size))
+    return data, wire.sent, port.baudrate
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 255, 4096, 1 << 20])
+def test_same_data_answers_and_settings_as_pyserial_in_any_chunking(size: int) -> None:
+    stream = _client_stream()
+    ours = _run(_FastPortManager, stream, size)
+    reference = _run(PortManager, stream, size)
+    assert ours == reference
+    assert ours[2] == 921600
+    assert len(ours[0]) == 20003
