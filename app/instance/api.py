@@ -25,6 +25,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -132,6 +133,36 @@ class Instance(Protocol):
     def list_images(
         self, page: PageRequest = PageRequest(), device_type: ChipType | None = None
     ) -> Page[FirmwareImage]: ...
+
+    # --- firmwares (updates a batch's devices download) ---------------------------------------------
+    def upload_firmware(
+        self,
+        name: str,
+        version: str,
+        device_type: ChipType,
+        attributes: Sequence[tuple[str, str]],
+        data: bytes,
+        key: str,
+    ) -> Firmware:
+        """Check an unsigned ESP app image for `device_type` (another chip's build: ValidationError
+        saying so), sign it (Secure Boot V2) with the instance signing key `key` inside the instance,
+        and keep the signed image. `attributes` are (key, value) pairs, one value per key."""
+        ...
+
+    def list_firmwares(self, page: PageRequest = PageRequest()) -> Page[Firmware]:
+        """By name, each with how many devices last reported running its version."""
+        ...
+
+    def get_firmware(self, name: str) -> Firmware: ...
+
+    def delete_firmware(self, name: str) -> None:
+        """ConflictError while a batch has it assigned, naming the batches."""
+        ...
+
+    def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
+        """Assign the firmware a batch's devices update to (None clears it). ValidationError when the
+        firmware's attributes do not pass the batch's attribute filters (AND between keys, OR within one)."""
+        ...
 
     # --- provisioning tasks ----------------------------------------------------------------------
     def create_task(

@@ -147,7 +147,28 @@ CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms)
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
 
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_FIRMWARES = """
+CREATE TABLE firmwares (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    version TEXT NOT NULL,
+    device_type TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '[]',
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    signing_key TEXT NOT NULL,
+    key_digest TEXT NOT NULL,
+    image BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX device_certificates_by_firmware ON device_certificates (firmware);
+CREATE INDEX batches_by_firmware ON batches (firmware);
+"""
+"""The firmware catalog: app images signed at upload by an instance key (`firmware_catalog`); devices
+download the signed bytes over the enrolment connection. Indexes count who runs and who uses each."""
+
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _FIRMWARES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
