@@ -207,7 +207,7 @@ def assign(conn: sqlite3.Connection, batch_name: str, firmware_name: str | None)
         if not passes(batch.attribute_filters, firmware.attributes):
             have = ", ".join(f"{k}={v}" for k, v in firmware.attributes) or "none"
             raise ValidationError(
-                f"firmware {firmware.name!r} does not pass batch {batch.name!r}'s attribute filters "
+                f"firmware {firmware.name!r} does not pass the attribute filters of batch {batch.name!r}, "
                 f"{describe_filters(batch.attribute_filters)} (its attributes: {have}); choose a firmware "
                 "whose attributes match"
             )
