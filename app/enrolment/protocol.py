@@ -25,6 +25,9 @@ _MAX_CSR = 2048
 _MAX_SIGNATURE = 80  # a DER ECDSA P-256 signature is at most 72 bytes
 _MAX_FIRMWARE = 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_CHUNK = 6144  # firmware bytes per chunk: 8 KiB of base64, well inside a device's line buffer
+_MAX_OFFSET = 64 * 1024 * 1024
+_MAX_CHIP = 16
 
 
 class ErrorCode(StrEnum):
@@ -41,6 +44,8 @@ class ErrorCode(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
+    NO_UPDATE = "no_update"
+    WRONG_CHIP = "wrong_chip"
 
 
 class ProtocolError(Exception):
@@ -68,6 +73,39 @@ class EnrolRequest:
 @dataclass(frozen=True)
 class StatusRequest:
     firmware: str
+
+
+@dataclass(frozen=True)
+class FirmwareGet:
+    firmware: str
+    sha256: str
+    chip: str
+    offset: int
+    length: int
+
+
+def parse_firmware_get(message: dict[str, Any]) -> FirmwareGet:
+    """`firmware_get`: a piece of the firmware the status answer offered, named by name and SHA-256."""
+    expect_type(message, "firmware_get")
+    sha256 = _string(message, "sha256", 64)
+    if not _HEX64.fullmatch(sha256):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "field 'sha256' must be 64 lower-case hex characters")
+    offset = _whole(message, "offset", 0, _MAX_OFFSET)
+    length = _whole(message, "length", 1, MAX_CHUNK)
+    return FirmwareGet(
+        _string(message, "firmware", _MAX_FIRMWARE),
+        sha256,
+        _string(message, "chip", _MAX_CHIP),
+        offset,
+        length,
+    )
+
+
+def _whole(message: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = message.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"field {name!r} must be a whole number {low} to {high}")
+    return value
 
 
 def decode_line(line: bytes) -> dict[str, Any]:

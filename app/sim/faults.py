@@ -64,6 +64,7 @@ class Faults:
     locked_key_digest: bytes | None = None  # a new board arrives with secure boot on, this digest burned
     boot_failure: BootFailure | None = None  # every boot from flash fails this way (see BootFailure)
     max_baud: int | None = None  # the USB bridge's limit: above it, bytes both ways are garbled
+    ota_drop_at: int | None = None  # the network drops a firmware download after this many bytes
 
     def __post_init__(self) -> None:
         for name in (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.domain.kinds import DeviceState
+from app.domain.chips import ChipType
+from app.domain.kinds import DeviceState, IefKind, KeyType
 from app.enrolment.protocol import MAX_LINE, SIGNATURE_CONTEXT
 from app.enrolment.runner import EnrolListen, start_enrolment
 from app.instance.local.instance import LocalInstance
 from app.sim.device_enrolment import EnrolFailure, enrol
+from app.sim.images import build_sim_ief
 from tests.enrolment.conftest import Site, hello, new_keys
 from tests.support.held_lock import another_writer
 
@@ -216,14 +217,31 @@ def test_a_plain_tcp_client_does_not_stop_the_service(site: Site) -> None:
     assert site.service.counters.handshake_failures >= 1
 
 
-def test_the_status_answer_names_the_batch_firmware(site: Site) -> None:
+def test_the_status_answer_offers_the_batch_firmware_from_the_catalog(site: Site) -> None:
+    site.instance.create_signing_key("fw", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32, IefKind.NON_DEBUG, version="2.1.0")
+    firmware = site.instance.upload_firmware("app-2.1.0", "2.1.0", ChipType.ESP32, [], image, "fw")
     batch = site.instance.create_batch(f"{site.batch}-fw", firmware="app-2.1.0").name
     keys = new_keys()
     site.instance.add_devices(batch, [keys.device_id])
     result = site.enrol(keys)
     assert result.update and result.firmware == "app-2.1.0" and result.batch == batch
-    assert any("firmware update available: app-2.1.0" in line for line in site.lines)
-    assert json.dumps(result.firmware)
+    assert result.offer is not None
+    assert (result.offer.version, result.offer.size, result.offer.sha256) == (
+        "2.1.0",
+        firmware.size,
+        firmware.sha256,
+    )
+    assert result.offer.image is None  # asked for nothing: the device downloads only when it chooses to
+    assert any("firmware update available: app-2.1.0 version 2.1.0" in line for line in site.lines)
+
+
+def test_a_batch_firmware_not_in_the_catalog_is_not_offered(site: Site) -> None:
+    batch = site.instance.create_batch(f"{site.batch}-none", firmware="not-uploaded").name
+    keys = new_keys()
+    site.instance.add_devices(batch, [keys.device_id])
+    result = site.enrol(keys)
+    assert not result.update and result.firmware is None and result.offer is None
 
 
 def test_a_busy_instance_database_is_unavailable_not_a_crash(

@@ -22,9 +22,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import DeviceState
-from app.instance.local import activity, batches, devices
+from app.instance.local import activity, batches, devices, firmware_catalog
 from app.instance.local.database import Database, from_ms, to_ms
 from app.instance.local.enrolment_policy import terms_of
+from app.instance.local.firmware_catalog import OfferedFirmware
 from app.instance.local.key_unlock import LazyProtector
 from app.instance.local.pki import PkiMaterial, load_private_key
 from app.instance.local.server_certificate import issuing_material
@@ -47,6 +48,9 @@ class DeviceStanding:
     state: DeviceState
     policy: str
     batch_firmware: str | None
+    offered: OfferedFirmware | None = (
+        None  # the batch's firmware, when in the catalog and it passes the filters
+    )
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,20 @@ class DeviceEnrolment:
             conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
             return _standing(conn, blob)
 
+    def firmware_image(self, name: str, sha256: str) -> bytes:
+        """The signed bytes of an offered firmware, for a device downloading it (NotFoundError when it
+        was deleted or replaced since it was offered)."""
+        with self._db.read() as conn:
+            return firmware_catalog.signed_image(conn, name, sha256)
+
+    def note_firmware_sent(self, device_id: str, firmware: str, version: str) -> None:
+        """Log that a device downloaded the whole of a firmware (it reports running it after its reboot)."""
+        blob = _blob(device_id)
+        with self._db.write() as conn:
+            activity.record(
+                conn, ACTOR, "device.firmware-download", blob.hex(), f"{firmware} version {version}"
+            )
+
     def _load_issuer(self) -> _Issuer:
         with self._lock:
             if self._issuer is None:
@@ -234,7 +252,8 @@ def _standing(conn: sqlite3.Connection, blob: bytes) -> DeviceStanding:
             f"device {blob.hex()} is revoked; move it to a batch again before it can enrol"
         )
     batch = batches.get(conn, device.batch)
-    return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware)
+    offered = firmware_catalog.offered(conn, batch)
+    return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware, offered)
 
 
 def _valid_until(conn: sqlite3.Connection, blob: bytes) -> int:
