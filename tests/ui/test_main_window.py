@@ -22,7 +22,7 @@ from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
 
 ADMIN_PAGES = [
-    "Dashboard", "Devices", "HSM", "Provisioning", "Users", "Logs",
+    "Dashboard", "Devices", "HSM", "Firmwares", "Provisioning", "Users", "Logs",
     "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 
@@ -59,7 +59,8 @@ def test_clicking_navigation_shows_the_page(window: MainWindow, qtbot: QtBot) ->
     assert window.current_page().title == "HSM"
     assert window.show_page("Logs")
     assert window.current_page().title == "Logs"
-    assert not window.show_page("Firmwares")
+    assert window.show_page("Firmwares")
+    assert not window.show_page("IoT Hubs")
 
 
 def test_a_contributor_does_not_see_users(
