@@ -67,7 +67,7 @@ class FirmwaresPage(Page):
         layout.addLayout(row)
         self.model = RecordTableModel(FIRMWARE_COLUMNS, self)
         self.proxy = sorting_proxy(self.model, self)
-        self.table = RecordView(self.proxy, widths=(200, 90, 110, 220, 140, 150))
+        self.table = RecordView(self.proxy, widths=(180, 80, 100, 190, 130, 140))
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         layout.addWidget(self.table, 1)

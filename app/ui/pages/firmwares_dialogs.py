@@ -140,6 +140,7 @@ class UploadFirmwareDialog(FormDialog):
         )
         if not self.name.text().strip():
             self.name.setText(path.stem)
+        self.fit()  # the file's line may wrap: grow so that nothing is clipped
 
     def submit(self) -> None:
         problems: list[Problem] = []
