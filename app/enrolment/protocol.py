@@ -20,6 +20,7 @@ VERSION = 1
 MAX_LINE = 8192  # bytes, newline included
 NONCE_BYTES = 32
 SIGNATURE_CONTEXT = b"QL-ENROL-1\x00"
+CHECK_IN_CONTEXT = b"QL-CHECKIN-1\x00"
 _MAX_KEY = 200  # a DER P-256 SubjectPublicKeyInfo is 91 bytes
 _MAX_CSR = 2048
 _MAX_SIGNATURE = 80  # a DER ECDSA P-256 signature is at most 72 bytes
@@ -44,6 +45,7 @@ class ErrorCode(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
+    NOT_ENROLLED = "not_enrolled"
     NO_UPDATE = "no_update"
     WRONG_CHIP = "wrong_chip"
 
@@ -152,6 +154,16 @@ def parse_hello(message: dict[str, Any]) -> Hello:
 def parse_enrol(message: dict[str, Any]) -> EnrolRequest:
     expect_type(message, "enrol")
     return EnrolRequest(_base64(message, "csr", _MAX_CSR), _base64(message, "signature", _MAX_SIGNATURE))
+
+
+def parse_check_in(message: dict[str, Any]) -> bytes:
+    """`check_in`: the ESK's signature over CHECK_IN_CONTEXT, the nonce and the DeviceID."""
+    expect_type(message, "check_in")
+    return _base64(message, "signature", _MAX_SIGNATURE)
+
+
+def check_in_bytes(nonce: bytes, device_id: str) -> bytes:
+    return CHECK_IN_CONTEXT + nonce + bytes.fromhex(device_id)
 
 
 def parse_status(message: dict[str, Any]) -> StatusRequest:

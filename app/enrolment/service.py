@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.domain.errors import NotFoundError, StationError
 from app.enrolment import protocol
 from app.enrolment.protocol import ErrorCode, ProtocolError
-from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError
+from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError, NotEnrolledError
 from app.instance.local.firmware_catalog import OfferedFirmware
 
 _log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ServiceCounters:
     handshake_failures: int = 0
     turned_away: int = 0
     firmware_downloads: int = 0  # whole firmwares sent
+    checked_in: int = 0  # devices that reconnected with a valid certificate (no new one issued)
 
 
 class EnrolmentService:
@@ -238,12 +239,36 @@ class _Conversation:
         nonce = secrets.token_bytes(protocol.NONCE_BYTES)
         self._send({"type": "challenge", "nonce": protocol.b64(nonce)})
 
-        request = protocol.parse_enrol(self._next())
+        message = self._next()
+        if message["type"] == "check_in":
+            self._check_in(hello.device_id, epk, nonce, protocol.parse_check_in(message))
+        else:
+            self._enrol(hello.device_id, epk, nonce, message)
+        self._status(hello.device_id)
+
+    def _check_in(
+        self, device_id: str, epk: ec.EllipticCurvePublicKey, nonce: bytes, signature: bytes
+    ) -> None:
+        try:
+            epk.verify(signature, protocol.check_in_bytes(nonce, device_id), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise ProtocolError(
+                ErrorCode.BAD_SIGNATURE, "the check-in signature does not verify with the enrolment key"
+            ) from None
+        desk = self.service._desk
+        held = _instance_call(lambda: desk.check_in(device_id))
+        self.service._count(lambda c: setattr(c, "checked_in", c.checked_in + 1))
+        self._send({"type": "checked_in", "serial": held.serial_hex, "not_after": held.not_after.isoformat()})
+
+    def _enrol(
+        self, device_id: str, epk: ec.EllipticCurvePublicKey, nonce: bytes, message: dict[str, Any]
+    ) -> None:
+        request = protocol.parse_enrol(message)
         csr = _csr(request.csr_der)
         try:
             epk.verify(
                 request.signature,
-                protocol.signed_bytes(nonce, hello.device_id, request.csr_der),
+                protocol.signed_bytes(nonce, device_id, request.csr_der),
                 ec.ECDSA(hashes.SHA256()),
             )
         except InvalidSignature:
@@ -252,9 +277,10 @@ class _Conversation:
             ) from None
         device_key = csr.public_key()
         assert isinstance(device_key, ec.EllipticCurvePublicKey)  # checked by _csr
-        issued = _instance_call(lambda: desk.enrol(hello.device_id, device_key))
+        desk = self.service._desk
+        issued = _instance_call(lambda: desk.enrol(device_id, device_key))
         self.service._count(lambda c: setattr(c, "enrolled", c.enrolled + 1))
-        _log.info("device %s enrolled (certificate serial %s)", hello.device_id, issued.serial_hex)
+        _log.info("device %s enrolled (certificate serial %s)", device_id, issued.serial_hex)
         self._send(
             {
                 "type": "certificate",
@@ -267,8 +293,10 @@ class _Conversation:
             }
         )
 
+    def _status(self, device_id: str) -> None:
+        desk = self.service._desk
         status = protocol.parse_status(self._next())
-        standing = _instance_call(lambda: desk.report_status(hello.device_id, status.firmware))
+        standing = _instance_call(lambda: desk.report_status(device_id, status.firmware))
         offered = standing.offered
         update = offered is not None and offered.version != status.firmware
         answer: dict[str, Any] = {
@@ -377,6 +405,8 @@ def _instance_call(call: Callable[[], _T]) -> _T:
         return call()
     except DeviceRevokedError as exc:
         raise ProtocolError(ErrorCode.REVOKED, str(exc)) from None
+    except NotEnrolledError as exc:
+        raise ProtocolError(ErrorCode.NOT_ENROLLED, str(exc)) from None
     except NotFoundError as exc:
         raise ProtocolError(ErrorCode.UNKNOWN_DEVICE, str(exc)) from None
     except StationError as exc:  # locked keys, a busy or broken database, a full disk

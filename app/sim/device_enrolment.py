@@ -23,6 +23,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -41,6 +42,7 @@ DEVICE_KEY = "device_key"  # the device key (DSK), made here once
 DEVICE_CERT = "device_cert"  # the device certificate, DER in hex
 FIRMWARE = "sim-ief"
 _CONTEXT = b"QL-ENROL-1\x00"
+_CHECK_IN = b"QL-CHECKIN-1\x00"
 _MAX_LINE = 16384
 _SLICE = 0.25
 
@@ -99,6 +101,7 @@ class Enrolled:
     update: bool
     firmware: str | None
     offer: Offer | None = None
+    checked_in: bool = False  # reconnected with the certificate it holds; none was issued
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,13 @@ def enrol_board(
             connect_timeout=connect_timeout,
             firmware=version,
             download=Download(ctx.chip.value, ctx.faults.ota_drop_at),
+            certificate=_held_certificate(store),
         )
+    except Refused as refusal:
+        con.error(TAG, str(refusal))
+        if refusal.code == "not_enrolled":
+            store.delete(DEVICE_CERT)  # enrol afresh at the next attempt
+        return False
     except DownloadFailure as failure:
         con.error("esp_https_ota", str(failure))
         return True  # enrolled: the certificate came before the download
@@ -147,6 +156,19 @@ def enrol_board(
     if result.offer is not None and result.offer.image is not None:
         _install(ctx, con, result.offer)
     return True
+
+
+def _held_certificate(store: NvsStore) -> bytes | None:
+    """The device certificate in flash while it is valid (the board then checks in), else None."""
+    stored = store.get(DEVICE_CERT)
+    if stored is None:
+        return None
+    try:
+        der = bytes.fromhex(stored)
+        valid_until = x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+    return der if valid_until > datetime.now(UTC) else None
 
 
 def _install(ctx: RunContext, con: Console, offer: Offer) -> None:
@@ -185,6 +207,7 @@ def enrol(
     line_timeout: float = 10.0,
     firmware: str = FIRMWARE,
     download: Download | None = None,
+    certificate: bytes | None = None,
 ) -> Enrolled:
     """The whole conversation of docs/enrolment-protocol.md; raises EnrolFailure with the reason."""
     context = ssl.create_default_context(cadata=root_der)
@@ -205,7 +228,8 @@ def enrol(
         with tls:
             _handshake(tls, check, line_timeout)
             log("TLS handshake ok, server verified against ql_rootCA")
-            return _Conversation(tls, check, line_timeout).run(keys, log, firmware, download)
+            talk = _Conversation(tls, check, line_timeout)
+            return talk.run(keys, log, firmware, download, certificate)
 
 
 def _handshake(tls: ssl.SSLSocket, check: Callable[[], None], timeout: float) -> None:
@@ -234,12 +258,26 @@ class _Conversation:
         self.buffer = b""
 
     def run(
-        self, keys: DeviceKeys, log: Callable[[str], None], firmware: str, download: Download | None
+        self,
+        keys: DeviceKeys,
+        log: Callable[[str], None],
+        firmware: str,
+        download: Download | None,
+        certificate: bytes | None,
     ) -> Enrolled:
         device_id = keys.device_id
         self._send({"type": "hello", "version": 1, "device_id": device_id, "epk": _b64(keys.epk_der)})
         log(f"hello sent, DeviceID {device_id[:16]}...")
         nonce = _unb64(self._receive("challenge"), "nonce")
+        if certificate is not None:
+            signature = keys.enrolment.sign(
+                _CHECK_IN + nonce + bytes.fromhex(device_id), ec.ECDSA(hashes.SHA256())
+            )
+            self._send({"type": "check_in", "signature": _b64(signature)})
+            held = self._receive("checked_in")
+            serial, not_after = str(held.get("serial", "?")), str(held.get("not_after", "?"))
+            log(f"checked in with certificate serial {serial} valid until {not_after[:10]}")
+            return self._status(certificate, serial, not_after, False, log, firmware, download, True)
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)]))
@@ -256,6 +294,20 @@ class _Conversation:
         not_after = str(answer.get("not_after", "?"))
         again = "" if answer.get("first", True) is not False else " (enrolled before: certificate replaced)"
         log(f"enrolled: certificate serial {serial} valid until {not_after[:10]}{again}")
+        first = bool(answer.get("first", True))
+        return self._status(certificate, serial, not_after, first, log, firmware, download, False)
+
+    def _status(
+        self,
+        certificate: bytes,
+        serial: str,
+        not_after: str,
+        first: bool,
+        log: Callable[[str], None],
+        firmware: str,
+        download: Download | None,
+        checked_in: bool,
+    ) -> Enrolled:
         self._send({"type": "status", "firmware": firmware})
         status = self._receive("status")
         update = bool(status.get("update"))
@@ -265,10 +317,9 @@ class _Conversation:
         version = f" version {offer.version}" if offer else ""
         news = f"firmware update available: {offered}{version}" if update else "no firmware update"
         log(f"status: {status.get('state', '?')} in batch '{batch}', {news}")
-        first = bool(answer.get("first", True))
         if offer is not None and download is not None:
             offer = self._download(offer, download, log)
-        return Enrolled(certificate, serial, not_after, first, batch, update, offered, offer)
+        return Enrolled(certificate, serial, not_after, first, batch, update, offered, offer, checked_in)
 
     def _download(self, offer: Offer, download: Download, log: Callable[[str], None]) -> Offer:
         """Every piece of the offered image, in order; then its size and SHA-256 are checked."""

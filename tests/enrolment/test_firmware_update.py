@@ -94,7 +94,7 @@ def _error(text: str, tag: str) -> str:
 def test_the_board_updates_to_its_batch_firmware_and_reports_it(site: Site) -> None:
     device_id = site.enrolled_board()
     site.upload("app-2.1.0", "2.1.0")
-    run = site.boot(" QL: status: renewed in batch 'line', no firmware update")
+    run = site.boot(" QL: status: enrolled in batch 'line', no firmware update")
     text = run.text()
     assert "QL: status: enrolled in batch 'line', firmware update available: app-2.1.0 version 2.1.0" in text
     assert re.search(r"QL: firmware downloaded: \d+ bytes, SHA-256 verified", text), text
@@ -108,8 +108,10 @@ def test_the_board_updates_to_its_batch_firmware_and_reports_it(site: Site) -> N
     assert certificate is not None and certificate.firmware == "2.1.0"
     assert site.instance.get_firmware("app-2.1.0").devices_running == 1
     device = site.instance.find_device(device_id)
-    assert device is not None and device.state in (DeviceState.ENROLLED, DeviceState.RENEWED)
-    assert site.service.counters.firmware_downloads == 1
+    assert device is not None and device.state is DeviceState.ENROLLED, "a check-in renews nothing"
+    assert site.service.counters.firmware_downloads == 1 and site.service.counters.checked_in == 1
+    assert re.search(r"QL: checked in with certificate serial [0-9a-f]+ valid until", after)
+    assert certificate.enrolments == 1
     actions = [e.action for e in site.instance.list_activity(PageRequest(limit=20)).items]
     assert "device.firmware-download" in actions
 

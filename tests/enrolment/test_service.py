@@ -261,3 +261,45 @@ def test_a_busy_instance_database_is_unavailable_not_a_crash(
             with another_writer(db), pytest.raises(EnrolFailure, match=refused):
                 enrol(address, "localhost", root_der, keys, log=lambda _t: None)
             assert enrol(address, "localhost", root_der, keys, log=lambda _t: None).first  # once it is free
+
+
+def test_a_device_holding_a_valid_certificate_checks_in_without_a_new_one(site: Site) -> None:
+    keys = site.device()
+    first = site.enrol(keys)
+    back = enrol(
+        site.address,
+        "localhost",
+        site.root_der,
+        keys,
+        log=site.lines.append,
+        certificate=first.certificate_der,
+    )
+    assert back.checked_in and back.serial == first.serial and not back.update
+    assert site.service.counters.checked_in == 1 and site.service.counters.enrolled == 1
+    device = site.instance.find_device(keys.device_id)
+    assert device is not None and device.state is DeviceState.ENROLLED
+    held = site.instance.device_enrolment().certificate_of(keys.device_id)
+    assert held is not None and held.enrolments == 1 and held.serial_hex == first.serial
+
+
+def test_checking_in_without_a_valid_certificate_is_refused(site: Site) -> None:
+    keys = site.device()
+    with pytest.raises(EnrolFailure, match=r"enrolment refused: not_enrolled: .* holds no valid certificate"):
+        enrol(site.address, "localhost", site.root_der, keys, log=site.lines.append, certificate=b"x")
+    assert site.enrol(keys).first  # enrolling is what it should do
+
+
+def test_a_check_in_signed_by_another_key_is_refused(site: Site) -> None:
+    keys = site.device()
+    site.enrol(keys)
+    raw = site.raw()
+    try:
+        raw.send_json(hello(keys))
+        assert raw.answer()["type"] == "challenge"
+        other = ec.generate_private_key(ec.SECP256R1())
+        signature = other.sign(b"QL-CHECKIN-1\x00" + b"\x00" * 32, ec.ECDSA(hashes.SHA256()))
+        raw.send_json({"type": "check_in", "signature": base64.b64encode(signature).decode()})
+        answer = raw.answer()
+        assert answer["code"] == "bad_signature" and "check-in signature" in str(answer["message"])
+    finally:
+        raw.close()

@@ -39,6 +39,10 @@ class DeviceRevokedError(ConflictError):
     """The device is revoked: it gets no certificate until a person moves it back."""
 
 
+class NotEnrolledError(ConflictError):
+    """A device checked in without a valid certificate from this instance: it must enrol."""
+
+
 @dataclass(frozen=True)
 class DeviceStanding:
     """What the instance knows of a device when it asks to enrol."""
@@ -203,6 +207,22 @@ class DeviceEnrolment:
         with self._db.write() as conn:
             conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
             return _standing(conn, blob)
+
+    def check_in(self, device_id: str) -> DeviceCertificate:
+        """A device that holds a valid certificate reconnects (after a restart or a firmware update)
+        without a new certificate: its state stays as it is. NotEnrolledError when it has none that is
+        valid now, so it enrols instead."""
+        blob = _blob(device_id)
+        with self._db.read() as conn:
+            standing = _standing(conn, blob)
+            if standing.state not in LIVE_STATES or _valid_until(conn, blob) <= to_ms(self._clock()):
+                raise NotEnrolledError(
+                    f"device {blob.hex()} holds no valid certificate of this instance (it is "
+                    f"{standing.state.value}); enrol instead of checking in"
+                )
+        certificate = self.certificate_of(device_id)
+        assert certificate is not None  # a live state always has its certificate row
+        return certificate
 
     def firmware_image(self, name: str, sha256: str) -> bytes:
         """The signed bytes of an offered firmware, for a device downloading it (NotFoundError when it
