@@ -91,9 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ui.application import run_gui
 
         return run_gui(data_dir=resolve_data_dir(window.data_dir), demo=window.demo, actor=window.actor)
-    from app.cli.main import build_parser, run
+    from app.cli.main import build_parser, commands_needed, run
 
-    args = build_parser().parse_args(args_list)
+    args = build_parser(commands_needed(args_list)).parse_args(args_list)
     if args.command in (None, "gui"):
         from app.ui.application import run_gui
 

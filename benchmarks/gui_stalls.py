@@ -53,13 +53,14 @@ from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.provisioning.run_request import RunRequest  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
-from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.application import station_log  # noqa: E402
 from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
+from app.ui.window_sessions import shut_down  # noqa: E402
 from app.workers.demo_simulator import DemoSimulator  # noqa: E402
 
 HEARTBEAT_MS = 5

@@ -29,12 +29,13 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.provisioning.events import Outcome  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
-from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.application import station_log  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.records import RecordsPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
+from app.ui.window_sessions import shut_down  # noqa: E402
 from benchmarks.records_fill import fill  # noqa: E402
 
 SHIFT_BOARDS = 480

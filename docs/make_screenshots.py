@@ -51,7 +51,7 @@ from app.sim.fleet import SimFleet, default_access_point  # noqa: E402
 from app.sim.images import build_sim_ief  # noqa: E402
 from app.system.keyring_store import KeyringStore  # noqa: E402
 from app.system.paths import DataDir  # noqa: E402
-from app.ui.application import shut_down, station_log  # noqa: E402
+from app.ui.application import station_log  # noqa: E402
 from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
@@ -66,6 +66,7 @@ from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
 from app.ui.style import apply_theme  # noqa: E402
 from app.ui.widgets.port_tile import PortTile  # noqa: E402
+from app.ui.window_sessions import shut_down  # noqa: E402
 from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
 
 SIZE = (1280, 800)

@@ -25,7 +25,7 @@ from app.server.http_api import create_app
 from app.server.https_server import HttpsServer, Listen, bind, tls_context
 from app.server.served_instance import ServedInstance
 from app.system.paths import DataDir
-from app.ui.application import shut_down, station_log
+from app.ui.application import station_log
 from app.ui.first_admin_dialog import FirstAdminDialog
 from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
@@ -33,6 +33,7 @@ from app.ui.pages.settings import SettingsPage
 from app.ui.settings import StationSettings
 from app.ui.sign_in_dialog import SignInDialog, remember_username
 from app.ui.style import apply_theme
+from app.ui.window_sessions import shut_down
 
 
 def main() -> int:
@@ -82,6 +83,7 @@ def main() -> int:
             windows.append(window)
             window.resize(*SIZE)
             window.set_port_count(4)
+            window.offer_sign_out()  # as the application does for a person's session
             window.show()
             window.show_page(SettingsPage.title)
             page = window.page(SettingsPage.title)

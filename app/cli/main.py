@@ -1,7 +1,8 @@
 """`ql-station [--data-dir D] COMMAND ...`: the headless front end.
 
 Every command group lives in its own module with a `register(subparsers)` function; this module only
-assembles them, parses global options and turns person-facing errors into `error: ...` on stderr.
+assembles them (importing just the one a command names: see `COMMAND_MODULES`), parses global options
+and turns person-facing errors into `error: ...` on stderr.
 
 Arguments that are not UTF-8 are refused here, once, for every command: the interpreter hands such bytes
 over as lone surrogates, which no database, JSON file or terminal accepts, so they would otherwise end in
@@ -11,66 +12,53 @@ a UnicodeEncodeError far from the argument that caused it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from types import ModuleType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app import __version__
-from app.cli import (
-    batch_cmd,
-    board_cmd,
-    device_cmd,
-    firmware_cmd,
-    image_cmd,
-    instance_cmd,
-    key_cmd,
-    log_cmd,
-    login_cmd,
-    outbox_cmd,
-    port_worker_cmd,
-    ports_cmd,
-    provision_cmd,
-    records_cmd,
-    reenrol_cmd,
-    self_check_cmd,
-    serve_cmd,
-    sim_cmd,
-    task_cmd,
-    token_cmd,
-    user_cmd,
-)
-from app.cli.context import CliContext
 from app.domain.errors import StationError
 from app.system.paths import ENV_HOME, DataDir, resolve_data_dir
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (
-    instance_cmd,
-    login_cmd,
-    batch_cmd,
-    device_cmd,
-    key_cmd,
-    task_cmd,
-    image_cmd,
-    firmware_cmd,
-    user_cmd,
-    token_cmd,
-    log_cmd,
-    ports_cmd,
-    provision_cmd,
-    reenrol_cmd,
-    records_cmd,
-    outbox_cmd,
-    sim_cmd,
-    serve_cmd,
-    board_cmd,
-    self_check_cmd,
-    port_worker_cmd,
-)
+if TYPE_CHECKING:
+    from app.cli.context import CliContext
 
-Handler = Callable[[CliContext, argparse.Namespace], int]
+# Each command word and the module whose `register` adds it. A command imports only its own module, so
+# `ql-station batch list` does not pay for FastAPI (serve) or esptool (board, sim): about 0.3 s instead
+# of 2 s. Help without a command, and anything this table cannot place, build the whole parser.
+# tests/cli/test_command_table.py keeps the table in step with what the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "instance": "app.cli.instance_cmd",
+    "login": "app.cli.login_cmd",
+    "logout": "app.cli.login_cmd",
+    "batch": "app.cli.batch_cmd",
+    "device": "app.cli.device_cmd",
+    "key": "app.cli.key_cmd",
+    "task": "app.cli.task_cmd",
+    "image": "app.cli.image_cmd",
+    "firmware": "app.cli.firmware_cmd",
+    "user": "app.cli.user_cmd",
+    "token": "app.cli.token_cmd",
+    "log": "app.cli.log_cmd",
+    "ports": "app.cli.ports_cmd",
+    "provision": "app.cli.provision_cmd",
+    "reenrol": "app.cli.reenrol_cmd",
+    "records": "app.cli.records_cmd",
+    "outbox": "app.cli.outbox_cmd",
+    "sim": "app.cli.sim_cmd",
+    "serve": "app.cli.serve_cmd",
+    "board": "app.cli.board_cmd",
+    "self-check": "app.cli.self_check_cmd",
+    "port-worker": "app.cli.port_worker_cmd",
+}
+
+# Global options that take a value (the word after them is not the command).
+_GLOBAL_WITH_VALUE = ("--data-dir", "--passphrase-file", "--user")
+
+Handler = Callable[["CliContext", argparse.Namespace], int]
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -142,7 +130,28 @@ def _data_dir_problem(explicit: str | None, root: Path) -> str | None:
     return f"{given} {root} is a file, not a folder; name a folder (it is created if missing)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def commands_needed(argv: Sequence[str]) -> Collection[str] | None:
+    """The command words whose modules `argv` needs: none for `--version`, the one it names, or None
+    (all of them) for help, a mistake or a spelling this cannot read for sure (an abbreviated option)."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_WITH_VALUE:
+            next(words, None)
+        elif word.startswith(tuple(f"{option}=" for option in _GLOBAL_WITH_VALUE)):
+            continue
+        elif word == "--version":
+            return ()
+        elif word.startswith("-"):
+            return None
+        elif word == "gui":
+            return ()
+        else:
+            return (word,) if word in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser with the given commands (see `commands_needed`); all of them when None."""
     parser = StationArgumentParser(
         prog="ql-station",
         description="QuarkLink Provisioning Station. With no command, opens the station window.",
@@ -165,14 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the station window (the default)")
     gui.add_argument("--demo", action="store_true", help="attach simulated boards and a demo task and batch")
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    wanted = COMMAND_MODULES if commands is None else commands
+    for module_name in dict.fromkeys(COMMAND_MODULES[word] for word in wanted):
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
 def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one non-GUI command. Person-facing errors become `error: ...` and exit status 2."""
-    parser = build_parser()
+    parser = build_parser(commands_needed(argv))
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
@@ -184,6 +194,8 @@ def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = Non
     if problem is not None:
         print(f"error: {problem}", file=err)
         return EXIT_ERROR
+    from app.cli.context import CliContext  # with the command: `--version` and help need none of it
+
     ctx = CliContext(
         data_dir=DataDir(data_root),
         out=out or sys.stdout,

@@ -5,7 +5,8 @@ worker thread (first start generates the PKI), with a passphrase dialog first wh
 OS keyring. Then the person is who acts: a kept sign-in opens straight away; otherwise the sign-in
 dialog asks, or, on a new built-in instance with no users, the first-administrator dialog. The demo
 (`gui --demo`) on an instance with no users opens at once, acting as the built-in `station` account.
-A session that was not kept is signed out when the window closes.
+A session that was not kept is signed out when the window closes. "Sign out" in the window ends the
+session and asks who is next (app/ui/window_sessions.py, which also owns what each window started).
 
 With `demo`, the window also gets virtual boards and a demo task and batch (app/ui/demo.py); they are
 stopped after the window, before the instance closes.
@@ -22,18 +23,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSocketNotifier, QThreadPool
+from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from app.domain.records import InstanceInfo
-from app.instance.api import Instance
 from app.instance.station_access import BUILT_IN, StationAccess, has_users
 from app.system.keyring_store import KeyringStore
 from app.system.paths import DataDir
 from app.ui.first_admin_dialog import FirstAdminDialog
-from app.ui.main_window import MainWindow
 from app.ui.models.station_log import StationLogModel
 from app.ui.pages.context import PageContext
 from app.ui.passphrase_dialog import SessionPassphrase, ask_passphrase
@@ -41,12 +38,9 @@ from app.ui.settings import StationSettings
 from app.ui.sign_in_dialog import SignedIn, SignInDialog
 from app.ui.startup_probe import StartupProbe
 from app.ui.style import apply_theme
+from app.ui.window_sessions import WindowSessions
 from app.workers.background import CallFailure, start_call
 from app.workers.log_relay import LogRelay
-
-if TYPE_CHECKING:
-    from app.enrolment.runner import BesideServer
-    from app.ui.demo import DemoSession
 
 APP_TITLE = "QuarkLink Provisioning Station"
 _signal_wakeup: list[object] = []
@@ -168,33 +162,25 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
             return 1
         passphrase.set(answer)
 
-    windows: list[MainWindow] = []
-    demos: list[DemoSession] = []
-    enrolments: list[BesideServer] = []
-    sessions: list[SignedIn] = []
     access = StationAccess(DataDir(data_dir), keyring, passphrase.prompt)
+    windows = WindowSessions(
+        app,
+        access,
+        lambda signed: PageContext(
+            signed.instance, signed.info, settings, keyring, log_model, data_dir, passphrase
+        ),
+        lambda: ask_who(Opening(SIGN_IN, access.where()), access, settings, None),
+        data_dir=data_dir,
+        demo=demo,
+        probe=probe,
+    )
 
     def opened(opening: Opening) -> None:
         signed = opening.ready or ask_who(opening, access, settings, actor, probe)
         if signed is None:
             app.exit(0)
             return
-        sessions.append(signed)
-        show_window(signed.instance, signed.info)
-
-    def show_window(instance: Instance, info: InstanceInfo) -> None:
-        context = PageContext(instance, info, settings, keyring, log_model, data_dir, passphrase)
-        window = MainWindow(context)
-        windows.append(window)
-        if probe is not None:
-            probe.watch(window)
-        window.show()
-        if demo:
-            from app.ui.demo import attach_demo
-
-            demos.append(attach_demo(window, instance, data_dir))  # it serves enrolments itself
-        else:
-            serve_enrolments(window, instance, data_dir, enrolments)
+        windows.open(signed)
 
     def failed(failure: CallFailure) -> None:
         advice = ""
@@ -212,29 +198,10 @@ def run_gui(data_dir: Path, demo: bool = False, actor: str | None = None) -> int
     start_call(lambda: open_for_window(access, demo), "Opening the instance", opened, failed)
     quit_on_signals(app)
     code = app.exec()
-    shut_down(app, windows, relay, demos, enrolments)
-    sign_out_unkept(access, sessions)
+    live = windows.live_sessions()
+    windows.shut_down(relay)
+    sign_out_unkept(access, live)
     return int(code)
-
-
-def serve_enrolments(
-    window: MainWindow, instance: Instance, data_dir: Path, into: list[BesideServer]
-) -> None:
-    """The built-in instance's enrolment service, so boards provisioned here can enrol (off the GUI
-    thread: it issues a certificate). Where it cannot run, the status bar says why; nothing else stops."""
-    from app.enrolment.runner import start_for_station
-
-    def started(beside: BesideServer) -> None:
-        into.append(beside)
-        logging.getLogger(__name__).info("%s", beside.banner)
-        window.statusBar().showMessage(beside.banner, 15_000)
-
-    start_call(
-        lambda: start_for_station(instance, data_dir),
-        "Starting the enrolment service",
-        started,
-        window.show_error,
-    )
 
 
 def quit_on_signals(app: QApplication) -> None:
@@ -259,33 +226,3 @@ def quit_on_signals(app: QApplication) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: app.quit())
     _signal_wakeup[:] = [wake_read, wake_write, notifier]  # kept for the life of the process
-
-
-def shut_down(
-    app: QApplication,
-    windows: list[MainWindow],
-    relay: LogRelay,
-    demos: Sequence[DemoSession] = (),
-    enrolments: Sequence[BesideServer] = (),
-) -> None:
-    """Finish in a fixed order: workers, their pending results, the windows, demos, then the instances.
-
-    Leaving Qt objects for the interpreter to collect after the event loop ends lets them die in any
-    order, which crashes PySide now and then. Closing a window stops its Station page (runs cancelled,
-    boards reset), so the demo's virtual boards are stopped only after that.
-    """
-    QThreadPool.globalInstance().waitForDone()  # no worker may still be using an instance
-    app.processEvents()  # deliver finished results while their widgets still exist
-    relay.detach()
-    instances = [window.instance for window in windows]
-    for window in windows:
-        window.close()
-        window.deleteLater()
-    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    windows.clear()
-    for session in demos:
-        session.stop()
-    for enrolment in enrolments:
-        enrolment.stop()
-    for instance in instances:
-        instance.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -57,6 +58,8 @@ def user_text(info: InstanceInfo) -> str:
 
 
 class MainWindow(QMainWindow):
+    signed_out = Signal()  # the window closed because its person signed out (see offer_sign_out)
+
     def __init__(self, context: PageContext, page_classes: Sequence[type[Page]] = PAGES) -> None:
         super().__init__()
         self.context = context
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self.quit_shortcut.activated.connect(self.close)
         self.quit_box: QMessageBox | None = None
         self._quit_agreed = False
+        self._signing_out = False
 
         self.connection_label = QLabel(self._connection_text())
         self.connection_label.setObjectName("connection")
@@ -108,6 +112,12 @@ class MainWindow(QMainWindow):
         self.connection_label.setToolTip(self._connection_text())
         self.statusBar().addPermanentWidget(self.outbox_label)
         self.statusBar().addPermanentWidget(self.user_label)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.setObjectName("signOut")
+        self.sign_out_button.setToolTip("End this session; the sign-in dialog asks who is next")
+        self.sign_out_button.clicked.connect(self.sign_out)
+        self.sign_out_button.hide()  # until the application says this window has a session to end
+        self.statusBar().addPermanentWidget(self.sign_out_button)
         self.statusBar().addPermanentWidget(self.ports_label)
         self.nav.setCurrentRow(0)
         self.connection_watch = ConnectionWatch(self.instance, context.data_dir, self)
@@ -188,6 +198,18 @@ class MainWindow(QMainWindow):
         for page in self.pages:
             page.shutdown()
         super().closeEvent(event)
+        if self._signing_out:
+            self._signing_out = False  # once: a later close (at exit) is not another sign-out
+            self.signed_out.emit()
+
+    def offer_sign_out(self) -> None:
+        """Show "Sign out": the window belongs to a person's session (not the built-in demo account)."""
+        self.sign_out_button.show()
+
+    def sign_out(self) -> None:
+        """Close as Ctrl+Q does (asking first while boards run), then emit `signed_out`."""
+        self._signing_out = True
+        self.close()
 
     def quit_question(self) -> str | None:
         questions = [q for q in (page.quit_question() for page in self.pages) if q]
@@ -196,8 +218,10 @@ class MainWindow(QMainWindow):
     def _ask_to_quit(self, question: str) -> None:
         if self.quit_box is not None and self.quit_box.isVisible():
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Quit the station?", question, parent=self)
-        stop = box.addButton("Stop them and quit", QMessageBox.ButtonRole.DestructiveRole)
+        leaving = "sign out" if self._signing_out else "quit"
+        title = "Sign out?" if self._signing_out else "Quit the station?"
+        box = QMessageBox(QMessageBox.Icon.Warning, title, question, parent=self)
+        stop = box.addButton(f"Stop them and {leaving}", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
         box.setEscapeButton(keep)
@@ -206,6 +230,8 @@ class MainWindow(QMainWindow):
             if box.clickedButton() is stop:
                 self._quit_agreed = True
                 self.close()
+            else:
+                self._signing_out = False  # kept running: a later Ctrl+Q quits, it does not sign out
 
         box.finished.connect(answered)
         self.quit_box = box

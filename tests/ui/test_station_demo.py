@@ -17,7 +17,15 @@ from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Outcome
 from app.system.paths import DataDir
 from app.system.sim_registry import list_live
-from app.ui.demo import DEMO_BATCH, DEMO_KEY, DEMO_TASK, DemoSession, attach_demo, ensure_demo_data
+from app.ui.demo import (
+    DEMO_BATCH,
+    DEMO_FIRMWARE,
+    DEMO_KEY,
+    DEMO_TASK,
+    DemoSession,
+    attach_demo,
+    ensure_demo_data,
+)
 from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
@@ -59,7 +67,15 @@ def test_demo_data_is_created_once_and_kept(instance: LocalInstance) -> None:
         BootloaderKind.DEV,
         IefKind.DEBUG,
     )
-    assert instance.get_batch(DEMO_BATCH).name == DEMO_BATCH
+    batch = instance.get_batch(DEMO_BATCH)
+    assert batch.name == DEMO_BATCH and batch.firmware == DEMO_FIRMWARE
+    firmware = instance.get_firmware(DEMO_FIRMWARE)
+    assert (firmware.version, firmware.device_type, firmware.signing_key) == (
+        "2.1.0",
+        ChipType.ESP32C3,
+        DEMO_KEY,
+    )
+    assert instance.list_firmwares().total == 1, "a second run uploads nothing again"
 
 
 def test_the_demo_provisions_its_four_boards_with_one_click(
@@ -104,6 +120,11 @@ def test_the_demo_provisions_its_four_boards_with_one_click(
     assert {r.device_id for r in station.results} == batch
     if demo.enrolment is not None and demo.enrolment.service is not None:  # not when port 6000 is taken
         qtbot.waitUntil(lambda: instance.get_batch(DEMO_BATCH).counts.enrolled == 4, timeout=30_000)
+        # the demo batch's firmware reaches all four: downloaded, verified, booted, reported
+        qtbot.waitUntil(lambda: instance.get_firmware(DEMO_FIRMWARE).devices_running == 4, timeout=60_000)
+        assert instance.get_batch(DEMO_BATCH).counts.enrolled == 4, (
+            "checking in after the update renews nothing"
+        )
 
     window.close()
     demo.stop()

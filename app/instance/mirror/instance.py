@@ -34,6 +34,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCounts,
     Firmware,
     FirmwareImage,
     InstanceInfo,
@@ -217,8 +218,15 @@ class MirrorInstance:
         except MirrorError as exc:
             log.warning("the mirror cannot be written: %s", exc)
 
-    def _change(self, what: str, call: Callable[[], R], kept_in: _Collection | None = None) -> R:
-        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once."""
+    def _change(
+        self,
+        what: str,
+        call: Callable[[], R],
+        kept_in: _Collection | None = None,
+        dropped: Callable[[], None] | None = None,
+    ) -> R:
+        """A change only the instance can make; what it creates joins the mirror (`kept_in`) at once, and
+        what it deletes leaves it (`dropped`), so the offline copy never shows what this station removed."""
         try:
             result = self._ask(call)
         except InstanceUnavailableError as exc:
@@ -233,6 +241,8 @@ class MirrorInstance:
                 ),
                 result,
             )
+        if dropped is not None:
+            self._keep(lambda _result: dropped(), result)
         return result
 
     def _page(self, collection: _Collection, page: PageRequest, online: Callable[[], Page[R]]) -> Page[R]:
@@ -307,26 +317,45 @@ class MirrorInstance:
             # Signing is work on the instance and an entry in its log: sign again only for a changed task.
             task = tasks.get(name)
             if task is None:
-                log.info("task %r is gone from the instance; its mirrored images stay until replaced", name)
+                self.store.drop_task_images(name)  # deleted on the instance: nothing runs it any more
             elif not self.store.task_images_match(name, task):
                 self.store.put_task_images(
                     name, self._ask(partial(remote.task_images, name)), signed_for=task
                 )
                 items += 1
-        added = sum(self.refresh_devices(batch) for batch in self.store.tracked_batches())
+        batches = {batch.name: batch for batch in listed[BATCHES.kind]}
+        added = 0
+        for name in self.store.tracked_batches():
+            if name in batches:
+                added += self.refresh_devices(name, batches[name].counts)
+            else:
+                self.store.forget_batch(name)  # deleted on the instance (by another station)
         return RefreshReport(items=items, devices_added=added, seconds=time.perf_counter() - started)
 
-    def refresh_devices(self, batch: str) -> int:
+    def refresh_devices(self, batch: str, counts: DeviceCounts | None = None) -> int:
         """Bring one batch's mirrored devices up to date; return how many were fetched.
 
         Devices are listed in the order they were added and an offset is exactly a position, so the
         mirror asks only from its last device on. When that device is no longer where the mirror has it
         (devices were moved out), the batch is fetched anew: correct first, cheap when nothing moved.
-        Known limit: a change of state of a device already mirrored is seen only on such a full fetch.
+        A device already mirrored that changed state (enrolled, revoked, ...) does not move, so with the
+        batch's per-state `counts` (from the batch listing) the mirror compares its own: when they differ
+        the batch is fetched anew too. When devices were added between the listing and this fetch the
+        totals differ and the comparison waits for the next refresh. Known limit: two devices trading
+        states between two refreshes leave the counts equal and are seen at the next full fetch.
         """
         known = self.store.device_count(batch)
         last = self.store.last_device(batch)
-        start, reset = known, False
+        fetched = self._fetch_devices(batch, known, last)
+        if counts is not None:
+            mirrored = self.store.state_counts(batch)
+            if mirrored.total == counts.total and mirrored != counts:
+                fetched += self._fetch_devices(batch, 0, None, reset=True)
+        return fetched
+
+    def _fetch_devices(self, batch: str, known: int, last: Device | None, *, reset: bool = False) -> int:
+        """Devices from position `known` on (all, anew, when the device at `known - 1` is not `last`)."""
+        start = known
         if known and last is not None:
             probe = self._ask(lambda: self.remote.list_devices(batch, PageRequest(offset=known - 1, limit=1)))
             if not probe.items or probe.items[0].device_id != last.device_id:
@@ -390,7 +419,11 @@ class MirrorInstance:
         return self._one(BATCHES, name, lambda: self.remote.get_batch(name))
 
     def delete_batch(self, name: str) -> None:
-        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name))
+        def dropped() -> None:
+            self.store.drop_item(BATCHES.kind, name)
+            self.store.forget_batch(name)
+
+        self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name), dropped=dropped)
 
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
@@ -498,7 +531,11 @@ class MirrorInstance:
         return self._one(FIRMWARES, name, lambda: self.remote.get_firmware(name))
 
     def delete_firmware(self, name: str) -> None:
-        self._change(f"deleting firmware {name!r}", lambda: self.remote.delete_firmware(name))
+        self._change(
+            f"deleting firmware {name!r}",
+            lambda: self.remote.delete_firmware(name),
+            dropped=lambda: self.store.drop_item(FIRMWARES.kind, name),
+        )
 
     def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
         return self._change(
@@ -566,7 +603,11 @@ class MirrorInstance:
         )
 
     def delete_task(self, name: str) -> None:
-        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name))
+        def dropped() -> None:
+            self.store.drop_item(TASKS.kind, name)
+            self.store.drop_task_images(name)
+
+        self._change(f"deleting task {name!r}", lambda: self.remote.delete_task(name), dropped=dropped)
 
     def task_images(self, task: str) -> TaskImages:
         """Signed images are public artefacts: the ones of tasks this station used are kept and refreshed."""
@@ -596,7 +637,11 @@ class MirrorInstance:
         )
 
     def delete_user(self, username: str) -> None:
-        self._change(f"deleting user {username!r}", lambda: self.remote.delete_user(username))
+        self._change(
+            f"deleting user {username!r}",
+            lambda: self.remote.delete_user(username),
+            dropped=lambda: self.store.drop_item(USERS.kind, username),
+        )
 
     def list_activity(self, page: PageRequest = PageRequest()) -> Page[ActivityEntry]:
         return self._read(

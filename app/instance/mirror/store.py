@@ -7,7 +7,8 @@ instance said and a field added to a record needs no change here. Three shapes:
 - *collections* (batches, tasks, images, signing keys, users, activity): one row per item with the
   text a search looks in, so an offline listing pages and searches as the instance does;
 - *devices* of the batches this station pushed to, by their position in the batch, so a refresh only
-  fetches what was added since the last one (see `MirrorInstance.refresh_devices`).
+  fetches what was added since the last one, and fetches a batch anew when devices moved out of it or
+  changed state (see `MirrorInstance.refresh_devices`).
 
 Every row carries when it was refreshed: "data from 10:42" is the oldest of what a page shows. Nothing
 secret is ever here: the instance answers with public parts only (keys stay in the instance).
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from app.domain.errors import StationError
-from app.domain.records import Device, Page, PageRequest
+from app.domain.records import Device, DeviceCounts, Page, PageRequest
 from app.instance.wire import from_json, to_json
 from app.system.sqlite_file import SqliteFile, from_ms, now_ms
 from app.system.sqlite_paging import fetch_page, search_clause
@@ -175,6 +176,11 @@ class MirrorStore:
                     (kind, key(item), position, searched(item).lower(), _dump(item), stamp),
                 )
 
+    def drop_item(self, kind: str, key: str) -> None:
+        """An item this station deleted on the instance: gone from the offline copy at once."""
+        with self._file.write() as conn:
+            conn.execute("DELETE FROM items WHERE kind = ? AND key = ?", (kind, key))
+
     def item(self, kind: str, key: str, tp: Any) -> Stored[Any] | None:
         with self._file.read() as conn:
             row = conn.execute(
@@ -212,6 +218,21 @@ class MirrorStore:
     def tracked_batches(self) -> list[str]:
         with self._file.read() as conn:
             return [row[0] for row in conn.execute("SELECT batch FROM tracked_batches ORDER BY batch")]
+
+    def forget_batch(self, batch: str) -> None:
+        """A batch the instance no longer has: its mirrored devices go, and it is no longer refreshed."""
+        with self._file.write() as conn:
+            conn.execute("DELETE FROM devices WHERE batch = ?", (batch,))
+            conn.execute("DELETE FROM tracked_batches WHERE batch = ?", (batch,))
+
+    def state_counts(self, batch: str) -> DeviceCounts:
+        """How many mirrored devices of `batch` are in each state (to compare with the batch's counters)."""
+        with self._file.read() as conn:
+            rows = conn.execute(
+                "SELECT json_extract(body, '$.state'), count(*) FROM devices WHERE batch = ? GROUP BY 1",
+                (batch,),
+            ).fetchall()
+        return DeviceCounts(**{str(state): int(count) for state, count in rows})
 
     def device_count(self, batch: str) -> int:
         with self._file.read() as conn:
@@ -289,6 +310,10 @@ class MirrorStore:
                 "VALUES (?, ?, ?, ?)",
                 (task, _dump(images), now_ms(), source),
             )
+
+    def drop_task_images(self, task: str) -> None:
+        with self._file.write() as conn:
+            conn.execute("DELETE FROM task_images WHERE task = ?", (task,))
 
     def task_images_match(self, task: str, record: Any) -> bool:
         """Whether the mirrored images were signed for this very task record (same images, same key)."""

@@ -15,7 +15,7 @@ import pytest
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
+from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role
 from app.domain.records import PageRequest
 from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
@@ -252,3 +252,63 @@ def test_a_refresh_signs_a_task_again_only_when_the_task_changed(
     mirror.refresh()
     assert signings() == before + 1
     assert mirror.store.task_images_match("line-task", mirror.get_task("line-task"))
+
+
+def test_what_this_station_deletes_leaves_the_offline_copy_at_once(
+    mirror: MirrorInstance, proxy: TcpProxy
+) -> None:
+    _seed(mirror)
+    mirror.create_batch("spare")
+    mirror.add_devices("spare", _ids(3, "spare"))
+    mirror.refresh()
+    mirror.delete_batch("line-batch")  # the first, so the deletes below are not all at the end
+    mirror.delete_user("operator-1")
+    mirror.delete_task("line-task")
+
+    proxy.set_mode("refuse")  # no refresh in between: the offline copy must already agree
+    assert [b.name for b in mirror.list_batches().items] == ["spare"]
+    with pytest.raises(NotFoundError, match="no batch named 'line-batch'"):
+        mirror.get_batch("line-batch")
+    with pytest.raises(InstanceUnavailableError, match="line-batch"):
+        mirror.list_devices("line-batch")  # its devices are no longer served either
+    assert "operator-1" not in [u.username for u in mirror.list_users().items]
+    with pytest.raises(NotFoundError, match="no task named 'line-task'"):
+        mirror.get_task("line-task")
+    with pytest.raises(InstanceUnavailableError, match="line-task"):
+        mirror.task_images("line-task")
+    assert mirror.list_devices("spare").total == 3
+
+
+def test_a_refresh_forgets_a_batch_another_station_deleted(
+    remote_instances: Any, mirror: MirrorInstance
+) -> None:
+    mirror.create_batch("line")
+    mirror.create_batch("other")
+    mirror.add_devices("line", _ids(5, "line"))
+    mirror.add_devices("other", _ids(2, "other"))
+    mirror.refresh()
+    remote_instances(None).delete_batch("line")  # elsewhere: this station is not told
+
+    report = mirror.refresh()  # the tracked batch is gone: forgotten, not an error that stops the refresh
+
+    assert report.devices_added == 0
+    assert mirror.store.tracked_batches() == ["other"]
+    assert mirror.store.device_count("line") == 0
+
+
+def test_a_refresh_sees_devices_that_changed_state(remote_instances: Any, mirror: MirrorInstance) -> None:
+    mirror.create_batch("line")
+    ids = _ids(40, "state")
+    mirror.add_devices("line", ids)
+    mirror.refresh()
+    admin = remote_instances(None)
+    admin.set_device_state(ids[10:13], DeviceState.REVOKED)  # same devices, same positions, new states
+
+    mirror.refresh()
+
+    mirrored = mirror.store.devices_page("line", PageRequest(limit=100))
+    assert mirrored is not None
+    assert mirrored.value == admin.list_devices("line", PageRequest(limit=100))
+    assert [d.state for d in mirrored.value.items].count(DeviceState.REVOKED) == 3
+    before = mirror.refresh().devices_added
+    assert before == 0, "with nothing changed a refresh fetches no device"
