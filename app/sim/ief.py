@@ -11,7 +11,8 @@ UART protocol (ARCHITECTURE.md, "IEF UART protocol"), 115200 8N1:
   SubjectPublicKeyInfo (what `openssl pkey -pubout -outform DER` prints);
 - it joins the simulated access point: only the simulator's SSID and password succeed. After
   `join_attempts` failures it forgets the WiFi credentials and asks for them again. Then it prints a
-  status line every `status_interval` seconds.
+  status line every `status_interval` seconds, enrols (docs/enrolment-protocol.md), and checks in every
+  `update_check_interval` seconds to hear of a firmware update for its batch.
 The WiFi password is a secret: it is stored in the board's flash but never printed.
 """
 
@@ -54,6 +55,7 @@ class IefSettings:
     status_interval: float = 5.0
     join_attempts: int = 3
     join_delay: float = 0.2
+    update_check_interval: float = 30.0  # an enrolled board checks in this often to hear of a new firmware
 
 
 class InvalidReply(Exception):
@@ -223,9 +225,12 @@ class _Session:
     def _status_loop(self, device_id: str) -> None:
         endpoint = f"{self.store.get('ql_endpoint')}:{self.store.get('ql_port')}"
         enrolled = False
+        next_check = 0.0
         while True:
-            if not enrolled:
+            now = self.ctx.millis() / 1000
+            if not enrolled or now >= next_check:
                 enrolled = enrol_board(self.ctx, self.con, self.store, self.version)
+                next_check = now + self.settings.update_check_interval
             self.con.info("IEF", f"status: wifi=connected endpoint={endpoint} deviceID={device_id[:16]}...")
             self.ctx.sleep(self.settings.status_interval)
 

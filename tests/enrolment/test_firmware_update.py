@@ -6,8 +6,10 @@ leaves the board on the version it ran."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from app.enrolment.service import EnrolmentService
 from app.instance.local.instance import LocalInstance
 from app.sim.faults import Faults
 from app.sim.fleet import SimFleet
+from app.sim.ief import IefSettings
 from app.sim.images import build_sim_ief
 from app.sim.run_context import AccessPoint
 from tests.sim.sim_host import FAST_IEF, IefResult, flash, run_firmware
@@ -52,7 +55,7 @@ class Site:
         return first.device_id
 
 
-def _site(tmp_path: Path, faults: Faults | None = None) -> Iterator[Site]:
+def _site(tmp_path: Path, faults: Faults | None = None, settings: IefSettings = FAST_IEF) -> Iterator[Site]:
     with LocalInstance.open(tmp_path / "instance.sqlite3") as instance:
         instance.create_signing_key("k", KeyType.RSA_3072)
         instance.create_task("t", CHIP, BootloaderKind.DEV, IefKind.DEBUG, "k")
@@ -61,7 +64,7 @@ def _site(tmp_path: Path, faults: Faults | None = None) -> Iterator[Site]:
         service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), tmp_path)
         ap = AccessPoint(ssid=f"ota-{secrets.token_hex(2)}", password=secrets.token_urlsafe(10))
         fleet = SimFleet(
-            tmp_path / "boards", chip=CHIP, pacing=False, access_point=ap, ief_settings=FAST_IEF,
+            tmp_path / "boards", chip=CHIP, pacing=False, access_point=ap, ief_settings=settings,
             faults=[faults or Faults()],
         )  # fmt: skip
         try:
@@ -160,3 +163,21 @@ def test_a_download_cut_short_is_refused_and_the_board_keeps_its_firmware(tmp_pa
         assert message == f"image download incomplete: {6144 * 3} of {size} bytes (connection lost)"
         assert "installed; restarting" not in run.text()
         assert site.service.counters.firmware_downloads == 0
+
+
+def test_a_firmware_assigned_later_reaches_a_running_board_at_its_next_check_in(tmp_path: Path) -> None:
+    for site in _site(tmp_path, settings=dataclasses.replace(FAST_IEF, update_check_interval=0.5)):
+        device_id = site.enrolled_board()
+        first = site.boot(" QL: status: enrolled in batch 'line', no firmware update")
+        assert "firmware update available" not in first.text()
+        site.upload("app-2.1.0", "2.1.0")  # while the board runs, nobody watching its console
+        desk = site.instance.device_enrolment()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            held = desk.certificate_of(device_id)
+            if held is not None and held.firmware == "2.1.0":
+                break
+            time.sleep(0.1)
+        held = desk.certificate_of(device_id)
+        assert held is not None and held.firmware == "2.1.0" and held.enrolments == 1
+        assert site.service.counters.firmware_downloads == 1
