@@ -46,10 +46,10 @@ def validate_attributes(
     result: list[tuple[str, str]] = []
     for index, item in enumerate(pairs):
         if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise ValidationError(f"{what} #{index + 1} must be a (key, value) pair, written KEY=VALUE")
+            raise ValidationError(f"{what} #{index} must be a (key, value) pair, written KEY=VALUE")
         key, value = item
         if not isinstance(key, str) or not isinstance(value, str):
-            raise ValidationError(f"{what} #{index + 1} must have text for its key and value")
+            raise ValidationError(f"{what} #{index} must have text for its key and value")
         name = validate_name(key, f"{what} key")
         text = value.strip()
         if len(text) > MAX_VALUE_LENGTH:

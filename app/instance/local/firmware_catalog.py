@@ -30,7 +30,7 @@ from app.domain.records import Batch, Firmware, Page, PageRequest, SigningKey
 from app.flashing.esp_image import ESP_IMAGE_MAGIC, check_image
 from app.instance.local import batches
 from app.instance.local.database import from_ms, now_ms
-from app.instance.local.signing import sign_image, verify_image
+from app.instance.local.signing import sign_verified
 from app.system.sqlite_paging import fetch_page, search_clause
 
 _RUNNING = "(SELECT count(*) FROM device_certificates AS c WHERE c.firmware = firmwares.version)"
@@ -112,14 +112,8 @@ def check_app_image(data: bytes, device_type: ChipType) -> None:
 
 def sign(upload: CheckedUpload, key: SigningKey, private_key_pem: bytes) -> bytes:
     """Sign with the instance key and verify the result with its public part before it is kept."""
-    signed = sign_image(upload.data, private_key_pem)
-    try:
-        verify_image(signed, key.public_key_pem)
-    except ValidationError as exc:
-        raise ValidationError(
-            f"firmware {upload.name!r} signed with key {key.name!r} does not verify: {exc}"
-        ) from None
-    return signed
+    what = f"firmware {upload.name!r} signed with key {key.name!r}"
+    return sign_verified(upload.data, private_key_pem, key.public_key_pem, what)
 
 
 def check_new_name(conn: sqlite3.Connection, name: str) -> None:

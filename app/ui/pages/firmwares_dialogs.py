@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
@@ -25,13 +25,12 @@ from app.domain.firmware_attributes import (
 )
 from app.domain.names import validate_name
 from app.domain.records import Batch, Firmware, SigningKey
-from app.flashing.image_file import LoadedImage, load_image_file
+from app.flashing.image_file import LoadedImage
 from app.instance.api import Instance
-from app.ui.models.formatting import plural
-from app.ui.pages.provisioning_image_dialog import header_chip
 from app.ui.pages.provisioning_task_dialog import plugged_in_chip
 from app.ui.widgets.form_dialog import FormDialog, Problem
-from app.workers.background import CallFailure, start_call
+from app.ui.widgets.image_file_field import ImageFileField, header_chip
+from app.workers.background import start_call
 from app.workers.listing import Listing, collect
 
 
@@ -54,17 +53,11 @@ class UploadFirmwareDialog(FormDialog):
             "instance. Devices must trust that key: choose the key their bootloader was signed with.",
         )
         self._instance = instance
-        self.loaded: LoadedImage | None = None
         self.firmware: Firmware | None = None
-        self.file_button = QPushButton("Choose file…")
-        self.file_button.setAutoDefault(False)
-        self.file_button.clicked.connect(self._choose_file)
-        self.file_label = QLabel("no file chosen (.bin or Intel .hex)")
-        self.file_label.setObjectName("hint")
-        self.file_label.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.file_button)
-        row.addWidget(self.file_label, 1)
+        self.file = ImageFileField("Upload firmware", "App images (*.bin *.hex *.ihex);;All files (*)")
+        self.file_button = self.file.button
+        self.file.read.connect(self._file_read)
+        self.file.failed.connect(lambda failure: self.show_problem(failure.message, self.file_button))
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. sensor-app-2.1.0")
         self.version = QLineEdit()
@@ -79,7 +72,7 @@ class UploadFirmwareDialog(FormDialog):
         self.attributes.setPlaceholderText("KEY=VALUE, comma-separated, e.g. hw=rev2, region=eu")
         self.key = QComboBox()
         self.key.setPlaceholderText("loading the signing keys…")
-        self.form.addRow("File", row)
+        self.form.addRow("File", self.file)
         self.form.addRow("Name", self.name)
         self.form.addRow("Version", self.version)
         self.form.addRow("Device type", self.device_type)
@@ -101,43 +94,18 @@ class UploadFirmwareDialog(FormDialog):
         if not listing.items:
             self.key.setPlaceholderText("no signing keys: create one on the HSM page")
 
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Upload firmware", "", "App images (*.bin *.hex *.ihex);;All files (*)"
-        )
-        if path:
-            self.load_file(Path(path))
+    @property
+    def loaded(self) -> LoadedImage | None:
+        return self.file.loaded
 
     def load_file(self, path: Path) -> None:
-        """Read and decode in the background; the result replaces any earlier file."""
-        self.loaded = None
-        self.file_button.setEnabled(False)
-        self.file_label.setText(f"reading {path.name}…")
-        start_call(
-            lambda: load_image_file(path),
-            f"Reading {path.name}",
-            lambda loaded: self._file_read(path, loaded),
-            lambda failure: self._file_failed(path, failure),
-            owner=self,
-        )
-
-    def _file_failed(self, path: Path, failure: CallFailure) -> None:
-        self.file_button.setEnabled(True)
-        self.file_label.setText(f"{path.name} could not be read")
-        self.show_problem(failure.message, self.file_button)
+        self.file.load_file(path)
 
     def _file_read(self, path: Path, loaded: LoadedImage) -> None:
-        self.file_button.setEnabled(True)
-        self.loaded = loaded
         self.field_edited(self.file_button)
         chip = header_chip(loaded.data)
-        said = ""
         if chip is not None:
             self.device_type.setCurrentIndex(self.device_type.findData(chip))
-            said = f", its header says {chip.display_name}"
-        self.file_label.setText(
-            f"{path.name}: {plural(len(loaded.data), 'byte')} ({loaded.source_format}){said}"
-        )
         if not self.name.text().strip():
             self.name.setText(path.stem)
         self.fit()  # the file's line may wrap: grow so that nothing is clipped
