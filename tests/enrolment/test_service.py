@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from app.enrolment.runner import EnrolListen, start_enrolment
 from app.instance.local.instance import LocalInstance
 from app.sim.device_enrolment import EnrolFailure, enrol
 from app.sim.images import build_sim_ief
-from tests.enrolment.conftest import Site, hello, new_keys
+from tests.enrolment.conftest import RawPeer, Site, hello, new_keys
 from tests.support.held_lock import another_writer
 
 
@@ -303,3 +304,78 @@ def test_a_check_in_signed_by_another_key_is_refused(site: Site) -> None:
         assert answer["code"] == "bad_signature" and "check-in signature" in str(answer["message"])
     finally:
         raw.close()
+
+
+_OTA = itertools.count()
+
+
+def _offered_conversation(site: Site) -> tuple[RawPeer, dict[str, object]]:
+    """A raw peer that checked in and was offered the batch's firmware: (peer, status answer)."""
+    n = next(_OTA)  # the site is shared by the module's tests: names of their own
+    site.instance.create_signing_key(f"ota-key-{n}", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32C3, IefKind.NON_DEBUG, version="2.1.0")
+    site.instance.upload_firmware(f"app-{n}", "2.1.0", ChipType.ESP32C3, [], image, f"ota-key-{n}")
+    batch = site.instance.create_batch(f"{site.batch}-ota-{n}", firmware=f"app-{n}").name
+    keys = new_keys()
+    site.instance.add_devices(batch, [keys.device_id])
+    site.enrol(keys)
+    raw = site.raw()
+    raw.send_json(hello(keys))
+    nonce = base64.b64decode(str(raw.answer()["nonce"]))
+    signature = keys.enrolment.sign(
+        b"QL-CHECKIN-1\x00" + nonce + bytes.fromhex(keys.device_id), ec.ECDSA(hashes.SHA256())
+    )
+    raw.send_json({"type": "check_in", "signature": base64.b64encode(signature).decode()})
+    assert raw.answer()["type"] == "checked_in"
+    raw.send_json({"type": "status", "firmware": "sim-1"})
+    status = raw.answer()
+    assert status["update"] is True and status["version"] == "2.1.0"
+    return raw, status
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"sha256": "0" * 64}, "no_update", "this connection offered firmware 'app-"),
+        ({"firmware": "other"}, "no_update", "ask for status again"),
+        ({"chip": "esp32s3"}, "wrong_chip", "is built for esp32c3, this device is esp32s3"),
+        ({"offset": 10_000_000}, "bad_message", "past the end of the"),
+        ({"length": 0}, "bad_message", "field 'length' must be a whole number 1 to 6144"),
+        ({"length": 6145}, "bad_message", "field 'length' must be a whole number 1 to 6144"),
+        ({"offset": -1}, "bad_message", "field 'offset' must be a whole number"),
+        ({"offset": True}, "bad_message", "field 'offset' must be a whole number"),
+    ],
+)
+def test_a_bad_firmware_get_is_refused_with_its_own_code(
+    site: Site, change: dict[str, object], code: str, message: str
+) -> None:
+    raw, status = _offered_conversation(site)
+    try:
+        request = {"type": "firmware_get", "firmware": status["firmware"], "sha256": status["sha256"]}
+        raw.send_json({**request, "chip": "esp32c3", "offset": 0, "length": 4096, **change})
+        answer = raw.answer()
+        assert (answer["type"], answer["code"]) == ("error", code), answer
+        assert message in str(answer["message"])
+    finally:
+        raw.close()
+
+
+def test_pieces_come_back_in_order_and_make_the_signed_image(site: Site) -> None:
+    raw, status = _offered_conversation(site)
+    try:
+        size, pieces = int(str(status["size"])), []
+        request = {"type": "firmware_get", "firmware": status["firmware"], "sha256": status["sha256"]}
+        while sum(len(p) for p in pieces) < size:
+            raw.send_json(
+                {**request, "chip": "esp32c3", "offset": sum(len(p) for p in pieces), "length": 6144}
+            )
+            chunk = raw.answer()
+            assert chunk["type"] == "firmware_chunk" and chunk["size"] == size
+            pieces.append(base64.b64decode(str(chunk["data"])))
+        image = b"".join(pieces)
+        assert hashlib.sha256(image).hexdigest() == status["sha256"]
+        desk = site.instance.device_enrolment()
+        assert image == desk.firmware_image(str(status["firmware"]), str(status["sha256"]))
+    finally:
+        raw.close()
+    assert site.service.counters.firmware_downloads >= 1
