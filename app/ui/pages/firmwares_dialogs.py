@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
@@ -48,9 +48,8 @@ class UploadFirmwareDialog(FormDialog):
             parent,
             "Upload firmware",
             "Upload and sign",
-            "An unsigned app build (.bin or Intel .hex) for one device type. The instance checks it and "
-            "signs it (Secure Boot V2) with the signing key you choose; the private key never leaves the "
-            "instance. Devices must trust that key: choose the key their bootloader was signed with.",
+            "An unsigned app build (.bin or Intel .hex). The instance checks it and signs it (Secure Boot "
+            "V2) with the key you choose, the one the devices' bootloader was signed with.",
         )
         self._instance = instance
         self.firmware: Firmware | None = None
@@ -108,7 +107,7 @@ class UploadFirmwareDialog(FormDialog):
             self.device_type.setCurrentIndex(self.device_type.findData(chip))
         if not self.name.text().strip():
             self.name.setText(path.stem)
-        self.fit()  # the file's line may wrap: grow so that nothing is clipped
+        QTimer.singleShot(0, self, self.fit)  # the file's line may wrap: grow once it is laid out
 
     def submit(self) -> None:
         problems: list[Problem] = []

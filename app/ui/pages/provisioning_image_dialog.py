@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
@@ -94,7 +94,7 @@ class ImportImageDialog(FormDialog):
             self.device_type.setCurrentIndex(self.device_type.findData(chip))
         if not self.name.text().strip():
             self.name.setText(path.stem)
-        self.fit()
+        QTimer.singleShot(0, self, self.fit)  # the file's line may wrap: grow once it is laid out
 
     def submit(self) -> None:
         problems: list[Problem] = []
