@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -77,7 +78,10 @@ class Refused(EnrolFailure):
 
 
 class DownloadFailure(EnrolFailure):
-    """A firmware download did not complete or does not match what was offered."""
+    """A firmware download did not complete or does not match what was offered. The enrolment before
+    it did complete: `enrolled` is what the device got (its certificate), once known."""
+
+    enrolled: Enrolled | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,9 @@ def enrol_board(
         return False
     except DownloadFailure as failure:
         con.error("esp_https_ota", str(failure))
-        return True  # enrolled: the certificate came before the download
+        if failure.enrolled is not None:  # the certificate came before the download
+            store.set(DEVICE_CERT, failure.enrolled.certificate_der.hex())
+        return True
     except EnrolFailure as failure:
         con.error(TAG, str(failure))
         return False
@@ -317,9 +323,14 @@ class _Conversation:
         version = f" version {offer.version}" if offer else ""
         news = f"firmware update available: {offered}{version}" if update else "no firmware update"
         log(f"status: {status.get('state', '?')} in batch '{batch}', {news}")
-        if offer is not None and download is not None:
-            offer = self._download(offer, download, log)
-        return Enrolled(certificate, serial, not_after, first, batch, update, offered, offer, checked_in)
+        enrolled = Enrolled(certificate, serial, not_after, first, batch, update, offered, offer, checked_in)
+        if offer is None or download is None:
+            return enrolled
+        try:
+            return dataclasses.replace(enrolled, offer=self._download(offer, download, log))
+        except DownloadFailure as failure:
+            failure.enrolled = enrolled
+            raise
 
     def _download(self, offer: Offer, download: Download, log: Callable[[str], None]) -> Offer:
         """Every piece of the offered image, in order; then its size and SHA-256 are checked."""

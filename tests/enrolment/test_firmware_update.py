@@ -163,6 +163,9 @@ def test_a_download_cut_short_is_refused_and_the_board_keeps_its_firmware(tmp_pa
         assert message == f"image download incomplete: {6144 * 3} of {size} bytes (connection lost)"
         assert "installed; restarting" not in run.text()
         assert site.service.counters.firmware_downloads == 0
+        again = site.boot("esp_https_ota:")  # the certificate it got before the download was kept
+        assert "QL: checked in with certificate serial" in again.text()
+        assert site.service.counters.checked_in == 1
 
 
 def test_a_firmware_assigned_later_reaches_a_running_board_at_its_next_check_in(tmp_path: Path) -> None:
