@@ -37,14 +37,14 @@ SUMMARY_GOAL_MS = 200.0
 PASSPHRASE = secrets.token_urlsafe(16)  # used for this run only, never stored
 
 
-def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
 
 
-def _median_ms(fn: Callable[[], object], runs: int) -> float:
-    return statistics.median(_timed(fn)[1] for _ in range(runs)) * 1000
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    return statistics.median(timed(fn)[1] for _ in range(runs)) * 1000
 
 
 def main() -> int:
@@ -69,8 +69,8 @@ def main() -> int:
         try:
             instance.create_batch("bench")
             data = batch_file.read_bytes()
-            parsed, parse_s = _timed(lambda: parse_batch_file(data, source=batch_file.name))
-            result, add_s = _timed(lambda: instance.add_devices("bench", parsed))
+            parsed, parse_s = timed(lambda: parse_batch_file(data, source=batch_file.name))
+            result, add_s = timed(lambda: instance.add_devices("bench", parsed))
             total_s = parse_s + add_s
             verdict = "ok" if total_s <= IMPORT_GOAL_S else "OVER GOAL"
             print(
@@ -78,24 +78,24 @@ def main() -> int:
                 f"(goal <= {IMPORT_GOAL_S:.0f} s: {verdict}); added {result.added:,}"
             )
 
-            summary_ms = _median_ms(instance.dashboard_summary, 20)
+            summary_ms = median_ms(instance.dashboard_summary, 20)
             verdict = "ok" if summary_ms <= SUMMARY_GOAL_MS else "OVER GOAL"
             devices = instance.dashboard_summary().devices.total
             print(
                 f"dashboard_summary: median {summary_ms:.2f} ms of 20 runs "
                 f"(goal <= {SUMMARY_GOAL_MS:.0f} ms: {verdict}); {devices:,} devices"
             )
-            print(f"list_batches: median {_median_ms(instance.list_batches, 20):.2f} ms of 20 runs")
+            print(f"list_batches: median {median_ms(instance.list_batches, 20):.2f} ms of 20 runs")
             last = max(args.count - 200, 0)
             for offset in (0, args.count // 2, last):
                 page = PageRequest(offset=offset, limit=200)
-                ms = _median_ms(lambda page=page: instance.list_devices("bench", page), 20)  # type: ignore[misc]
+                ms = median_ms(lambda page=page: instance.list_devices("bench", page), 20)  # type: ignore[misc]
                 print(f"list_devices offset {offset:>9,} limit 200: median {ms:.2f} ms of 20 runs")
-            find_ms = _median_ms(lambda: instance.find_device(parsed[len(parsed) // 3]), 20)
+            find_ms = median_ms(lambda: instance.find_device(parsed[len(parsed) // 3]), 20)
             print(f"find_device: median {find_ms:.2f} ms of 20 runs")
 
             instance.create_batch("bench-again")
-            again, again_s = _timed(lambda: instance.add_devices("bench-again", parsed))
+            again, again_s = timed(lambda: instance.add_devices("bench-again", parsed))
             print(
                 f"re-import of the same IDs into another batch: {again_s:.2f} s "
                 f"(added {again.added:,}, already present {again.already_present:,})"

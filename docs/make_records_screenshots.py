@@ -75,6 +75,8 @@ def main() -> int:
             )
             shoot(app, window, out / "records-page.png", lambda: records.select_row(failed))
             shoot(app, window, out / "throughput-page.png", lambda: window.show_page("Throughput"))
+            window.resize(1024, 600)  # the smallest screen the window must fit: both charts still read
+            shoot(app, window, out / "throughput-page-1024x600.png", lambda: window.show_page("Throughput"))
         finally:
             shut_down(app, [window], relay)  # closes the instance too
     return 0

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,10 +30,19 @@ sys.path.insert(0, str(REPO))
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.domain.chips import ChipType  # noqa: E402
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role  # noqa: E402
+from app.domain.kinds import (  # noqa: E402
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.instance.mirror.instance import MirrorInstance  # noqa: E402
 from app.instance.mirror.store import MirrorStore  # noqa: E402
@@ -58,9 +68,11 @@ from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
 from app.ui.pages.firmwares import FirmwaresPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
+from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
 from app.ui.pages.settings import SettingsPage  # noqa: E402
 from app.ui.pages.station import StationPage  # noqa: E402
+from app.ui.pages.station_keys import START_ACTION, STOP_ACTION  # noqa: E402
 from app.ui.pages.station_release_dialog import ReleaseConfirmDialog  # noqa: E402
 from app.ui.pages.users import UsersPage  # noqa: E402
 from app.ui.settings import StationSettings  # noqa: E402
@@ -85,6 +97,25 @@ def ids(count: int, salt: str) -> list[str]:
     return [hashlib.sha256(f"{salt}-{i}".encode()).hexdigest() for i in range(count)]
 
 
+SHOWN_ENROLLED = 40
+
+
+def enrolment_history(instance: LocalInstance, devices: list[str]) -> None:
+    """Real certificates for the rows the Devices shot shows: boards that enrolled over the past months
+    through the enrolment service's own desk (a clock set back for each), reported their firmware, and
+    then one renewed by a person, one revoked, and those enrolled over a year ago run out."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = [now]
+    desk = instance.device_enrolment(lambda: at[0])
+    for n, device in enumerate(devices):
+        at[0] = now - timedelta(days=56 * n + 2, minutes=37 * n)  # factory: 730 days; the 14th on ran out
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+        desk.report_status(device, "2.1.0" if n % 4 else "2.0.3")
+    instance.renew_device(devices[2])
+    instance.set_device_state([devices[5]], DeviceState.REVOKED)
+    instance.dashboard_summary()  # its expiry sweep makes the run-out ones Expired
+
+
 def demo_data(instance: LocalInstance) -> None:
     instance.create_signing_key("production-2025", KeyType.RSA_3072)
     instance.create_signing_key("lab-rsa", KeyType.RSA_3072)
@@ -94,13 +125,21 @@ def demo_data(instance: LocalInstance) -> None:
     )
     instance.create_task("esp32-lab", ChipType.ESP32, BootloaderKind.DEV, IefKind.DEBUG, "lab-rsa")
     instance.create_task("esp32s3-field", ChipType.ESP32S3, BootloaderKind.DEV, IefKind.NON_DEBUG, "lab-rsa")
+    instance.create_policy("factory", certificate_days=730, jwt_minutes=60)
+    instance.create_policy("lab", certificate_days=30, auto_renew=False, jwt_minutes=15)
+    instance.create_policy(
+        "hub pilot", connection=ConnectionType.IOT_HUB, certificate_days=365, jwt_minutes=30
+    )
     line = ids(12_480, "line")
     instance.create_batch("line-2 March", policy="factory")
     instance.add_devices("line-2 March", line)
-    instance.set_device_state(line[:11_300], DeviceState.ENROLLED)  # the newest boards are not enrolled yet
-    instance.set_device_state(line[2:11_300:47], DeviceState.RENEWED)
-    instance.set_device_state(line[5:11_300:297], DeviceState.REVOKED)
-    instance.set_device_state(line[9:11_300:538], DeviceState.EXPIRED)
+    enrolment_history(instance, line[:SHOWN_ENROLLED])
+    # Beyond the rows in sight, states are set by hand: 11,000 real enrolments would only slow the script.
+    rest = line[SHOWN_ENROLLED:11_300]  # the newest boards are not enrolled yet
+    instance.set_device_state(rest, DeviceState.ENROLLED)
+    instance.set_device_state(rest[2::47], DeviceState.RENEWED)
+    instance.set_device_state(rest[5::297], DeviceState.REVOKED)
+    instance.set_device_state(rest[9::538], DeviceState.EXPIRED)
     lab = ids(64, "lab")
     instance.create_batch("lab veFuse builds", policy="lab")
     instance.add_devices("lab veFuse builds", lab)
@@ -290,6 +329,8 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
         window.show_page("Devices")
         settle(app)
         devices.select_batch("line-2 March")
+        settle(app)
+        devices.select_device(2)  # a renewed device: Renew and Revoke are offered
 
     shoot(app, window, out / "devices.png", devices_ready)
     hsm = window.page("HSM")
@@ -324,6 +365,8 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))
+    shoot(app, window, out / "settings-line.png", lambda: line_keys_chosen(app, window))
+    policy_shots(app, window, out)
     dialogs(app, window, out, root)
     management_dialogs(app, window, out, root)
     if station:
@@ -331,6 +374,55 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
     apply_theme(app, "dark")
     shoot(app, window, out / "dashboard-dark.png", page("Dashboard"))
     apply_theme(app, "light")
+
+
+def line_keys_chosen(app: QApplication, window: MainWindow) -> None:
+    """Settings → Line: a pedal's F9 kept as the start key, Ctrl+Q refused as the stop key, sound on."""
+    window.show_page("Settings")
+    settings_page = window.page("Settings")
+    assert isinstance(settings_page, SettingsPage)
+    line = settings_page.line
+    line.choose(START_ACTION, QKeySequence("F9"))
+    line.sound.setChecked(True)
+    line.choose(STOP_ACTION, QKeySequence("Ctrl+Q"))
+    settle(app)
+    settings_page.sections.ensureWidgetVisible(line.try_sound, 0, 40)
+    settle(app)
+
+
+def policy_shots(app: QApplication, window: MainWindow, out: Path) -> None:
+    """The Policies page, a policy's Edit dialog, a delete refused because batches use the policy, and a
+    batch given another policy on the Devices page."""
+    policies = window.page("Policies")
+    assert isinstance(policies, PoliciesPage)
+
+    def factory_selected() -> None:
+        window.show_page("Policies")
+        settle(app)
+        policies.select_policy("factory")
+
+    shoot(app, window, out / "policies.png", factory_selected)
+    edit = policies.open_edit_dialog()
+    assert edit is not None
+    edit.certificate_days.setValue(365)
+    shoot(app, edit, out / "policies-edit-policy.png")
+    edit.reject()
+    delete = policies.open_delete_dialog()
+    assert delete is not None
+    delete.submit()
+    shoot(app, delete, out / "policies-delete-refused.png")
+    delete.reject()
+    devices = window.page("Devices")
+    assert isinstance(devices, DevicesPage)
+    window.show_page("Devices")
+    settle(app)
+    devices.select_batch("lab veFuse builds")
+    change = devices.open_policy_dialog()
+    assert change is not None
+    settle(app)
+    change.policy.setCurrentIndex(change.policy.findData("factory"))
+    shoot(app, change, out / "devices-batch-policy.png")
+    change.reject()
 
 
 def self_check_ran(app: QApplication, window: MainWindow) -> None:
@@ -616,6 +708,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
         failed = next(u for u, t in station.grid.tiles.items() if t.state.value == "fail")
         station.show_drawer(failed, 0)
         shoot(app, window, out / "station-16-1280x800-reason.png")
+        station.drawer.close_drawer()
+        window.resize(1920, 1080)  # the same line on a large screen: full tiles with their buttons
+        shoot(app, window, out / "station-16-1920x1080.png")
         finish(window, station)
 
     # 64 boards at 1920x1080: running, then production mode with mixed results.
@@ -640,6 +735,9 @@ def line_shots(app: QApplication, context: PageContext, out: Path, root: Path) -
                 wait_for(app, lambda: sum(t.state.value == "running" for t in station.grid.ordered()) >= 40)
                 shot = "station-64-1920x1080-running.png"
             shoot(app, window, out / shot)
+            if production:  # the same 64 on a small screen: compact tiles, the grid scrolls
+                window.resize(1280, 800)
+                shoot(app, window, out / "station-64-1280x800-production.png")
             finish(window, station)
 
     sixty_four(production=False)

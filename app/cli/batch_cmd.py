@@ -1,4 +1,4 @@
-"""`ql-station batch create|add|list|show|export|delete`."""
+"""`ql-station batch create|add|list|show|export|delete|set-policy`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     create = inner.add_parser("create", help="create an empty batch")
     create.add_argument("name")
-    create.add_argument("--policy", default=DEFAULT_POLICY, help=f"policy name (default: {DEFAULT_POLICY})")
+    create.add_argument(
+        "--policy", default=DEFAULT_POLICY, help=f"an existing policy's name (default: {DEFAULT_POLICY})"
+    )
     create.add_argument("--firmware", help="firmware name devices of this batch should run")
     create.add_argument(
         "--filter",
@@ -37,6 +39,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="attribute filter (repeatable): AND between keys, OR between values of one key",
     )
     create.set_defaults(handler=create_command)
+
+    set_policy = inner.add_parser("set-policy", help="give a batch another policy (from its next enrolments)")
+    set_policy.add_argument("batch")
+    set_policy.add_argument("policy")
+    set_policy.set_defaults(handler=set_policy_command)
 
     add = inner.add_parser("add", help="add devices by ID or from a batch JSON file")
     add.add_argument("name")
@@ -87,6 +94,12 @@ def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
         args.name, policy=args.policy, firmware=args.firmware, attribute_filters=_parse_filters(args.filter)
     )
     ctx.out.write(f"created batch {batch.name!r} (policy {batch.policy})\n")
+    return 0
+
+
+def set_policy_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    batch = ctx.open_instance().set_batch_policy(args.batch, args.policy)
+    ctx.out.write(f"batch {batch.name!r} now has policy {batch.policy!r}\n")
     return 0
 
 

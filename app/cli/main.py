@@ -35,6 +35,7 @@ COMMAND_MODULES: dict[str, str] = {
     "login": "app.cli.login_cmd",
     "logout": "app.cli.login_cmd",
     "batch": "app.cli.batch_cmd",
+    "policy": "app.cli.policy_cmd",
     "device": "app.cli.device_cmd",
     "key": "app.cli.key_cmd",
     "task": "app.cli.task_cmd",

@@ -53,6 +53,15 @@ class Role(Enum):
     CONTRIBUTOR = "contributor"
 
 
+class ConnectionType(Enum):
+    """Where a policy's enrolled devices send their data. Only `none` works today; the IoT hub and
+    Database Direct are recorded on the policy and configured in a later issue."""
+
+    NONE = "none"
+    IOT_HUB = "iot-hub"
+    DATABASE_DIRECT = "database-direct"
+
+
 class KeyType(Enum):
     ECDSA_P256 = "ecdsa-p256"
     RSA_3072 = "rsa-3072"

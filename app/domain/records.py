@@ -19,6 +19,7 @@ from app.domain.device_id import DeviceID
 from app.domain.errors import ValidationError
 from app.domain.kinds import (
     BootloaderKind,
+    ConnectionType,
     DeviceState,
     HealthLevel,
     IefKind,
@@ -97,11 +98,53 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """The terms a batch's devices enrol under. `batches` is how many batches use it, as listed."""
+
+    name: str
+    connection: ConnectionType
+    certificate_days: int  # lifetime of a device certificate
+    auto_renew: bool  # a device may renew its certificate before it runs out
+    jwt_minutes: int  # lifetime of the JWT a device is given for its connection
+    created_at: datetime
+    batches: int = 0
+
+    @property
+    def terms(self) -> str:
+        """Its terms in one line, as the activity log and the CLI say them."""
+        renew = "auto-renew" if self.auto_renew else "no auto-renew"
+        return (
+            f"certificates {self.certificate_days} days, {renew}, JWT {self.jwt_minutes} min, "
+            f"connection {self.connection.value}"
+        )
+
+
+@dataclass(frozen=True)
 class Device:
     device_id: DeviceID
     batch: str
     state: DeviceState
     added_at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceCertificate:
+    """A device's place in the lifecycle: its current certificate (public parts only) and its state.
+
+    `enrolled_at` is the device's last enrolment, the last time the instance saw it prove its key ("last
+    seen"); `firmware` is the version it last reported ("" until it reports one).
+    """
+
+    device_id: DeviceID
+    state: DeviceState
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+    first_enrolled_at: datetime
+    enrolled_at: datetime
+    enrolments: int
+    firmware: str
+    certificate_pem: str
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from app.domain.chips import ChipType
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.records import (
     ActivityEntry,
     AddDevicesResult,
@@ -25,12 +33,14 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
@@ -38,6 +48,10 @@ from app.domain.records import (
 )
 
 DEFAULT_POLICY = "default"
+DEFAULT_CERTIFICATE_DAYS = 365  # the terms a new policy gets when none are given
+DEFAULT_JWT_MINUTES = 60
+MAX_CERTIFICATE_DAYS = 36_500  # a device certificate never outlives the issuing CA in any case
+MAX_JWT_MINUTES = 7 * 24 * 60
 DEFAULT_IEF_PORT = 6000
 
 
@@ -74,6 +88,10 @@ class Instance(Protocol):
         field), naming how many; NotFoundError for an unknown batch."""
         ...
 
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        """Give a batch another existing policy; its devices get the new terms at their next enrolment."""
+        ...
+
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         """Add many devices in one transaction.
 
@@ -99,6 +117,61 @@ class Instance(Protocol):
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         """Change the state of many devices at once; returns how many changed."""
+        ...
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        """The device's state and current certificate (serial, validity, enrolments, last seen, firmware).
+
+        None when the device has never enrolled; NotFoundError when it is in no batch.
+        """
+        ...
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        """The certificates of a page of devices (at most MAX_PAGE_SIZE IDs) in one call, in the order
+        asked; devices that never enrolled are left out."""
+        ...
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        """A new certificate for the device's key under its batch's policy; the device becomes Renewed.
+
+        ConflictError for a revoked device (DeviceRevokedError, with the reason) or one that never
+        enrolled; NotFoundError when it is in no batch. Revoking is `set_device_state(..., REVOKED)`.
+        """
+        ...
+
+    # --- policies --------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        """A policy batches can name. JWT lifetimes are in minutes; `iot-hub` and `database-direct`
+        connections are recorded only, until they can be configured."""
+        ...
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        """Policies by name, each with how many batches use it; `page.search` matches name or connection."""
+        ...
+
+    def get_policy(self, name: str) -> Policy: ...
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        """Change the terms given (None keeps one); enrolled devices get them at their next enrolment."""
+        ...
+
+    def delete_policy(self, name: str) -> None:
+        """ConflictError naming the batches while any uses it, and always for the default policy."""
         ...
 
     # --- PKI and instance parameters -------------------------------------------------------------

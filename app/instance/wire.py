@@ -33,7 +33,15 @@ from app.domain.errors import (
     StorageError,
     ValidationError,
 )
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 
 T = TypeVar("T")
 Json = Any  # what json.loads returns: dict, list, str, int, float, bool or None
@@ -82,6 +90,7 @@ ENUM_WORDS: dict[type[Enum], str] = {
     ImageKind: "image kind",
     BootloaderKind: "bootloader",
     IefKind: "IEF",
+    ConnectionType: "connection type",
 }
 """How the local instance names each vocabulary in its 'must be one of' messages."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.errors import ValidationError
 from app.provisioning.events import Outcome
-from app.provisioning.record_search import search_where
+from app.provisioning.record_search import MIN_INDEXED, search_where
 from app.system.sqlite_file import to_ms
 
 MAX_FILTER_TEXT = 200
@@ -70,6 +70,10 @@ class RecordFilter:
             clauses.append("at_ms < ?")
             params.append(to_ms(self.until))
         return (" AND ".join(clauses) or "1"), params
+
+    def searches_index(self) -> bool:
+        """Whether the search text is answered by the search index (given the file has one)."""
+        return len(self.search.strip()) >= MIN_INDEXED
 
     def describe(self) -> str:
         """In words, for an export's message and the page's count line ('' when it matches all)."""

@@ -37,6 +37,7 @@ from app.ui.icons import load_icon
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.registry import PAGES, pages_for
+from app.ui.pages.station_keys import QUIT_KEYS
 from app.ui.passphrase_dialog import ask_passphrase
 from app.ui.widgets.error_banner import ErrorBanner
 from app.ui.widgets.offline_banner import OfflineBanner
@@ -45,9 +46,6 @@ from app.workers.connection_watch import ConnectionState, ConnectionWatch
 
 log = logging.getLogger(__name__)
 STATUS_MESSAGE_MS = 8_000
-
-
-QUIT_KEYS = "Ctrl+Q"
 
 
 def user_text(info: InstanceInfo) -> str:

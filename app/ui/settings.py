@@ -59,6 +59,10 @@ class StationSettings(QObject):
     def set_auto_start(self, enabled: bool) -> None:
         self._put(AUTO_START, "true" if enabled else "false")
 
+    def put(self, key: str, value: object) -> None:
+        """Store a value another module owns the meaning of (the Station page's keys and sound)."""
+        self._put(key, value)
+
     def _put(self, key: str, value: object) -> None:
         if self.store.value(key) == value or str(self.store.value(key)) == str(value):
             return

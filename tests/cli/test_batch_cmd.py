@@ -12,6 +12,7 @@ def ids(n: int) -> list[str]:
 
 
 def test_create_add_list_show(cli: Cli, tmp_path: Path) -> None:
+    assert cli("policy", "create", "factory").code == 0
     assert cli("batch", "create", "line-1", "--policy", "factory").code == 0
     devices = ids(3)
     file = tmp_path / "devices.json"

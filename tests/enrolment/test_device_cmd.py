@@ -1,9 +1,11 @@
-"""`ql-station device show|revoke` on the built-in instance, after a real enrolment over TLS."""
+"""`ql-station device show|renew|revoke` on the built-in instance after a real enrolment over TLS, and on
+an instance served by `ql-station serve` that the station signed in to."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +14,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from app.cli import main as cli_main
+from app.domain.kinds import Role
 from app.enrolment.runner import EnrolListen, start_enrolment
 from app.instance.local.instance import LocalInstance
 from app.sim.device_enrolment import enrol
 from app.system.paths import DataDir
 from tests.enrolment.conftest import new_keys
+from tests.support.serve_process import start_serve
 
 
 @pytest.fixture
@@ -71,3 +75,55 @@ def test_unknown_and_malformed_ids(data_dir: DataDir) -> None:
     assert code != 0 and f"device {'ab' * 32} is in no batch of this instance" in err
     code, _, err = _cli(data_dir, "device", "revoke", "not-an-id")
     assert code != 0 and "DeviceID" in err
+
+
+def test_renew_then_show_says_renewed_with_the_new_serial(
+    data_dir: DataDir, enrolled: tuple[str, str]
+) -> None:
+    device_id, serial = enrolled
+    code, out, err = _cli(data_dir, "device", "renew", device_id)
+    assert code == 0, err
+    assert f"device {device_id} renewed: certificate serial" in out and serial not in out
+    shown = json.loads(_cli(data_dir, "device", "show", device_id, "--json")[1])
+    assert shown["device"]["state"] == shown["certificate"]["state"] == "renewed"
+    assert shown["certificate"]["serial"] != serial and shown["certificate"]["enrolments"] == 1
+
+
+def test_renew_is_refused_for_a_revoked_device_with_the_way_back(
+    data_dir: DataDir, enrolled: tuple[str, str]
+) -> None:
+    device_id, _ = enrolled
+    assert _cli(data_dir, "device", "revoke", device_id)[0] == 0
+    code, _, err = _cli(data_dir, "device", "renew", device_id)
+    assert code != 0 and "is revoked, so its certificate is not renewed; move it to a batch again" in err
+
+
+def test_show_and_renew_work_against_a_served_instance(tmp_path: Path) -> None:
+    """The station signed in to `ql-station serve` shows what the instance's lifecycle says."""
+    server = DataDir(tmp_path / "instance-pc").ensure()
+    keys = new_keys()
+    with LocalInstance.open(server.local_instance_db) as instance:
+        instance.create_user("alice", "alice on line one", Role.ADMINISTRATOR)
+        instance.create_batch("line")
+        instance.add_devices("line", [keys.device_id])
+        instance.device_enrolment().enrol(keys.device_id, keys.device.public_key())
+    running = start_serve(server.root)
+    try:
+        station = DataDir(tmp_path / "station").ensure()
+        pairing = ("instance", "connect", running.url, "--fingerprint", running.fingerprint)
+        code, out, err = _cli(station, *pairing)
+        assert code == 0, out + err
+        sys.stdin, saved = io.StringIO("alice on line one"), sys.stdin
+        try:
+            assert _cli(station, "login", "--user", "alice", "--password-stdin")[0] == 0
+        finally:
+            sys.stdin = saved
+        code, out, err = _cli(station, "device", "show", keys.device_id)
+        assert code == 0, err
+        assert "State               enrolled" in out and "Certificate serial" in out
+        assert "Last seen" in out and "Firmware            not reported" in out
+        assert _cli(station, "device", "renew", keys.device_id)[0] == 0
+        shown = json.loads(_cli(station, "device", "show", keys.device_id, "--json")[1])
+        assert shown["certificate"]["state"] == "renewed"
+    finally:
+        running.stop()

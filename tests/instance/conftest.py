@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.domain.kinds import KeyType
 from app.instance.api import Instance
@@ -139,3 +140,20 @@ def remote_instances(tmp_path: Path) -> Iterator[RemoteInstances]:
     served = RemoteInstances(tmp_path / "served")
     yield served
     served.close()
+
+
+@pytest.fixture
+def enrol_device(tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """`enrol_device(device_id)`: the device enrols, as the enrolment service would make it, on the
+    database behind the instance under test (every implementation keeps it in tmp_path)."""
+    opened: list[LocalInstance] = []
+
+    def enrol(device_id: str) -> None:
+        if not opened:
+            opened.append(LocalInstance.open(tmp_path / "instance.sqlite3"))
+        key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        opened[0].device_enrolment().enrol(device_id, key)
+
+    yield enrol
+    for instance in opened:
+        instance.close()

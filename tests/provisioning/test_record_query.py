@@ -277,3 +277,19 @@ def test_the_check_step_finds_a_board_by_its_mac_through_indexes(db: RecordsDB) 
             assert index in str(plan)
     finally:
         conn.close()
+
+
+def test_iterating_in_pages_keeps_every_record_once_when_times_tie_across_a_page_edge(
+    db: RecordsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages start after the last record read (its time, then its id): records finished in the same
+    millisecond on either side of a page's edge are neither skipped nor read twice."""
+    for n in range(12, 19):
+        db.add(_record(n, at=T0 + timedelta(minutes=35)))  # seven at one moment, between the others
+    everything = [r.id for r in db.list_records(PageRequest(limit=100)).items]
+    failed = [r.id for r in db.list_records(PageRequest(limit=100), RecordFilter(outcome=Outcome.FAIL)).items]
+    for size in (1, 2, 3, 5, 100):
+        monkeypatch.setattr(records_module, "ITERATE_PAGE", size)
+        assert [r.id for r in db.iterate()] == everything, size
+        assert [r.id for r in db.iterate(RecordFilter(outcome=Outcome.FAIL))] == failed, size
+    assert len(everything) == 19 and len(set(everything)) == 19

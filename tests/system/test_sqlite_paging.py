@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from app.system.sqlite_paging import like_pattern, search_clause
+from app.domain.records import PageRequest
+from app.system.sqlite_paging import fetch_page, like_pattern, search_clause
 
 
 @pytest.mark.parametrize(
@@ -32,3 +33,31 @@ def test_search_clause_matches_literally_in_sqlite() -> None:
         where, params = search_clause(("a", "b"), search)
         rows = conn.execute(f"SELECT a FROM t WHERE {where} ORDER BY a", params).fetchall()  # noqa: S608
         assert [r[0] for r in rows] == expected
+
+
+def test_one_pass_pages_count_and_order_as_two_statements_do() -> None:
+    """The one-pass page (for full-text searches) gives the same rows, order and total, also past the end."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER, word TEXT)")
+    conn.executemany(
+        "INSERT INTO t (at, word) VALUES (?, ?)",
+        [((n * 7) % 10, "even" if n % 2 else "odd") for n in range(25)],
+    )
+    for where, params in (("word = ?", ["even"]), ("1", []), ("word = ?", ["none"])):
+        for offset in (0, 5, 10, 12, 40):
+            pages = [
+                fetch_page(
+                    conn,
+                    select="id, at",
+                    table="t",
+                    where=where,
+                    params=params,
+                    order_by="at DESC, id DESC",
+                    page=PageRequest(limit=5, offset=offset),
+                    row_to_item=tuple,
+                    one_pass=one_pass,
+                )
+                for one_pass in (False, True)
+            ]
+            assert pages[0] == pages[1], (where, offset)
+            assert pages[0].total == {"even": 12, "none": 0}.get(params[0] if params else "", 25)

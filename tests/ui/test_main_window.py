@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
@@ -20,9 +21,11 @@ from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.registry import PAGES, STATION_ORDER
 from app.ui.pages.station import StationPage
 from app.ui.passphrase_dialog import PassphraseDialog, SessionPassphrase
+from app.ui.style import apply_theme
+from tests.ui.pool_drain import drain_pool
 
 ADMIN_PAGES = [
-    "Dashboard", "Devices", "HSM", "Firmwares", "Provisioning", "Users", "Logs",
+    "Dashboard", "Devices", "HSM", "Firmwares", "Policies", "Provisioning", "Users", "Logs",
     "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 
@@ -169,15 +172,37 @@ def test_the_sink_words_a_failure_by_its_type(
     assert not banner.isVisible()
 
 
-def test_the_window_fits_a_1024_by_600_screen_on_every_page(window: MainWindow, qtbot: QtBot) -> None:
-    """Issue 13: the minimum size was 1272x535. Every page must fit a small line PC's screen."""
-    for title in window.titles():
-        window.show_page(title)
-        qtbot.wait(10)
-        page = window.current_page()
-        wide, high = page.minimumSizeHint().width(), page.minimumSizeHint().height()
-        needed = window.minimumSizeHint()
-        assert needed.width() <= 1024 and needed.height() <= 600, (title, needed.toTuple(), (wide, high))
-    window.resize(1024, 600)
-    qtbot.wait(20)
-    assert window.width() <= 1024 and window.height() <= 600
+@pytest.fixture(params=[None, "light", "dark"])
+def themed(request: pytest.FixtureRequest, qapp: QApplication) -> Iterator[str | None]:
+    """The window as the application shows it: with the theme's style sheet applied (None: Qt's own)."""
+    if request.param is not None:
+        apply_theme(qapp, request.param)
+    yield request.param
+    qapp.setStyleSheet("")
+    qapp.setPalette(qapp.style().standardPalette())
+
+
+def test_the_window_fits_a_1024_by_600_screen_on_every_page(
+    themed: str | None, qtbot: QtBot, context: PageContext
+) -> None:
+    """Issue 13: the minimum size was 1272x535. Every page must fit a small line PC's screen, in the
+    theme the application really applies (its style sheet's paddings are what made the Dashboard taller)."""
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        for title in window.titles():
+            window.show_page(title)
+            qtbot.wait(10)
+            page = window.current_page()
+            wide, high = page.minimumSizeHint().width(), page.minimumSizeHint().height()
+            needed = window.minimumSizeHint()
+            assert needed.width() <= 1024 and needed.height() <= 600, (title, needed.toTuple(), (wide, high))
+        window.resize(1024, 600)
+        qtbot.wait(20)
+        assert window.width() <= 1024 and window.height() <= 600
+    finally:
+        for page in window.pages:
+            page.shutdown()
+        drain_pool()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
@@ -26,6 +26,7 @@ from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.station import StationPage
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB
+from app.ui.pages.station_keys import START_ACTION, STOP_ACTION, set_action_key
 from app.workers.background import CallFailure
 from app.workers.port_states import PortState
 from tests.provisioning.sim_boards import board_device_id
@@ -386,3 +387,26 @@ def test_start_and_stop_from_the_keyboard_and_a_sound_when_chosen(
     qtbot.waitUntil(lambda: len(page.results) == 2 and not page.running_ports(), timeout=WAIT_MS)
     assert [r.outcome for r in page.results] == [Outcome.PASS, Outcome.CANCELLED]
     assert page.sound.played == [Outcome.PASS], "a cancelled run is silent"
+
+
+def test_keys_chosen_in_the_settings_start_and_stop_a_run_at_once(
+    qtbot: QtBot, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """A pedal that sends F9 and a scanner that sends Ctrl+F12: chosen while the page is open."""
+    fleet = make_fleet(1, faults=[Faults(stall_at_stage=Stage.IEF_START)])
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    settings = page.context.settings
+    assert set_action_key(settings, START_ACTION, QKeySequence("F9")) is None
+    assert set_action_key(settings, STOP_ACTION, QKeySequence("Ctrl+F12")) is None
+    assert "F9 starts the ticked ports, Ctrl+F12 stops" in page.start_button.toolTip()
+    page.activateWindow()
+    page.setFocus()
+    with qtbot.assertNotEmitted(page.status, wait=300):
+        qtbot.keyClick(page, Qt.Key.Key_F5)  # the old key does nothing any more
+    assert not page.running_ports()
+    qtbot.keyClick(page, Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: tile(page, fleet.urls[0]).state.busy, timeout=WAIT_MS)
+    qtbot.keyClick(page, Qt.Key.Key_F12, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(page.results) == 1 and not page.running_ports(), timeout=WAIT_MS)
+    assert page.results[0].outcome is Outcome.CANCELLED

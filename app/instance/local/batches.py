@@ -16,6 +16,7 @@ from app.domain.firmware_attributes import validate_attributes
 from app.domain.kinds import DeviceState
 from app.domain.names import validate_name
 from app.domain.records import Batch, DeviceCounts, Page, PageRequest
+from app.instance.local import policies
 from app.instance.local.database import from_ms, now_ms
 from app.system.sqlite_paging import fetch_page, search_clause
 
@@ -31,7 +32,7 @@ def create(
     attribute_filters: Sequence[tuple[str, str]],
 ) -> Batch:
     batch_name = validate_name(name, "batch")
-    policy_name = validate_name(policy, "policy")
+    policy_name = policies.require(conn, policy)
     firmware_name = None if firmware is None or not firmware.strip() else validate_name(firmware, "firmware")
     filters = validate_attributes(attribute_filters, "attribute filter")
     if conn.execute("SELECT 1 FROM batches WHERE name = ?", (batch_name,)).fetchone() is not None:
@@ -56,6 +57,17 @@ def get(conn: sqlite3.Connection, name: str) -> Batch:
     if row is None:
         raise NotFoundError(f"there is no batch named {name.strip()!r}")
     return _batch(row)
+
+
+def set_policy(conn: sqlite3.Connection, name: str, policy: str) -> tuple[str, Batch]:
+    """Give a batch another (existing) policy; returns the policy it had, and the batch now.
+
+    Its devices enrolled already keep their certificates; the policy applies from their next enrolment.
+    """
+    before = get(conn, name)
+    policy_name = policies.require(conn, policy)
+    conn.execute("UPDATE batches SET policy = ? WHERE name = ?", (policy_name, before.name))
+    return before.policy, get(conn, before.name)
 
 
 def id_of(conn: sqlite3.Connection, name: str) -> int:

@@ -1,13 +1,15 @@
 """The instance PKI as stored: certificate PEM in clear, private key only as the protector's ciphertext.
 
-The dashboard counts certificates as follows (the local instance issues no device certificates yet, so
-the counts are over its own PKI):
-- expired: the current time is outside the certificate's validity period;
-- not used: valid in time but nothing relies on it yet. The issuing CA is unused until a device has been
-  enrolled (a device in any state other than registered got a certificate under it); the TLS certificate
-  is unused while the endpoint boards are told to connect to is not one of its names, because then no
-  board can complete a TLS handshake with it; the root is always in use (it is the CA boards receive);
-- valid: every other certificate.
+The dashboard counts certificates over the instance's own PKI and its device certificates together:
+- expired: a PKI certificate whose validity period does not hold the current time; a device certificate
+  that ran out (its device is Expired: the lifecycle sweeps expiry before the dashboard counts);
+- not used: a PKI certificate valid in time that nothing relies on yet (the issuing CA until a device has
+  enrolled; the TLS certificate while the endpoint boards are told to connect to is not one of its names,
+  so no board can complete a TLS handshake with it; never the root, the CA boards receive); and one per
+  device registered in a batch that has not enrolled yet, the certificate it is due but has not used;
+- valid: every other PKI certificate, and the certificate of every Enrolled or Renewed device.
+A revoked device's certificate is in none of the three: the dashboard's Revoked device count shows it.
+Device certificates are counted from the per-batch state counters, so the counts stay O(batches).
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def count(
     at: datetime,
 ) -> CertificateCounts:
     """Valid / expired / not used, as defined in the module docstring."""
-    valid = expired = not_used = 0
+    valid = devices.enrolled + devices.renewed
+    expired = devices.expired
+    not_used = devices.registered
     for info in certificates:
         if not info.not_before <= at <= info.not_after:
             expired += 1

@@ -171,7 +171,7 @@ def move(conn: sqlite3.Connection, batch_name: str, blobs: list[bytes]) -> list[
     target = batches.id_of(conn, batch_name)
     unique = list(dict.fromkeys(blobs))
     found: dict[bytes, str] = {}
-    for chunk in _chunks(unique):
+    for chunk in in_chunks(unique):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
             "SELECT d.device_id, b.name FROM devices AS d "  # noqa: S608
@@ -224,7 +224,7 @@ def set_state(conn: sqlite3.Connection, blobs: list[bytes], state: DeviceState) 
         raise ValidationError(f"device state must be one of {', '.join(s.value for s in STATES)}")
     unique = list(dict.fromkeys(blobs))
     found: dict[bytes, tuple[int, int]] = {}
-    for chunk in _chunks(unique):
+    for chunk in in_chunks(unique):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
             f"SELECT device_id, batch_id, state FROM devices WHERE device_id IN ({marks})",  # noqa: S608
@@ -240,7 +240,7 @@ def set_state(conn: sqlite3.Connection, blobs: list[bytes], state: DeviceState) 
     code = STATE_CODE[state]
     moves = Counter((batch_id, old) for batch_id, old in found.values() if old != code)
     to_change = [blob for blob, (_, old) in found.items() if old != code]
-    for chunk in _chunks(to_change):
+    for chunk in in_chunks(to_change):
         marks = ",".join("?" * len(chunk))
         conn.execute(f"UPDATE devices SET state = ? WHERE device_id IN ({marks})", [code, *chunk])  # noqa: S608
     per_batch: dict[int, Counter[DeviceState]] = {}
@@ -294,7 +294,8 @@ def _prefix_range(search: str) -> tuple[bytes, bytes]:
     return bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
 
 
-def _chunks(values: list[bytes]) -> Iterator[list[bytes]]:
+def in_chunks(values: list[bytes]) -> Iterator[list[bytes]]:
+    """Slices small enough for one IN (...) list each (SQLite caps a statement's parameters)."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
 

@@ -22,7 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import DeviceState
-from app.instance.local import activity, batches, devices, firmware_catalog
+from app.domain.records import DeviceCertificate
+from app.instance.local import activity, batches, device_certificates, devices, firmware_catalog
 from app.instance.local.database import Database, from_ms, to_ms
 from app.instance.local.enrolment_policy import terms_of
 from app.instance.local.firmware_catalog import OfferedFirmware
@@ -31,8 +32,9 @@ from app.instance.local.pki import PkiMaterial, load_private_key
 from app.instance.local.server_certificate import issuing_material
 
 ACTOR = "enrolment-service"
-LIVE_STATES = (DeviceState.ENROLLED, DeviceState.RENEWED)  # holding a certificate that may still be valid
+LIVE_STATES = device_certificates.LIVE_STATES
 _BACKDATE = timedelta(minutes=5)
+SWEEP_CHUNK = 10_000  # devices expired per write transaction (about 0.15 s on the reference machine)
 
 
 class DeviceRevokedError(ConflictError):
@@ -68,21 +70,6 @@ class IssuedCertificate:
     state: DeviceState  # ENROLLED, or RENEWED when the device's previous certificate was still valid
 
 
-@dataclass(frozen=True)
-class DeviceCertificate:
-    """A device's current certificate as the instance keeps it (public parts only)."""
-
-    device_id: str
-    serial_hex: str
-    not_before: datetime
-    not_after: datetime
-    certificate_pem: str
-    first_enrolled_at: datetime
-    enrolled_at: datetime
-    enrolments: int
-    firmware: str
-
-
 @dataclass
 class _Issuer:
     certificate: x509.Certificate
@@ -113,24 +100,7 @@ class DeviceEnrolment:
     def certificate_of(self, device_id: str) -> DeviceCertificate | None:
         blob = _blob(device_id)
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT serial_hex, not_before_ms, not_after_ms, certificate_pem, first_enrolled_ms, "
-                "enrolled_ms, enrolments, firmware FROM device_certificates WHERE device_id = ?",
-                (blob,),
-            ).fetchone()
-        if row is None:
-            return None
-        return DeviceCertificate(
-            device_id=blob.hex(),
-            serial_hex=row[0],
-            not_before=from_ms(row[1]),
-            not_after=from_ms(row[2]),
-            certificate_pem=row[3],
-            first_enrolled_at=from_ms(row[4]),
-            enrolled_at=from_ms(row[5]),
-            enrolments=row[6],
-            firmware=row[7],
-        )
+            return device_certificates.one(conn, blob)
 
     def issuing_ca_pem(self) -> str:
         with self._db.read() as conn:
@@ -151,15 +121,22 @@ class DeviceEnrolment:
         now = self._clock().replace(microsecond=0)
         with self._db.write() as conn:
             standing = _standing(conn, blob)
-            renewal = standing.state in LIVE_STATES and _valid_until(conn, blob) > to_ms(now)
-            lifetime = terms_of(standing.policy).certificate_lifetime
-            cert = _device_certificate(issuer, blob.hex(), device_public_key, now, lifetime)
-            pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-            serial = format(cert.serial_number, "x")
-            first = _store(conn, blob, cert, pem, serial, now)
-            state = DeviceState.RENEWED if renewal else DeviceState.ENROLLED
+            terms = terms_of(conn, standing.policy)
+            current_ms = device_certificates.valid_until_ms(conn, blob)
+            still_valid = standing.state in LIVE_STATES and current_ms > to_ms(now)
+            renewal = still_valid and terms.auto_renew
+            # Without auto-renew a device that enrols again (a new device key after an erase, say) gets a
+            # certificate for its new key that ends when its current one would: only a person extends it.
+            keep_until = from_ms(current_ms) if still_valid and not renewal else None
+            not_after = keep_until or now + terms.certificate_lifetime
+            cert = _device_certificate(issuer, blob.hex(), device_public_key, now, not_after)
+            serial = device_certificates.serial_of(cert)
+            first = device_certificates.store(conn, blob, cert, now)
+            state = standing.state if keep_until else DeviceState.RENEWED if renewal else DeviceState.ENROLLED
             devices.set_state(conn, [blob], state)
             how = "renewed" if renewal else "enrolled" if first else "enrolled again"
+            if keep_until:
+                how += f" (policy {standing.policy} does not auto-renew: validity kept)"
             activity.record(
                 conn,
                 ACTOR,
@@ -178,34 +155,91 @@ class DeviceEnrolment:
             state=state,
         )
 
-    def expire_due(self) -> int:
+    def expire_due(self, chunk: int = SWEEP_CHUNK) -> int:
         """Make Expired every Enrolled or Renewed device whose certificate has run out; returns how many.
 
-        The enrolment service calls it now and then (and a test with an injected clock, at will); an
-        index on the certificates' end dates keeps it a range read however many devices there are.
+        The enrolment service calls it now and then, the dashboard before it counts (and a test with an
+        injected clock, at will). The candidates are probed first, outside any write: a sweep that finds
+        nothing (nearly always) never waits for a writer, and reads only the certificates that ran out
+        since the last sweep (see `device_certificates`). Many at once (a batch enrolled on one day runs
+        out on one day) are expired `chunk` to a transaction, so a push waits for one chunk at
+        most, not for a million devices.
         """
         now_at = to_ms(self._clock())
-        codes = [devices.STATE_CODE[state] for state in LIVE_STATES]
-        with self._db.write() as conn:
-            rows = conn.execute(
-                "SELECT c.device_id FROM device_certificates AS c "
-                "JOIN devices AS d ON d.device_id = c.device_id "
-                "WHERE c.not_after_ms <= ? AND d.state IN (?, ?)",
-                (now_at, *codes),
-            ).fetchall()
-            blobs = [bytes(row[0]) for row in rows]
-            if not blobs:
+        with self._db.read() as conn:
+            if not device_certificates.any_ran_out(conn, now_at):
                 return 0
-            changed = devices.set_state(conn, blobs, DeviceState.EXPIRED)
-            target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
-            activity.record(conn, ACTOR, "device.expire", target, f"{changed} certificate(s) ran out")
-            return changed
+        expired = 0
+        written: int | None = None  # the mark this sweep last wrote
+        after = (0, device_certificates.AFTER_EVERY_ID)
+        while True:
+            with self._db.write() as conn:
+                mark = device_certificates.sweep_mark(conn)
+                if mark != written:  # the first round, or a certificate made live again meanwhile
+                    after = (mark, device_certificates.AFTER_EVERY_ID)
+                rows = device_certificates.due(conn, after, now_at, chunk)
+                # All of them, or all up to just before the last one's end (others may end then too).
+                written = now_at if len(rows) < chunk else rows[-1][0] - 1
+                device_certificates.swept_through(conn, written)
+                if rows:
+                    after = rows[-1]
+                    blobs = [blob for _, blob in rows]
+                    changed = devices.set_state(conn, blobs, DeviceState.EXPIRED)
+                    target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
+                    details = f"{changed} certificate(s) ran out"
+                    activity.record(conn, ACTOR, "device.expire", target, details)
+                    expired += changed
+            if len(rows) < chunk:
+                return expired
+
+    def renew(self, device_id: str, actor: str) -> DeviceCertificate:
+        """A new certificate for the device's current key under its batch's policy, made Renewed by a person.
+
+        Refused for a revoked device (DeviceRevokedError, saying how to bring it back) and for one that
+        never enrolled (it has no key on record to certify). Expired devices may be renewed.
+        """
+        blob = _blob(device_id)
+        issuer = self._load_issuer()
+        now = self._clock().replace(microsecond=0)
+        with self._db.write() as conn:
+            try:
+                standing = _standing(conn, blob)
+            except DeviceRevokedError:
+                raise DeviceRevokedError(
+                    f"device {blob.hex()} is revoked, so its certificate is not renewed; move it to a batch "
+                    "again (re-enrol) if it should come back"
+                ) from None
+            current = device_certificates.one(conn, blob)
+            if current is None:
+                raise ConflictError(
+                    f"device {blob.hex()} has never enrolled, so it has no certificate to renew; it gets one "
+                    "when the board enrols"
+                )
+            key = x509.load_pem_x509_certificate(current.certificate_pem.encode("ascii")).public_key()
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise ConflictError(f"device {blob.hex()}'s certificate holds no EC key; it must enrol again")
+            lifetime = terms_of(conn, standing.policy).certificate_lifetime
+            cert = _device_certificate(issuer, blob.hex(), key, now, now + lifetime)
+            serial = device_certificates.serial_of(cert)
+            device_certificates.replace_for_renewal(conn, blob, cert)
+            devices.set_state(conn, [blob], DeviceState.RENEWED)
+            activity.record(
+                conn,
+                actor,
+                "device.renew",
+                blob.hex(),
+                f"renewed by {actor} in batch {standing.batch!r}, certificate serial {serial}, "
+                f"valid until {cert.not_valid_after_utc.date().isoformat()}",
+            )
+            renewed = device_certificates.one(conn, blob)
+        assert renewed is not None
+        return renewed
 
     def report_status(self, device_id: str, firmware: str) -> DeviceStanding:
         """Note the firmware an enrolled device says it runs; return its standing for the status answer."""
         blob = _blob(device_id)
         with self._db.write() as conn:
-            conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
+            device_certificates.note_firmware(conn, blob, firmware)
             return _standing(conn, blob)
 
     def check_in(self, device_id: str) -> DeviceCertificate:
@@ -213,14 +247,16 @@ class DeviceEnrolment:
         without a new certificate: its state stays as it is. NotEnrolledError when it has none that is
         valid now, so it enrols instead."""
         blob = _blob(device_id)
-        with self._db.read() as conn:
+        now_ms = to_ms(self._clock())
+        with self._db.write() as conn:
             standing = _standing(conn, blob)
-            if standing.state not in LIVE_STATES or _valid_until(conn, blob) <= to_ms(self._clock()):
+            if standing.state not in LIVE_STATES or device_certificates.valid_until_ms(conn, blob) <= now_ms:
                 raise NotEnrolledError(
                     f"device {blob.hex()} holds no valid certificate of this instance (it is "
                     f"{standing.state.value}); enrol instead of checking in"
                 )
-        certificate = self.certificate_of(device_id)
+            device_certificates.note_seen(conn, blob, now_ms)
+            certificate = device_certificates.one(conn, blob)
         assert certificate is not None  # a live state always has its certificate row
         return certificate
 
@@ -276,39 +312,12 @@ def _standing(conn: sqlite3.Connection, blob: bytes) -> DeviceStanding:
     return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware, offered)
 
 
-def _valid_until(conn: sqlite3.Connection, blob: bytes) -> int:
-    row = conn.execute("SELECT not_after_ms FROM device_certificates WHERE device_id = ?", (blob,)).fetchone()
-    return int(row[0]) if row is not None else 0
-
-
-def _store(
-    conn: sqlite3.Connection, blob: bytes, cert: x509.Certificate, pem: str, serial: str, now: datetime
-) -> bool:
-    """Insert or replace the device's certificate; True when it is the device's first."""
-    at = to_ms(now)
-    before = to_ms(cert.not_valid_before_utc)
-    after = to_ms(cert.not_valid_after_utc)
-    updated = conn.execute(
-        "UPDATE device_certificates SET serial_hex = ?, not_before_ms = ?, not_after_ms = ?, "
-        "certificate_pem = ?, enrolled_ms = ?, enrolments = enrolments + 1 WHERE device_id = ?",
-        (serial, before, after, pem, at, blob),
-    ).rowcount
-    if updated:
-        return False
-    conn.execute(
-        "INSERT INTO device_certificates (device_id, serial_hex, not_before_ms, not_after_ms, "
-        "certificate_pem, first_enrolled_ms, enrolled_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (blob, serial, before, after, pem, at, at),
-    )
-    return True
-
-
 def _device_certificate(
     issuer: _Issuer,
     device_id: str,
     public_key: ec.EllipticCurvePublicKey,
     now: datetime,
-    lifetime: timedelta,
+    not_after: datetime,
 ) -> x509.Certificate:
     """A client-auth certificate, CN = DeviceID, never outliving the issuing CA."""
     issuer_ski = issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -336,7 +345,7 @@ def _device_certificate(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + lifetime, issuer.certificate.not_valid_after_utc))
+        .not_valid_after(min(not_after, issuer.certificate.not_valid_after_utc))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False

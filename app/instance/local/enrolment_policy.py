@@ -1,19 +1,18 @@
-"""What a batch's policy decides at enrolment: how long a device certificate lives.
+"""What a batch's policy decides at enrolment: how long a device certificate lives, whether the device
+may renew it, and how long its JWT lives.
 
-Policies are names on batches today (the Policies page and `policy create` are still to come, issue #14),
-so every policy name gets the terms of the built-in `default` policy. Keeping the lookup here means the
-enrolment code already asks "what does this batch's policy say" and will not change when policies get
-their own table.
+The enrolment service asks here, inside its own transaction, so a device enrols under its batch's policy
+as it is at that moment (`app/instance/local/policies.py` keeps the policies).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.instance.api import DEFAULT_POLICY
-
-DEFAULT_CERTIFICATE_DAYS = 365
+from app.domain.kinds import ConnectionType
+from app.instance.local import policies
 
 
 @dataclass(frozen=True)
@@ -21,17 +20,17 @@ class PolicyTerms:
     name: str
     certificate_lifetime: timedelta
     auto_renew: bool
+    jwt_lifetime: timedelta
+    connection: ConnectionType
 
 
-_BUILT_IN = {
-    DEFAULT_POLICY: PolicyTerms(DEFAULT_POLICY, timedelta(days=DEFAULT_CERTIFICATE_DAYS), auto_renew=True),
-}
-
-
-def terms_of(policy: str) -> PolicyTerms:
-    """The terms of `policy`; a name with no terms of its own gets the default policy's terms."""
-    known = _BUILT_IN.get(policy)
-    if known is not None:
-        return known
-    default = _BUILT_IN[DEFAULT_POLICY]
-    return PolicyTerms(policy, default.certificate_lifetime, default.auto_renew)
+def terms_of(conn: sqlite3.Connection, policy: str) -> PolicyTerms:
+    """The terms of `policy` as stored now; NotFoundError for a name no policy has."""
+    found = policies.get(conn, policy)
+    return PolicyTerms(
+        name=found.name,
+        certificate_lifetime=timedelta(days=found.certificate_days),
+        auto_renew=found.auto_renew,
+        jwt_lifetime=timedelta(minutes=found.jwt_minutes),
+        connection=found.connection,
+    )

@@ -19,32 +19,44 @@ from types import TracebackType
 from app import __version__
 from app.domain.chips import ChipType
 from app.domain.device_id import parse_device_id
-from app.domain.errors import ValidationError
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.errors import NotFoundError, ValidationError
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.records import (
+    MAX_PAGE_SIZE,
     ActivityEntry,
     AddDevicesResult,
     Batch,
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
 )
-from app.instance.api import DEFAULT_POLICY
+from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.local import (
     activity,
     batches,
     certificates,
     dashboard,
+    device_certificates,
     devices,
     firmware_catalog,
     first_start,
@@ -52,6 +64,7 @@ from app.instance.local import (
     image_catalog,
     meta,
     params,
+    policies,
     signing_keys,
     tasks,
     users,
@@ -81,6 +94,7 @@ class LocalInstance:
         self._actor = actor
         self._protector = protector
         self._certs = certs
+        self._desk: DeviceEnrolment | None = None
         tls = [c for c in certs if c.role == "tls"]
         self._tls_names = certificates.tls_names(tls[0].pem) if tls else frozenset()
 
@@ -180,7 +194,14 @@ class LocalInstance:
         """The instance side of the enrolment service, on this instance's database and keys."""
         return DeviceEnrolment(self._db, self._protector, clock)
 
+    def _lifecycle(self) -> DeviceEnrolment:
+        """One desk per handle for a person's lifecycle calls: its issuing key is unlocked once."""
+        if self._desk is None:
+            self._desk = self.device_enrolment()
+        return self._desk
+
     def dashboard_summary(self) -> DashboardSummary:
+        self._lifecycle().expire_due()  # counts as of now, even where no enrolment service sweeps
         mode = self._protector.mode()
         with self._db.read() as conn:
             return dashboard.summary(
@@ -218,6 +239,14 @@ class LocalInstance:
             batch = batches.delete(conn, name)
             details = f"{batch.counts.total} devices deleted with it, policy {batch.policy}"
             activity.record(conn, self._actor, "batch.delete", batch.name, details)
+
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        with self._change() as conn:
+            before, changed = batches.set_policy(conn, batch, policy)
+            if before != changed.policy:
+                details = f"policy {before} -> {changed.policy}"
+                activity.record(conn, self._actor, "batch.set-policy", changed.name, details)
+        return changed
 
     def add_devices(self, batch: str, device_ids: Sequence[str]) -> AddDevicesResult:
         return self.add_devices_once(batch, device_ids, None).result
@@ -276,11 +305,78 @@ class LocalInstance:
         blobs = devices.device_id_blobs(device_ids)
         with self._change() as conn:
             changed = devices.set_state(conn, blobs, state)
+            if state in device_certificates.LIVE_STATES:
+                device_certificates.reopen_sweep_for(conn, blobs)
             if changed:
                 target = blobs[0].hex() if len(blobs) == 1 else f"{len(blobs)} devices"
                 details = f"{changed} of {len(blobs)} set to {state.value}"
                 activity.record(conn, self._actor, "device.set-state", target, details)
         return changed
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        (blob,) = devices.device_id_blobs([device_id])
+        self._lifecycle().expire_due()
+        with self._db.read() as conn:
+            if devices.find(conn, blob) is None:
+                raise NotFoundError(f"device {blob.hex()} is in no batch of this instance")
+            return device_certificates.one(conn, blob)
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        blobs = devices.device_id_blobs(_at_most_a_page(device_ids))
+        self._lifecycle().expire_due()  # a page never shows a run-out certificate as valid
+        with self._db.read() as conn:
+            return device_certificates.of(conn, blobs)
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        with self._db.read() as conn:
+            users.role_of(conn, self._actor)
+        return self._lifecycle().renew(device_id, self._actor)
+
+    # --- policies --------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        terms = policies.PolicyChange(connection, certificate_days, auto_renew, jwt_minutes)
+        with self._change() as conn:
+            policy = policies.create(conn, name, terms)
+            activity.record(conn, self._actor, "policy.create", policy.name, policy.terms)
+        return policy
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        with self._db.read() as conn:
+            return policies.list_policies(conn, page)
+
+    def get_policy(self, name: str) -> Policy:
+        with self._db.read() as conn:
+            return policies.get(conn, name)
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        terms = policies.PolicyChange(connection, certificate_days, auto_renew, jwt_minutes)
+        with self._change() as conn:
+            before, policy = policies.update(conn, name, terms)
+            if before != policy:
+                details = f"{before.terms} -> {policy.terms}"
+                activity.record(conn, self._actor, "policy.update", policy.name, details)
+        return policy
+
+    def delete_policy(self, name: str) -> None:
+        with self._change() as conn:
+            policy = policies.delete(conn, name)
+            details = f"was {policy.terms}"
+            activity.record(conn, self._actor, "policy.delete", policy.name, details)
 
     # --- PKI and instance parameters -------------------------------------------------------------
     def certificates(self) -> tuple[CertificateInfo, ...]:
@@ -532,3 +628,13 @@ class LocalInstance:
                 device,
                 f"not pushed to batch {batch.strip()!r}: {why}",
             )
+
+
+def _at_most_a_page(device_ids: Sequence[str]) -> Sequence[str]:
+    """The certificates of a page of devices are asked at once; more than a page is a caller's mistake."""
+    if not isinstance(device_ids, str) and len(device_ids) > MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"asked for the certificates of {len(device_ids):,} devices at once; at most {MAX_PAGE_SIZE:,} "
+            "(a page) per call"
+        )
+    return device_ids

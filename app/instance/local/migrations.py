@@ -147,6 +147,27 @@ CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms)
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
 
 
+_POLICIES = """
+CREATE TABLE policies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    connection TEXT NOT NULL DEFAULT 'none' CHECK (connection IN ('none', 'iot-hub', 'database-direct')),
+    certificate_days INTEGER NOT NULL DEFAULT 365 CHECK (certificate_days > 0),
+    auto_renew INTEGER NOT NULL DEFAULT 1 CHECK (auto_renew IN (0, 1)),
+    jwt_minutes INTEGER NOT NULL DEFAULT 60 CHECK (jwt_minutes > 0),
+    created_ms INTEGER NOT NULL
+);
+INSERT INTO policies (name, created_ms)
+    SELECT 'default', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+INSERT OR IGNORE INTO policies (name, created_ms)
+    SELECT DISTINCT policy, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM batches;
+CREATE INDEX batches_by_policy ON batches (policy);
+"""
+"""Policies get a table (`app/instance/local/policies.py`): the built-in `default` (365-day device
+certificates, auto-renew, 60-minute JWTs), and every policy name batches already carried, with the
+default's terms, which is what those names meant before. Batches keep naming their policy."""
+
+
 _FIRMWARES = """
 CREATE TABLE firmwares (
     id INTEGER PRIMARY KEY,
@@ -168,7 +189,7 @@ CREATE INDEX batches_by_firmware ON batches (firmware);
 download the signed bytes over the enrolment connection. Indexes count who runs and who uses each."""
 
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _FIRMWARES)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _FIRMWARES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

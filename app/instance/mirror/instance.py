@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.paging import iterate_pages
 from app.domain.records import (
     MAX_PAGE_SIZE,
@@ -34,6 +42,7 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     DeviceCounts,
     Firmware,
     FirmwareImage,
@@ -41,12 +50,20 @@ from app.domain.records import (
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
 )
-from app.instance.api import DEFAULT_POLICY, Instance, keyed_add, keyed_move
+from app.instance.api import (
+    DEFAULT_CERTIFICATE_DAYS,
+    DEFAULT_JWT_MINUTES,
+    DEFAULT_POLICY,
+    Instance,
+    keyed_add,
+    keyed_move,
+)
 from app.instance.mirror.store import MirrorError, MirrorStore, Stored
 
 log = logging.getLogger(__name__)
@@ -65,6 +82,7 @@ class _Collection:
 
 
 BATCHES = _Collection("batch", Batch, lambda b: b.name, lambda b: b.name)
+POLICIES = _Collection("policy", Policy, lambda p: p.name, lambda p: f"{p.name}\n{p.connection.value}")
 TASKS = _Collection(
     "task", ProvisioningTask, lambda t: t.name, lambda t: f"{t.name}\n{t.device_type.value}\n{t.signing_key}"
 )
@@ -81,6 +99,11 @@ FIRMWARES = _Collection(
 )
 KEYS = _Collection("signing_key", SigningKey, lambda k: k.name, lambda k: f"{k.name}\n{k.key_type.value}")
 USERS = _Collection("user", User, lambda u: u.username, lambda u: f"{u.username}\n{u.role.value}")
+DEVICE_CERTIFICATES = _Collection(
+    "device_certificate", DeviceCertificate, lambda c: str(c.device_id), lambda c: str(c.device_id)
+)
+"""The certificates this station has been shown (a page of devices, `device show`): kept, and refreshed
+with the rest; the certificates of devices never looked at are not fetched (a batch may hold millions)."""
 ACTIVITY = _Collection(
     "activity",
     ActivityEntry,
@@ -300,20 +323,30 @@ class MirrorInstance:
         listed: dict[str, list[Any]] = {}
         for collection, listing in (
             (BATCHES, remote.list_batches),
+            (POLICIES, remote.list_policies),
             (TASKS, remote.list_tasks),
             (IMAGES, remote.list_images),
             (FIRMWARES, remote.list_firmwares),
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
-            listed[collection.kind] = everything = self._ask(partial(_everything, listing))
+            try:
+                everything = self._ask(partial(_everything, listing))
+            except NotFoundError as exc:
+                # A listing names nothing, so "not found" means the instance has no such listing: it is
+                # an older version. The rest still refreshes; this part of the mirror stays as it was.
+                log.warning(
+                    "the instance does not list %s (%s); update it to mirror them", collection.kind, exc
+                )
+                continue
+            listed[collection.kind] = everything
             items += self.store.replace_collection(
                 collection.kind, everything, collection.key, collection.searched
             )
         newest = self._ask(lambda: remote.list_activity(PageRequest(limit=ACTIVITY_KEPT)))
         items += self.store.replace_collection(ACTIVITY.kind, newest.items, ACTIVITY.key, ACTIVITY.searched)
-        tasks = {task.name: task for task in listed[TASKS.kind]}
-        for name in self.store.mirrored_tasks():
+        tasks = {task.name: task for task in listed.get(TASKS.kind, ())}
+        for name in self.store.mirrored_tasks() if TASKS.kind in listed else ():
             # Signing is work on the instance and an entry in its log: sign again only for a changed task.
             task = tasks.get(name)
             if task is None:
@@ -323,14 +356,27 @@ class MirrorInstance:
                     name, self._ask(partial(remote.task_images, name)), signed_for=task
                 )
                 items += 1
-        batches = {batch.name: batch for batch in listed[BATCHES.kind]}
+        items += self._refresh_certificates()
+        batches = {batch.name: batch for batch in listed.get(BATCHES.kind, ())}
         added = 0
-        for name in self.store.tracked_batches():
+        for name in self.store.tracked_batches() if BATCHES.kind in listed else ():
             if name in batches:
                 added += self.refresh_devices(name, batches[name].counts)
             else:
                 self.store.forget_batch(name)  # deleted on the instance (by another station)
         return RefreshReport(items=items, devices_added=added, seconds=time.perf_counter() - started)
+
+    def _refresh_certificates(self) -> int:
+        known = self.store.keys(DEVICE_CERTIFICATES.kind)
+        fetched = 0
+        for start in range(0, len(known), MAX_PAGE_SIZE):
+            part = known[start : start + MAX_PAGE_SIZE]
+            found = self._ask(partial(self.remote.device_certificates, part))
+            self.store.put_items(
+                DEVICE_CERTIFICATES.kind, found, DEVICE_CERTIFICATES.key, DEVICE_CERTIFICATES.searched
+            )
+            fetched += len(found)
+        return fetched
 
     def refresh_devices(self, batch: str, counts: DeviceCounts | None = None) -> int:
         """Bring one batch's mirrored devices up to date; return how many were fetched.
@@ -425,6 +471,13 @@ class MirrorInstance:
 
         self._change(f"deleting batch {name!r}", lambda: self.remote.delete_batch(name), dropped=dropped)
 
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        return self._change(
+            f"giving batch {batch!r} policy {policy!r}",
+            lambda: self.remote.set_batch_policy(batch, policy),
+            BATCHES,
+        )
+
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> AddDevicesResult:
@@ -459,6 +512,88 @@ class MirrorInstance:
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return self._change("changing device states", lambda: self.remote.set_device_state(device_ids, state))
+
+    # --- device lifecycle ----------------------------------------------------------------------------
+    def _keep_certificates(self, found: Sequence[DeviceCertificate]) -> None:
+        self.store.put_items(
+            DEVICE_CERTIFICATES.kind, found, DEVICE_CERTIFICATES.key, DEVICE_CERTIFICATES.searched
+        )
+
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        wanted = device_id.strip().lower()
+
+        def offline() -> Stored[DeviceCertificate | None] | None:
+            stored: Stored[DeviceCertificate | None] | None = self.store.item(
+                DEVICE_CERTIFICATES.kind, wanted, DeviceCertificate
+            )
+            if stored is None:
+                known = self.store.find_device(wanted)
+                if known is not None and known.value.state is DeviceState.REGISTERED:
+                    return Stored(None, known.refreshed_at)  # never enrolled when last seen
+            return stored
+
+        return self._read(
+            f"the certificate of device {wanted}",
+            lambda: self.remote.device_certificate(device_id),
+            lambda found: self._keep_certificates([found] if found is not None else []),
+            offline,
+        )
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        wanted = [device_id.strip().lower() for device_id in device_ids]
+        return self._read(
+            "the certificates of these devices",
+            lambda: self.remote.device_certificates(device_ids),
+            self._keep_certificates,
+            lambda: self.store.items(DEVICE_CERTIFICATES.kind, wanted, DeviceCertificate),
+        )
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        return self._change(
+            f"renewing device {device_id}", lambda: self.remote.renew_device(device_id), DEVICE_CERTIFICATES
+        )
+
+    # --- policies ----------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        return self._change(
+            f"creating policy {name!r}",
+            lambda: self.remote.create_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        return self._page(POLICIES, page, lambda: self.remote.list_policies(page))
+
+    def get_policy(self, name: str) -> Policy:
+        return self._one(POLICIES, name, lambda: self.remote.get_policy(name))
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        return self._change(
+            f"changing policy {name!r}",
+            lambda: self.remote.update_policy(name, connection, certificate_days, auto_renew, jwt_minutes),
+            POLICIES,
+        )
+
+    def delete_policy(self, name: str) -> None:
+        self._change(
+            f"deleting policy {name!r}",
+            lambda: self.remote.delete_policy(name),
+            dropped=lambda: self.store.drop_item(POLICIES.kind, name),
+        )
 
     # --- PKI and instance parameters ---------------------------------------------------------------
     def certificates(self) -> tuple[CertificateInfo, ...]:

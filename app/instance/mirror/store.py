@@ -4,7 +4,7 @@ Records are stored in the wire format (app/instance/wire.py), so the mirror hold
 instance said and a field added to a record needs no change here. Three shapes:
 
 - *singletons* (instance info, dashboard summary, parameters, certificates): the whole answer;
-- *collections* (batches, tasks, images, signing keys, users, activity): one row per item with the
+- *collections* (batches, policies, tasks, images, signing keys, users, activity): one row per item with the
   text a search looks in, so an offline listing pages and searches as the instance does;
 - *devices* of the batches this station pushed to, by their position in the batch, so a refresh only
   fetches what was added since the last one, and fetches a batch anew when devices moved out of it or
@@ -189,6 +189,26 @@ class MirrorStore:
         if row is None:
             return None
         return Stored(from_json(tp, json.loads(row[0]), f"mirrored {kind} {key!r}"), from_ms(row[1]))
+
+    def items(self, kind: str, keys: Sequence[str], tp: Any) -> Stored[tuple[Any, ...]] | None:
+        """Those of `keys` the mirror holds, in the order asked; None when it holds none of them."""
+        found: dict[str, tuple[Any, int]] = {}
+        with self._file.read() as conn:
+            for key in dict.fromkeys(keys):
+                row = conn.execute(
+                    "SELECT body, refreshed_ms FROM items WHERE kind = ? AND key = ?", (kind, key)
+                ).fetchone()
+                if row is not None:
+                    found[key] = (from_json(tp, json.loads(row[0]), f"mirrored {kind} {key!r}"), row[1])
+        if not found:
+            return None
+        oldest = min(stamp for _, stamp in found.values())
+        return Stored(tuple(value for value, _ in found.values()), from_ms(int(oldest)))
+
+    def keys(self, kind: str) -> list[str]:
+        with self._file.read() as conn:
+            rows = conn.execute("SELECT key FROM items WHERE kind = ? ORDER BY position", (kind,))
+            return [row[0] for row in rows]
 
     def page(self, kind: str, tp: Any, page: PageRequest) -> Stored[Page[Any]] | None:
         """A page as the instance would give it, or None when this collection was never mirrored."""

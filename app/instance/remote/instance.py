@@ -17,7 +17,15 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from app.domain.chips import ChipType
-from app.domain.kinds import BootloaderKind, DeviceState, IefKind, ImageKind, KeyType, Role
+from app.domain.kinds import (
+    BootloaderKind,
+    ConnectionType,
+    DeviceState,
+    IefKind,
+    ImageKind,
+    KeyType,
+    Role,
+)
 from app.domain.records import (
     ActivityEntry,
     AddDevicesResult,
@@ -25,19 +33,21 @@ from app.domain.records import (
     CertificateInfo,
     DashboardSummary,
     Device,
+    DeviceCertificate,
     Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
     Page,
     PageRequest,
+    Policy,
     ProvisioningTask,
     SigningKey,
     TaskImages,
     User,
     sample,
 )
-from app.instance.api import DEFAULT_POLICY
+from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
 from app.instance.remote.arguments import bind, encode, result_from
@@ -129,6 +139,9 @@ class RemoteInstance:
     def delete_batch(self, name: str) -> None:
         self._call("delete_batch", name)
 
+    def set_batch_policy(self, batch: str, policy: str) -> Batch:
+        return cast(Batch, self._call("set_batch_policy", batch, policy))
+
     def add_devices(
         self, batch: str, device_ids: Sequence[str], *, idempotency_key: str | None = None
     ) -> AddDevicesResult:
@@ -184,6 +197,50 @@ class RemoteInstance:
 
     def set_device_state(self, device_ids: Sequence[str], state: DeviceState) -> int:
         return cast(int, self._call("set_device_state", device_ids, state))
+
+    # --- device lifecycle ------------------------------------------------------------------------
+    def device_certificate(self, device_id: str) -> DeviceCertificate | None:
+        return cast(DeviceCertificate | None, self._call("device_certificate", device_id))
+
+    def device_certificates(self, device_ids: Sequence[str]) -> tuple[DeviceCertificate, ...]:
+        return cast(tuple[DeviceCertificate, ...], self._call("device_certificates", list(device_ids)))
+
+    def renew_device(self, device_id: str) -> DeviceCertificate:
+        return cast(DeviceCertificate, self._call("renew_device", device_id))
+
+    # --- policies --------------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        connection: ConnectionType = ConnectionType.NONE,
+        certificate_days: int = DEFAULT_CERTIFICATE_DAYS,
+        auto_renew: bool = True,
+        jwt_minutes: int = DEFAULT_JWT_MINUTES,
+    ) -> Policy:
+        return cast(
+            Policy, self._call("create_policy", name, connection, certificate_days, auto_renew, jwt_minutes)
+        )
+
+    def list_policies(self, page: PageRequest = PageRequest()) -> Page[Policy]:
+        return cast(Page[Policy], self._call("list_policies", page))
+
+    def get_policy(self, name: str) -> Policy:
+        return cast(Policy, self._call("get_policy", name))
+
+    def update_policy(
+        self,
+        name: str,
+        connection: ConnectionType | None = None,
+        certificate_days: int | None = None,
+        auto_renew: bool | None = None,
+        jwt_minutes: int | None = None,
+    ) -> Policy:
+        return cast(
+            Policy, self._call("update_policy", name, connection, certificate_days, auto_renew, jwt_minutes)
+        )
+
+    def delete_policy(self, name: str) -> None:
+        self._call("delete_policy", name)
 
     # --- PKI and instance parameters -------------------------------------------------------------
     def certificates(self) -> tuple[CertificateInfo, ...]:

@@ -3,7 +3,7 @@
 Both ends are built from this one table, and the argument and result types come from the protocol's
 own signatures, so the server and the client cannot disagree about a path, a verb or a type.
 
-Names (batch, key, task, user) travel in the query string of a GET or in the JSON body, never in the
+Names (batch, policy, key, task, user) travel in the query string of a GET or in the JSON body, never in the
 path: a name may hold '/', '%' or spaces at its ends, which a path would mangle or route elsewhere.
 Every listing takes `offset`, `limit` and `search` exactly as `PageRequest` has them.
 """
@@ -71,11 +71,20 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("list_batches", "GET", "/batches"),
     ("get_batch", "GET", "/batch"),
     ("delete_batch", "DELETE", "/batch"),
+    ("set_batch_policy", "PUT", "/batch/policy"),
     ("add_devices", "POST", "/batch/devices"),
     ("list_devices", "GET", "/batch/devices"),
     ("find_device", "GET", "/device"),
     ("move_devices", "POST", "/batch/moved-devices"),
     ("set_device_state", "POST", "/device-states"),
+    ("device_certificate", "GET", "/device/certificate"),
+    ("device_certificates", "POST", "/device-certificates"),  # a page of IDs: a body, not a query
+    ("renew_device", "POST", "/device/renewal"),
+    ("create_policy", "POST", "/policies"),
+    ("list_policies", "GET", "/policies"),
+    ("get_policy", "GET", "/policy"),
+    ("update_policy", "PUT", "/policy"),
+    ("delete_policy", "DELETE", "/policy"),
     ("certificates", "GET", "/certificates"),
     ("instance_params", "GET", "/instance-params"),
     ("set_instance_params", "PUT", "/instance-params"),

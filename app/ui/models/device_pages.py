@@ -12,26 +12,36 @@ pages where it stops, not every page it passed. Pages live in a small LRU cache.
 The view sits on this model directly, without a QSortFilterProxyModel: a proxy maps every source row
 (and would read every row to sort or filter), which is exactly what a million-row table cannot afford.
 Searching is a DeviceID prefix sent to the instance instead.
+
+Each page is two calls made together on the pool: the devices, then the certificates of just those
+devices (`device_certificates`): a page costs the same however many of its devices enrolled, never a
+call per device. A page whose certificates cannot be had (a mirror offline without them) still shows
+its devices, with the certificate columns empty.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 
+from app.domain.errors import InstanceUnavailableError
 from app.domain.kinds import DeviceState
-from app.domain.records import Device, Page, PageRequest
+from app.domain.records import Device, DeviceCertificate, Page, PageRequest
 from app.instance.api import Instance
-from app.ui.models.formatting import fixed_font, when
+from app.ui.models.formatting import day, fixed_font, when
 from app.ui.models.table_model import ROOT, HeaderedTableModel, Index
 from app.ui.style import current_theme, tone
 from app.workers.background import CallFailure, start_call
 
-HEADERS = ("#", "DeviceID", "State", "Added")
+HEADERS = ("#", "DeviceID", "State", "Certificate serial", "Valid until", "Firmware", "Last seen", "Added")
+STATE_COLUMN = 2
 PLACEHOLDER = "loading…"
+NOT_ENROLLED = "—"
 STATE_TONES = {DeviceState.ENROLLED: "ok", DeviceState.REVOKED: "down", DeviceState.EXPIRED: "degraded"}
 RENEWED_COLOURS = {"light": "#1565c0", "dark": "#7fb3f0"}
 
@@ -42,6 +52,47 @@ def state_colour(state: DeviceState) -> QColor | None:
         return QColor(RENEWED_COLOURS[current_theme()])
     name = STATE_TONES.get(state)
     return QColor(tone(name)) if name is not None else None
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """A device and, once it has enrolled, its certificate; the certificate's state is the newer word."""
+
+    device: Device
+    certificate: DeviceCertificate | None = None
+
+    @property
+    def state(self) -> DeviceState:
+        return self.certificate.state if self.certificate is not None else self.device.state
+
+    def texts(self, number: int) -> tuple[str, ...]:
+        c = self.certificate
+        lifecycle = (
+            (c.serial_hex, day(c.not_after), c.firmware or "not reported", when(c.enrolled_at))
+            if c is not None
+            else (NOT_ENROLLED,) * 4
+        )
+        return (
+            f"{number:,}",
+            self.device.device_id,
+            self.state.value,
+            *lifecycle,
+            when(self.device.added_at),
+        )
+
+
+def load_rows(instance: Instance, batch: str, request: PageRequest) -> Page[DeviceRow]:
+    """A page of devices with their certificates: two calls to the instance, whatever the page holds."""
+    page = instance.list_devices(batch, request)
+    certificates: Sequence[DeviceCertificate] = ()
+    if page.items:
+        try:
+            certificates = instance.device_certificates([d.device_id for d in page.items])
+        except InstanceUnavailableError:
+            certificates = ()  # the devices are still worth showing
+    by_id = {c.device_id: c for c in certificates}
+    rows = tuple(DeviceRow(d, by_id.get(d.device_id)) for d in page.items)
+    return Page(items=rows, total=page.total, offset=page.offset)
 
 
 class PagedDeviceModel(HeaderedTableModel):
@@ -69,7 +120,7 @@ class PagedDeviceModel(HeaderedTableModel):
         self._total = 0
         self._known = False
         self._generation = 0
-        self._pages: OrderedDict[int, tuple[Device, ...]] = OrderedDict()
+        self._pages: OrderedDict[int, tuple[DeviceRow, ...]] = OrderedDict()
         self._in_flight: set[int] = set()
         self._queue: deque[int] = deque()
         self._failed: set[int] = set()
@@ -108,11 +159,32 @@ class PagedDeviceModel(HeaderedTableModel):
 
     def device(self, row: int) -> Device | None:
         """The device at `row` if its page is loaded."""
+        found = self.device_row(row)
+        return None if found is None else found.device
+
+    def device_row(self, row: int) -> DeviceRow | None:
+        """The device and its certificate at `row` if its page is loaded."""
         page = self._pages.get(row - row % self.page_size)
         if page is None:
             return None
         position = row % self.page_size
         return page[position] if position < len(page) else None
+
+    def replace_row(self, row: int, updated: DeviceRow) -> bool:
+        """Show a device's new state and certificate (after a renew or revoke) without reloading its page;
+        False when the row is no longer where it was (its page was dropped, or the batch changed)."""
+        offset = row - row % self.page_size
+        page = self._pages.get(offset)
+        position = row - offset
+        if (
+            page is None
+            or position >= len(page)
+            or page[position].device.device_id != updated.device.device_id
+        ):
+            return False
+        self._pages[offset] = (*page[:position], updated, *page[position + 1 :])
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
+        return True
 
     # --- Qt model interface ---------------------------------------------------------------------
     def rowCount(self, parent: Index = ROOT) -> int:
@@ -133,14 +205,15 @@ class PagedDeviceModel(HeaderedTableModel):
         position = row - offset
         if position >= len(page):
             return None
-        device = page[position]
+        shown = page[position]
         if role == Qt.ItemDataRole.DisplayRole:
-            values = (f"{row + 1:,}", device.device_id, device.state.value, when(device.added_at))
-            return values[column]
-        if role == Qt.ItemDataRole.FontRole and column == 1:
+            return shown.texts(row + 1)[column]
+        if role == Qt.ItemDataRole.FontRole and column in (1, 3):
             return fixed_font()
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return state_colour(device.state)
+        if role == Qt.ItemDataRole.ToolTipRole and column in (1, 3):
+            return shown.texts(row + 1)[column]  # a DeviceID or serial cut short by its column
+        if role == Qt.ItemDataRole.ForegroundRole and column == STATE_COLUMN:
+            return state_colour(shown.state)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -166,8 +239,9 @@ class PagedDeviceModel(HeaderedTableModel):
         batch, generation = self._batch, self._generation
         assert batch is not None
         request = PageRequest(offset=offset, limit=self.page_size, search=self._search)
+        instance = self._instance
         start_call(
-            lambda: self._instance.list_devices(batch, request),
+            lambda: load_rows(instance, batch, request),
             f"Loading the devices of batch {batch!r}",
             lambda page: self._arrived(generation, offset, page),
             lambda failure: self._failed_page(generation, offset, failure),
@@ -183,7 +257,7 @@ class PagedDeviceModel(HeaderedTableModel):
             self.error.emit(failure)  # once per batch shown, not once per page
         self._pump()
 
-    def _arrived(self, generation: int, offset: int, page: Page[Device]) -> None:
+    def _arrived(self, generation: int, offset: int, page: Page[DeviceRow]) -> None:
         if generation != self._generation:
             return
         self._in_flight.discard(offset)

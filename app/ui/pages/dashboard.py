@@ -25,6 +25,13 @@ from app.workers.background import CallFailure
 # shows there until the device enrols, so an operator sees the boards of this shift arrive.
 DEVICE_STATES = ("Renewed", "Enrolled", "Revoked", "Expired", "Registered")
 CERTIFICATE_STATES = ("Valid", "Expired", "Not used")
+CERTIFICATE_MEANINGS = {
+    "Valid": "The instance's own certificates in use, and those of Enrolled and Renewed devices",
+    "Expired": "Certificates past their end date: the instance's own, and those of Expired devices",
+    "Not used": "Certificates nothing relies on yet: the instance's own unused ones (the issuing CA before "
+    "any device enrolled, a TLS certificate not named by the endpoint), and one per device registered "
+    "but not yet enrolled",
+}
 ACTIVITY_COLUMNS: tuple[Column[ActivityEntry], ...] = (
     Column("When", lambda e: when(e.at), sort_key=lambda e: e.id),
     Column("Who", lambda e: e.actor),
@@ -75,6 +82,8 @@ class DashboardPage(Page):
         layout.addLayout(certs_row)
         grid = QGridLayout()
         self.cert_panels = {name: StatPanel(name, "certificates") for name in CERTIFICATE_STATES}
+        for name, panel in self.cert_panels.items():
+            panel.setToolTip(CERTIFICATE_MEANINGS[name])
         for column, panel in enumerate(self.cert_panels.values()):
             grid.addWidget(panel, 0, column)
         for column in range(len(DEVICE_STATES)):  # the same widths as the device panels above

@@ -1,9 +1,13 @@
 """Devices: the instance's batches, and the devices of the selected batch.
 
 The selected batch can get more devices (typed or from a file, the Create batch dialog in its "add"
-form), be exported (its DeviceIDs as a JSON batch file or CSV, written in the background) and be deleted
-after a question; the instance refuses to delete a batch while any of its devices is enrolled, and its
-reason reaches the error banner.
+form) or another policy, be exported (its DeviceIDs as a JSON batch file or CSV, written in the
+background) and be deleted after a question; the instance refuses to delete a batch while any of its
+devices is enrolled, and its reason reaches the error banner.
+
+A selected device can be renewed (a new certificate under its batch's policy) or revoked (after a question
+naming the device: the instance then refuses its enrolments); both run on the pool and update the device's
+row in place, and the batch counts after them.
 
 The batches table is small and sorted/searched locally. The devices table can hold a million rows, so
 it is the virtual `PagedDeviceModel` (only visible pages load) and its search is a DeviceID prefix the
@@ -12,7 +16,10 @@ instance answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -27,14 +34,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.records import AddDevicesResult, Batch
+from app.domain.kinds import DeviceState
+from app.domain.records import AddDevicesResult, Batch, DeviceCertificate
 from app.instance.batch_export import ExportFormat, export_batch
-from app.ui.models.device_pages import PagedDeviceModel
+from app.ui.models.device_pages import DeviceRow, PagedDeviceModel
 from app.ui.models.formatting import count, day, plural
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.devices_batch_dialog import CreateBatchDialog
+from app.ui.pages.devices_policy_dialog import BatchPolicyDialog
 from app.ui.widgets.page_header import PageHeader, section_title
 from app.ui.widgets.record_view import RecordView
 from app.workers.background import CallFailure
@@ -77,6 +86,9 @@ class DevicesPage(Page):
         self.add_button = QPushButton("Add devices…")
         self.add_button.setToolTip("Add DeviceIDs (typed or from a JSON file) to the selected batch")
         self.add_button.clicked.connect(self.open_add_dialog)
+        self.policy_button = QPushButton("Policy…")
+        self.policy_button.setToolTip("Give the selected batch another policy")
+        self.policy_button.clicked.connect(self.open_policy_dialog)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip(
             "Write the selected batch's DeviceIDs to a JSON batch file or a CSV file"
@@ -91,6 +103,7 @@ class DevicesPage(Page):
                 "Devices",
                 "Batches of device identities; a board's DeviceID joins a batch when it is provisioned.",
                 self.add_button,
+                self.policy_button,
                 self.export_button,
                 self.delete_button,
                 self.create_button,
@@ -124,7 +137,16 @@ class DevicesPage(Page):
         self.device_model.error.connect(self.error)
         self.device_model.modelReset.connect(self._update_device_count)
         self.device_model.rowsInserted.connect(self._update_device_count)
-        self.devices = RecordView(self.device_model, widths=(80, 520, 100), sortable=False)
+        self.devices = RecordView(self.device_model, widths=(56, 300, 80, 150, 92, 76, 150), sortable=False)
+        self.devices.selectionModel().selectionChanged.connect(self._device_selected)
+        self.device_model.modelReset.connect(self._device_selected)
+        self.device_model.page_loaded.connect(lambda _offset: self._device_selected())
+        self.renew_button = QPushButton("Renew")
+        self.renew_button.setToolTip("Give the selected device a new certificate under its batch's policy")
+        self.renew_button.clicked.connect(self.renew_selected)
+        self.revoke_button = QPushButton("Revoke…")
+        self.revoke_button.setToolTip("Revoke the selected device: the instance refuses it from then on")
+        self.revoke_button.clicked.connect(self.confirm_revoke)
         self.devices_title = section_title("Devices")
         self.device_count = QLabel("Select a batch to see its devices.")
         self.device_count.setObjectName("hint")
@@ -144,6 +166,8 @@ class DevicesPage(Page):
         row = QHBoxLayout()
         row.addWidget(self.devices_title)
         row.addWidget(self.device_count, 1)
+        row.addWidget(self.renew_button)
+        row.addWidget(self.revoke_button)
         row.addWidget(self.device_search)
         bottom_layout.addLayout(row)
         bottom_layout.addWidget(self.devices)
@@ -198,7 +222,7 @@ class DevicesPage(Page):
 
     def _batch_selected(self) -> None:
         name = self.selected_batch()
-        for button in (self.add_button, self.export_button, self.delete_button):
+        for button in (self.add_button, self.policy_button, self.export_button, self.delete_button):
             button.setEnabled(name is not None)
         if name != self.device_model.batch:
             self.devices_title.setText(f"Devices in {name}" if name else "Devices")
@@ -221,6 +245,89 @@ class DevicesPage(Page):
             search = self.device_search.text().strip()
             matching = f" starting with {search}" if search else ""
             self.device_count.setText(f"{plural(self.device_model.rowCount(), 'device')}{matching}")
+
+    # --- renew and revoke one device ------------------------------------------------------------
+    def selected_device(self) -> tuple[int, DeviceRow] | None:
+        row = self.devices.selected_source_row()
+        shown = None if row is None else self.device_model.device_row(row)
+        return None if row is None or shown is None else (row, shown)
+
+    def select_device(self, row: int) -> None:
+        self.devices.selectRow(row)
+
+    def _device_selected(self) -> None:
+        selected = self.selected_device()
+        state = None if selected is None else selected[1].state
+        enrolled = selected is not None and selected[1].certificate is not None
+        self.renew_button.setEnabled(enrolled and state is not DeviceState.REVOKED)
+        self.revoke_button.setEnabled(selected is not None and state is not DeviceState.REVOKED)
+
+    def renew_selected(self) -> None:
+        selected = self.selected_device()
+        if selected is None:
+            return
+        row, shown = selected
+        device_id = shown.device.device_id
+        instance = self.instance
+
+        def renewed(certificate: DeviceCertificate) -> None:
+            self._show_device(row, DeviceRow(replace(shown.device, state=certificate.state), certificate))
+            until = certificate.not_after.date().isoformat()
+            serial = certificate.serial_hex[:16]
+            self.status.emit(f"Device {device_id[:12]}… renewed: certificate {serial}…, valid until {until}")
+
+        self._lifecycle_call(
+            lambda: instance.renew_device(device_id), f"Renewing device {device_id[:12]}…", renewed
+        )
+
+    def confirm_revoke(self) -> QMessageBox | None:
+        """Ask first, naming the device (without blocking the window); Revoke is never the default."""
+        selected = self.selected_device()
+        if selected is None:
+            return None
+        row, shown = selected
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Revoke device",
+            f"Revoke the device {shown.device.device_id}?\n\nThe instance will refuse its enrolments and "
+            "renewals from then on; it comes back only when a person moves it to a batch again.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        revoke = box.addButton("Revoke", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda _result: self._revoke_answered(row, shown, box, revoke))
+        self.confirmation = box
+        box.open()
+        return box
+
+    def _revoke_answered(self, row: int, shown: DeviceRow, box: QMessageBox, revoke: QPushButton) -> None:
+        self.confirmation = None
+        if box.clickedButton() is not revoke:
+            return
+        device_id = shown.device.device_id
+        instance = self.instance
+
+        def work() -> DeviceCertificate | None:
+            instance.set_device_state([device_id], DeviceState.REVOKED)
+            return instance.device_certificate(device_id)
+
+        def revoked(certificate: DeviceCertificate | None) -> None:
+            self._show_device(row, DeviceRow(replace(shown.device, state=DeviceState.REVOKED), certificate))
+            self.status.emit(f"Device {device_id[:12]}… revoked: it can no longer enrol")
+
+        self._lifecycle_call(work, f"Revoking device {device_id[:12]}…", revoked)
+
+    def _lifecycle_call(self, work: Callable[[], Any], what: str, done: Callable[[Any], None]) -> None:
+        for button in (self.renew_button, self.revoke_button):
+            button.setEnabled(False)
+        self.call(work, what, done, lambda _failure: self._device_selected())
+
+    def _show_device(self, row: int, updated: DeviceRow) -> None:
+        if not self.device_model.replace_row(row, updated):
+            self.device_model.reload()
+        self._device_selected()
+        self.refresh()  # the batch's counts moved
 
     # --- create ----------------------------------------------------------------------------------
     def open_create_dialog(self) -> CreateBatchDialog:
@@ -255,6 +362,20 @@ class DevicesPage(Page):
         self._select_after_load = batch.name
         self.refresh()
         self.device_model.reload()
+
+    def open_policy_dialog(self) -> BatchPolicyDialog | None:
+        row = self.batches.selected_source_row()
+        if row is None:
+            return None
+        dialog = BatchPolicyDialog(self, self.instance, self.batch_model.record(row))
+        dialog.changed.connect(self._policy_changed)
+        dialog.open()
+        return dialog
+
+    def _policy_changed(self, batch: Batch) -> None:
+        self.status.emit(f"Batch {batch.name!r} now has the policy {batch.policy!r}")
+        self._select_after_load = batch.name
+        self.refresh()
 
     def choose_export_file(self) -> None:
         name = self.selected_batch()

@@ -1,5 +1,6 @@
-"""Create Batch (a name, a policy, and DeviceIDs typed one by one or read from a JSON file), and the
-same dialog adding devices to an existing batch (`batch=`: no name or policy to give).
+"""Create Batch (a name, a policy picked from the instance's, and DeviceIDs typed one by one or read
+from a JSON file), and the same dialog adding devices to an existing batch (`batch=`: no name or policy
+to give).
 
 Nothing reaches the instance until the person presses "Create batch": a file is read and checked in
 the background first, and a bad file's problems are listed line by line in the dialog (each with its
@@ -29,8 +30,9 @@ from app.domain.device_id import DeviceID, parse_device_id
 from app.domain.errors import ValidationError
 from app.domain.names import validate_name
 from app.domain.records import AddDevicesResult, Batch
-from app.instance.api import DEFAULT_POLICY, Instance
+from app.instance.api import Instance
 from app.ui.models.formatting import count, plural
+from app.ui.pages.policy_picker import PolicyPicker
 from app.ui.style import DOWN
 from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.workers.background import CallFailure, start_call
@@ -85,10 +87,11 @@ class CreateBatchDialog(FormDialog):
 
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. line-2 March")
-        self.policy = QLineEdit(DEFAULT_POLICY)
+        self.policy = PolicyPicker()
         if batch is None:
             self.form.addRow("Name", self.name)
             self.form.addRow("Policy", self.policy)
+            self.policy.load(instance, self.show_failure)
         else:
             self.name.setText(batch)
             self.name.hide()
@@ -257,15 +260,12 @@ class CreateBatchDialog(FormDialog):
 
     def submit(self) -> None:
         problems: list[Problem] = []
-        name = policy = ""
+        name = ""
+        policy = self.policy.chosen()
         try:
             name = validate_name(self.name.text(), "batch")
         except ValidationError as exc:
             problems.append((self.name, str(exc)))
-        try:
-            policy = validate_name(self.policy.text(), "policy")
-        except ValidationError as exc:
-            problems.append((self.policy, str(exc)))
         if self.rejected_file is not None:
             problems.append(
                 (

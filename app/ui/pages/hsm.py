@@ -1,4 +1,9 @@
-"""HSM: the instance PKI (OEM root, issuing, TLS) and the signing keys that sign bootloaders.
+"""HSM: the instance PKI (OEM root, issuing, TLS), the device certificates its issuing CA signed, and the
+signing keys that sign bootloaders.
+
+The device-certificate counts come from the lifecycle (the dashboard summary's per-state device counts,
+O(batches) on the instance): valid = Enrolled + Renewed devices, expired = Expired, revoked = Revoked,
+not used = devices registered in a batch that have not enrolled yet.
 
 Only public parts are shown or saved: certificate PEMs and public keys. Files are written on a worker,
 like every other export.
@@ -20,17 +25,25 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.domain.records import CertificateInfo, SigningKey
-from app.ui.models.formatting import day, grouped_hex, spaced_hex, when
+from app.domain.records import CertificateInfo, DashboardSummary, SigningKey
+from app.ui.models.formatting import count, day, grouped_hex, spaced_hex, when
 from app.ui.models.table_model import Column, RecordTableModel, sorting_proxy
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
 from app.ui.pages.hsm_key_dialog import KEY_TYPE_LABELS, CreateKeyDialog
 from app.ui.widgets.page_header import PageHeader, section_title
+from app.ui.widgets.panels import StatPanel
 from app.ui.widgets.record_view import RecordView
 from app.workers.listing import Listing, collect
 
 ROLE_TITLES = {"root": "OEM Root CA", "issuing": "Issuing CA", "tls": "TLS server"}
+DEVICE_CERTIFICATE_PANELS = {
+    "Valid": "held by Enrolled and Renewed devices",
+    "Renewed": "of them renewed",
+    "Expired": "ran out; the device enrols again",
+    "Revoked": "of revoked devices",
+    "Not used": "devices registered, not yet enrolled",
+}
 KEY_COLUMNS: tuple[Column[SigningKey], ...] = (
     Column("Name", lambda k: k.name),
     Column("Type", lambda k: KEY_TYPE_LABELS.get(k.key_type, k.key_type.value)),
@@ -108,6 +121,14 @@ class HsmPage(Page):
         layout.addWidget(section_title("Certificates"))
         self.cards = QHBoxLayout()
         layout.addLayout(self.cards)
+        layout.addWidget(section_title("Device certificates (signed by the Issuing CA)"))
+        self.device_certificate_panels = {
+            name: StatPanel(name, detail) for name, detail in DEVICE_CERTIFICATE_PANELS.items()
+        }
+        panels = QHBoxLayout()
+        for panel in self.device_certificate_panels.values():
+            panels.addWidget(panel, 1)
+        layout.addLayout(panels)
 
         self.create_button = QPushButton("Create key…")
         self.create_button.setObjectName("primary")
@@ -137,6 +158,17 @@ class HsmPage(Page):
         self.call(
             lambda: collect(self.instance.list_signing_keys), "Loading the signing keys", self._show_keys
         )
+        self.call(
+            self.instance.dashboard_summary,
+            "Counting the device certificates",
+            self._show_device_certificates,
+        )
+
+    def _show_device_certificates(self, summary: DashboardSummary) -> None:
+        d = summary.devices
+        values = (d.enrolled + d.renewed, d.renewed, d.expired, d.revoked, d.registered)
+        for panel, value in zip(self.device_certificate_panels.values(), values, strict=True):
+            panel.set_value(count(value))
 
     def _show_certificates(self, certificates: tuple[CertificateInfo, ...]) -> None:
         self.certificates = certificates

@@ -4,7 +4,7 @@ Each page class carries its own title, icon and order (Picard's options pages). 
 instance's own dashboard — Dashboard, Devices, HSM, Provisioning, Users, Logs — then the station's
 pages. Order 60 is the Station page's place (app/ui/pages/station.py): between Logs and Settings.
 
-Pages for Policies, IoT Hubs and Database Direct join here when the instance has them.
+Pages for IoT Hubs and Database Direct join here when the instance has them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from app.ui.pages.firmwares import FirmwaresPage
 from app.ui.pages.hsm import HsmPage
 from app.ui.pages.logs import LogsPage
 from app.ui.pages.outbox import OutboxPage
+from app.ui.pages.policies import PoliciesPage
 from app.ui.pages.provisioning import ProvisioningPage
 from app.ui.pages.records import RecordsPage
 from app.ui.pages.settings import SettingsPage
@@ -32,6 +33,7 @@ PAGES: tuple[type[Page], ...] = (
     DevicesPage,  # 10
     HsmPage,  # 20
     FirmwaresPage,  # 25
+    PoliciesPage,  # 26
     ProvisioningPage,  # 30
     UsersPage,  # 40, administrators only
     LogsPage,  # 50

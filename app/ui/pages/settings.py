@@ -2,7 +2,8 @@
 
 Data folder (shown, opened in the file manager), the instance (built-in or a paired remote one,
 app/ui/widgets/instance_panel.py), the default flashing baud rate, production mode's
-"start on plug-in", and the theme, which applies at once.
+"start on plug-in", the line's start/stop keys and sound (settings_line.py), and the theme, which
+applies at once.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -26,6 +29,7 @@ from app.instance.station_access import StationAccess
 from app.system.paths import DataDir
 from app.ui.pages.base import Page
 from app.ui.pages.context import PageContext
+from app.ui.pages.settings_line import LineSection
 from app.ui.settings import BAUD_RATES, THEMES
 from app.ui.style import apply_theme
 from app.ui.widgets.instance_panel import InstancePanel
@@ -52,11 +56,17 @@ class SettingsPage(Page):
         body = QWidget()
         body.setMaximumWidth(CONTENT_WIDTH)
         form = QFormLayout(body)
-        form.setContentsMargins(0, 0, 0, 0)
+        form.setContentsMargins(0, 0, 12, 0)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setVerticalSpacing(10)
-        layout.addWidget(body)
-        layout.addStretch(1)
+        # The sections are taller than a 1024x600 screen leaves: they scroll, the window does not grow.
+        self.sections = scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        scroll.setWidget(body)
+        layout.addWidget(scroll, 1)
 
         form.addRow(section_title("Data"))
         self.data_dir = QLabel(str(context.data_dir))
@@ -95,6 +105,8 @@ class SettingsPage(Page):
         hint = QLabel("A release bootloader still asks for the batch name to be typed before it is flashed.")
         hint.setObjectName("hint")
         form.addRow("", hint)
+
+        self.line = LineSection(form, settings, CHOICE_WIDTH)
 
         form.addRow(section_title("Appearance"))
         self.theme = QComboBox()

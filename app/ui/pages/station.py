@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
 
 from app.domain.chips import ChipType
@@ -41,12 +41,13 @@ from app.ui.pages.station_counters import CountersRow, SessionCounters
 from app.ui.pages.station_drawer import CONSOLE_TAB, LOG_TAB, PortLines, StationDrawer
 from app.ui.pages.station_grid import TileGrid, tile_scroll_area
 from app.ui.pages.station_keys import (
-    DEFAULT_START,
-    DEFAULT_STOP,
-    START_KEY,
-    STOP_KEY,
+    KEY_ACTIONS,
+    SOUND_KEY,
+    START_ACTION,
+    STOP_ACTION,
     ResultSound,
-    key_sequence,
+    action_key,
+    key_name,
     set_sound,
     sound_on,
 )
@@ -198,20 +199,23 @@ class StationPage(Page):
         self._ticked_changed(0)
 
     def _keys(self) -> None:
-        """F5 / Shift+F5 (or the keys set in the preferences) while this page is shown, for pedals."""
-        settings = self.context.settings
-        self.start_shortcut = QShortcut(key_sequence(settings, START_KEY, DEFAULT_START), self)
+        """F5 / Shift+F5 (or the keys chosen on Settings → Line) while this page is shown, for pedals."""
+        self.start_shortcut = QShortcut(self)
         self.start_shortcut.activated.connect(self.start_from_key)
-        self.stop_shortcut = QShortcut(key_sequence(settings, STOP_KEY, DEFAULT_STOP), self)
+        self.stop_shortcut = QShortcut(self)
         self.stop_shortcut.activated.connect(self.stop_all)
-        start = self.start_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
-        stop = self.stop_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        self._set_keys()
+
+    def _set_keys(self) -> None:
+        settings = self.context.settings
+        self.start_shortcut.setKey(action_key(settings, START_ACTION))
+        self.stop_shortcut.setKey(action_key(settings, STOP_ACTION))
+        start, stop = key_name(self.start_shortcut.key()), key_name(self.stop_shortcut.key())
         self.keys_hint = f"{start} starts the ticked ports, {stop} stops every running board"
         self._update_start_button()
 
     def _sound_toggled(self, on: bool) -> None:
         set_sound(self.context.settings, on)
-        self.sound.enabled = on
         self.sound_button.setText(f"Sound: {'on' if on else 'off'}")
 
     def start_from_key(self) -> None:
@@ -422,6 +426,10 @@ class StationPage(Page):
     def _setting_changed(self, key: str) -> None:
         if key == AUTO_START:
             self._sync_production()
+        elif key in {action.setting for action in KEY_ACTIONS}:
+            self._set_keys()
+        elif key == SOUND_KEY and self.sound_button.isChecked() != sound_on(self.context.settings):
+            self.sound_button.setChecked(sound_on(self.context.settings))
 
     def _sync_production(self) -> None:
         on = self.context.settings.auto_start
@@ -525,7 +533,7 @@ class StationPage(Page):
             if port == self.drawer.port:
                 self.drawer.set_reason(drawer_reason(port_tile))
             if snap.new_log or snap.new_console:
-                lines = self.lines.setdefault(port, PortLines())
+                lines = self.lines.get(port) or self.lines.setdefault(port, PortLines())
                 lines.log.extend(snap.new_log)
                 lines.console.extend(snap.new_console)
                 self.drawer.append(port, snap.new_log, snap.new_console)

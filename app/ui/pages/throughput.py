@@ -35,6 +35,7 @@ WINDOWS = (
 REFRESH_MS = 30_000
 BAR_WIDTH = 0.8
 PARETO_LABEL_CHARS = 110
+PLOT_MIN_HEIGHT = 120
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class ThroughputPage(Page):
             axis = plot.getAxis(side)
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        plot.setMinimumHeight(160)
+        # Two charts under the themed figure panels must still fit a 1024x600 window (160 px each did not).
+        plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         return plot
 
     # --- loading ---------------------------------------------------------------------------------

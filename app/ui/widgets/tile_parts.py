@@ -97,6 +97,7 @@ class ReasonText(QWidget):
         self._wanted = ""
         self.full = ""
         self._lines = 2
+        self._clickable = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.set_lines(2)
 
@@ -117,9 +118,9 @@ class ReasonText(QWidget):
         self._fit()
 
     def set_clickable(self, clickable: bool) -> None:
-        cursor = Qt.CursorShape.PointingHandCursor if clickable else Qt.CursorShape.ArrowCursor
-        if self.cursor().shape() != cursor:
-            self.setCursor(cursor)
+        if clickable != self._clickable:  # asked per snapshot: cursor() would build a QCursor each time
+            self._clickable = clickable
+            self.setCursor(Qt.CursorShape.PointingHandCursor if clickable else Qt.CursorShape.ArrowCursor)
 
     def _fit(self) -> None:
         shown = fit_lines(self._wanted, self.fontMetrics(), self.width(), self._lines)

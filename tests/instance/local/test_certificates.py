@@ -31,25 +31,31 @@ TLS_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 def test_all_valid_when_used() -> None:
     counts = count(PKI, ENROLLED, "LOCALHOST.", TLS_NAMES, NOW)
-    assert (counts.valid, counts.expired, counts.not_used) == (3, 0, 0)
+    assert (counts.valid, counts.expired, counts.not_used) == (3 + 1, 0, 0 + 3)  # PKI + devices
 
 
 def test_ip_endpoints_are_compared_canonically() -> None:
-    assert count(PKI, ENROLLED, "0:0:0:0:0:0:0:1", TLS_NAMES, NOW).valid == 3
+    assert count(PKI, ENROLLED, "0:0:0:0:0:0:0:1", TLS_NAMES, NOW).valid == 3 + 1
 
 
 def test_issuing_unused_until_a_device_enrols() -> None:
     counts = count(PKI, DeviceCounts(registered=5), "localhost", TLS_NAMES, NOW)
-    assert (counts.valid, counts.not_used) == (2, 1)
+    assert (counts.valid, counts.not_used) == (2, 1 + 5)
     assert count(PKI, DeviceCounts(revoked=1), "localhost", TLS_NAMES, NOW).not_used == 0
 
 
 def test_tls_unused_when_the_endpoint_is_not_its_name() -> None:
     counts = count(PKI, ENROLLED, "iot.example.com", TLS_NAMES, NOW)
-    assert (counts.valid, counts.not_used) == (2, 1)
+    assert (counts.valid, counts.not_used) == (2 + 1, 1 + 3)
 
 
 def test_expired_and_not_yet_valid_count_as_expired() -> None:
     certs = [PKI[0], replace(PKI[1], not_after=NOW - timedelta(seconds=1)), _cert("tls", 1, 100)]
     counts = count(certs, DeviceCounts(), "nowhere", TLS_NAMES, NOW)
     assert (counts.valid, counts.expired, counts.not_used) == (1, 2, 0)
+
+
+def test_device_certificates_are_counted_by_their_device_state() -> None:
+    devices = DeviceCounts(registered=4, enrolled=10, renewed=3, expired=2, revoked=7)
+    no_pki = count([], devices, "localhost", TLS_NAMES, NOW)
+    assert (no_pki.valid, no_pki.expired, no_pki.not_used) == (13, 2, 4)  # revoked ones in none of them

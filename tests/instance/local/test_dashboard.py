@@ -52,9 +52,10 @@ def test_certificate_usage_follows_devices_and_endpoint(
         instance.create_batch("b")
         (one,) = device_ids(1)
         instance.add_devices("b", [one])
+        assert instance.dashboard_summary().certificates.not_used == 2  # and the device's, not yet used
         instance.set_device_state([one], DeviceState.ENROLLED)
         counts = instance.dashboard_summary().certificates
-        assert (counts.valid, counts.not_used) == (3, 0)
+        assert (counts.valid, counts.not_used) == (4, 0)  # the PKI's three and the device's
         instance.set_instance_params("elsewhere.example.com", 6000)  # not a name in the TLS certificate
         counts = instance.dashboard_summary().certificates
-        assert (counts.valid, counts.not_used) == (2, 1)
+        assert (counts.valid, counts.not_used) == (3, 1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.chips import ChipType
-from app.domain.errors import NotFoundError, PermissionDeniedError, SecretUnavailableError
+from app.domain.errors import NotFoundError, PermissionDeniedError, SecretUnavailableError, ValidationError
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role
 from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
@@ -80,6 +80,7 @@ def test_reopen_keeps_everything(db_path: Path, device_ids: Callable[..., list[s
     with LocalInstance.open(db_path) as first:
         info = first.info()
         certs = first.certificates()
+        first.create_policy("p1", certificate_days=30)
         first.create_batch("kept", policy="p1")
         first.add_devices("kept", ids)
         first.set_device_state([ids[0]], DeviceState.ENROLLED)
@@ -92,6 +93,7 @@ def test_reopen_keeps_everything(db_path: Path, device_ids: Callable[..., list[s
         assert second.certificates() == certs
         batch = second.get_batch("kept")
         assert (batch.policy, batch.counts.enrolled, batch.counts.registered) == ("p1", 1, 2)
+        assert (second.get_policy("p1").certificate_days, second.get_policy("p1").batches) == (30, 1)
         assert [d.device_id for d in second.list_devices("kept").items] == ids
         assert second.get_signing_key("ec") == key
         assert [u.username for u in second.list_users().items] == ["alice"]
@@ -99,6 +101,28 @@ def test_reopen_keeps_everything(db_path: Path, device_ids: Callable[..., list[s
         assert (params.endpoint, params.port) == ("kept.example.com", 7001)
         assert second.list_activity().items == activity
         assert second.list_images().total == 20
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        ({"certificate_days": 1.5}, "a device certificate's lifetime must be a whole number of days"),
+        ({"certificate_days": True}, "a device certificate's lifetime must be a whole number of days"),
+        ({"jwt_minutes": "60"}, "a JWT's lifetime must be a whole number of minutes"),
+        ({"auto_renew": "yes"}, "auto-renew must be true or false"),
+        ({"certificate_days": 10**5000}, "must be 1 to 36,500 days; got a 16610-bit number"),
+    ],
+)
+def test_policy_terms_of_the_wrong_type_are_refused_by_the_local_instance(
+    opened: Callable[..., LocalInstance], terms: dict[str, object], message: str
+) -> None:
+    """The wire refuses these by type before they arrive; a caller in this process gets the same care."""
+    instance = opened()
+    with pytest.raises(ValidationError, match=message):
+        instance.create_policy("p", **terms)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=message):
+        instance.update_policy("default", **terms)  # type: ignore[arg-type]
+    assert [p.name for p in instance.list_policies().items] == ["default"]
 
 
 def test_two_handles_on_one_file_see_each_other(opened: Callable[..., LocalInstance]) -> None:

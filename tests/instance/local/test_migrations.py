@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.instance.local import migrations
 from app.instance.local.database import DatabaseError
 from app.instance.local.instance import LocalInstance
 from app.instance.local.migrations import MIGRATIONS, SCHEMA_VERSION, migrate, user_version
@@ -73,3 +74,23 @@ def test_opening_a_newer_database_is_a_clear_error(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(DatabaseError, match="update the station or open another data folder"):
         LocalInstance.open(path)
+
+
+def test_policies_come_to_an_existing_database_with_the_names_its_batches_use(
+    conn: sqlite3.Connection,
+) -> None:
+    before = MIGRATIONS[: MIGRATIONS.index(migrations._POLICIES)]
+    migrate(conn, before)
+    for name, policy in (("line-1", "factory"), ("line-2", "factory"), ("lab", "default")):
+        conn.execute("INSERT INTO batches (name, policy, created_ms) VALUES (?, ?, 0)", (name, policy))
+    migrate(conn)
+    rows = conn.execute(
+        "SELECT name, connection, certificate_days, auto_renew, jwt_minutes, created_ms > 0 "
+        "FROM policies ORDER BY name"
+    ).fetchall()
+    assert rows == [("default", "none", 365, 1, 60, 1), ("factory", "none", 365, 1, 60, 1)]
+
+
+def test_a_new_database_has_the_default_policy_only(conn: sqlite3.Connection) -> None:
+    migrate(conn)
+    assert conn.execute("SELECT name FROM policies").fetchall() == [("default",)]

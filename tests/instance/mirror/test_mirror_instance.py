@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.domain.chips import ChipType
 from app.domain.errors import InstanceUnavailableError, NotFoundError
 from app.domain.kinds import BootloaderKind, DeviceState, IefKind, KeyType, Role
-from app.domain.records import PageRequest
+from app.domain.records import Batch, PageRequest, Policy
 from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
+from app.server.http_api import create_app
+from app.server.https_server import HttpsServer, Listen, bind, tls_context
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -70,7 +73,8 @@ def _ids(count: int, tag: str) -> list[str]:
 def _seed(mirror: MirrorInstance) -> None:
     mirror.create_signing_key("line-key", KeyType.RSA_3072)
     mirror.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-    mirror.create_batch("line-batch")
+    mirror.create_policy("line-policy", certificate_days=30)
+    mirror.create_batch("line-batch", policy="line-policy")
     mirror.add_devices("line-batch", _ids(300, "seed"))
     mirror.create_user("operator-1", "a long enough password", Role.CONTRIBUTOR)
     mirror.task_images("line-task")  # a task this station used: its signed images are kept
@@ -81,6 +85,8 @@ def _reads(mirror: MirrorInstance) -> dict[str, object]:
     return {
         "batches": mirror.list_batches(),
         "batch": mirror.get_batch("line-batch"),
+        "policies": mirror.list_policies(),
+        "policy": mirror.get_policy("line-policy"),
         "tasks": mirror.list_tasks(),
         "task": mirror.get_task("line-task"),
         "images": mirror.task_images("line-task"),
@@ -137,6 +143,14 @@ def test_offline_changes_are_refused_with_a_sentence(mirror: MirrorInstance, pro
         mirror.create_user("u", "a long enough password", Role.CONTRIBUTOR)
     with pytest.raises(InstanceUnavailableError, match="creating task 't' needs the instance"):
         mirror.create_task("t", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "k")
+    with pytest.raises(InstanceUnavailableError, match="creating policy 'p' needs the instance"):
+        mirror.create_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="changing policy 'default' needs the instance"):
+        mirror.update_policy("default", certificate_days=30)
+    with pytest.raises(InstanceUnavailableError, match="deleting policy 'p' needs the instance"):
+        mirror.delete_policy("p")
+    with pytest.raises(InstanceUnavailableError, match="giving batch 'b' policy 'p' needs the instance"):
+        mirror.set_batch_policy("b", "p")
 
 
 def test_an_offline_push_raises_what_the_journal_queues(mirror: MirrorInstance, proxy: TcpProxy) -> None:
@@ -254,6 +268,36 @@ def test_a_refresh_signs_a_task_again_only_when_the_task_changed(
     assert mirror.store.task_images_match("line-task", mirror.get_task("line-task"))
 
 
+def test_device_certificates_seen_online_are_kept_refreshed_and_served_offline(
+    remote_instances: Any, mirror: MirrorInstance, proxy: TcpProxy
+) -> None:
+    enrolled, renewed, registered = _ids(3, "life")
+    mirror.create_batch("life")
+    mirror.add_devices("life", [enrolled, renewed, registered])
+    served = remote_instances.served.station
+    desk = served.device_enrolment()
+    for device in (enrolled, renewed):
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+    assert [c.device_id for c in mirror.device_certificates([enrolled, renewed, registered])] == [
+        enrolled,
+        renewed,
+    ]
+    served.renew_device(renewed)  # on the instance, behind the mirror's back
+    mirror.refresh()
+    online = mirror.device_certificates([enrolled, renewed, registered])
+
+    proxy.set_mode("refuse")
+    assert mirror.device_certificates([enrolled, renewed, registered]) == online
+    kept = mirror.device_certificate(renewed)
+    assert kept is not None and kept.state is DeviceState.RENEWED
+    assert mirror.device_certificate(registered) is None  # registered when last seen: no certificate
+    with pytest.raises(InstanceUnavailableError, match=f"renewing device {enrolled} needs the instance"):
+        mirror.renew_device(enrolled)
+    (stranger,) = _ids(1, "stranger")
+    with pytest.raises(InstanceUnavailableError, match="no copy of the certificate of device"):
+        mirror.device_certificate(stranger)
+
+
 def test_what_this_station_deletes_leaves_the_offline_copy_at_once(
     mirror: MirrorInstance, proxy: TcpProxy
 ) -> None:
@@ -342,3 +386,35 @@ def test_firmwares_are_read_offline_from_the_mirror_and_changed_only_online(
         mirror.delete_firmware("app-2.1.0")
     with pytest.raises(InstanceUnavailableError, match="uploading firmware 'x' needs the instance"):
         mirror.upload_firmware("x", "1.0", ChipType.ESP32C3, [], b"", "fw-key")
+
+
+def test_a_refresh_from_an_older_instance_without_a_listing_keeps_the_rest(
+    remote_instances: Any, tmp_path: Path
+) -> None:
+    """During an upgrade a station may be newer than the served instance: a listing the instance does not
+    have yet (policies, here) is skipped; everything else is still mirrored."""
+    app = create_app(remote_instances.served)
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != "/v1/policies"]
+    certificate = remote_instances.served.station.issue_server_certificate(["127.0.0.1"])
+    server = HttpsServer(app, bind(Listen("127.0.0.1", 0)), tls_context(certificate, tmp_path))
+    server.start()
+    url = f"https://127.0.0.1:{server.port}"
+    token = remote_instances.served.issue_token(None)
+    mirror = MirrorInstance(
+        RemoteInstance(Connection(url, remote_instances.ca_file, token=token)),
+        MirrorStore(tmp_path / "older.sqlite3", url),
+    )
+    try:
+        mirror.create_batch("line")
+        with pytest.raises(NotFoundError, match="/v1/policies"):
+            mirror.list_policies()
+
+        report = mirror.refresh()
+
+        assert report.items > 0
+        assert mirror.store.page("batch", Batch, PageRequest()) is not None
+        assert [b.name for b in mirror.store.page("batch", Batch, PageRequest()).value.items] == ["line"]  # type: ignore[union-attr]
+        assert mirror.store.page("policy", Policy, PageRequest()) is None, "nothing mirrored, nothing made up"
+    finally:
+        mirror.close()
+        server.stop()

@@ -57,6 +57,8 @@ def test_scrolling_to_the_end_fetches_only_the_pages_in_sight(
     assert offsets[-1] == BIG - 200
     assert len(offsets) <= 3, offsets
     assert counting.calls["list_devices"] == len(offsets)
+    # each page's certificates in one call with it, never a call per device
+    assert counting.calls["device_certificates"] == counting.calls["list_devices"]
 
     middle = BIG // 2 + 17
     view.scrollTo(model.index(middle, 0))

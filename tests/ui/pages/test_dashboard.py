@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from pytestqt.qtbot import QtBot
 
 from app.domain.kinds import DeviceState, HealthLevel
@@ -100,3 +102,29 @@ def test_refreshes_on_a_timer_only_while_visible(page: DashboardPage) -> None:
     assert page._timer.interval() == 10_000
     page.hide()
     assert not page._timer.isActive()
+
+
+def test_counts_follow_real_enrolment_renewal_revocation_and_expiry(
+    qtbot: QtBot, page: DashboardPage, instance: LocalInstance
+) -> None:
+    ids = [hashlib.sha256(f"life-{i}".encode()).hexdigest() for i in range(6)]
+    instance.create_batch("lifecycle")
+    instance.add_devices("lifecycle", ids)
+    reload(qtbot, page)
+    before = {name: int(panel.value.text()) for name, panel in page.cert_panels.items()}
+    now = datetime.now(UTC)
+    desk = instance.device_enrolment(lambda: now)
+    long_ago = instance.device_enrolment(lambda: now - timedelta(days=400))  # ran out 35 days ago
+    for device in ids[:4]:
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+    long_ago.enrol(ids[4], ec.generate_private_key(ec.SECP256R1()).public_key())
+    instance.renew_device(ids[1])
+    instance.set_device_state([ids[2]], DeviceState.REVOKED)
+    reload(qtbot, page)
+    devices = {name: panel.value.text() for name, panel in page.device_panels.items()}
+    assert devices == {"Renewed": "1", "Enrolled": "2", "Revoked": "1", "Expired": "1", "Registered": "1"}
+    after = {name: int(panel.value.text()) for name, panel in page.cert_panels.items()}
+    assert after["Valid"] - before["Valid"] == 3 + 1  # enrolled, renewed and the issuing CA now in use
+    assert after["Expired"] - before["Expired"] == 1
+    assert before["Not used"] - after["Not used"] == 5 + 1  # five devices enrolled; the issuing CA is used
+    assert "registered but not yet enrolled" in page.cert_panels["Not used"].toolTip()

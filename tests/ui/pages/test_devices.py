@@ -1,4 +1,5 @@
-"""The Devices page: batches with their counts, a batch's devices, and creating a batch from the page."""
+"""The Devices page: batches with their counts, a batch's devices with their certificates, creating a batch
+from the page, and renewing or revoking a device."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.domain.kinds import DeviceState
 from app.instance.local.instance import LocalInstance
-from app.ui.models.formatting import plural
+from app.ui.models.formatting import day, plural, when
 from app.ui.pages.context import PageContext
 from app.ui.pages.devices import DevicesPage
 from tests.ui.pool_drain import drain_pool
@@ -26,6 +28,7 @@ def ids(count: int, salt: str) -> list[str]:
 @pytest.fixture
 def filled(instance: LocalInstance) -> dict[str, list[str]]:
     batches = {"alpha": ids(40, "a"), "beta": ids(700, "b")}
+    instance.create_policy("factory")
     for name, devices in batches.items():
         instance.create_batch(name, policy="factory")
         instance.add_devices(name, devices)
@@ -129,6 +132,31 @@ def test_add_devices_to_the_selected_batch_typed_and_from_a_file(
     assert row_texts(page, 0)[:2] == ["alpha", "43"]
 
 
+def test_give_the_selected_batch_another_policy(
+    qtbot: QtBot, page: DevicesPage, instance: LocalInstance
+) -> None:
+    instance.create_policy("month", certificate_days=30, auto_renew=False)
+    assert not page.policy_button.isEnabled(), "no batch chosen yet"
+    assert page.select_batch("beta")
+    dialog = page.open_policy_dialog()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
+    assert dialog.policy.currentData() == "factory", "the batch's own policy is chosen first"
+    labels = [dialog.policy.itemText(i) for i in range(dialog.policy.count())]
+    assert labels == [
+        "default  (365 days, auto-renew)",
+        "factory  (365 days, auto-renew)",
+        "month  (30 days, no auto-renew)",
+    ]
+    dialog.policy.setCurrentIndex(dialog.policy.findData("month"))
+    with qtbot.waitSignal(page.status, timeout=10_000) as said:
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert said.args == ["Batch 'beta' now has the policy 'month'"]
+    assert instance.get_batch("beta").policy == "month"
+    qtbot.waitUntil(lambda: row_texts(page, 1)[5] == "month", timeout=10_000)
+    assert page.selected_batch() == "beta"
+
+
 def test_export_the_selected_batch_as_a_batch_file_and_as_csv(
     qtbot: QtBot, page: DevicesPage, filled: dict[str, list[str]], tmp_path: Path
 ) -> None:
@@ -168,3 +196,104 @@ def test_delete_asks_and_is_refused_with_the_reason_while_devices_are_enrolled(
         box.button(box.StandardButton.Yes).click()
     assert [b.name for b in instance.list_batches().items] == ["beta"]
     assert page.batch_count.text() == "1 batch"
+
+
+@pytest.fixture
+def fleet(instance: LocalInstance, filled: dict[str, list[str]]) -> list[str]:
+    """A batch whose first two devices really enrolled (the enrolment service's own desk), the third not."""
+    devices = ids(3, "fleet")
+    instance.create_batch("fleet")
+    instance.add_devices("fleet", devices)
+    desk = instance.device_enrolment()
+    for device in devices[:2]:
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+    desk.report_status(devices[0], "2.1.0")
+    return devices
+
+
+def device_texts(page: DevicesPage, row: int) -> list[str]:
+    model = page.device_model
+    return [model.data(model.index(row, column)) for column in range(model.columnCount())]
+
+
+def show_fleet(qtbot: QtBot, page: DevicesPage) -> None:
+    with qtbot.waitSignal(page.device_model.page_loaded, timeout=10_000):
+        assert page.select_batch("fleet")
+
+
+def test_devices_show_state_certificate_firmware_and_last_seen(
+    qtbot: QtBot, fleet: list[str], page: DevicesPage, instance: LocalInstance
+) -> None:
+    show_fleet(qtbot, page)
+    headers = [page.device_model.headerData(c, Qt.Orientation.Horizontal) for c in range(8)]
+    assert headers[2:7] == ["State", "Certificate serial", "Valid until", "Firmware", "Last seen"]
+    shown = instance.device_certificate(fleet[0])
+    assert shown is not None
+    first = device_texts(page, 0)
+    assert first[1:6] == [fleet[0], "enrolled", shown.serial_hex, day(shown.not_after), "2.1.0"]
+    assert first[6] == when(shown.enrolled_at)
+    assert device_texts(page, 1)[5] == "not reported"
+    assert device_texts(page, 2)[2:7] == ["registered", "—", "—", "—", "—"]
+
+
+def test_renew_the_selected_device_updates_its_row(
+    qtbot: QtBot, fleet: list[str], page: DevicesPage, instance: LocalInstance
+) -> None:
+    show_fleet(qtbot, page)
+    page.select_device(2)
+    assert not page.renew_button.isEnabled(), "a device that never enrolled has nothing to renew"
+    assert page.revoke_button.isEnabled()
+    page.select_device(1)
+    assert page.renew_button.isEnabled()
+    before = device_texts(page, 1)[3]
+    with qtbot.waitSignal(page.status, timeout=10_000) as said:
+        qtbot.mouseClick(page.renew_button, Qt.MouseButton.LeftButton)
+    assert said.args[0].startswith(f"Device {fleet[1][:12]}… renewed: certificate ")
+    after = device_texts(page, 1)
+    assert after[2] == "renewed" and after[3] != before
+    stored = instance.device_certificate(fleet[1])
+    assert stored is not None and after[3] == stored.serial_hex
+    qtbot.waitUntil(
+        lambda: page.batch_model.rowCount() == 3 and instance.get_batch("fleet").counts.renewed == 1
+    )
+
+
+def test_revoke_asks_first_and_cancel_changes_nothing(
+    qtbot: QtBot, fleet: list[str], page: DevicesPage, instance: LocalInstance
+) -> None:
+    show_fleet(qtbot, page)
+    page.select_device(0)
+    box = page.confirm_revoke()
+    assert box is not None and fleet[0] in box.text() and "refuse its enrolments" in box.text()
+    assert box.defaultButton() is box.button(box.StandardButton.Cancel)
+    box.button(box.StandardButton.Cancel).click()
+    drain_pool()
+    assert _state(instance, fleet[0]) is DeviceState.ENROLLED
+
+    box = page.confirm_revoke()
+    assert box is not None
+    revoke = next(b for b in box.buttons() if b.text() == "Revoke")
+    with qtbot.waitSignal(page.status, timeout=10_000) as said:
+        revoke.click()
+    assert said.args[0] == f"Device {fleet[0][:12]}… revoked: it can no longer enrol"
+    assert device_texts(page, 0)[2] == "revoked"
+    assert _state(instance, fleet[0]) is DeviceState.REVOKED
+    assert not page.renew_button.isEnabled() and not page.revoke_button.isEnabled()
+
+
+def test_a_refused_renewal_reaches_the_error_banner_with_its_reason(
+    qtbot: QtBot, fleet: list[str], page: DevicesPage, instance: LocalInstance
+) -> None:
+    show_fleet(qtbot, page)
+    page.select_device(1)
+    instance.set_device_state([fleet[1]], DeviceState.REVOKED)  # elsewhere, after the page loaded
+    with qtbot.waitSignal(page.error, timeout=10_000) as refused:
+        qtbot.mouseClick(page.renew_button, Qt.MouseButton.LeftButton)
+    assert "is revoked, so its certificate is not renewed" in refused.args[0].message
+    qtbot.waitUntil(page.renew_button.isEnabled, timeout=10_000)  # the buttons come back after a failure
+
+
+def _state(instance: LocalInstance, device_id: str) -> DeviceState:
+    device = instance.find_device(device_id)
+    assert device is not None
+    return device.state

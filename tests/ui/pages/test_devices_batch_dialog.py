@@ -97,19 +97,52 @@ def test_no_batch_is_made_from_the_typed_ids_while_the_rejected_file_is_loaded(
 
 
 def test_every_problem_shows_and_each_goes_when_its_field_is_fixed(
-    qtbot: QtBot, dialog: CreateBatchDialog, instance: LocalInstance
+    qtbot: QtBot, dialog: CreateBatchDialog, instance: LocalInstance, tmp_path: Path
 ) -> None:
-    dialog.policy.clear()
+    path = tmp_path / "bad.json"
+    path.write_text('{"devices": ["nope"]}')
+    load(qtbot, dialog, path)
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert dialog.problem_texts() == ["batch name cannot be empty", "policy name cannot be empty"]
+    texts = dialog.problem_texts()
+    assert texts[0] == "batch name cannot be empty" and texts[1].startswith("bad.json was rejected")
     height = dialog.height()
     qtbot.keyClicks(dialog.name, "line-9")
-    assert dialog.problem_texts() == ["policy name cannot be empty"]
-    assert dialog.problem.text() == "policy name cannot be empty"
-    qtbot.keyClicks(dialog.policy, "default")
+    assert len(dialog.problem_texts()) == 1 and dialog.problem.text().startswith("bad.json was rejected")
+    qtbot.mouseClick(dialog.forget_button, Qt.MouseButton.LeftButton)
     assert not dialog.problem.isVisible()
     assert dialog.height() >= height
     assert instance.list_batches().total == 0
+
+
+def test_the_policy_is_picked_from_the_instance_with_its_terms(qtbot: QtBot, instance: LocalInstance) -> None:
+    instance.create_policy("month", certificate_days=30, auto_renew=False)
+    dialog = CreateBatchDialog(None, instance)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
+    labels = [dialog.policy.itemText(i) for i in range(dialog.policy.count())]
+    assert labels == ["default  (365 days, auto-renew)", "month  (30 days, no auto-renew)"]
+    assert dialog.policy.currentData() == "default"
+    dialog.policy.setCurrentIndex(dialog.policy.findData("month"))
+    create(qtbot, dialog, "line-30")
+    assert instance.get_batch("line-30").policy == "month"
+    drain_pool()
+
+
+def test_a_policy_deleted_meanwhile_is_refused_by_the_instance(qtbot: QtBot, instance: LocalInstance) -> None:
+    instance.create_policy("brief")
+    dialog = CreateBatchDialog(None, instance)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.policy.loaded, timeout=10_000)
+    dialog.policy.setCurrentIndex(dialog.policy.findData("brief"))
+    instance.delete_policy("brief")
+    dialog.name.setText("b")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+    assert "there is no policy named 'brief'; create it first" in dialog.problem.text()
+    assert instance.list_batches().total == 0
+    drain_pool()
 
 
 def test_a_file_that_is_not_json_says_where(qtbot: QtBot, dialog: CreateBatchDialog, tmp_path: Path) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.domain.kinds import KeyType
+from app.domain.kinds import DeviceState, KeyType
 from app.instance.local.instance import LocalInstance
 from app.ui.pages.context import PageContext
 from app.ui.pages.hsm import HsmPage, name_lines
@@ -118,3 +120,21 @@ def test_the_dialog_grows_so_help_and_problems_are_never_clipped(qtbot: QtBot, p
     qtbot.keyClicks(dialog.name, "k")
     assert not problem.isVisible(), "the problem stays after the name was typed"
     dialog.reject()
+
+
+def test_device_certificate_counts_come_from_the_lifecycle(
+    qtbot: QtBot, page: HsmPage, instance: LocalInstance
+) -> None:
+    devices = [hashlib.sha256(f"hsm-{i}".encode()).hexdigest() for i in range(4)]
+    instance.create_batch("hsm-line")
+    instance.add_devices("hsm-line", devices)
+    desk = instance.device_enrolment()
+    for device in devices[:3]:
+        desk.enrol(device, ec.generate_private_key(ec.SECP256R1()).public_key())
+    instance.renew_device(devices[0])
+    instance.set_device_state([devices[1]], DeviceState.REVOKED)
+    panels = page.device_certificate_panels
+    page.refresh()
+    qtbot.waitUntil(lambda: panels["Not used"].value.text() == "1", timeout=10_000)
+    shown = {name: panel.value.text() for name, panel in panels.items()}
+    assert shown == {"Valid": "2", "Renewed": "1", "Expired": "0", "Revoked": "1", "Not used": "1"}
