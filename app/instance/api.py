@@ -75,7 +75,10 @@ class Instance(Protocol):
         policy: str = DEFAULT_POLICY,
         firmware: str | None = None,
         attribute_filters: Sequence[tuple[str, str]] = (),
-    ) -> Batch: ...
+    ) -> Batch:
+        """A `firmware`, when given, must be in the catalog and pass `attribute_filters` (as for
+        `set_batch_firmware`), else nothing is created."""
+        ...
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
         """Batches by name; `page.search` filters by a substring of the name."""

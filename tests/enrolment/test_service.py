@@ -237,14 +237,6 @@ def test_the_status_answer_offers_the_batch_firmware_from_the_catalog(site: Site
     assert any("firmware update available: app-2.1.0 version 2.1.0" in line for line in site.lines)
 
 
-def test_a_batch_firmware_not_in_the_catalog_is_not_offered(site: Site) -> None:
-    batch = site.instance.create_batch(f"{site.batch}-none", firmware="not-uploaded").name
-    keys = new_keys()
-    site.instance.add_devices(batch, [keys.device_id])
-    result = site.enrol(keys)
-    assert not result.update and result.firmware is None and result.offer is None
-
-
 def test_a_busy_instance_database_is_unavailable_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -222,8 +222,11 @@ class LocalInstance:
         attribute_filters: Sequence[tuple[str, str]] = (),
     ) -> Batch:
         with self._change() as conn:
-            batch = batches.create(conn, name, policy, firmware, attribute_filters)
-            activity.record(conn, self._actor, "batch.create", batch.name, f"policy {batch.policy}")
+            batch = batches.create(conn, name, policy, None, attribute_filters)
+            if firmware is not None and firmware.strip():  # in the catalog, passing the batch's filters
+                batch, _before = firmware_catalog.assign(conn, batch.name, firmware)
+            details = f"policy {batch.policy}" + (f", firmware {batch.firmware}" if batch.firmware else "")
+            activity.record(conn, self._actor, "batch.create", batch.name, details)
         return batch
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
