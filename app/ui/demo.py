@@ -18,6 +18,7 @@ watchdog that ends it if the station dies first.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,12 @@ from PySide6.QtCore import QObject, Signal
 
 from app.domain.chips import ChipType
 from app.domain.errors import NotFoundError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
+from app.domain.records import PageRequest, ProvisioningTask
 from app.enrolment.runner import BesideServer, start_for_station
 from app.instance.api import Instance
 from app.provisioning.run_request import RunRequest
-from app.sim.images import build_sim_ief
+from app.sim.images import build_sim_ief, build_sim_partition_table
 from app.workers.background import start_call
 from app.workers.demo_simulator import DemoSimulator
 
@@ -51,9 +53,10 @@ def ensure_demo_data(instance: Instance) -> None:
     except NotFoundError:
         instance.create_signing_key(DEMO_KEY, KeyType.RSA_3072)
     try:
-        instance.get_task(DEMO_TASK)
+        task = instance.get_task(DEMO_TASK)
     except NotFoundError:
-        instance.create_task(DEMO_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, DEMO_KEY)
+        task = instance.create_task(DEMO_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, DEMO_KEY)
+    _with_an_ota_slot(instance, task)
     try:
         instance.get_firmware(DEMO_FIRMWARE)
     except NotFoundError:
@@ -68,6 +71,23 @@ def ensure_demo_data(instance: Instance) -> None:
         batch = instance.create_batch(DEMO_BATCH)
     if batch.firmware is None:
         instance.set_batch_firmware(DEMO_BATCH, DEMO_FIRMWARE)
+
+
+def _with_an_ota_slot(instance: Instance, task: ProvisioningTask) -> None:
+    """An instance made before firmware updates holds a simulation partition table without `ota_0`:
+    its boards would refuse the demo firmware ("no OTA slot"). The demo task gets today's table."""
+    table = build_sim_partition_table(ChipType.ESP32C3)
+    digest = hashlib.sha256(table).hexdigest()
+    images = instance.list_images(PageRequest(search=task.partition_table_image), ChipType.ESP32C3).items
+    if any(i.name == task.partition_table_image and i.sha256 == digest for i in images):
+        return
+    name = f"sim-esp32c3-partition-table-ota-{digest[:8]}"
+    if not any(i.sha256 == digest for i in instance.list_images(PageRequest(search=name)).items):
+        instance.import_image(name, ChipType.ESP32C3, ImageKind.PARTITION_TABLE, "", table)
+    instance.update_task(
+        task.name, task.device_type, task.bootloader, task.ief, task.signing_key,
+        task.bootloader_image, name, task.ief_image,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
