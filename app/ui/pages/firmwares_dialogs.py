@@ -8,9 +8,8 @@ a firmware that fails a batch's attribute filters) are shown inline, where the p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
@@ -25,11 +24,10 @@ from app.domain.firmware_attributes import (
 )
 from app.domain.names import validate_name
 from app.domain.records import Batch, Firmware, SigningKey
-from app.flashing.image_file import LoadedImage
 from app.instance.api import Instance
 from app.ui.pages.provisioning_task_dialog import plugged_in_chip
 from app.ui.widgets.form_dialog import FormDialog, Problem
-from app.ui.widgets.image_file_field import ImageFileField, header_chip
+from app.ui.widgets.image_file_field import ImageFileDialog
 from app.workers.background import start_call
 from app.workers.listing import Listing, collect
 
@@ -40,7 +38,7 @@ def parse_attributes(text: str) -> tuple[tuple[str, str], ...]:
     return unique_keys(validate_attributes([parse_pair(item) for item in items]))
 
 
-class UploadFirmwareDialog(FormDialog):
+class UploadFirmwareDialog(ImageFileDialog):
     uploaded = Signal(object)  # Firmware
 
     def __init__(self, parent: QWidget | None, instance: Instance, attached: Sequence[ChipType] = ()) -> None:
@@ -50,13 +48,10 @@ class UploadFirmwareDialog(FormDialog):
             "Upload and sign",
             "An unsigned app build (.bin or Intel .hex). The instance checks it and signs it (Secure Boot "
             "V2) with the key you choose, the one the devices' bootloader was signed with.",
+            "App images (*.bin *.hex *.ihex);;All files (*)",
         )
         self._instance = instance
         self.firmware: Firmware | None = None
-        self.file = ImageFileField("Upload firmware", "App images (*.bin *.hex *.ihex);;All files (*)")
-        self.file_button = self.file.button
-        self.file.read.connect(self._file_read)
-        self.file.failed.connect(lambda failure: self.show_problem(failure.message, self.file_button))
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. sensor-app-2.1.0")
         self.version = QLineEdit()
@@ -92,22 +87,6 @@ class UploadFirmwareDialog(FormDialog):
         self.key.setCurrentIndex(0 if listing.items else -1)  # a placeholder keeps the index at -1
         if not listing.items:
             self.key.setPlaceholderText("no signing keys: create one on the HSM page")
-
-    @property
-    def loaded(self) -> LoadedImage | None:
-        return self.file.loaded
-
-    def load_file(self, path: Path) -> None:
-        self.file.load_file(path)
-
-    def _file_read(self, path: Path, loaded: LoadedImage) -> None:
-        self.field_edited(self.file_button)
-        chip = header_chip(loaded.data)
-        if chip is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(chip))
-        if not self.name.text().strip():
-            self.name.setText(path.stem)
-        QTimer.singleShot(0, self, self.fit)  # the file's line may wrap: grow once it is laid out
 
     def submit(self) -> None:
         problems: list[Problem] = []

@@ -9,9 +9,8 @@ in; the variant list follows the kind (a partition table has none).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
@@ -19,11 +18,10 @@ from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind
 from app.domain.names import validate_name
 from app.domain.records import FirmwareImage
-from app.flashing.image_file import LoadedImage
 from app.instance.api import Instance
 from app.ui.pages.provisioning_task_dialog import plugged_in_chip
-from app.ui.widgets.form_dialog import FormDialog, Problem
-from app.ui.widgets.image_file_field import ImageFileField, header_chip
+from app.ui.widgets.form_dialog import Problem
+from app.ui.widgets.image_file_field import ImageFileDialog
 
 KIND_LABELS = {
     ImageKind.BOOTLOADER: "Bootloader",
@@ -37,7 +35,7 @@ VARIANTS = {
 }
 
 
-class ImportImageDialog(FormDialog):
+class ImportImageDialog(ImageFileDialog):
     imported = Signal(object)  # FirmwareImage
 
     def __init__(self, parent: QWidget | None, instance: Instance, attached: Sequence[ChipType] = ()) -> None:
@@ -47,13 +45,10 @@ class ImportImageDialog(FormDialog):
             "Import image",
             "Add your own bootloader, partition table or IEF to the catalog. The instance checks it "
             "(ESP image header, chip, size) before a task can use it.",
+            "Images (*.bin *.hex *.ihex);;All files (*)",
         )
         self._instance = instance
         self.image: FirmwareImage | None = None
-        self.file = ImageFileField("Import image", "Images (*.bin *.hex *.ihex);;All files (*)")
-        self.file_button, self.file_label = self.file.button, self.file.label
-        self.file.read.connect(self._file_read)
-        self.file.failed.connect(lambda failure: self.show_problem(failure.message, self.file_button))
         self.name = QLineEdit()
         self.name.setPlaceholderText("catalog name (default: the file name)")
         self.device_type = QComboBox()
@@ -79,22 +74,6 @@ class ImportImageDialog(FormDialog):
         for variant in VARIANTS[self.kind.currentData()]:
             self.variant.addItem(variant or "none", variant)
         self.variant.setEnabled(self.variant.count() > 1)
-
-    @property
-    def loaded(self) -> LoadedImage | None:
-        return self.file.loaded
-
-    def load_file(self, path: Path) -> None:
-        self.file.load_file(path)
-
-    def _file_read(self, path: Path, loaded: LoadedImage) -> None:
-        self.field_edited(self.file_button)
-        chip = header_chip(loaded.data)
-        if chip is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(chip))
-        if not self.name.text().strip():
-            self.name.setText(path.stem)
-        QTimer.singleShot(0, self, self.fit)  # the file's line may wrap: grow once it is laid out
 
     def submit(self) -> None:
         problems: list[Problem] = []
