@@ -43,6 +43,8 @@ from app.domain.kinds import (  # noqa: E402
     KeyType,
     Role,
 )
+from app.enrolment.runner import EnrolListen, start_enrolment  # noqa: E402
+from app.enrolment.service import EnrolmentService  # noqa: E402
 from app.instance.local.instance import LocalInstance  # noqa: E402
 from app.instance.mirror.instance import MirrorInstance  # noqa: E402
 from app.instance.mirror.store import MirrorStore  # noqa: E402
@@ -222,6 +224,9 @@ def main() -> int:
     )
     parser.add_argument("--offline-only", action="store_true", help="only the shots of a window gone offline")
     parser.add_argument("--board-only", action="store_true", help="only the Board page shots")
+    parser.add_argument(
+        "--enrolment-only", action="store_true", help="only the Station shot of runs waiting for enrolment"
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -237,8 +242,10 @@ def main() -> int:
         instance = LocalInstance.open(db, keyring=keyring)
         windows: list[MainWindow] = []
         served: ServedInstance | None = None
+        enrolment: EnrolmentService | None = None
         try:
             demo_data(instance)
+            enrolment = serve_enrolments(instance, root / "station")
             station_log_lines()
             context = PageContext(instance, instance.info(), settings, keyring, log_model, root / "station")
             window = MainWindow(context)
@@ -250,6 +257,8 @@ def main() -> int:
                 served = offline_shots(app, context, windows, out, root)
             elif args.board_only:
                 board_shots(app, context, out, root)
+            elif args.enrolment_only:
+                enrolment_shot(app, window, out, root)
             elif args.dialogs_only:
                 take_all(app, window, out, root, station=False)
             else:
@@ -257,7 +266,10 @@ def main() -> int:
                 line_shots(app, context, out, root)
                 board_shots(app, context, out, root)
                 served = offline_shots(app, context, windows, out, root)
+                enrolment_shot(app, window, out, root)
         finally:
+            if enrolment is not None:
+                enrolment.stop()
             if windows:
                 shut_down(app, windows, relay)  # closes the instance too
             else:
@@ -566,6 +578,35 @@ def wait_for(app: QApplication, done: Callable[[], bool], timeout: float = 120.0
             raise TimeoutError(f"the station did not get there in time: {tiles}")
         app.processEvents()
         time.sleep(0.01)
+
+
+def serve_enrolments(instance: LocalInstance, folder: Path) -> EnrolmentService:
+    """The instance's enrolment service on a free loopback port, and the boards sent there (as the window
+    serves it on the instance port): runs wait for enrolment, so their boards must be able to enrol."""
+    folder.mkdir(parents=True, exist_ok=True)
+    service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), folder)
+    instance.set_instance_params(instance.instance_params().endpoint, service.port)
+    return service
+
+
+def enrolment_shot(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:
+    """Three boards waiting for enrolment: two enrol (PASS names their firmware), one sends a DeviceID
+    damaged on its UART and fails at the enrol step with the reason."""
+    ensure_demo_data(window.instance)
+    data = DataDir(root / "station")
+    station = window.page("Station")
+    assert isinstance(station, StationPage)
+    window.show_page("Station")
+    faults = [None, Faults(corrupt_device_id=True), None]
+    folder = data.sim_boards / "enrolment"
+    with SimFleet(folder, count=3, pacing=False, registry=data.sim_registry, faults=faults) as fleet:
+        wait_for(app, lambda: set(fleet.urls) <= set(station.port_list.checked()))
+        ap = fleet.access_point
+        station.accept_provisioning_request(RunRequest(DEMO_TASK, DEMO_BATCH, ap.ssid, ap.password))
+        before = len(station.results)
+        station.start_ticked()
+        wait_for(app, lambda: len(station.results) >= before + 3)
+        shoot(app, window, out / "station-enrolment.png")
 
 
 def station_shots(app: QApplication, window: MainWindow, out: Path, root: Path) -> None:

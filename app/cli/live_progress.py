@@ -68,6 +68,7 @@ class PortRow:
     total: int = 0
     detail: str = ""
     outcome: Outcome | None = None
+    warning: bool = False  # passed, but the enrolment could not be confirmed (offline)
 
     @property
     def percent(self) -> int | None:
@@ -94,6 +95,7 @@ class LiveRows:
         with self._lock:
             row = self._rows.setdefault(event.port, PortRow(event.port))
             if isinstance(event, StepEvent):
+                row.warning = row.warning or event.facts.enrolled is False
                 row.step = event.step
                 row.status = event.status.value
                 if event.message:
@@ -121,6 +123,8 @@ class LiveRows:
 
 
 def _step_cell(row: PortRow) -> Text:
+    if row.outcome is Outcome.PASS and row.warning:
+        return Text("PASS (WARNING)", style="bold yellow")
     if row.outcome is not None:
         style = {"pass": "bold green", "fail": "bold red", "cancelled": "yellow"}[row.outcome.value]
         return Text(row.outcome.value.upper(), style=style)

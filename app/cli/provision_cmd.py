@@ -2,19 +2,21 @@
 
     ql-station provision --task T --batch B --ssid S --password-stdin (--port URL ... | --all)
                          [--confirm-release TEXT] [--baud auto|RATE] [--json]
+                         [--enrol-wait SECONDS | --no-wait-enrolled]
 
 The WiFi password is read from stdin (never from argv, where other users of the computer can see it).
 A release bootloader burns eFuses for good, so a release task needs `--confirm-release` with the batch
-name typed exactly; without it nothing is flashed. Human output is one line per step per port and a
-summary table (on a terminal, a live table of every port's step and flash percent instead of the
-step lines); `--json` prints the engine's event stream, one JSON object per line. The exit status is
-0 only when every board passed.
+name typed exactly; without it nothing is flashed. The baud rate and the wait for enrolment are the task's
+(`task create/update --baud/--enrol-wait`) unless given here; while a run waits for enrolment on the
+built-in instance, the command serves the instance's enrolment service itself (as the window does).
+Human output is one line per step per port and a summary table (on a terminal, a live table of every
+port's step and flash percent instead of the step lines); `--json` prints the engine's event stream, one
+JSON object per line. The exit status is 0 only when every board passed.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -54,21 +56,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--baud",
         type=_baud,
-        default=AUTO_BAUD,
+        default=None,
         metavar="auto|RATE",
         help=(
-            f"flash at this rate ({', '.join(map(str, FLASH_BAUDS))}) or auto, the default: the fastest "
-            f"each port's USB bridge carries, by its USB VID/PID ({DEFAULT_BAUD} when not known)"
+            f"flash at this rate ({', '.join(map(str, FLASH_BAUDS))}) or auto: the fastest each port's USB "
+            f"bridge carries, by its USB VID/PID ({DEFAULT_BAUD} when not known); default: the task's rate"
         ),
     )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
-    parser.add_argument(
-        "--wait-enrolled",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="after the push, wait up to this long for the instance to report each board Enrolled; a board "
-        "that does not enrol fails (default 0: do not wait)",
+    wait = parser.add_mutually_exclusive_group()
+    for option in ("--enrol-wait", "--wait-enrolled"):  # --wait-enrolled: the earlier name, kept working
+        wait.add_argument(
+            option,
+            dest="enrol_wait",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="after the push, wait up to this long for the instance to report each board Enrolled; a "
+            "board that does not enrol fails (default: the task's wait)"
+            if option == "--enrol-wait"
+            else argparse.SUPPRESS,
+        )
+    wait.add_argument(
+        "--no-wait-enrolled",
+        dest="enrol_wait",
+        action="store_const",
+        const=0.0,
+        help="pass at the push, without waiting for the boards to enrol",
     )
     parser.set_defaults(handler=provision_command)
 
@@ -108,16 +122,17 @@ def provision_command(ctx: CliContext, args: argparse.Namespace) -> int:
     password = read_password()
     ports = resolve_ports(ctx, args.port, args.all)
     instance = ctx.open_instance(deliver=False)  # the supervisor delivers the outbox first itself
-    request = RunRequest(args.task, args.batch, args.ssid, password, args.confirm_release, args.baud)
-    job = dataclasses.replace(job_for_request(instance, request), enrol_wait_s=args.wait_enrolled)
-    enrolment = start_for_station(instance, ctx.data_dir.root) if args.wait_enrolled > 0 else None
-    if enrolment is not None and not args.json:
-        print(enrolment.banner, file=ctx.out, flush=True)
-    try:
-        return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
-    finally:
-        if enrolment is not None:
-            enrolment.stop()
+    request = RunRequest(
+        args.task,
+        args.batch,
+        args.ssid,
+        password,
+        args.confirm_release,
+        args.baud,
+        enrol_wait_s=args.enrol_wait,
+    )
+    job = job_for_request(instance, request)
+    return run_jobs(ctx, instance, [job.for_port(port) for port in ports], json_mode=args.json)
 
 
 def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) -> list[str]:
@@ -136,7 +151,20 @@ def resolve_ports(ctx: CliContext, explicit: Sequence[str] | None, every: bool) 
 
 
 def run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
-    """Run every job at once, print as they go, then a summary; 0 only if every board passed."""
+    """Run every job at once, print as they go, then a summary; 0 only if every board passed. While runs
+    wait for enrolment on the built-in instance, its enrolment service runs here (as in the window)."""
+    waits = any(job.enrol_wait_s > 0 for job in jobs)
+    enrolment = start_for_station(instance, ctx.data_dir.root) if waits else None
+    if enrolment is not None and not json_mode:
+        print(enrolment.banner, file=ctx.out, flush=True)
+    try:
+        return _run_jobs(ctx, instance, jobs, json_mode)
+    finally:
+        if enrolment is not None:
+            enrolment.stop()
+
+
+def _run_jobs(ctx: CliContext, instance: Instance, jobs: Sequence[PortJob], json_mode: bool) -> int:
     printer = choose_printer(ctx.out, [j.port for j in jobs], json_mode)
     mode = jobs[0].mode.value if jobs else "provision"
     with RecordsDB(ctx.data_dir.records_db) as records:

@@ -46,6 +46,8 @@ class HumanPrinter:
     def on_event(self, event: Event) -> None:
         if isinstance(event, StepEvent) and event.status is not StepStatus.STARTED:
             word = "ok" if event.status is StepStatus.PASSED else "FAILED"
+            if event.facts.enrolled is False:
+                word = "WARNING"  # passed, but the enrolment could not be confirmed
             self._line(event.port, f"{event.step.value:<7} {word:<6} {event.message}".rstrip())
         elif isinstance(event, ResultEvent) and event.outcome is Outcome.CANCELLED:
             self._line(event.port, f"cancelled: {event.message}")
@@ -68,8 +70,7 @@ class HumanPrinter:
 def write_summary(out: TextIO, summaries: Sequence[PortSummary]) -> None:
     """The closing table and one line per board that did not pass (both output modes)."""
     rows = [
-        (s.port, s.outcome.value.upper(), s.device_id or "-", f"{s.duration_s:.1f} s", _push_note(s))
-        for s in summaries
+        (s.port, _result(s), s.device_id or "-", f"{s.duration_s:.1f} s", _push_note(s)) for s in summaries
     ]
     out.write("\n")
     print_table(out, ["Port", "Result", "DeviceID", "Time", "Batch"], rows)
@@ -78,7 +79,14 @@ def write_summary(out: TextIO, summaries: Sequence[PortSummary]) -> None:
     for s in summaries:
         if s.outcome is not Outcome.PASS:
             out.write(f"{s.port}: {s.message}\n")
+        elif s.warning:
+            out.write(f"{s.port}: passed with a warning: {s.warning}\n")
     out.flush()
+
+
+def _result(summary: PortSummary) -> str:
+    word = summary.outcome.value.upper()
+    return f"{word} (WARNING)" if summary.warning else word
 
 
 def _push_note(summary: PortSummary) -> str:

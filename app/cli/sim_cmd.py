@@ -27,6 +27,7 @@ from app.domain.errors import ValidationError
 from app.sim.faults import BootFailure, Faults
 from app.sim.fleet import MAX_BOARDS, SimFleet, default_access_point
 from app.sim.run_context import AccessPoint
+from app.system.session_priority import group_niceness, lower_session_group, session_leader
 
 AP_PASSWORD_FILENAME = "access-point-password"  # noqa: S105 - a file name, not a password
 
@@ -98,6 +99,9 @@ def run_sim(ctx: CliContext, args: argparse.Namespace) -> int:
     state_dir: Path = (args.state_dir or data_dir.sim_boards).expanduser().resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     access_point = _access_point(args, state_dir)
+    niceness = os.nice(0) if os.name == "posix" else 0
+    if niceness > 0 and session_leader():  # the demo's simulator, started niced in a session of its own
+        lower_session_group(group_niceness(niceness))
     stop = threading.Event()
     previous = _install_stop_handlers(stop)
     try:

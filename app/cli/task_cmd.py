@@ -7,8 +7,13 @@ import argparse
 from app.cli.context import CliContext
 from app.cli.table import print_table
 from app.domain.chips import ChipType
+from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, parse_choice
 from app.domain.paging import iterate_pages
+from app.domain.records import ProvisioningTask
+from app.domain.run_options import DEFAULT_ENROL_WAIT_S, FLASH_BAUDS, TaskRunOptions
+
+AUTO = "auto"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--bootloader-image", help="catalog image name (default: newest that fits)")
     create.add_argument("--partition-table-image", help="catalog image name (default: newest that fits)")
     create.add_argument("--ief-image", help="catalog image name (default: newest that fits)")
+    add_run_option_arguments(create, DEFAULT_ENROL_WAIT_S)
     create.set_defaults(handler=create_command)
 
     update = inner.add_parser("update", help="change what a task flashes (only the options given change)")
@@ -37,6 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             f"--{image}-image",
             help="catalog image name (default: kept, or the newest that fits a new choice)",
         )
+    add_run_option_arguments(update, None)
     update.set_defaults(handler=update_command)
 
     delete = inner.add_parser("delete", help="delete a task")
@@ -46,6 +53,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing = inner.add_parser("list", help="provisioning tasks")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=list_command)
+
+
+def add_run_option_arguments(parser: argparse.ArgumentParser, wait_default: float | None) -> None:
+    """`--enrol-wait S` and `--baud B|auto`: the task's run options (app/domain/run_options.py)."""
+    kept = "default: kept"
+    parser.add_argument(
+        "--enrol-wait",
+        type=float,
+        metavar="SECONDS",
+        help="after the DeviceID push, wait up to this long for the board to enrol before it passes; 0: do "
+        f"not wait ({kept if wait_default is None else f'default {wait_default:g}'})",
+    )
+    parser.add_argument(
+        "--baud",
+        metavar="auto|RATE",
+        help=f"flash this task's boards at a fixed rate ({', '.join(map(str, FLASH_BAUDS))}), or auto: the "
+        f"fastest each board's USB bridge carries ({kept if wait_default is None else 'default auto'})",
+    )
+
+
+def parse_baud(text: str, option: str = "--baud") -> int | None:
+    """`auto` (None: by USB bridge) or a rate from FLASH_BAUDS."""
+    if text.strip().lower() == AUTO:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError(f"{option} must be a baud rate (a number) or auto; got {text!r}") from None
+    if value not in FLASH_BAUDS:
+        raise ValidationError(
+            f"{option} {value} is not a flashing rate; pick one of {', '.join(map(str, FLASH_BAUDS))}"
+        )
+    return value
+
+
+def _run_options(args: argparse.Namespace, current: TaskRunOptions) -> TaskRunOptions:
+    wait = current.enrol_wait_s if args.enrol_wait is None else args.enrol_wait
+    baud = current.flash_baud if args.baud is None else parse_baud(args.baud)
+    return TaskRunOptions(enrol_wait_s=wait, flash_baud=baud)
+
+
+def _runs(task: ProvisioningTask) -> str:
+    return task.run_options.describe()
 
 
 def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -58,10 +108,12 @@ def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
         bootloader_image=args.bootloader_image,
         partition_table_image=args.partition_table_image,
         ief_image=args.ief_image,
+        run_options=_run_options(args, TaskRunOptions()),
     )
     ctx.out.write(
         f"created task {task.name!r}: {task.device_type.display_name}, {task.bootloader.value} bootloader "
-        f"({task.bootloader_image}), {task.ief.value} IEF ({task.ief_image}), key {task.signing_key!r}\n"
+        f"({task.bootloader_image}), {task.ief.value} IEF ({task.ief_image}), key {task.signing_key!r}; "
+        f"{_runs(task)}\n"
     )
     return 0
 
@@ -71,8 +123,20 @@ def list_command(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.json:
         ctx.print_json(tasks)
     else:
-        rows = [(t.name, t.device_type.value, t.bootloader.value, t.ief.value, t.signing_key) for t in tasks]
-        print_table(ctx.out, ["Name", "Device type", "Bootloader", "IEF", "Key"], rows)
+        rows = [
+            (
+                t.name,
+                t.device_type.value,
+                t.bootloader.value,
+                t.ief.value,
+                t.signing_key,
+                f"{t.run_options.enrol_wait_s:g} s" if t.run_options.enrol_wait_s else "off",
+                str(t.run_options.flash_baud or AUTO),
+            )
+            for t in tasks
+        ]
+        headers = ["Name", "Device type", "Bootloader", "IEF", "Key", "Enrol wait", "Baud"]
+        print_table(ctx.out, headers, rows)
     return 0
 
 
@@ -98,11 +162,12 @@ def update_command(ctx: CliContext, args: argparse.Namespace) -> int:
         partition_table_image=args.partition_table_image
         or (task.partition_table_image if same_chip else None),
         ief_image=args.ief_image or (task.ief_image if same_chip and ief is task.ief else None),
+        run_options=_run_options(args, task.run_options),
     )
     ctx.out.write(
         f"updated task {updated.name!r}: {updated.device_type.display_name}, {updated.bootloader.value} "
         f"bootloader ({updated.bootloader_image}), {updated.ief.value} IEF ({updated.ief_image}), "
-        f"key {updated.signing_key!r}\n"
+        f"key {updated.signing_key!r}; {_runs(updated)}\n"
     )
     return 0
 

@@ -27,6 +27,7 @@ from app.domain.kinds import (
     KeyType,
     Role,
 )
+from app.domain.run_options import TaskRunOptions
 
 T = TypeVar("T")
 
@@ -125,6 +126,7 @@ class Device:
     batch: str
     state: DeviceState
     added_at: datetime
+    firmware: str = ""  # what the device last said it runs (enrolment status); "" before it enrolled
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class ProvisioningTask:
     partition_table_image: str
     ief_image: str
     created_at: datetime
+    run_options: TaskRunOptions = field(default_factory=TaskRunOptions)  # enrolment wait, flashing rate
 
 
 @dataclass(frozen=True)

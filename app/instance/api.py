@@ -46,6 +46,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 
 DEFAULT_POLICY = "default"
 DEFAULT_CERTIFICATE_DAYS = 365  # the terms a new policy gets when none are given
@@ -251,8 +252,10 @@ class Instance(Protocol):
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
-        """Images left as None are the newest catalog image of the right type, kind and variant."""
+        """Images left as None are the newest catalog image of the right type, kind and variant; run options
+        left as None are the defaults (wait for enrolment, flashing rate by USB bridge)."""
         ...
 
     def list_tasks(self, page: PageRequest = PageRequest()) -> Page[ProvisioningTask]: ...
@@ -269,8 +272,10 @@ class Instance(Protocol):
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
-        """Change what an existing task flashes; the same rules as `create_task`. The name stays."""
+        """Change what an existing task flashes; the same rules as `create_task`. The name stays, and run
+        options left as None stay as they were."""
         ...
 
     def delete_task(self, name: str) -> None:

@@ -31,6 +31,8 @@ import sys
 import traceback
 from typing import NoReturn
 
+from app.system.session_priority import group_niceness, lower_session_group, session_leader
+
 PID = struct.Struct("<i")
 FDS_PER_REQUEST = 4  # stdin, stdout, stderr, exit status
 REQUEST = b"L"
@@ -57,8 +59,15 @@ def preload() -> None:
 
 def serve(control_fd: int, niceness: int = 0) -> int:
     """Answer fork requests on `control_fd` until the station closes it."""
+    # A niced server (the window's) keeps its workers in its own session and lowers that session's
+    # scheduling group once (Linux autogroup: a worker's nice value alone weighs nothing against the
+    # window's session). An un-niced one (the CLI's, whose run is the machine's job) gives each worker
+    # a session of its own, as a terminal's jobs have.
+    shared_session = niceness > 0
     if niceness:
         os.nice(niceness)  # inherited by every worker: they mostly wait on their port
+        if session_leader():
+            lower_session_group(group_niceness(niceness))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     gc.freeze()  # the preloaded objects stay in shared pages instead of being copied by each child's GC
@@ -78,14 +87,18 @@ def serve(control_fd: int, niceness: int = 0) -> int:
             if wake_r in ready:
                 os.read(wake_r, 4096)
                 _reap(status_pipes)
-            if control.fileno() in ready and not _answer(control, status_pipes, (wake_r, wake_w)):
+            if control.fileno() in ready and not _answer(
+                control, status_pipes, (wake_r, wake_w), shared_session
+            ):
                 return 0
     finally:
         signal.set_wakeup_fd(-1)
         _reap(status_pipes)
 
 
-def _answer(control: socket.socket, status_pipes: dict[int, int], own_fds: tuple[int, int]) -> bool:
+def _answer(
+    control: socket.socket, status_pipes: dict[int, int], own_fds: tuple[int, int], shared_session: bool
+) -> bool:
     """Serve one request; False when the station has gone."""
     try:
         message, fds, _flags, _addr = socket.recv_fds(control, 16, FDS_PER_REQUEST)
@@ -108,7 +121,7 @@ def _answer(control: socket.socket, status_pipes: dict[int, int], own_fds: tuple
         control.sendall(PID.pack(-(error.errno or 12)))
         return True
     if pid == 0:
-        _become_worker(fds, [control.fileno(), *own_fds, *status_pipes.values()])
+        _become_worker(fds, [control.fileno(), *own_fds, *status_pipes.values()], shared_session)
     for fd in fds[:3]:
         os.close(fd)
     status_pipes[pid] = fds[3]
@@ -135,14 +148,18 @@ def _reap(status_pipes: dict[int, int]) -> None:
             os.close(fd)
 
 
-def _become_worker(fds: list[int], server_fds: list[int]) -> NoReturn:
+def _become_worker(fds: list[int], server_fds: list[int], shared_session: bool) -> NoReturn:
     """In the child: drop the server's state, take the request's descriptors as 0, 1, 2, run one job."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
-        os.setsid()  # its own session, as the station starts workers: Ctrl-C in a terminal is not theirs
+        # Either way Ctrl-C in a terminal is not its signal (the server's session has no terminal).
+        if shared_session:
+            os.setpgid(0, 0)  # its own process group, in the server's lowered CPU priority group
+        else:
+            os.setsid()
         for fd in [*server_fds, fds[3]]:
             os.close(fd)  # the status pipe is written by the server alone, once the worker has gone
         for target, fd in enumerate(fds[:3]):

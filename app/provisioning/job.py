@@ -22,13 +22,14 @@ from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, ImageKind
 from app.domain.records import FlashImage, InstanceParams
+from app.domain.run_options import FLASH_BAUDS as FLASH_BAUDS  # the allowed rates, as before
+from app.domain.run_options import check_enrol_wait
 
 _T = TypeVar("_T")
 JOB_VERSION = 1
 DEFAULT_BAUD = 921600
 AUTO_BAUD = 0
 """`baud` of a job whose rate the station picks from the port's USB bridge (app/provisioning/flash_rate)."""
-FLASH_BAUDS = (115200, 230400, 460800, 921600, 1500000, 2000000)
 MASK = "********"
 MAX_SSID_BYTES = 32
 MIN_WPA_PASSWORD = 8
@@ -97,8 +98,7 @@ class PortJob:
 
     def __post_init__(self) -> None:
         validate_wifi(self.wifi_ssid, self.wifi_password)
-        if not 0 <= self.enrol_wait_s <= 3600:
-            raise ValidationError("the wait for enrolment must be 0 (off) to 3600 seconds")
+        check_enrol_wait(self.enrol_wait_s)
         if self.mode is JobMode.PROVISION:
             if not self.images:
                 raise ValidationError("a provisioning job needs the task's images; none were given")

@@ -35,12 +35,14 @@ def provisioning_job(
     ssid: str,
     password: str,
     confirm_release: str | None = None,
-    baud: int = DEFAULT_BAUD,
+    baud: int | None = DEFAULT_BAUD,
     timeouts: Timeouts | None = None,
     connect_reset: ConnectReset = ConnectReset.DEFAULT,
+    enrol_wait_s: float | None = 0.0,
 ) -> PortJob:
-    """The job for `task` into `batch`; call `.for_port(url)` for each board (`job_for_request` by fields)."""
-    request = RunRequest(task, batch, ssid, password, confirm_release, baud)
+    """The job for `task` into `batch`; call `.for_port(url)` for each board (`job_for_request` by fields).
+    `baud` and `enrol_wait_s` None take the task's own run options."""
+    request = RunRequest(task, batch, ssid, password, confirm_release, baud, enrol_wait_s=enrol_wait_s)
     return job_for_request(instance, request, timeouts=timeouts, connect_reset=connect_reset)
 
 
@@ -56,11 +58,13 @@ def job_for_request(
         return reenrol_job(
             instance, batch=request.batch, ssid=request.ssid, password=request.password, timeouts=timeouts
         )
-    ssid, password, baud = request.ssid, request.password, request.baud
+    ssid, password = request.ssid, request.password
     validate_wifi(ssid, password)
-    _check_baud(baud)
     batch_name = instance.get_batch(request.batch).name
     task_record = instance.get_task(request.task)
+    options = task_record.run_options
+    baud = _run_baud(request, options.flash_baud)
+    enrol_wait_s = options.enrol_wait_s if request.enrol_wait_s is None else request.enrol_wait_s
     if task_record.bootloader is BootloaderKind.RELEASE:
         check_release_confirmation(request.confirm_release, expected_release_confirmation(batch_name))
     images = instance.task_images(task_record.name)
@@ -81,6 +85,7 @@ def job_for_request(
         release_confirmed=images.bootloader_kind is BootloaderKind.RELEASE,
         connect_reset=connect_reset,
         timeouts=timeouts or Timeouts(),
+        enrol_wait_s=enrol_wait_s,
     )
 
 
@@ -104,6 +109,16 @@ def reenrol_job(
         wifi_password=password,
         timeouts=timeouts or Timeouts(),
     )
+
+
+def _run_baud(request: RunRequest, task_baud: int | None) -> int:
+    """The run's own rate, else the task's, else the station's default (AUTO_BAUD: by USB bridge)."""
+    for baud in (request.baud, task_baud):
+        if baud is not None:
+            _check_baud(baud)
+            return baud
+    _check_baud(request.default_baud)
+    return request.default_baud
 
 
 def _check_baud(baud: int) -> None:

@@ -1,4 +1,5 @@
-"""What a person asked to provision with: task, batch, WiFi, the typed release confirmation, the baud.
+"""What a person asked to provision with: task, batch, WiFi, the typed release confirmation, and what the
+run overrides of the task's run options (baud, wait for enrolment).
 
 One type from the Start provisioning dialog to the station worker and the command line, so nothing is
 copied field by field between look-alike classes on the way. It is plain, frozen data: hashable, so
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from app.provisioning.job import DEFAULT_BAUD, MASK
+from app.provisioning.job import AUTO_BAUD, MASK
 
 
 @dataclass(frozen=True, repr=False)
@@ -23,14 +24,17 @@ class RunRequest:
     ssid: str
     password: str = field(repr=False)
     confirm_release: str | None = None  # the batch name as typed, for a release-bootloader task
-    baud: int = DEFAULT_BAUD
+    baud: int | None = None  # set for this run (AUTO_BAUD: by USB bridge); None: as the task says
     reenrol: bool = False  # nothing is flashed: the board's IEF is served again (`task` is unused)
+    enrol_wait_s: float | None = None  # set for this run (0: do not wait); None: as the task says
+    default_baud: int = AUTO_BAUD  # the station's rate when neither the run nor the task sets one
 
     def __repr__(self) -> str:
         return (
             f"RunRequest(task={self.task!r}, batch={self.batch!r}, ssid={self.ssid!r}, "
             f"password={MASK if self.password else ''!r}, confirm_release={self.confirm_release!r}, "
-            f"baud={self.baud}, reenrol={self.reenrol})"
+            f"baud={self.baud}, reenrol={self.reenrol}, enrol_wait_s={self.enrol_wait_s}, "
+            f"default_baud={self.default_baud})"
         )
 
     __str__ = __repr__
@@ -44,6 +48,7 @@ class RunRequest:
         """Re-enrolment with this request's WiFi into `batch` (a board from the records, say)."""
         return replace(self, task="", batch=batch, confirm_release=None, reenrol=True)
 
-    def confirmed(self, typed: str | None, baud: int) -> RunRequest:
-        """This request as it is run: with the confirmation the person typed and the station's baud."""
-        return replace(self, confirm_release=typed, baud=baud)
+    def confirmed(self, typed: str | None, default_baud: int) -> RunRequest:
+        """This request as it is run: with the confirmation the person typed and the station's baud (used
+        when the task sets no rate of its own)."""
+        return replace(self, confirm_release=typed, default_baud=default_baud)

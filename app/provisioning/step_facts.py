@@ -36,6 +36,8 @@ class StepFacts:
     wifi: NetworkState | None = None  # ief: whether the board was seen joining WiFi
     ssid_sent: bool | None = None  # ief: False when the board kept the WiFi it had and never asked for ours
     ip: str = ""  # ief: the address the board got
+    enrolled: bool | None = None  # enrol: True when the instance said Enrolled, False when it could not say
+    firmware: str = ""  # enrol: the firmware the enrolled board reported to the instance
 
     def merged(self, later: StepFacts) -> StepFacts:
         """These facts, with whatever `later` sets replacing them (a run's facts, step after step)."""
@@ -72,7 +74,7 @@ class StepFacts:
 
 
 def _read(name: str, value: Any) -> Any:
-    if name in ("secure_boot", "flash_encryption", "ssid_sent"):
+    if name in ("secure_boot", "flash_encryption", "ssid_sent", "enrolled"):
         return _typed(name, value, bool)
     if name == "key_digests":
         items = _typed(name, value, list)

@@ -42,6 +42,8 @@ from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.ports.reservation import PortReservation, reserve_port
+from app.provisioning.board_console import BoardConsole
+from app.provisioning.board_enrolment_log import BoardEnrolmentLog
 from app.provisioning.board_reset import hard_reset
 from app.provisioning.board_vetting import BoardVetter
 from app.provisioning.device_journal import JournalEntry, JournalState
@@ -100,6 +102,7 @@ class PortSummary:
     chip: str = ""
     mac: str = ""
     record_id: int = 0
+    warning: str = ""  # a pass that is not plain: why (the enrolment could not be confirmed: offline)
 
 
 def _station_name() -> str:
@@ -277,6 +280,7 @@ class _PortRun:
         self._process: WorkerProcess | None = None
         self._stop_reason: tuple[str, Outcome] | None = None
         self._stop_lock = threading.Lock()
+        self._stopping = threading.Event()  # wakes the enrol step's wait
         self._thread = threading.Thread(target=self._run, name=f"port-{job.port}", daemon=True)
         self._timers: list[threading.Timer] = []
         self._started = time.monotonic()
@@ -289,6 +293,8 @@ class _PortRun:
         self._push: PushResult | None = None
         self._concluded = False
         self._id_problem = ""
+        self._board_log = BoardEnrolmentLog()  # the board's own word on its enrolment (enrol step)
+        self._warning = ""
 
     def start(self) -> None:
         self._thread.start()
@@ -303,6 +309,7 @@ class _PortRun:
                 return
             self._stop_reason = (reason, outcome)
             process = self._process
+        self._stopping.set()
         if process is not None and process.poll() is None:
             process.terminate()
             self._timer(self.sup._grace, self._kill)
@@ -392,6 +399,8 @@ class _PortRun:
         elif isinstance(event, ResultEvent):
             self._worker_result = event
             return  # the station's own result (after the worker exits) replaces the worker's
+        elif isinstance(event, LogEvent) and event.source is LogSource.BOARD:
+            self._board_log.feed(event.text)
         self.sup._emit(event)
         if isinstance(event, DeviceIdEvent):
             self._journal(event.device_id)
@@ -500,16 +509,44 @@ class _PortRun:
             with self._push_lock:
                 return self._push
 
-        check = wait_until_enrolled(self.sup._instance, entry.device_id, push, self.job.enrol_wait_s)
+        self._board_log.expect(entry.device_id)
+        with BoardConsole(port, self._board_line, self._engine_note):  # the worker has exited: our port
+            check = wait_until_enrolled(
+                self.sup._instance,
+                entry.device_id,
+                push,
+                self.job.enrol_wait_s,
+                board=self._board_log.verdict,
+                stopped=self._stopping.is_set,
+                sleep=self._stopping.wait,
+            )
+        if check.confirmation is Confirmation.STOPPED and self._stop_reason is not None:
+            reason, outcome = self._stop_reason
+            self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=StepStatus.FAILED, message=reason))
+            return outcome, f"{reason} while waiting for enrolment", Step.ENROL
         if check.confirmation is Confirmation.SKIPPED:
             return result.outcome, result.message, result.step
         failed = check.confirmation is Confirmation.NOT_ENROLLED
         status = StepStatus.FAILED if failed else StepStatus.PASSED
-        self.sup._emit(StepEvent(port=port, step=Step.ENROL, status=status, message=check.message))
+        confirmed = None if failed else check.confirmation is Confirmation.ENROLLED
+        self._warning = check.message if confirmed is False else ""
+        facts = StepFacts(enrolled=confirmed, firmware=check.firmware)
+        self._emit_logged(
+            StepEvent(port=port, step=Step.ENROL, status=status, message=check.message, facts=facts)
+        )
         if failed:
             self.sup._emit(ErrorEvent(port=port, step=Step.ENROL, message=check.message, kind="NotEnrolled"))
             return Outcome.FAIL, check.message, Step.ENROL
         return result.outcome, f"{result.message}; {check.message}", result.step
+
+    def _board_line(self, text: str) -> None:
+        self._board_log.feed(text)
+        self.sup._emit(
+            LogEvent(port=self.job.port, level="info", source=LogSource.BOARD, text=self._redact(text))
+        )
+
+    def _engine_note(self, text: str) -> None:
+        self.sup._emit(LogEvent(port=self.job.port, level="info", source=LogSource.ENGINE, text=text))
 
     def _conclude_once(self, outcome: Outcome, message: str, step: Step) -> None:
         with self._push_lock:
@@ -537,6 +574,7 @@ class _PortRun:
             chip=self._facts.chip,
             mac=self._facts.mac,
             record_id=record.id if record is not None else 0,
+            warning=self._warning if outcome is Outcome.PASS else "",
         )
         self.summary = summary
         self._free_port()  # the worker has exited: the port is free before anyone hears the result

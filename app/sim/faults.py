@@ -64,6 +64,8 @@ class Faults:
     locked_key_digest: bytes | None = None  # a new board arrives with secure boot on, this digest burned
     boot_failure: BootFailure | None = None  # every boot from flash fails this way (see BootFailure)
     max_baud: int | None = None  # the USB bridge's limit: above it, bytes both ways are garbled
+    corrupt_device_id: bool = False  # the IEF sends (and logs) its DeviceID with one digit changed, but
+    # enrols with its real key: the ID pushed is not the hash of the key it proves (caught at `enrol`)
     ota_drop_at: int | None = None  # the network drops a firmware download after this many bytes
 
     def __post_init__(self) -> None:

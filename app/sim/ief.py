@@ -194,6 +194,8 @@ class _Session:
 
     def _send_device_id(self, device_id: str) -> None:
         self.ctx.stage(Stage.DEVICE_ID)
+        if self.ctx.faults.corrupt_device_id:  # damaged before both copies go out: they agree, and are wrong
+            device_id = device_id[:-1] + ("0" if device_id[-1] != "0" else "1")
         self.con.info("IEF", f"DeviceID {device_id}")  # the copy the station checks the request against
         while True:
             self._request(f"deviceID:{device_id}")

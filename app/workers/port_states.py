@@ -40,6 +40,7 @@ from app.provisioning.events import (
 )
 from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import Redactor
+from app.provisioning.step_facts import StepFacts
 
 MAX_PENDING_LINES = 2_000  # per port between two snapshots; more means the window cannot keep up
 
@@ -75,11 +76,13 @@ class PassWarning(Enum):
 
     KEPT_WIFI: the board joined with the network it had kept and never asked for the one given, so it
     may not work where it is going (a re-run does not change a board's WiFi). WIFI_UNCONFIRMED: the
-    board never said whether it joined.
+    board never said whether it joined. ENROLMENT_UNCONFIRMED: the instance could not be asked (offline)
+    whether the board enrolled.
     """
 
     KEPT_WIFI = "kept wifi"
     WIFI_UNCONFIRMED = "wifi unconfirmed"
+    ENROLMENT_UNCONFIRMED = "enrolment unconfirmed"
 
 
 def pass_warning(wifi: NetworkState | None, ssid_sent: bool | None) -> PassWarning | None:
@@ -144,6 +147,7 @@ class PortSnapshot:
     dropped_lines: int = 0
     warning: PassWarning | None = None  # set from the IEF step on; a passed run with one is WARNING
     release: bool = False  # the run writes a release bootloader (its first boot burns eFuses for good)
+    enrolled_firmware: str | None = None  # the enrol step saw the board Enrolled, running this firmware
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class _Port:
     dropped: int = 0
     warning: PassWarning | None = None
     release: bool = False
+    enrolled_firmware: str | None = None
 
     def snapshot(self, take_lines: bool = True) -> PortSnapshot:
         snap = PortSnapshot(
@@ -205,6 +210,7 @@ class _Port:
             dropped_lines=self.dropped,
             warning=self.warning,
             release=self.release,
+            enrolled_firmware=self.enrolled_firmware,
         )
         if take_lines:
             self.log.clear()
@@ -393,10 +399,23 @@ class PortStates:
             state.reach(event.step, 1.0)
             if event.step is Step.IEF:
                 state.warning = pass_warning(event.facts.wifi, event.facts.ssid_sent)
+            elif event.step is Step.ENROL:
+                self._apply_enrolment(state, event.facts)
         else:
             state.message = message
         tail = f": {message}" if message else ""
         state.add_line(state.log, self._stamp(event.wall, f"{mark} {event.step.value}{tail}"))
+
+    @staticmethod
+    def _apply_enrolment(state: _Port, facts: StepFacts) -> None:
+        """Enrolled: the board reached the instance, so a WiFi join it did not print is proven after all.
+        Not confirmed (offline): the pass turns amber, saying so."""
+        if facts.enrolled:
+            state.enrolled_firmware = facts.firmware
+            if state.warning is PassWarning.WIFI_UNCONFIRMED:
+                state.warning = None
+        elif facts.enrolled is False:
+            state.warning = PassWarning.ENROLMENT_UNCONFIRMED
 
     def _apply_result(self, state: _Port, event: ResultEvent) -> None:
         message = self._redactor(event.message)

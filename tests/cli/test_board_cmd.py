@@ -65,7 +65,11 @@ def tasks(data_dir: DataDir) -> None:
     ):
         out, err = io.StringIO(), io.StringIO()
         assert (
-            cli_main.run([*base, *argv, *(["--ief", "debug"] if "task" in argv else [])], out=out, err=err)
+            cli_main.run(
+                [*base, *argv, *(["--ief", "debug", "--enrol-wait", "0"] if "task" in argv else [])],
+                out=out,
+                err=err,
+            )
             == 0
         ), err.getvalue()
 

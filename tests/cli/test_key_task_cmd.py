@@ -131,3 +131,32 @@ def test_task_update_changes_only_what_is_given_and_delete_removes_it(cli: Cli) 
     assert json.loads(cli("task", "list", "--json").out) == []
     again = cli("task", "delete", "t")
     assert again.code != 0 and "there is no task named 't'" in again.err
+
+
+def test_task_run_options_from_the_command_line(cli: Cli) -> None:
+    cli("key", "create", "rsa", "--type", "rsa-3072")
+    base = ["--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "rsa"]
+    created = cli("task", "create", "t", *base)
+    assert created.code == 0, created.err
+    assert "waits 60 s for enrolment, flashes at the USB bridge's rate" in created.out
+    fixed = cli("task", "update", "t", "--enrol-wait", "20", "--baud", "460800")
+    assert fixed.code == 0 and "waits 20 s for enrolment, flashes at 460800 baud" in fixed.out, fixed.err
+    kept = cli("task", "update", "t", "--ief", "non-debug")
+    assert "waits 20 s for enrolment, flashes at 460800 baud" in kept.out, "options not given are kept"
+    (listed,) = json.loads(cli("task", "list", "--json").out)
+    assert listed["run_options"] == {"enrol_wait_s": 20.0, "flash_baud": 460800}
+    off = cli("task", "update", "t", "--enrol-wait", "0", "--baud", "auto")
+    assert "does not wait for enrolment, flashes at the USB bridge's rate" in off.out, off.err
+    assert "off" in cli("task", "list").out.splitlines()[-1]
+
+
+def test_task_run_options_refuse_bad_values(cli: Cli) -> None:
+    cli("key", "create", "rsa", "--type", "rsa-3072")
+    base = ["--device-type", "esp32c3", "--bootloader", "dev", "--ief", "debug", "--key", "rsa"]
+    slow = cli("task", "create", "t", *base, "--baud", "9600")
+    assert slow.code != 0 and "--baud 9600 is not a flashing rate; pick one of 115200" in slow.err
+    fast = cli("task", "create", "t", *base, "--baud", "fast")
+    assert fast.code != 0 and "--baud must be a baud rate (a number) or auto; got 'fast'" in fast.err
+    long = cli("task", "create", "t", *base, "--enrol-wait", "7200")
+    assert long.code != 0 and "the wait for enrolment must be 0 (do not wait) to 3600 seconds" in long.err
+    assert json.loads(cli("task", "list", "--json").out) == [], "nothing is created from a refused option"

@@ -13,6 +13,7 @@ from app.cli.live_progress import LivePrinter, LiveRows, is_live_terminal
 from app.cli.provision_cmd import choose_printer
 from app.cli.run_output import HumanPrinter, JsonPrinter
 from app.provisioning.events import Outcome, ProgressEvent, ResultEvent, Step, StepEvent, StepStatus
+from app.provisioning.step_facts import StepFacts
 from app.provisioning.supervisor import PortSummary
 
 PORTS = ("rfc2217://127.0.0.1:4001", "rfc2217://127.0.0.1:4002")
@@ -46,6 +47,19 @@ def test_rows_follow_steps_and_flash_percent() -> None:
         ResultEvent(port=PORTS[0], outcome=Outcome.FAIL, duration_s=3.0, step=Step.BOOT, message="m")
     )
     assert rows.row(PORTS[0]).outcome is Outcome.FAIL
+
+
+def test_a_pass_whose_enrolment_is_not_confirmed_reads_as_a_warning() -> None:
+    rows = LiveRows(PORTS)
+    offline = StepFacts(enrolled=False)
+    for port, facts in ((PORTS[0], offline), (PORTS[1], StepFacts(enrolled=True, firmware="2.1.0"))):
+        rows.on_event(StepEvent(port=port, step=Step.ENROL, status=StepStatus.PASSED, facts=facts))
+        rows.on_event(ResultEvent(port=port, outcome=Outcome.PASS, duration_s=3.0, message="m"))
+    shown = Console(file=io.StringIO(), width=120)
+    shown.print(rows.table())
+    lines = shown.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert any(PORTS[0] in line and "PASS (WARNING)" in line for line in lines)
+    assert any(PORTS[1] in line and "PASS" in line and "WARNING" not in line for line in lines)
 
 
 @pytest.mark.parametrize("total", [0, -5])

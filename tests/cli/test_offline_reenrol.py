@@ -19,12 +19,15 @@ from app.cli.main import run
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
 from app.domain.records import PageRequest
+from app.domain.run_options import TaskRunOptions
 from app.instance.local.instance import LocalInstance
 from app.provisioning.device_journal import JournalState
 from app.provisioning.records import RecordsDB
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.support.serve_process import ServeProcess, start_serve
+
+NO_ENROL_WAIT = TaskRunOptions(enrol_wait_s=0)  # these runs are not about enrolment
 
 USER, PASSWORD = "tech-anna", "anna in the field"
 TASK = "field-task"
@@ -36,7 +39,9 @@ def server(tmp_path: Path) -> Iterator[ServeProcess]:
     with LocalInstance.open(data_dir.ensure().local_instance_db) as instance:
         instance.create_user(USER, PASSWORD, Role.ADMINISTRATOR)
         instance.create_signing_key("field-key", KeyType.RSA_3072)
-        instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "field-key")
+        instance.create_task(
+            TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "field-key", run_options=NO_ENROL_WAIT
+        )
         instance.create_batch("factory")
         instance.create_batch("site-b")
     running = start_serve(data_dir.root)
@@ -132,3 +137,24 @@ def test_an_offline_reenrolment_passes_and_its_id_reaches_the_instance_once(
         fleet.close()
         if again is not None:
             again.stop()
+
+
+def test_offline_a_run_waiting_for_enrolment_passes_with_a_warning(
+    server: ServeProcess, tmp_path: Path
+) -> None:
+    """The DeviceID is queued, so nobody can say the board enrolled: PASS, amber, and the reason."""
+    station = DataDir(tmp_path / "laptop").ensure()
+    assert _cli(station, "instance", "connect", server.url, "--fingerprint", server.fingerprint)[0] == 0
+    assert _cli(station, "login", "--user", USER, "--password-stdin", stdin=PASSWORD)[0] == 0
+    with SimFleet(tmp_path / "boards", count=2, pacing=False, registry=station.sim_registry) as fleet:
+        ap = fleet.access_point
+        run = ["provision", "--task", TASK, "--batch", "factory", "--ssid", ap.ssid, "--password-stdin"]
+        code, text = _cli(station, *run, "--port", fleet.urls[0], stdin=ap.password)
+        assert code == 0, text  # online first: the station mirrors the task's signed images
+        server.stop()
+        offline = fleet.urls[1]
+        code, text = _cli(station, *run, "--port", offline, "--enrol-wait", "20", stdin=ap.password)
+    assert code == 0, text
+    assert "enrol   WARNING enrolment not confirmed: offline (DeviceID queued)" in text
+    assert "PASS (WARNING)" in text
+    assert f"{offline}: passed with a warning: enrolment not confirmed: offline (DeviceID queued)" in text

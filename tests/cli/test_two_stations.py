@@ -23,11 +23,14 @@ from app.cli.main import run
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
 from app.domain.paging import iterate_pages
+from app.domain.run_options import TaskRunOptions
 from app.instance.local.instance import LocalInstance
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
 from tests.support.serve_process import ServeProcess, start_serve
+
+NO_ENROL_WAIT = TaskRunOptions(enrol_wait_s=0)  # these runs are not about enrolment
 
 OPERATORS = {"alice": "alice on line one", "bob": "bob on line two"}  # user -> password
 BOARDS = 2
@@ -54,7 +57,14 @@ def server(tmp_path: Path) -> Iterator[Server]:
         instance.create_user("alice", OPERATORS["alice"], Role.ADMINISTRATOR)
         instance.create_user("bob", OPERATORS["bob"], Role.CONTRIBUTOR)
         instance.create_signing_key("line-key", KeyType.RSA_3072)
-        instance.create_task("line-task", ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
+        instance.create_task(
+            "line-task",
+            ChipType.ESP32C3,
+            BootloaderKind.DEV,
+            IefKind.DEBUG,
+            "line-key",
+            run_options=NO_ENROL_WAIT,
+        )
         for user in OPERATORS:
             instance.create_batch(f"batch-{user}")
     running = start_serve(data_dir.root)

@@ -6,9 +6,10 @@ import secrets
 
 from app.domain.kinds import DeviceState
 from app.instance.local.instance import LocalInstance
+from app.provisioning.board_enrolment_log import BoardEnrolmentLog
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import PushResult
-from app.provisioning.enrolment_check import Confirmation, wait_until_enrolled
+from app.provisioning.enrolment_check import FIRMWARE_GRACE_S, POLL_S, Confirmation, wait_until_enrolled
 
 PUSHED = PushResult(JournalState.PUSHED, "added")
 
@@ -35,14 +36,15 @@ def _device(instance: LocalInstance, state: DeviceState | None = None) -> str:
     return device_id
 
 
-def test_enrolled_and_renewed_confirm_at_once(instance: LocalInstance) -> None:
+def test_enrolled_and_renewed_confirm_after_a_short_wait_for_the_firmware(instance: LocalInstance) -> None:
     for state in (DeviceState.ENROLLED, DeviceState.RENEWED):
         clock = Clock()
         check = wait_until_enrolled(
             instance, _device(instance, state), lambda: PUSHED, 10, clock=clock, sleep=clock.sleep
         )
-        assert check.confirmation is Confirmation.ENROLLED and check.message == "enrolled"
-        assert clock.sleeps == 0
+        # Set by hand, the device never reports a firmware: "enrolled" without one, FIRMWARE_GRACE_S later.
+        assert (check.confirmation, check.message, check.firmware) == (Confirmation.ENROLLED, "enrolled", "")
+        assert FIRMWARE_GRACE_S <= clock.now <= FIRMWARE_GRACE_S + POLL_S
 
 
 def test_a_registered_device_times_out_within_the_limit(instance: LocalInstance) -> None:
@@ -67,7 +69,10 @@ def test_a_device_that_becomes_enrolled_while_waiting_is_confirmed(instance: Loc
             instance.set_device_state([device_id], DeviceState.ENROLLED)
 
     check = wait_until_enrolled(instance, device_id, lambda: PUSHED, 5, clock=clock, sleep=sleep)
-    assert check.confirmation is Confirmation.ENROLLED and 1.0 <= clock.now < 1.5
+    assert check.confirmation is Confirmation.ENROLLED
+    assert 1.0 + FIRMWARE_GRACE_S <= clock.now < 1.5 + FIRMWARE_GRACE_S, (
+        "no firmware reported: the grace, no more"
+    )
 
 
 def test_revoked_fails_queued_is_offline_refused_is_left_to_the_push(instance: LocalInstance) -> None:
@@ -93,3 +98,89 @@ def test_a_push_that_never_settles_is_not_waited_for_beyond_the_limit(instance: 
     clock = Clock()
     check = wait_until_enrolled(instance, _device(instance), lambda: None, 3, clock=clock, sleep=clock.sleep)
     assert check.confirmation is Confirmation.OFFLINE and 3.0 <= clock.now <= 3.5
+
+
+TLS_LINE = (
+    "E (2412) QL: TLS handshake failed: server certificate not trusted by ql_rootCA (unable to get ...)"
+)
+
+
+def test_a_board_that_fails_the_same_way_twice_ends_the_wait_with_its_reason(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    log = BoardEnrolmentLog(device_id)
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.sleeps in (2, 8):  # the board retries every few seconds
+            log.feed(f"\x1b[0;31m{TLS_LINE}\x1b[0m")
+
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 60, board=log.verdict, clock=clock, sleep=sleep
+    )
+    assert check.confirmation is Confirmation.NOT_ENROLLED
+    assert check.message == (
+        "not enrolled: the board could not enrol: TLS handshake failed: server certificate not trusted by "
+        "ql_rootCA (unable to get ...) (the root CA given to the board does not sign the instance's TLS "
+        "certificate)"
+    )
+    assert clock.now < 3, "the second identical failure ends the wait; the 60 s are not sat out"
+
+
+def test_a_wait_that_runs_out_names_the_boards_last_reason(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    log = BoardEnrolmentLog(device_id)
+    log.feed("E (1200) QL: connect to 127.0.0.1:6001 failed: connection refused")
+    clock = Clock()
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 4, board=log.verdict, clock=clock, sleep=clock.sleep
+    )
+    assert check.confirmation is Confirmation.NOT_ENROLLED
+    assert check.message == (
+        "not enrolled within 4 s: the board could not enrol: connect to 127.0.0.1:6001 failed: connection "
+        "refused (nothing listens on the endpoint and port given to the board)"
+    )
+
+
+def test_a_board_enrolling_as_another_deviceid_fails_at_once(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    log = BoardEnrolmentLog(device_id)
+    other = "0" * 16 if not device_id.startswith("0" * 16) else "1" * 16
+    log.feed(f"I (2301) QL: hello sent, DeviceID {other}...")
+    clock = Clock()
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 60, board=log.verdict, clock=clock, sleep=clock.sleep
+    )
+    assert check.confirmation is Confirmation.NOT_ENROLLED and clock.sleeps == 0
+    assert check.message.startswith(
+        f"not enrolled: DeviceID damaged on the UART: the board enrols as {other}…, not as the "
+        f"{device_id[:16]}… pushed, so the device in the batch can never enrol"
+    )
+
+
+def test_the_boards_own_deviceid_and_other_lines_are_no_reason(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    log = BoardEnrolmentLog(device_id)
+    for line in (
+        f"I (2301) QL: hello sent, DeviceID {device_id[:16]}...",
+        "E (900) IEF: wifi_password: too long; asking again",
+        "W (950) wifi: authentication failed (reason 15: 4WAY_HANDSHAKE_TIMEOUT)",
+        "E (x) ???: \x1b[0;31m",
+    ):
+        log.feed(line)
+    assert log.verdict() is None
+
+
+def test_a_cancelled_run_stops_waiting_at_once(instance: LocalInstance) -> None:
+    device_id = _device(instance)
+    clock = Clock()
+    cancelled: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        cancelled.append(clock.now >= 1.0)
+
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 60, stopped=lambda: any(cancelled), clock=clock, sleep=sleep
+    )
+    assert check.confirmation is Confirmation.STOPPED and 1.0 <= clock.now < 1.5

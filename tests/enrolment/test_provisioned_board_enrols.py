@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from cryptography import x509
@@ -19,6 +20,8 @@ from app.cli import main as cli_main
 from app.domain.kinds import DeviceState
 from app.enrolment.runner import EnrolListen, start_enrolment
 from app.instance.local.instance import LocalInstance
+from app.provisioning.records import RecordsDB
+from app.sim.faults import Faults
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
@@ -121,7 +124,9 @@ def test_waiting_for_enrolment_makes_the_pass_say_enrolled(
     enrol_steps = [e for e in events if e["type"] == "step" and e["step"] == "enrol"]
     assert [e["status"] for e in enrol_steps] == ["started", "passed"]
     (result,) = [e for e in events if e["type"] == "result"]
-    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled"), result
+    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled, firmware sim-ief"), result
+    (passed,) = [e for e in enrol_steps if e["status"] == "passed"]
+    assert passed["facts"] == {"enrolled": True, "firmware": "sim-ief"}
     device = instance.find_device(str(device_id))
     assert device is not None and device.state is DeviceState.ENROLLED
 
@@ -133,18 +138,17 @@ def test_a_board_that_cannot_enrol_fails_with_enrolment_not_confirmed(
     # Boards are sent to a host the simulated network cannot resolve: the service runs, nobody reaches it.
     assert _cli(data_dir, "instance", "params", "--endpoint", "no-such-host.example")[0] == 0
     with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
-        code, out = _provision(data_dir, fleet, "--wait-enrolled", "2", "--json")
+        started = time.monotonic()
+        code, out = _provision(data_dir, fleet, "--wait-enrolled", "40", "--json")
         device_id = board_device_id(fleet.boards[0])
     assert code != 0
-    (result,) = [
-        json.loads(line)
-        for line in out.splitlines()
-        if '"type": "result"' in line or '"type":"result"' in line
-    ]
+    result = _result(out)
     assert result["outcome"] == "fail" and result["step"] == "enrol"
-    assert result["message"].startswith(
-        "enrolment not confirmed: the board did not enrol within 2 s (still registered)"
+    assert result["message"] == (
+        "not enrolled: the board could not enrol: cannot resolve 'no-such-host.example': host not found (DNS "
+        "lookup failed) (the endpoint given to the board is not a name its network knows)"
     )
+    assert time.monotonic() - started < 30, "the board's repeated reason ends the wait; 40 s are not sat out"
     device = instance.find_device(str(device_id))
     assert device is not None and device.state is DeviceState.REGISTERED
 
@@ -167,3 +171,102 @@ def test_provision_waiting_for_enrolment_serves_it_for_the_built_in_instance(
     assert device is not None and device.state is DeviceState.ENROLLED
     with socket.create_server(("127.0.0.1", port)):  # the command's service is gone with it
         pass
+
+
+def _result(out: str) -> dict[str, Any]:
+    (result,) = [e for e in map(json.loads, filter(None, out.splitlines())) if e.get("type") == "result"]
+    return cast(dict[str, Any], result)
+
+
+def test_the_pass_line_says_enrolled_with_the_firmware_by_default(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    """The task waits for enrolment unless told otherwise: no option needed."""
+    data_dir, _instance, _port = station
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        code, out = _provision(data_dir, fleet)
+        url = fleet.urls[0]
+    assert code == 0, out
+    assert any(
+        line.startswith(url) and "enrol   ok     enrolled, firmware sim-ief" in line
+        for line in out.splitlines()
+    )
+    assert "1 of 1 board(s) passed" in out
+    with RecordsDB(data_dir.records_db) as records:
+        (record,) = records.iterate()
+    assert ("enrol", "passed", "enrolled, firmware sim-ief") in [
+        (e.step, e.status, e.message) for e in record.step_log
+    ]
+
+
+def test_a_wrong_root_ca_fails_with_the_boards_reason(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    """The boards are sent to another instance's enrolment service: its TLS certificate is not signed by
+    the root CA they were given."""
+    data_dir, _instance, _port = station
+    other = DataDir(tmp_path / "other-instance").ensure()
+    with LocalInstance.open(other.local_instance_db) as stranger:
+        service = start_enrolment(stranger, EnrolListen("127.0.0.1", 0), other.root)
+        try:
+            assert _cli(data_dir, "instance", "params", "--port", str(service.port))[0] == 0
+            with SimFleet(
+                tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry
+            ) as fleet:
+                code, out = _provision(data_dir, fleet, "--enrol-wait", "40")
+        finally:
+            service.stop()
+    assert code == 1, out
+    assert "0 of 1 board(s) passed" in out
+    failed = (
+        "enrol   FAILED not enrolled: the board could not enrol: TLS handshake failed: server certificate"
+    )
+    assert f"{failed} not trusted by ql_rootCA" in out
+    assert "(the root CA given to the board does not sign the instance's TLS certificate)" in out
+
+
+def test_a_wrong_port_fails_with_the_boards_reason(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    """The boards are told a port where nothing listens (held bound, so the command cannot serve there)."""
+    data_dir, _instance, _port = station
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        closed = held.getsockname()[1]
+        assert _cli(data_dir, "instance", "params", "--port", str(closed))[0] == 0
+        with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+            code, out = _provision(data_dir, fleet, "--enrol-wait", "40", "--json")
+    assert code == 1, out
+    result = _result(out)
+    assert (result["outcome"], result["step"]) == ("fail", "enrol")
+    assert result["message"] == (
+        f"not enrolled: the board could not enrol: connect to 127.0.0.1:{closed} failed: connection refused "
+        "(nothing listens on the endpoint and port given to the board)"
+    )
+
+
+def test_a_deviceid_corrupted_on_the_uart_fails_and_says_so(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    """The board sends a damaged ID (both copies agree, so the station pushes it) and enrols with its real
+    key: the service finds that one in no batch, and the run says the ID was damaged."""
+    data_dir, instance, _port = station
+    with SimFleet(
+        tmp_path / "boards",
+        count=1,
+        pacing=False,
+        registry=data_dir.sim_registry,
+        faults=[Faults(corrupt_device_id=True)],
+    ) as fleet:
+        code, out = _provision(data_dir, fleet, "--enrol-wait", "40", "--json")
+        real_id = board_device_id(fleet.boards[0])
+    assert code == 1, out
+    result = _result(out)
+    pushed = result["device_id"]
+    assert pushed != real_id and instance.find_device(pushed) is not None, "the damaged ID is what was pushed"
+    assert (result["outcome"], result["step"]) == ("fail", "enrol")
+    assert result["message"].startswith(
+        "not enrolled: DeviceID damaged on the UART: the board enrols as a DeviceID that is in no batch, not "
+        f"as the {pushed[:16]}… pushed"
+    )
+    assert "remove it from the batch and provision the board again" in result["message"]

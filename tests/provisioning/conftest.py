@@ -14,6 +14,7 @@ import pytest
 
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.run_options import TaskRunOptions
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Event
 from app.provisioning.job import PortJob
@@ -23,6 +24,8 @@ from app.provisioning.worker_launch import WorkerLauncher
 from app.sim.faults import Faults
 from app.sim.fleet import SimFleet
 from app.system.paths import DataDir
+
+NO_ENROL_WAIT = TaskRunOptions(enrol_wait_s=0)  # these runs are not about enrolment
 
 KEY = "station-key"
 DEV_TASK = "dev-c3"
@@ -42,9 +45,20 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Station:
     data_dir = DataDir(tmp_path_factory.mktemp("station")).ensure()
     with LocalInstance.open(data_dir.local_instance_db) as instance:
         key = instance.create_signing_key(KEY, KeyType.RSA_3072)
-        instance.create_task(DEV_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, KEY)
-        instance.create_task(RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, KEY)
-        instance.create_task(S3_TASK, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, KEY)
+        instance.create_task(
+            DEV_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, KEY, run_options=NO_ENROL_WAIT
+        )
+        instance.create_task(
+            RELEASE_TASK,
+            ChipType.ESP32C3,
+            BootloaderKind.RELEASE,
+            IefKind.NON_DEBUG,
+            KEY,
+            run_options=NO_ENROL_WAIT,
+        )
+        instance.create_task(
+            S3_TASK, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, KEY, run_options=NO_ENROL_WAIT
+        )
     return Station(data_dir, key.key_digest_hex)
 
 

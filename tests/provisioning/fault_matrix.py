@@ -34,6 +34,7 @@ from typing import Any
 from app.domain.chips import ChipType
 from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.domain.records import PageRequest
+from app.domain.run_options import TaskRunOptions
 from app.instance.local.instance import LocalInstance
 from app.provisioning.device_journal import JournalState
 from app.provisioning.events import ErrorEvent, Event, LogEvent, LogSource, Outcome
@@ -49,6 +50,8 @@ from app.system.paths import DataDir
 from tests.provisioning.sim_boards import board_device_id
 from tests.support.held_lock import another_writer
 from tests.support.small_disk import fill, small_disk
+
+NO_ENROL_WAIT = TaskRunOptions(enrol_wait_s=0)  # these runs are not about enrolment
 
 KEY, TASK = "matrix-key", "matrix-dev"
 TIMEOUTS = Timeouts(detect=6, check=6, flash=30, boot=6, ief=6, network=3, overall=90)
@@ -122,7 +125,9 @@ def prepare_station(root: Path) -> DataDir:
     data_dir = DataDir(root).ensure()
     with LocalInstance.open(data_dir.local_instance_db) as instance:
         instance.create_signing_key(KEY, KeyType.RSA_3072)
-        instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, KEY)
+        instance.create_task(
+            TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, KEY, run_options=NO_ENROL_WAIT
+        )
     return data_dir
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 import pytest
 
 from app.domain.errors import NotFoundError, ValidationError
+from app.domain.run_options import TaskRunOptions
 from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
-from app.provisioning.job import JobMode
+from app.provisioning.job import AUTO_BAUD, JobMode
 from app.provisioning.job_builder import job_for_request, provisioning_job, reenrol_job
 from app.provisioning.run_request import RunRequest
 
@@ -82,3 +84,31 @@ def test_a_reenrol_request_builds_a_reenrol_job(instance: LocalInstance, batch: 
     assert job.wifi_password == password
     with pytest.raises(NotFoundError, match="no-such-batch"):
         job_for_request(instance, chosen.for_reenrol("no-such-batch"))
+
+
+def test_the_run_takes_the_tasks_run_options_unless_it_sets_its_own(
+    instance: LocalInstance, batch: str
+) -> None:
+    """Rate: the run's, else the task's, else the station's default; wait: the run's, else the task's."""
+    task = instance.get_task(DEV_TASK)
+    request = RunRequest(DEV_TASK, batch, "net", _password())
+    plain = job_for_request(instance, request)
+    assert (plain.baud, plain.enrol_wait_s) == (AUTO_BAUD, task.run_options.enrol_wait_s)
+    assert job_for_request(instance, request.confirmed(None, 460800)).baud == 460800, "the station's default"
+    _set_run_options(instance, TaskRunOptions(enrol_wait_s=45, flash_baud=230400))
+    try:
+        by_task = job_for_request(instance, request.confirmed(None, 460800))
+        assert (by_task.baud, by_task.enrol_wait_s) == (230400, 45), (
+            "the task's options win over the station's"
+        )
+        forced = job_for_request(instance, replace(request, baud=AUTO_BAUD, enrol_wait_s=0))
+        assert (forced.baud, forced.enrol_wait_s) == (AUTO_BAUD, 0), "the run's own (CLI) override both"
+    finally:
+        _set_run_options(instance, task.run_options)
+
+
+def _set_run_options(instance: LocalInstance, options: TaskRunOptions) -> None:
+    task = instance.get_task(DEV_TASK)
+    instance.update_task(
+        DEV_TASK, task.device_type, task.bootloader, task.ief, task.signing_key, run_options=options
+    )

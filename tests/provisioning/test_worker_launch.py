@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from app.provisioning.worker_launch import (
     WorkerProcess,
     fork_server_supported,
 )
+from app.system.session_priority import group_niceness
 
 pytestmark = pytest.mark.skipif(not fork_server_supported(), reason="the fork server is used on Linux only")
 
@@ -155,3 +157,24 @@ def test_workers_outlive_a_closed_launcher_and_finish_their_job(fork_server: For
         assert lines[-1]["type"] == "result"
         # The server has gone, so nobody is left to tell how the worker ended.
         assert worker.wait(30) == UNKNOWN_EXIT
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no Linux autogroup scheduling here")
+def test_niced_workers_are_below_the_window_also_as_a_session_group() -> None:
+    """With autogroup, a session's nice value alone orders nothing against the window's session: the
+    server gives its session group the niceness, and its workers stay in that session."""
+    launcher = ForkServerLauncher(niceness=10)
+    try:
+        worker, stderr = _launch(launcher)
+        with stderr:
+            _waiting_for_job(worker.pid)  # past its start: its group and session are set
+            group = Path(f"/proc/{worker.pid}/autogroup").read_text()
+            assert group.split()[-1:] == [str(group_niceness(10))], group  # e.g. "/autogroup-123 nice 5"
+            assert group_niceness(10) > 0
+            assert os.getpriority(os.PRIO_PROCESS, worker.pid) >= 10
+            assert os.getpgid(worker.pid) == worker.pid  # Ctrl-C in a terminal is still not its signal
+            assert os.getsid(worker.pid) == launcher.server_pid  # in the server's lowered group
+            worker.terminate()
+            worker.wait(30)
+    finally:
+        launcher.close()

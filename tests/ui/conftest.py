@@ -15,8 +15,7 @@ import pytest
 from PySide6.QtCore import QSettings, QThreadPool
 from pytestqt.qtbot import QtBot
 
-from app.domain.chips import ChipType
-from app.domain.kinds import BootloaderKind, IefKind, KeyType, Role
+from app.domain.kinds import Role
 from app.instance.api import Instance
 from app.instance.local.instance import LocalInstance
 from app.sim.fleet import SimFleet
@@ -27,6 +26,7 @@ from app.ui.models.station_log import StationLogModel
 from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
 from app.ui.settings import StationSettings
+from tests.support.line_tasks import create_line_tasks
 from tests.ui.pool_drain import WAIT_MS, drain_pool
 from tests.ui.station_support import BATCH, RELEASE_TASK, TASK, FleetFactory
 
@@ -126,11 +126,7 @@ def contributor_instance(instances: Instances, instance: LocalInstance) -> Local
 # --- the Station page's tests (test_station_*.py): a ready instance, virtual boards, the page ---
 @pytest.fixture
 def ready(instance: LocalInstance) -> LocalInstance:
-    instance.create_signing_key("line-key", KeyType.RSA_3072)
-    instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-    instance.create_task(
-        RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
-    )
+    create_line_tasks(instance, TASK, RELEASE_TASK)
     instance.create_batch(BATCH)
     return instance
 

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.domain.chips import ChipType
 from app.domain.errors import NotFoundError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType
 from app.domain.records import PageRequest
 from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
@@ -44,6 +42,7 @@ from app.workers.background import CallFailure
 from app.workers.port_states import PortResult, PortSnapshot, PortState, PortStates, Reached
 from app.workers.station_worker import StationEngine, StationService
 from tests.provisioning.sim_boards import board_device_id
+from tests.support.line_tasks import create_line_tasks
 
 FLUSH_MS = 50
 WAIT_MS = 60_000
@@ -65,11 +64,7 @@ class Station:
 def station(tmp_path: Path) -> Iterator[Station]:
     data_dir = DataDir(tmp_path / "station").ensure()
     with LocalInstance.open(data_dir.local_instance_db) as instance:
-        instance.create_signing_key("line-key", KeyType.RSA_3072)
-        instance.create_task(TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, "line-key")
-        instance.create_task(
-            RELEASE_TASK, ChipType.ESP32C3, BootloaderKind.RELEASE, IefKind.NON_DEBUG, "line-key"
-        )
+        create_line_tasks(instance, TASK, RELEASE_TASK)
         instance.create_batch(BATCH)
         yield Station(data_dir, instance)
 

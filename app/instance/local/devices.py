@@ -211,11 +211,12 @@ def move(conn: sqlite3.Connection, batch_name: str, blobs: list[bytes]) -> list[
 
 def find(conn: sqlite3.Connection, blob: bytes) -> Device | None:
     row = conn.execute(
-        "SELECT d.device_id, d.state, d.added_ms, b.name FROM devices AS d "
-        "JOIN batches AS b ON b.id = d.batch_id WHERE d.device_id = ?",
+        "SELECT d.device_id, d.state, d.added_ms, b.name, c.firmware FROM devices AS d "
+        "JOIN batches AS b ON b.id = d.batch_id "
+        "LEFT JOIN device_certificates AS c ON c.device_id = d.device_id WHERE d.device_id = ?",
         (blob,),
     ).fetchone()
-    return None if row is None else _device(row[:3], row[3])
+    return None if row is None else _device(row[:3], row[3], row[4] or "")
 
 
 def set_state(conn: sqlite3.Connection, blobs: list[bytes], state: DeviceState) -> int:
@@ -300,7 +301,11 @@ def in_chunks(values: list[bytes]) -> Iterator[list[bytes]]:
         yield values[start : start + _CHUNK]
 
 
-def _device(row: Sequence[Any], batch_name: str) -> Device:
+def _device(row: Sequence[Any], batch_name: str, firmware: str = "") -> Device:
     return Device(
-        device_id=DeviceID(row[0].hex()), batch=batch_name, state=STATES[row[1]], added_at=from_ms(row[2])
+        device_id=DeviceID(row[0].hex()),
+        batch=batch_name,
+        state=STATES[row[1]],
+        added_at=from_ms(row[2]),
+        firmware=firmware,
     )

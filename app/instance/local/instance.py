@@ -50,6 +50,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.local import (
     activity,
@@ -504,6 +505,7 @@ class LocalInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         spec = tasks.TaskSpec(
             name,
@@ -514,12 +516,13 @@ class LocalInstance:
             bootloader_image,
             partition_table_image,
             ief_image,
+            run_options,
         )
         with self._change() as conn:
             task = tasks.create(conn, spec)
             details = (
                 f"{task.device_type.value}, bootloader {task.bootloader.value}, IEF {task.ief.value}, "
-                f"key {task.signing_key}"
+                f"key {task.signing_key}; {task.run_options.describe()}"
             )
             activity.record(conn, self._actor, "task.create", task.name, details)
         return task
@@ -542,6 +545,7 @@ class LocalInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         spec = tasks.TaskSpec(
             name,
@@ -552,13 +556,15 @@ class LocalInstance:
             bootloader_image,
             partition_table_image,
             ief_image,
+            run_options,
         )
         with self._change() as conn:
             before, task = tasks.update(conn, spec)
             details = (
                 f"{before.device_type.value} -> {task.device_type.value}, "
                 f"bootloader {task.bootloader.value}, IEF {task.ief.value}, key {task.signing_key}, "
-                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}"
+                f"images {task.bootloader_image}, {task.partition_table_image}, {task.ief_image}; "
+                f"{task.run_options.describe()}"
             )
             activity.record(conn, self._actor, "task.update", task.name, details)
         return task

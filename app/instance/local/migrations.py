@@ -146,7 +146,6 @@ CREATE INDEX device_certificates_by_expiry ON device_certificates (not_after_ms)
 """Version 3: each enrolled device's current certificate (public), written by the enrolment service
 (`app/instance/local/enrolment.py`); the device key never reaches the instance."""
 
-
 _POLICIES = """
 CREATE TABLE policies (
     id INTEGER PRIMARY KEY,
@@ -167,6 +166,12 @@ CREATE INDEX batches_by_policy ON batches (policy);
 certificates, auto-renew, 60-minute JWTs), and every policy name batches already carried, with the
 default's terms, which is what those names meant before. Batches keep naming their policy."""
 
+_TASK_RUN_OPTIONS = """
+ALTER TABLE tasks ADD COLUMN enrol_wait_ms INTEGER NOT NULL DEFAULT 60000;
+ALTER TABLE tasks ADD COLUMN flash_baud INTEGER;
+"""
+"""A task's run options (app/domain/run_options.py): the wait for enrolment (existing tasks wait, as new ones
+do) and a fixed flashing rate (NULL: by each board's USB bridge)."""
 
 _FIRMWARES = """
 CREATE TABLE firmwares (
@@ -189,7 +194,7 @@ CREATE INDEX batches_by_firmware ON batches (firmware);
 download the signed bytes over the enrolment connection. Indexes count who runs and who uses each."""
 
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _FIRMWARES)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _TASK_RUN_OPTIONS, _FIRMWARES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,6 +15,7 @@ from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind
 from app.domain.names import validate_name
 from app.domain.records import Page, PageRequest, ProvisioningTask
+from app.domain.run_options import TaskRunOptions
 from app.instance.local import image_catalog, signing_keys
 from app.instance.local.database import from_ms, now_ms
 from app.system.sqlite_paging import fetch_page, search_clause
@@ -25,7 +26,10 @@ _TABLES = (
     "JOIN images AS p ON p.id = t.partition_table_image_id "
     "JOIN images AS i ON i.id = t.ief_image_id"
 )
-_COLUMNS = "t.name, t.device_type, t.bootloader, t.ief, k.name, b.name, p.name, i.name, t.created_ms"
+_COLUMNS = (
+    "t.name, t.device_type, t.bootloader, t.ief, k.name, b.name, p.name, i.name, t.created_ms, "
+    "t.enrol_wait_ms, t.flash_baud"
+)
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,14 @@ class TaskSpec:
     bootloader_image: str | None
     partition_table_image: str | None
     ief_image: str | None
+    run_options: TaskRunOptions | None = None  # None: the defaults for a new task, kept by an update
 
 
 def create(conn: sqlite3.Connection, spec: TaskSpec) -> ProvisioningTask:
     name = validate_name(spec.name, "task")
     if conn.execute("SELECT 1 FROM tasks WHERE name = ?", (name,)).fetchone() is not None:
         raise ConflictError(f"a task named {name!r} already exists")
-    return _write(conn, spec, name, replacing=False)
+    return _write(conn, spec, name, replacing=False, options=spec.run_options or TaskRunOptions())
 
 
 def update(conn: sqlite3.Connection, spec: TaskSpec) -> tuple[ProvisioningTask, ProvisioningTask]:
@@ -64,7 +69,9 @@ def update(conn: sqlite3.Connection, spec: TaskSpec) -> tuple[ProvisioningTask, 
     before and after, so the caller can log what changed.
     """
     before = get(conn, spec.name)
-    return before, _write(conn, spec, before.name, replacing=True)
+    return before, _write(
+        conn, spec, before.name, replacing=True, options=spec.run_options or before.run_options
+    )
 
 
 def delete(conn: sqlite3.Connection, name: str) -> ProvisioningTask:
@@ -75,13 +82,20 @@ def delete(conn: sqlite3.Connection, name: str) -> ProvisioningTask:
     return task
 
 
-def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bool) -> ProvisioningTask:
+def _write(
+    conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bool, options: TaskRunOptions
+) -> ProvisioningTask:
     if not isinstance(spec.device_type, ChipType):
         raise ValidationError(f"device type must be one of {', '.join(c.value for c in ChipType)}")
     if not isinstance(spec.bootloader, BootloaderKind):
         raise ValidationError(f"bootloader must be one of {', '.join(k.value for k in BootloaderKind)}")
     if not isinstance(spec.ief, IefKind):
         raise ValidationError(f"IEF must be one of {', '.join(k.value for k in IefKind)}")
+    if not isinstance(options, TaskRunOptions):
+        raise ValidationError(
+            "a task's run options must be TaskRunOptions (wait for enrolment, flashing rate)"
+        )
+    wait_ms = round(options.enrol_wait_s * 1000)
     key = signing_keys.get(conn, spec.signing_key)
     spec.device_type.check_secure_boot_key(key.key_type)
     chip = spec.device_type
@@ -96,7 +110,8 @@ def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bo
     if replacing:
         conn.execute(
             "UPDATE tasks SET device_type = ?, bootloader = ?, ief = ?, signing_key_id = ?, "
-            "bootloader_image_id = ?, partition_table_image_id = ?, ief_image_id = ? WHERE name = ?",
+            "bootloader_image_id = ?, partition_table_image_id = ?, ief_image_id = ?, enrol_wait_ms = ?, "
+            "flash_baud = ? WHERE name = ?",
             (
                 chip.value,
                 spec.bootloader.value,
@@ -105,6 +120,8 @@ def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bo
                 boot_id,
                 table_id,
                 ief_id,
+                wait_ms,
+                options.flash_baud,
                 name,
             ),
         )
@@ -112,7 +129,8 @@ def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bo
     created = now_ms()
     conn.execute(
         "INSERT INTO tasks (name, device_type, bootloader, ief, signing_key_id, bootloader_image_id, "
-        "partition_table_image_id, ief_image_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "partition_table_image_id, ief_image_id, created_ms, enrol_wait_ms, flash_baud) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             name,
             chip.value,
@@ -123,6 +141,8 @@ def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bo
             table_id,
             ief_id,
             created,
+            wait_ms,
+            options.flash_baud,
         ),
     )
     return ProvisioningTask(
@@ -135,6 +155,7 @@ def _write(conn: sqlite3.Connection, spec: TaskSpec, name: str, *, replacing: bo
         partition_table_image=table_name,
         ief_image=ief_name,
         created_at=from_ms(created),
+        run_options=options,
     )
 
 
@@ -181,4 +202,5 @@ def _task(row: tuple[Any, ...]) -> ProvisioningTask:
         partition_table_image=row[6],
         ief_image=row[7],
         created_at=from_ms(row[8]),
+        run_options=TaskRunOptions(row[9] / 1000, row[10]),
     )

@@ -56,6 +56,7 @@ from app.domain.records import (
     TaskImages,
     User,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import (
     DEFAULT_CERTIFICATE_DAYS,
     DEFAULT_JWT_MINUTES,
@@ -690,6 +691,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"creating task {name!r}",
@@ -702,6 +704,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
             TASKS,
         )
@@ -722,6 +725,7 @@ class MirrorInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return self._change(
             f"changing task {name!r}",
@@ -734,6 +738,7 @@ class MirrorInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 

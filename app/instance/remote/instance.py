@@ -47,6 +47,7 @@ from app.domain.records import (
     User,
     sample,
 )
+from app.domain.run_options import TaskRunOptions
 from app.instance.api import DEFAULT_CERTIFICATE_DAYS, DEFAULT_JWT_MINUTES, DEFAULT_POLICY
 from app.instance.api_tokens import DEFAULT_DAYS, ApiToken, NewApiToken
 from app.instance.local.devices import device_id_blobs
@@ -310,6 +311,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -323,6 +325,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 
@@ -342,6 +345,7 @@ class RemoteInstance:
         bootloader_image: str | None = None,
         partition_table_image: str | None = None,
         ief_image: str | None = None,
+        run_options: TaskRunOptions | None = None,
     ) -> ProvisioningTask:
         return cast(
             ProvisioningTask,
@@ -355,6 +359,7 @@ class RemoteInstance:
                 bootloader_image,
                 partition_table_image,
                 ief_image,
+                run_options,
             ),
         )
 

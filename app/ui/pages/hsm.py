@@ -37,12 +37,13 @@ from app.ui.widgets.record_view import RecordView
 from app.workers.listing import Listing, collect
 
 ROLE_TITLES = {"root": "OEM Root CA", "issuing": "Issuing CA", "tls": "TLS server"}
+# A panel's definition, as its tooltip: a line under each number would make the page too tall for 1024x600.
 DEVICE_CERTIFICATE_PANELS = {
-    "Valid": "held by Enrolled and Renewed devices",
-    "Renewed": "of them renewed",
-    "Expired": "ran out; the device enrols again",
-    "Revoked": "of revoked devices",
-    "Not used": "devices registered, not yet enrolled",
+    "Valid": "Certificates held by Enrolled and Renewed devices",
+    "Renewed": "Valid certificates that were renewed",
+    "Expired": "Certificates that ran out; the device enrols again",
+    "Revoked": "Certificates of revoked devices: the enrolment service refuses them",
+    "Not used": "Devices registered in a batch that have not enrolled yet",
 }
 KEY_COLUMNS: tuple[Column[SigningKey], ...] = (
     Column("Name", lambda k: k.name),
@@ -73,6 +74,7 @@ class CertificateCard(QFrame):
         self.setObjectName("panel")
         layout = QGridLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
+        layout.setVerticalSpacing(3)  # with the device panels and the keys, the page fits 1024x600
         title = QLabel(ROLE_TITLES.get(certificate.role, certificate.role))
         title.setObjectName("sectionTitle")
         layout.addWidget(title, 0, 0, 1, 2)
@@ -122,11 +124,11 @@ class HsmPage(Page):
         self.cards = QHBoxLayout()
         layout.addLayout(self.cards)
         layout.addWidget(section_title("Device certificates (signed by the Issuing CA)"))
-        self.device_certificate_panels = {
-            name: StatPanel(name, detail) for name, detail in DEVICE_CERTIFICATE_PANELS.items()
-        }
+        self.device_certificate_panels = {name: StatPanel(name) for name in DEVICE_CERTIFICATE_PANELS}
         panels = QHBoxLayout()
-        for panel in self.device_certificate_panels.values():
+        for name, panel in self.device_certificate_panels.items():
+            panel.detail.hide()
+            panel.setToolTip(DEVICE_CERTIFICATE_PANELS[name])
             panels.addWidget(panel, 1)
         layout.addLayout(panels)
 
@@ -171,6 +173,8 @@ class HsmPage(Page):
             panel.set_value(count(value))
 
     def _show_certificates(self, certificates: tuple[CertificateInfo, ...]) -> None:
+        if self.certificates:  # two refreshes crossed (shown, then refreshed): the cards are there
+            return
         self.certificates = certificates
         order = {"root": 0, "issuing": 1, "tls": 2}
         for certificate in sorted(certificates, key=lambda c: order.get(c.role, 9)):

@@ -5,7 +5,8 @@ Images default to the newest catalog image of the right chip, kind and variant (
 rule, so the default is passed as "no choice" and the instance resolves it). The device type starts at
 the chip of the boards plugged in (`attached`, from the Station page), and only signing keys the chip's
 Secure Boot V2 can verify are offered; the others are named under the list with the reason. The instance
-checks the key again; its refusal is shown inline, word for word.
+checks the key again; its refusal is shown inline, word for word. The task's run options (the wait for
+enrolment, a fixed flashing rate) are the last two fields.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections import Counter
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget
 
 from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
 from app.domain.names import validate_name
 from app.domain.records import FirmwareImage, ProvisioningTask, SigningKey
+from app.domain.run_options import FLASH_BAUDS, MAX_ENROL_WAIT_S, TaskRunOptions
 from app.instance.api import Instance
 from app.ui.pages.hsm_key_dialog import KEY_TYPE_LABELS, CreateKeyDialog
 from app.ui.widgets.form_dialog import FormDialog
@@ -32,6 +34,8 @@ BOOTLOADER_LABELS = {
     BootloaderKind.RELEASE: "Release (burns eFuses)",
 }
 IEF_LABELS = {IefKind.DEBUG: "Debug (verbose UART log)", IefKind.NON_DEBUG: "Non-debug"}
+AUTO_RATE_LABEL = "Automatic (by the board's USB bridge)"
+NO_WAIT_LABEL = "Off (pass when the DeviceID is in the batch)"
 
 
 def newest(
@@ -122,6 +126,18 @@ class CreateTaskDialog(FormDialog):
         self.bootloader_image = QComboBox()
         self.partition_table_image = QComboBox()
         self.ief_image = QComboBox()
+        options = task.run_options if task is not None else TaskRunOptions()
+        self.enrol_wait = QSpinBox()
+        self.enrol_wait.setRange(0, int(MAX_ENROL_WAIT_S))
+        self.enrol_wait.setSuffix(" s")
+        self.enrol_wait.setSpecialValueText(NO_WAIT_LABEL)
+        self.enrol_wait.setValue(round(options.enrol_wait_s))
+        self.enrol_wait.setToolTip("After the DeviceID push, how long a run waits for the board to enrol")
+        self.flash_baud = QComboBox()
+        self.flash_baud.addItem(AUTO_RATE_LABEL, None)
+        for rate in FLASH_BAUDS:
+            self.flash_baud.addItem(f"{rate:,} baud (falls back once on errors)", rate)
+        self.flash_baud.setCurrentIndex(max(self.flash_baud.findData(options.flash_baud), 0))
 
         if task is not None:
             self.name.setText(task.name)
@@ -140,6 +156,8 @@ class CreateTaskDialog(FormDialog):
         self.form.addRow("Bootloader image", self.bootloader_image)
         self.form.addRow("Partition table", self.partition_table_image)
         self.form.addRow("IEF image", self.ief_image)
+        self.form.addRow("Wait for enrolment", self.enrol_wait)
+        self.form.addRow("Flashing rate", self.flash_baud)
         for combo in (self.device_type, self.bootloader, self.ief):
             combo.currentIndexChanged.connect(self._fill_images)
         self.device_type.currentIndexChanged.connect(lambda _i: self._fill_keys())
@@ -259,18 +277,22 @@ class CreateTaskDialog(FormDialog):
             self.partition_table_image.currentData(),
             self.ief_image.currentData(),
         )
+        options = self.run_options()
         if self.editing is not None:
             self.run(
-                lambda: instance.update_task(name, chip, boot, ief, key, *images),
+                lambda: instance.update_task(name, chip, boot, ief, key, *images, options),
                 f"Saving task {name!r}",
                 self._done,
             )
             return
         self.run(
-            lambda: instance.create_task(name, chip, boot, ief, key, *images),
+            lambda: instance.create_task(name, chip, boot, ief, key, *images, options),
             f"Creating task {name!r}",
             self._done,
         )
+
+    def run_options(self) -> TaskRunOptions:
+        return TaskRunOptions(float(self.enrol_wait.value()), self.flash_baud.currentData())
 
     def _done(self, task: ProvisioningTask) -> None:
         self.task = task

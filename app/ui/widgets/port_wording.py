@@ -53,6 +53,11 @@ WARNINGS: dict[PassWarning, tuple[str, str]] = {
         "The board printed no network address in time, so the station cannot say it joined the WiFi "
         "(a release IEF may log nothing). Check that it reaches the instance.",
     ),
+    PassWarning.ENROLMENT_UNCONFIRMED: (
+        "Enrolment not confirmed: offline",
+        "The DeviceID is in the batch (or queued for it), but the instance could not be asked whether the "
+        "board enrolled: the station is offline. Look at the board on the Devices page once it is back.",
+    ),
 }
 
 
@@ -66,7 +71,7 @@ def step_text(snap: PortSnapshot) -> str:
     if state is PortState.READY:
         return "Not started" if snap.refused else "Ready"
     if state is PortState.PASS:
-        return "Provisioned"
+        return enrolled_text(snap.enrolled_firmware) if snap.enrolled_firmware is not None else "Provisioned"
     if state is PortState.WARNING:
         return WARNINGS[snap.warning][0] if snap.warning is not None else "Passed with a warning"
     if state.finished:
@@ -82,6 +87,11 @@ def step_text(snap: PortSnapshot) -> str:
     if state is PortState.RUNNING and snap.step is not None:
         return step_label(snap.step)
     return "Preparing the job…"
+
+
+def enrolled_text(firmware: str) -> str:
+    """A pass the instance confirmed: the board enrolled, running the firmware it reported."""
+    return f"Enrolled, firmware {firmware}" if firmware else "Enrolled"
 
 
 def bar_fraction(reached: Reached | None) -> float:

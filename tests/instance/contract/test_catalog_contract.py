@@ -18,6 +18,7 @@ from app.domain.chips import FACTORY_APP_OFFSET, PARTITION_TABLE_OFFSET, ChipTyp
 from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
 from app.domain.records import PageRequest
+from app.domain.run_options import DEFAULT_ENROL_WAIT_S, TaskRunOptions
 from app.flashing.esp_image import check_image
 from app.instance.api import Instance
 from app.sim.images import build_sim_bootloader, build_sim_ief, build_sim_partition_table
@@ -368,6 +369,44 @@ def test_update_task_changes_what_it_flashes_and_keeps_its_name(
     with pytest.raises(NotFoundError, match="there is no signing key named 'nokey'"):
         signing_instance.update_task(name, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, "nokey")
     assert signing_instance.get_task(name) == updated, "a refused update changes nothing"
+
+
+def test_task_run_options_are_stored_with_the_task(signing_instance: Instance, rsa_key_name: str) -> None:
+    plain = signing_instance.create_task(
+        unique("task"), ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name
+    )
+    assert plain.run_options == TaskRunOptions(DEFAULT_ENROL_WAIT_S, None), "waits for enrolment by default"
+    name = unique("task")
+    chosen = TaskRunOptions(enrol_wait_s=12.5, flash_baud=460800)
+    created = signing_instance.create_task(
+        name, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name, run_options=chosen
+    )
+    assert created.run_options == chosen
+    assert signing_instance.get_task(name).run_options == chosen
+    assert [t.run_options for t in signing_instance.list_tasks(PageRequest(search=name)).items] == [chosen]
+    kept = signing_instance.update_task(
+        name, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name
+    )
+    assert kept.run_options == chosen, "an update that names no run options keeps them"
+    off = TaskRunOptions(enrol_wait_s=0, flash_baud=None)
+    changed = signing_instance.update_task(
+        name, ChipType.ESP32S3, BootloaderKind.DEV, IefKind.DEBUG, rsa_key_name, run_options=off
+    )
+    assert changed.run_options == off
+    assert signing_instance.get_task(name).run_options == off
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"enrol_wait_s": -1}, "the wait for enrolment must be 0 \\(do not wait\\) to 3600 seconds"),
+        ({"enrol_wait_s": 3601}, "the wait for enrolment must be 0"),
+        ({"flash_baud": 9600}, "the flashing rate must be one of 115200, .*, or automatic; got 9600"),
+    ],
+)
+def test_bad_task_run_options_are_refused(options: dict[str, float], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TaskRunOptions(**options)  # type: ignore[arg-type]
 
 
 def test_delete_task(signing_instance: Instance, rsa_key_name: str) -> None:

@@ -11,8 +11,9 @@ from pytestqt.qtbot import QtBot
 from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
+from app.domain.run_options import DEFAULT_ENROL_WAIT_S, TaskRunOptions
 from app.instance.local.instance import LocalInstance
-from app.ui.pages.provisioning_task_dialog import CreateTaskDialog
+from app.ui.pages.provisioning_task_dialog import AUTO_RATE_LABEL, NO_WAIT_LABEL, CreateTaskDialog
 from tests.ui.pool_drain import drain_pool
 
 
@@ -67,6 +68,36 @@ def test_create_a_task(qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalIn
         "production",
     )
     assert task.ief_image == "sim-esp32c3-ief-debug"
+
+
+def test_a_new_task_waits_for_enrolment_and_flashes_by_usb_bridge(dialog: CreateTaskDialog) -> None:
+    assert dialog.enrol_wait.value() == DEFAULT_ENROL_WAIT_S
+    assert dialog.flash_baud.currentData() is None
+    assert dialog.flash_baud.currentText() == AUTO_RATE_LABEL
+
+
+def test_run_options_are_saved_with_the_task_and_shown_when_it_is_edited(
+    qtbot: QtBot, dialog: CreateTaskDialog, instance: LocalInstance
+) -> None:
+    dialog.name.setText("c3-slow-bridge")
+    choose(dialog.device_type, ChipType.ESP32C3)
+    dialog.enrol_wait.setValue(25)
+    choose(dialog.flash_baud, 460800)
+    with qtbot.waitSignal(dialog.created, timeout=10_000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    task = instance.get_task("c3-slow-bridge")
+    assert task.run_options == TaskRunOptions(enrol_wait_s=25, flash_baud=460800)
+
+    editor = CreateTaskDialog(None, instance, task=task)
+    qtbot.addWidget(editor)
+    assert (editor.enrol_wait.value(), editor.flash_baud.currentData()) == (25, 460800)
+    editor.enrol_wait.setValue(0)
+    assert editor.enrol_wait.text() == NO_WAIT_LABEL, "0 reads as 'off', not as a zero-second wait"
+    choose(editor.flash_baud, None)
+    qtbot.waitUntil(lambda: editor.keys_loaded and bool(editor.images), timeout=10_000)
+    with qtbot.waitSignal(editor.created, timeout=10_000):
+        qtbot.mouseClick(editor.ok_button, Qt.MouseButton.LeftButton)
+    assert instance.get_task("c3-slow-bridge").run_options == TaskRunOptions(enrol_wait_s=0, flash_baud=None)
 
 
 def test_keys_the_chip_cannot_verify_are_not_offered_and_the_dialog_says_why(
