@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.sim.console import Console
+from app.sim.images import SIM_APP_VERSION
 from app.sim.nvs_store import NvsStore
 from app.sim.ota import OtaFailure, apply_update, software_reset_text
 from app.sim.run_context import BootMode, Restart, RunContext
@@ -41,7 +42,7 @@ TAG = "QL"
 ENROL_KEY = "enrol_key"  # the IEF's enrolment key (ESK), DER PKCS#8 in hex
 DEVICE_KEY = "device_key"  # the device key (DSK), made here once
 DEVICE_CERT = "device_cert"  # the device certificate, DER in hex
-FIRMWARE = "sim-ief"
+FIRMWARE = SIM_APP_VERSION  # what the IEF reports running: its app description's version
 _CONTEXT = b"QL-ENROL-1\x00"
 _CHECK_IN = b"QL-CHECKIN-1\x00"
 _MAX_LINE = 16384

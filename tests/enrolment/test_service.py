@@ -46,7 +46,7 @@ def test_a_device_in_a_batch_enrols_and_its_certificate_verifies(site: Site) -> 
 
     stored = site.instance.device_enrolment().certificate_of(keys.device_id)
     assert stored is not None and stored.serial_hex == result.serial and stored.enrolments == 1
-    assert stored.firmware == "sim-ief"
+    assert stored.firmware == "sim-1"
     assert site.service.counters.enrolled == 1
     assert any(line.startswith("TLS handshake ok") for line in site.lines)
     entries = site.instance.list_activity().items
