@@ -100,6 +100,7 @@ def test_the_forms_on_the_wire_are_the_documented_ones() -> None:
         "batch": "b",
         "state": "enrolled",
         "added_at": "2025-03-04T05:06:07.123000+00:00",
+        "firmware": "",  # the version it last reported when it enrolled; empty until then
     }
     assert to_json(FlashImage(0, ImageKind.IEF, "i", b"\x01\x02"))["data"] == "AQI="
     assert to_json((KeyType.RSA_3072, IefKind.NON_DEBUG)) == ["rsa-3072", "non-debug"]
