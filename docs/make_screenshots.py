@@ -68,6 +68,7 @@ from app.ui.demo import DEMO_BATCH, DEMO_TASK, ensure_demo_data  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.pages.context import PageContext  # noqa: E402
 from app.ui.pages.devices import DevicesPage  # noqa: E402
+from app.ui.pages.firmwares import FirmwaresPage  # noqa: E402
 from app.ui.pages.hsm import HsmPage  # noqa: E402
 from app.ui.pages.policies import PoliciesPage  # noqa: E402
 from app.ui.pages.provisioning import ProvisioningPage  # noqa: E402
@@ -154,6 +155,32 @@ def demo_data(instance: LocalInstance) -> None:
     instance.create_user("alice", "alice-demo-password", Role.ADMINISTRATOR)
     instance.create_user("bob", "bob-demo-password", Role.CONTRIBUTOR)
     instance.create_user("dana", "dana-demo-password", Role.CONTRIBUTOR)
+    firmware_data(instance, lab)
+
+
+def firmware_data(instance: LocalInstance, lab: list[str]) -> None:
+    """Three firmwares, one assigned to a batch, and lab devices that enrolled and reported a version
+    through the instance's own enrolment desk (so "devices running it" is counted, not typed in)."""
+    builds = (
+        (
+            "sensor-app-2.1.0",
+            "2.1.0",
+            ChipType.ESP32C3,
+            [("hw", "rev2"), ("region", "eu")],
+            "production-2025",
+        ),
+        ("sensor-app-2.0.3", "2.0.3", ChipType.ESP32C3, [("hw", "rev2")], "production-2025"),
+        ("lab-diagnostics", "0.9.1", ChipType.ESP32, [("hw", "devkit")], "lab-rsa"),
+    )
+    for name, version, chip, attributes, key in builds:
+        image = build_sim_ief(chip, IefKind.NON_DEBUG, version=version)
+        instance.upload_firmware(name, version, chip, attributes, image, key)
+    instance.set_batch_firmware("line-2 March", "sensor-app-2.1.0")
+    instance.set_batch_firmware("lab veFuse builds", "lab-diagnostics")
+    desk = instance.device_enrolment()
+    for index, device_id in enumerate(lab[:24]):
+        desk.enrol(device_id, ec.generate_private_key(ec.SECP256R1()).public_key())
+        desk.report_status(device_id, "2.1.0" if index < 17 else "2.0.3" if index < 21 else "0.9.1")
 
 
 def station_log_lines() -> None:
@@ -327,6 +354,26 @@ def take_all(app: QApplication, window: MainWindow, out: Path, root: Path, stati
         hsm.keys.selectRow(0)
 
     shoot(app, window, out / "hsm.png", hsm_ready)
+    firmwares = window.page("Firmwares")
+    assert isinstance(firmwares, FirmwaresPage)
+
+    def firmwares_ready() -> None:
+        window.show_page("Firmwares")
+        settle(app)
+        firmwares.select_firmware("sensor-app-2.1.0")
+
+    shoot(app, window, out / "firmwares.png", firmwares_ready)
+    upload = firmwares.open_upload_dialog()
+    build = root / "sensor-app-2.2.0.bin"
+    build.write_bytes(build_sim_ief(ChipType.ESP32C3, IefKind.NON_DEBUG, version="2.2.0"))
+    upload.load_file(build)
+    wait_for(app, lambda: upload.loaded is not None and upload.key.count() > 0)
+    upload.version.setText("2.2.0")
+    upload.attributes.setText("hw=rev2, region=eu")
+    upload.key.setCurrentIndex(upload.key.findData("production-2025"))
+    settle(app)
+    shoot(app, upload, out / "firmwares-upload.png")
+    upload.reject()
     for title in ("Provisioning", "Users", "Logs", "Settings"):
         shoot(app, window, out / f"{title.lower()}.png", page(title))
     shoot(app, window, out / "settings-self-check.png", lambda: self_check_ran(app, window))

@@ -9,6 +9,7 @@ from app.cli.context import CliContext
 from app.cli.table import print_fields, print_table
 from app.domain.batch_file import parse_batch_file
 from app.domain.errors import ValidationError
+from app.domain.firmware_attributes import describe_filters, parse_pair
 from app.domain.input_files import read_capped
 from app.domain.paging import check_count, iterate_pages
 from app.domain.records import Batch, Device, Page, PageRequest
@@ -29,9 +30,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument(
         "--policy", default=DEFAULT_POLICY, help=f"an existing policy's name (default: {DEFAULT_POLICY})"
     )
-    create.add_argument("--firmware", help="firmware image name devices of this batch should run")
+    create.add_argument("--firmware", help="firmware name devices of this batch should run")
     create.add_argument(
-        "--filter", action="append", default=[], metavar="KEY=VALUE", help="attribute filter (repeatable)"
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="attribute filter (repeatable): AND between keys, OR between values of one key",
     )
     create.set_defaults(handler=create_command)
 
@@ -67,6 +72,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument("--format", choices=[f.value for f in ExportFormat], help="default: by the extension")
     export.set_defaults(handler=export_command)
 
+    firmware = inner.add_parser("set-firmware", help="the firmware this batch's devices update to")
+    firmware.add_argument("name", metavar="BATCH")
+    firmware.add_argument("firmware", metavar="FIRMWARE", help="a firmware name; '' clears it")
+    firmware.set_defaults(handler=set_firmware_command)
+
     delete = inner.add_parser(
         "delete", help="delete a batch and its devices (refused while any device is enrolled)"
     )
@@ -76,13 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _parse_filters(items: list[str]) -> list[tuple[str, str]]:
-    filters = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(f"attribute filter {item!r} must look like KEY=VALUE")
-        filters.append((key.strip(), value.strip()))
-    return filters
+    return [parse_pair(item, "attribute filter") for item in items]
 
 
 def create_command(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -158,6 +162,7 @@ def show_command(ctx: CliContext, args: argparse.Namespace) -> int:
             ("Batch", batch.name),
             ("Policy", batch.policy),
             ("Firmware", batch.firmware or "-"),
+            ("Attribute filters", describe_filters(batch.attribute_filters) or "-"),
             ("Created", batch.created_at.isoformat(timespec="seconds")),
             ("Devices", c.total),
             ("Enrolled", c.enrolled),
@@ -174,6 +179,15 @@ def show_command(ctx: CliContext, args: argparse.Namespace) -> int:
     shown_to = args.offset + len(devices)
     if shown_to < c.total:
         ctx.out.write(f"... {c.total - shown_to} more (use --offset/--limit or --all)\n")
+    return 0
+
+
+def set_firmware_command(ctx: CliContext, args: argparse.Namespace) -> int:
+    batch = ctx.open_instance().set_batch_firmware(args.name, args.firmware or None)
+    if batch.firmware is None:
+        ctx.out.write(f"batch {batch.name!r} has no firmware now: its devices are offered no update\n")
+    else:
+        ctx.out.write(f"batch {batch.name!r} now updates its devices to firmware {batch.firmware!r}\n")
     return 0
 
 

@@ -40,6 +40,7 @@ COMMAND_MODULES: dict[str, str] = {
     "key": "app.cli.key_cmd",
     "task": "app.cli.task_cmd",
     "image": "app.cli.image_cmd",
+    "firmware": "app.cli.firmware_cmd",
     "user": "app.cli.user_cmd",
     "token": "app.cli.token_cmd",
     "log": "app.cli.log_cmd",

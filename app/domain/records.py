@@ -331,3 +331,23 @@ class InstanceInfo:
 def sample(values: Sequence[T], limit: int = 20) -> tuple[T, ...]:
     """The first `limit` values: enough for a person to see what went wrong, not a million lines."""
     return tuple(values[:limit])
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """An app image in the instance's firmware catalog, signed (Secure Boot V2) by one of its keys.
+
+    `size` and `sha256` are of the signed image, the bytes a device downloads. `devices_running` counts
+    the devices whose last status reported this version (devices report a version, not a name).
+    """
+
+    name: str
+    version: str
+    device_type: ChipType
+    attributes: tuple[tuple[str, str], ...]
+    size: int
+    sha256: str
+    signing_key: str
+    key_digest_hex: str
+    created_at: datetime
+    devices_running: int = 0

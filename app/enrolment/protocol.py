@@ -20,11 +20,15 @@ VERSION = 1
 MAX_LINE = 8192  # bytes, newline included
 NONCE_BYTES = 32
 SIGNATURE_CONTEXT = b"QL-ENROL-1\x00"
+CHECK_IN_CONTEXT = b"QL-CHECKIN-1\x00"
 _MAX_KEY = 200  # a DER P-256 SubjectPublicKeyInfo is 91 bytes
 _MAX_CSR = 2048
 _MAX_SIGNATURE = 80  # a DER ECDSA P-256 signature is at most 72 bytes
 _MAX_FIRMWARE = 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_CHUNK = 6144  # firmware bytes per chunk: 8 KiB of base64, well inside a device's line buffer
+_MAX_OFFSET = 64 * 1024 * 1024
+_MAX_CHIP = 16
 
 
 class ErrorCode(StrEnum):
@@ -41,6 +45,9 @@ class ErrorCode(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
+    NOT_ENROLLED = "not_enrolled"
+    NO_UPDATE = "no_update"
+    WRONG_CHIP = "wrong_chip"
 
 
 class ProtocolError(Exception):
@@ -68,6 +75,39 @@ class EnrolRequest:
 @dataclass(frozen=True)
 class StatusRequest:
     firmware: str
+
+
+@dataclass(frozen=True)
+class FirmwareGet:
+    firmware: str
+    sha256: str
+    chip: str
+    offset: int
+    length: int
+
+
+def parse_firmware_get(message: dict[str, Any]) -> FirmwareGet:
+    """`firmware_get`: a piece of the firmware the status answer offered, named by name and SHA-256."""
+    expect_type(message, "firmware_get")
+    sha256 = _string(message, "sha256", 64)
+    if not _HEX64.fullmatch(sha256):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "field 'sha256' must be 64 lower-case hex characters")
+    offset = _whole(message, "offset", 0, _MAX_OFFSET)
+    length = _whole(message, "length", 1, MAX_CHUNK)
+    return FirmwareGet(
+        _string(message, "firmware", _MAX_FIRMWARE),
+        sha256,
+        _string(message, "chip", _MAX_CHIP),
+        offset,
+        length,
+    )
+
+
+def _whole(message: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = message.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"field {name!r} must be a whole number {low} to {high}")
+    return value
 
 
 def decode_line(line: bytes) -> dict[str, Any]:
@@ -114,6 +154,16 @@ def parse_hello(message: dict[str, Any]) -> Hello:
 def parse_enrol(message: dict[str, Any]) -> EnrolRequest:
     expect_type(message, "enrol")
     return EnrolRequest(_base64(message, "csr", _MAX_CSR), _base64(message, "signature", _MAX_SIGNATURE))
+
+
+def parse_check_in(message: dict[str, Any]) -> bytes:
+    """`check_in`: the ESK's signature over CHECK_IN_CONTEXT, the nonce and the DeviceID."""
+    expect_type(message, "check_in")
+    return _base64(message, "signature", _MAX_SIGNATURE)
+
+
+def check_in_bytes(nonce: bytes, device_id: str) -> bytes:
+    return CHECK_IN_CONTEXT + nonce + bytes.fromhex(device_id)
 
 
 def parse_status(message: dict[str, Any]) -> StatusRequest:

@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.domain.errors import NotFoundError, StationError
 from app.enrolment import protocol
 from app.enrolment.protocol import ErrorCode, ProtocolError
-from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError
+from app.instance.local.enrolment import DeviceEnrolment, DeviceRevokedError, NotEnrolledError
+from app.instance.local.firmware_catalog import OfferedFirmware
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -44,6 +45,8 @@ class ServiceCounters:
     refused: dict[str, int] = field(default_factory=dict)
     handshake_failures: int = 0
     turned_away: int = 0
+    firmware_downloads: int = 0  # whole firmwares sent
+    checked_in: int = 0  # devices that reconnected with a valid certificate (no new one issued)
 
 
 class EnrolmentService:
@@ -199,7 +202,8 @@ class _Conversation:
     def _send(self, message: dict[str, Any]) -> None:
         self.tls.sendall(protocol.encode(message))
 
-    def _receive(self) -> dict[str, Any]:
+    def _receive(self, *, end_allowed: bool = False) -> dict[str, Any] | None:
+        """The next message; None when `end_allowed` and the device closed the connection there."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise ProtocolError(ErrorCode.TIMEOUT, "the enrolment took too long; connect again")
@@ -210,12 +214,19 @@ class _Conversation:
             raise ProtocolError(ErrorCode.TIMEOUT, "no complete line arrived in time") from None
         if len(line) > protocol.MAX_LINE:
             raise ProtocolError(ErrorCode.LINE_TOO_LONG, f"a line is at most {protocol.MAX_LINE} bytes")
+        if not line and end_allowed:
+            return None
         if not line.endswith(b"\n"):
             raise ConnectionResetError("the device closed the connection mid-conversation")
         return protocol.decode_line(line)
 
+    def _next(self) -> dict[str, Any]:
+        message = self._receive()
+        assert message is not None  # only `end_allowed` receives return None
+        return message
+
     def _converse(self) -> None:
-        hello = protocol.parse_hello(self._receive())
+        hello = protocol.parse_hello(self._next())
         self.device_id = hello.device_id
         epk = _public_key(hello.epk_der, "epk", ErrorCode.BAD_KEY)
         if hashlib.sha256(hello.epk_der).hexdigest() != hello.device_id:
@@ -228,12 +239,36 @@ class _Conversation:
         nonce = secrets.token_bytes(protocol.NONCE_BYTES)
         self._send({"type": "challenge", "nonce": protocol.b64(nonce)})
 
-        request = protocol.parse_enrol(self._receive())
+        message = self._next()
+        if message["type"] == "check_in":
+            self._check_in(hello.device_id, epk, nonce, protocol.parse_check_in(message))
+        else:
+            self._enrol(hello.device_id, epk, nonce, message)
+        self._status(hello.device_id)
+
+    def _check_in(
+        self, device_id: str, epk: ec.EllipticCurvePublicKey, nonce: bytes, signature: bytes
+    ) -> None:
+        try:
+            epk.verify(signature, protocol.check_in_bytes(nonce, device_id), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise ProtocolError(
+                ErrorCode.BAD_SIGNATURE, "the check-in signature does not verify with the enrolment key"
+            ) from None
+        desk = self.service._desk
+        held = _instance_call(lambda: desk.check_in(device_id))
+        self.service._count(lambda c: setattr(c, "checked_in", c.checked_in + 1))
+        self._send({"type": "checked_in", "serial": held.serial_hex, "not_after": held.not_after.isoformat()})
+
+    def _enrol(
+        self, device_id: str, epk: ec.EllipticCurvePublicKey, nonce: bytes, message: dict[str, Any]
+    ) -> None:
+        request = protocol.parse_enrol(message)
         csr = _csr(request.csr_der)
         try:
             epk.verify(
                 request.signature,
-                protocol.signed_bytes(nonce, hello.device_id, request.csr_der),
+                protocol.signed_bytes(nonce, device_id, request.csr_der),
                 ec.ECDSA(hashes.SHA256()),
             )
         except InvalidSignature:
@@ -242,9 +277,10 @@ class _Conversation:
             ) from None
         device_key = csr.public_key()
         assert isinstance(device_key, ec.EllipticCurvePublicKey)  # checked by _csr
-        issued = _instance_call(lambda: desk.enrol(hello.device_id, device_key))
+        desk = self.service._desk
+        issued = _instance_call(lambda: desk.enrol(device_id, device_key))
         self.service._count(lambda c: setattr(c, "enrolled", c.enrolled + 1))
-        _log.info("device %s enrolled (certificate serial %s)", hello.device_id, issued.serial_hex)
+        _log.info("device %s enrolled (certificate serial %s)", device_id, issued.serial_hex)
         self._send(
             {
                 "type": "certificate",
@@ -257,18 +293,86 @@ class _Conversation:
             }
         )
 
-        status = protocol.parse_status(self._receive())
-        standing = _instance_call(lambda: desk.report_status(hello.device_id, status.firmware))
-        firmware = standing.batch_firmware
-        self._send(
-            {
-                "type": "status",
-                "state": standing.state.value,
-                "batch": standing.batch,
-                "update": firmware is not None and firmware != status.firmware,
-                "firmware": firmware,
-            }
-        )
+    def _status(self, device_id: str) -> None:
+        desk = self.service._desk
+        status = protocol.parse_status(self._next())
+        standing = _instance_call(lambda: desk.report_status(device_id, status.firmware))
+        offered = standing.offered
+        update = offered is not None and offered.version != status.firmware
+        answer: dict[str, Any] = {
+            "type": "status",
+            "state": standing.state.value,
+            "batch": standing.batch,
+            "update": update,
+            "firmware": offered.name if offered else None,
+        }
+        if offered is not None:
+            answer |= {"version": offered.version, "size": offered.size, "sha256": offered.sha256}
+        self._send(answer)
+        if update:
+            assert offered is not None
+            _FirmwareDownload(self, standing.batch, offered).serve()
+
+
+class _FirmwareDownload:
+    """The rest of a connection whose status answer offered an update: `firmware_get` until the device
+    has what it needs and closes the connection (docs/enrolment-protocol.md, messages 7 and 8)."""
+
+    def __init__(self, conversation: _Conversation, batch: str, offered: OfferedFirmware) -> None:
+        self.conversation = conversation
+        self.batch = batch
+        self.offered = offered
+        self.image: bytes | None = None
+
+    def serve(self) -> None:
+        talk, offered = self.conversation, self.offered
+        while (message := talk._receive(end_allowed=True)) is not None:
+            request = protocol.parse_firmware_get(message)
+            if (request.firmware, request.sha256) != (offered.name, offered.sha256):
+                raise ProtocolError(
+                    ErrorCode.NO_UPDATE,
+                    f"this connection offered firmware {offered.name!r} with SHA-256 {offered.sha256}; "
+                    "ask for status again",
+                )
+            if request.chip != offered.device_type.value:
+                raise ProtocolError(
+                    ErrorCode.WRONG_CHIP,
+                    f"firmware {offered.name!r} is built for {offered.device_type.value}, this device is "
+                    f"{request.chip[:16]}: give batch {self.batch!r} a firmware for this device type",
+                )
+            image = self._image()
+            if request.offset > len(image):
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE,
+                    f"offset {request.offset} is past the end of the {len(image)}-byte image",
+                )
+            data = image[request.offset : request.offset + request.length]
+            talk._send(
+                {
+                    "type": "firmware_chunk",
+                    "offset": request.offset,
+                    "data": protocol.b64(data),
+                    "size": len(image),
+                    "sha256": offered.sha256,
+                    "version": offered.version,
+                }
+            )
+            if data and request.offset + len(data) == len(image):
+                self._sent()
+
+    def _sent(self) -> None:
+        talk, offered, desk = self.conversation, self.offered, self.conversation.service._desk
+        talk.service._count(lambda c: setattr(c, "firmware_downloads", c.firmware_downloads + 1))
+        _instance_call(lambda: desk.note_firmware_sent(talk.device_id, offered.name, offered.version))
+
+    def _image(self) -> bytes:
+        if self.image is None:
+            desk, offered = self.conversation.service._desk, self.offered
+            try:
+                self.image = desk.firmware_image(offered.name, offered.sha256)
+            except NotFoundError as exc:
+                raise ProtocolError(ErrorCode.NO_UPDATE, str(exc)) from None
+        return self.image
 
 
 def _public_key(der: bytes, name: str, code: ErrorCode) -> ec.EllipticCurvePublicKey:
@@ -301,6 +405,8 @@ def _instance_call(call: Callable[[], _T]) -> _T:
         return call()
     except DeviceRevokedError as exc:
         raise ProtocolError(ErrorCode.REVOKED, str(exc)) from None
+    except NotEnrolledError as exc:
+        raise ProtocolError(ErrorCode.NOT_ENROLLED, str(exc)) from None
     except NotFoundError as exc:
         raise ProtocolError(ErrorCode.UNKNOWN_DEVICE, str(exc)) from None
     except StationError as exc:  # locked keys, a busy or broken database, a full disk

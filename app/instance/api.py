@@ -34,6 +34,7 @@ from app.domain.records import (
     DashboardSummary,
     Device,
     DeviceCertificate,
+    Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -75,7 +76,10 @@ class Instance(Protocol):
         policy: str = DEFAULT_POLICY,
         firmware: str | None = None,
         attribute_filters: Sequence[tuple[str, str]] = (),
-    ) -> Batch: ...
+    ) -> Batch:
+        """A `firmware`, when given, must be in the catalog and pass `attribute_filters` (as for
+        `set_batch_firmware`), else nothing is created."""
+        ...
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
         """Batches by name; `page.search` filters by a substring of the name."""
@@ -206,6 +210,36 @@ class Instance(Protocol):
     def list_images(
         self, page: PageRequest = PageRequest(), device_type: ChipType | None = None
     ) -> Page[FirmwareImage]: ...
+
+    # --- firmwares (updates a batch's devices download) ---------------------------------------------
+    def upload_firmware(
+        self,
+        name: str,
+        version: str,
+        device_type: ChipType,
+        attributes: Sequence[tuple[str, str]],
+        data: bytes,
+        key: str,
+    ) -> Firmware:
+        """Check an unsigned ESP app image for `device_type` (another chip's build: ValidationError
+        saying so), sign it (Secure Boot V2) with the instance signing key `key` inside the instance,
+        and keep the signed image. `attributes` are (key, value) pairs, one value per key."""
+        ...
+
+    def list_firmwares(self, page: PageRequest = PageRequest()) -> Page[Firmware]:
+        """By name, each with how many devices last reported running its version."""
+        ...
+
+    def get_firmware(self, name: str) -> Firmware: ...
+
+    def delete_firmware(self, name: str) -> None:
+        """ConflictError while a batch has it assigned, naming the batches."""
+        ...
+
+    def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
+        """Assign the firmware a batch's devices update to (None clears it). ValidationError when the
+        firmware's attributes do not pass the batch's attribute filters (AND between keys, OR within one)."""
+        ...
 
     # --- provisioning tasks ----------------------------------------------------------------------
     def create_task(

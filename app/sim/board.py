@@ -199,8 +199,8 @@ class VirtualBoard:
                 if mode is BootMode.DOWNLOAD:
                     DownloadMode(ctx).run()
                 else:
-                    kind = boot_from_flash(ctx, reset_text)
-                    run_ief(ctx, kind, self.ief_settings)
+                    app = boot_from_flash(ctx, reset_text)
+                    run_ief(ctx, app, self.ief_settings)
                 return
             except Restart as restart:
                 self.uart.interrupt(receiving=True)

@@ -16,6 +16,7 @@ failure the way a real board does, loop included (`_play_failure`, `_app_failure
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NoReturn
 
 from app.domain.chips import PARTITION_TABLE_OFFSET
@@ -25,17 +26,35 @@ from app.sim.console import Console
 from app.sim.efuses import EfuseState, decode_virtual, encode_virtual
 from app.sim.esp_image import EspImage, ImageError, read_image
 from app.sim.faults import BootFailure, Stage
-from app.sim.images import SIM_IDF_VERSION, describe_sim_image
+from app.sim.images import SIM_APP_VERSION, SIM_IDF_VERSION, app_version, describe_sim_image
+from app.sim.ota import selected_sequence
 from app.sim.run_context import BootMode, Restart, RunContext
 from app.sim.secure_boot import SignatureCheck, first_valid, signature_blocks, verify_against_digests
 
 ROM_BAUD = 115200
 _FLASH_MODES = {0: "QIO", 1: "QOUT", 2: "DIO", 3: "DOUT"}
-_TYPE_NAMES = {(0, 0): "factory app", (1, 1): "RF data", (1, 2): "WiFi data", (1, 5): "efuse"}
+_TYPE_NAMES = {
+    (0, 0): "factory app",
+    (0, 0x10): "OTA app",
+    (1, 0): "OTA data",
+    (1, 1): "RF data",
+    (1, 2): "WiFi data",
+    (1, 5): "efuse",
+}
 
 
-def boot_from_flash(ctx: RunContext, reset_text: str | None = None) -> IefKind:
-    """Run the boot chain; return the IEF variant to run, or halt on any failure."""
+@dataclass(frozen=True)
+class BootedApp:
+    """The app the bootloader started: which IEF behaviour, the version in its app description, and the
+    partition it runs from (`factory`, or `ota_0` after a firmware update)."""
+
+    kind: IefKind
+    version: str
+    partition: str
+
+
+def boot_from_flash(ctx: RunContext, reset_text: str | None = None) -> BootedApp:
+    """Run the boot chain; return the app to run, or halt on any failure."""
     ctx.uart.board_baud = ROM_BAUD  # a reset puts the UART back at the ROM's rate
     ctx.stage(Stage.BOOT)
     con = Console(ctx)
@@ -158,7 +177,7 @@ def _rom_check_bootloader(ctx: RunContext, con: Console, region: bytes) -> EspIm
 
 def _second_stage(
     ctx: RunContext, con: Console, kind: BootloaderKind, bl_region: bytes, bl_image: EspImage
-) -> IefKind:
+) -> BootedApp:
     rev = ctx.rom.revision
     con.info("boot", f"ESP-IDF {SIM_IDF_VERSION} 2nd stage bootloader")
     con.info("boot", "compile time Jan  1 2025 00:00:00")
@@ -193,8 +212,9 @@ def _second_stage(
         con.error("boot", "No bootable app partitions in the partition table")
         ctx.halt()
     assert factory is not None
-    app_region = ctx.state.flash.read(factory.offset, factory.size)
-    app = _load_app(ctx, con, app_region, factory.offset)
+    booted = _selected_app(ctx, con, parts, factory)
+    app_region = ctx.state.flash.read(booted.offset, booted.size)
+    app = _load_app(ctx, con, app_region, booted.offset)
     app_checks = signature_blocks(app_region, app.signed_length)
     if efuses.secure_boot_en:
         if verify_against_digests(app_checks, list(efuses.key_digests)) is None:
@@ -203,14 +223,29 @@ def _second_stage(
         con.info("secure_boot_v2", "Signature verified successfully!")
     else:
         _first_boot(ctx, con, efuses, virtual, bl_region, bl_image, app_checks, efuse_em)
-    con.info("boot", f"Loaded app from partition at offset {factory.offset:#x}")
+    con.info("boot", f"Loaded app from partition at offset {booted.offset:#x}")
     con.info("boot", "Disabling RNG early entropy source...")
     marker = describe_sim_image(app_region)
     if marker is None or marker.kind is not ImageKind.IEF or marker.chip is not ctx.chip:
         con.line("sim: the app is not a simulation image for this chip; the virtual board stops here")
         ctx.halt()
     assert marker is not None
-    return IefKind(marker.variant)
+    return BootedApp(IefKind(marker.variant), app_version(app_region) or SIM_APP_VERSION, booted.name)
+
+
+def _selected_app(
+    ctx: RunContext, con: Console, parts: tuple[pt.Partition, ...], factory: pt.Partition
+) -> pt.Partition:
+    """`ota_0` when `otadata` selects it (a firmware update was written), else the factory app."""
+    otadata = pt.find_partition(parts, pt.TYPE_DATA, pt.SUBTYPE_OTADATA)
+    slot = pt.find_partition(parts, pt.TYPE_APP, pt.SUBTYPE_OTA_0)
+    if otadata is None or slot is None:
+        return factory
+    sequence = selected_sequence(ctx.state.flash.read(otadata.offset, otadata.size))
+    if sequence is None:
+        return factory
+    con.info("boot", f"otadata: sequence {sequence} selects partition '{slot.name}' at {slot.offset:#x}")
+    return slot
 
 
 def _partition_table(ctx: RunContext, con: Console) -> tuple[pt.Partition, ...]:

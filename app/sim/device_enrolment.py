@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -23,6 +24,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -31,15 +33,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.sim.console import Console
+from app.sim.images import SIM_APP_VERSION
 from app.sim.nvs_store import NvsStore
-from app.sim.run_context import RunContext
+from app.sim.ota import OtaFailure, apply_update, software_reset_text
+from app.sim.run_context import BootMode, Restart, RunContext
 
 TAG = "QL"
 ENROL_KEY = "enrol_key"  # the IEF's enrolment key (ESK), DER PKCS#8 in hex
 DEVICE_KEY = "device_key"  # the device key (DSK), made here once
 DEVICE_CERT = "device_cert"  # the device certificate, DER in hex
-FIRMWARE = "sim-ief"
+FIRMWARE = SIM_APP_VERSION  # what the IEF reports running: its app description's version
 _CONTEXT = b"QL-ENROL-1\x00"
+_CHECK_IN = b"QL-CHECKIN-1\x00"
 _MAX_LINE = 16384
 _SLICE = 0.25
 
@@ -64,6 +69,33 @@ class DeviceKeys:
         return hashlib.sha256(self.epk_der).hexdigest()
 
 
+class Refused(EnrolFailure):
+    """The service answered with an `error` message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"enrolment refused: {code}: {message}")
+        self.code = code
+        self.text = message
+
+
+class DownloadFailure(EnrolFailure):
+    """A firmware download did not complete or does not match what was offered. The enrolment before
+    it did complete: `enrolled` is what the device got (its certificate), once known."""
+
+    enrolled: Enrolled | None = None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A firmware the status answer offered, and its bytes once downloaded (None until then)."""
+
+    name: str
+    version: str
+    size: int
+    sha256: str
+    image: bytes | None = None
+
+
 @dataclass(frozen=True)
 class Enrolled:
     certificate_der: bytes
@@ -73,10 +105,28 @@ class Enrolled:
     batch: str
     update: bool
     firmware: str | None
+    offer: Offer | None = None
+    checked_in: bool = False  # reconnected with the certificate it holds; none was issued
 
 
-def enrol_board(ctx: RunContext, con: Console, store: NvsStore, connect_timeout: float = 3.0) -> bool:
-    """One enrolment attempt with what the board holds; logs every step; True when enrolled."""
+@dataclass(frozen=True)
+class Download:
+    """What the device needs to download an offered update: its chip, and a fault knob for tests."""
+
+    chip: str
+    drop_at: int | None = None  # the connection drops after this many firmware bytes
+    chunk: int = 6144  # bytes asked per `firmware_get` (the protocol's limit)
+
+
+def enrol_board(
+    ctx: RunContext, con: Console, store: NvsStore, version: str, connect_timeout: float = 3.0
+) -> bool:
+    """One enrolment attempt with what the board holds; logs every step; True when enrolled.
+
+    The board reports `version` (its running app's) in its status; when the service offers another
+    version, it downloads it, and an update that passes its checks is written and the board restarts
+    into it (this function then does not return). A refused update leaves the board enrolled on the
+    version it runs, with the reason on its console."""
     endpoint = store.get("ql_endpoint") or ""
     port = int(store.get("ql_port") or "0")
     try:
@@ -92,12 +142,52 @@ def enrol_board(ctx: RunContext, con: Console, store: NvsStore, connect_timeout:
             log=lambda text: con.info(TAG, text),
             check=lambda: ctx.sleep(0),
             connect_timeout=connect_timeout,
+            firmware=version,
+            download=Download(ctx.chip.value, ctx.faults.ota_drop_at),
+            certificate=_held_certificate(store),
         )
+    except Refused as refusal:
+        con.error(TAG, str(refusal))
+        if refusal.code == "not_enrolled":
+            store.delete(DEVICE_CERT)  # enrol afresh at the next attempt
+        return False
+    except DownloadFailure as failure:
+        con.error("esp_https_ota", str(failure))
+        if failure.enrolled is not None:  # the certificate came before the download
+            store.set(DEVICE_CERT, failure.enrolled.certificate_der.hex())
+        return True
     except EnrolFailure as failure:
         con.error(TAG, str(failure))
         return False
     store.set(DEVICE_CERT, result.certificate_der.hex())
+    if result.offer is not None and result.offer.image is not None:
+        _install(ctx, con, result.offer)
     return True
+
+
+def _held_certificate(store: NvsStore) -> bytes | None:
+    """The device certificate in flash while it is valid (the board then checks in), else None."""
+    stored = store.get(DEVICE_CERT)
+    if stored is None:
+        return None
+    try:
+        der = bytes.fromhex(stored)
+        valid_until = x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+    return der if valid_until > datetime.now(UTC) else None
+
+
+def _install(ctx: RunContext, con: Console, offer: Offer) -> None:
+    assert offer.image is not None
+    try:
+        apply_update(ctx, con, offer.image, offer.version)
+    except OtaFailure as failure:
+        con.error(TAG, f"{failure}; staying on the running firmware")
+        return
+    con.info(TAG, f"firmware {offer.name} version {offer.version} installed; restarting")
+    ctx.sleep(0.05)
+    raise Restart(BootMode.FLASH, software_reset_text(ctx))
 
 
 def resolve(name: str, routes: Mapping[str, str]) -> str:
@@ -123,6 +213,8 @@ def enrol(
     connect_timeout: float = 3.0,
     line_timeout: float = 10.0,
     firmware: str = FIRMWARE,
+    download: Download | None = None,
+    certificate: bytes | None = None,
 ) -> Enrolled:
     """The whole conversation of docs/enrolment-protocol.md; raises EnrolFailure with the reason."""
     context = ssl.create_default_context(cadata=root_der)
@@ -143,7 +235,8 @@ def enrol(
         with tls:
             _handshake(tls, check, line_timeout)
             log("TLS handshake ok, server verified against ql_rootCA")
-            return _Conversation(tls, check, line_timeout).run(keys, log, firmware)
+            talk = _Conversation(tls, check, line_timeout)
+            return talk.run(keys, log, firmware, download, certificate)
 
 
 def _handshake(tls: ssl.SSLSocket, check: Callable[[], None], timeout: float) -> None:
@@ -171,11 +264,27 @@ class _Conversation:
         self.timeout = timeout
         self.buffer = b""
 
-    def run(self, keys: DeviceKeys, log: Callable[[str], None], firmware: str) -> Enrolled:
+    def run(
+        self,
+        keys: DeviceKeys,
+        log: Callable[[str], None],
+        firmware: str,
+        download: Download | None,
+        certificate: bytes | None,
+    ) -> Enrolled:
         device_id = keys.device_id
         self._send({"type": "hello", "version": 1, "device_id": device_id, "epk": _b64(keys.epk_der)})
         log(f"hello sent, DeviceID {device_id[:16]}...")
         nonce = _unb64(self._receive("challenge"), "nonce")
+        if certificate is not None:
+            signature = keys.enrolment.sign(
+                _CHECK_IN + nonce + bytes.fromhex(device_id), ec.ECDSA(hashes.SHA256())
+            )
+            self._send({"type": "check_in", "signature": _b64(signature)})
+            held = self._receive("checked_in")
+            serial, not_after = str(held.get("serial", "?")), str(held.get("not_after", "?"))
+            log(f"checked in with certificate serial {serial} valid until {not_after[:10]}")
+            return self._status(certificate, serial, not_after, False, log, firmware, download, True)
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)]))
@@ -192,15 +301,67 @@ class _Conversation:
         not_after = str(answer.get("not_after", "?"))
         again = "" if answer.get("first", True) is not False else " (enrolled before: certificate replaced)"
         log(f"enrolled: certificate serial {serial} valid until {not_after[:10]}{again}")
+        first = bool(answer.get("first", True))
+        return self._status(certificate, serial, not_after, first, log, firmware, download, False)
+
+    def _status(
+        self,
+        certificate: bytes,
+        serial: str,
+        not_after: str,
+        first: bool,
+        log: Callable[[str], None],
+        firmware: str,
+        download: Download | None,
+        checked_in: bool,
+    ) -> Enrolled:
         self._send({"type": "status", "firmware": firmware})
         status = self._receive("status")
         update = bool(status.get("update"))
         offered = status.get("firmware") if isinstance(status.get("firmware"), str) else None
         batch = str(status.get("batch", "?"))
-        news = f"firmware update available: {offered}" if update else "no firmware update"
+        offer = _offer(status) if update else None
+        version = f" version {offer.version}" if offer else ""
+        news = f"firmware update available: {offered}{version}" if update else "no firmware update"
         log(f"status: {status.get('state', '?')} in batch '{batch}', {news}")
-        first = bool(answer.get("first", True))
-        return Enrolled(certificate, serial, not_after, first, batch, update, offered)
+        enrolled = Enrolled(certificate, serial, not_after, first, batch, update, offered, offer, checked_in)
+        if offer is None or download is None:
+            return enrolled
+        try:
+            return dataclasses.replace(enrolled, offer=self._download(offer, download, log))
+        except DownloadFailure as failure:
+            failure.enrolled = enrolled
+            raise
+
+    def _download(self, offer: Offer, download: Download, log: Callable[[str], None]) -> Offer:
+        """Every piece of the offered image, in order; then its size and SHA-256 are checked."""
+        log(f"downloading firmware {offer.name} version {offer.version} ({offer.size} bytes)")
+        image = bytearray()
+        while len(image) < offer.size:
+            if download.drop_at is not None and len(image) >= download.drop_at:
+                raise DownloadFailure(
+                    f"image download incomplete: {len(image)} of {offer.size} bytes (connection lost)"
+                )
+            length = min(download.chunk, offer.size - len(image))
+            request = {"firmware": offer.name, "sha256": offer.sha256, "chip": download.chip}
+            try:
+                self._send({"type": "firmware_get", **request, "offset": len(image), "length": length})
+                chunk = self._receive("firmware_chunk")
+            except Refused as refusal:
+                raise DownloadFailure(f"firmware download refused: {refusal.code}: {refusal.text}") from None
+            except EnrolFailure as exc:
+                raise DownloadFailure(
+                    f"image download incomplete: {len(image)} of {offer.size} bytes ({exc})"
+                ) from None
+            data = _unb64(chunk, "data")
+            if chunk.get("offset") != len(image) or chunk.get("size") != offer.size or not data:
+                raise DownloadFailure("the server sent a firmware piece that does not fit the offer")
+            image += data
+        digest = hashlib.sha256(image).hexdigest()
+        if digest != offer.sha256:
+            raise DownloadFailure(f"firmware SHA-256 mismatch: offered {offer.sha256}, got {digest}")
+        log(f"firmware downloaded: {offer.size} bytes, SHA-256 verified")
+        return Offer(offer.name, offer.version, offer.size, offer.sha256, bytes(image))
 
     def _send(self, message: dict[str, Any]) -> None:
         data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
@@ -242,10 +403,19 @@ class _Conversation:
         if not isinstance(message, dict):
             raise EnrolFailure("the server sent something that is not a message")
         if message.get("type") == "error":
-            raise EnrolFailure(f"enrolment refused: {message.get('code')}: {message.get('message')}")
+            raise Refused(str(message.get("code")), str(message.get("message")))
         if message.get("type") != wanted:
             raise EnrolFailure(f"the server sent {str(message.get('type'))[:32]!r} instead of {wanted!r}")
         return message
+
+
+def _offer(status: dict[str, Any]) -> Offer | None:
+    name, version, size, sha256 = (status.get(k) for k in ("firmware", "version", "size", "sha256"))
+    if not (isinstance(name, str) and isinstance(version, str) and isinstance(sha256, str)):
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        return None
+    return Offer(name, version, size, sha256)
 
 
 def _keys(con: Console, store: NvsStore) -> DeviceKeys:

@@ -66,6 +66,7 @@ class Faults:
     max_baud: int | None = None  # the USB bridge's limit: above it, bytes both ways are garbled
     corrupt_device_id: bool = False  # the IEF sends (and logs) its DeviceID with one digit changed, but
     # enrols with its real key: the ID pushed is not the hash of the key it proves (caught at `enrol`)
+    ota_drop_at: int | None = None  # the network drops a firmware download after this many bytes
 
     def __post_init__(self) -> None:
         for name in (

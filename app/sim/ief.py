@@ -11,7 +11,8 @@ UART protocol (ARCHITECTURE.md, "IEF UART protocol"), 115200 8N1:
   SubjectPublicKeyInfo (what `openssl pkey -pubout -outform DER` prints);
 - it joins the simulated access point: only the simulator's SSID and password succeed. After
   `join_attempts` failures it forgets the WiFi credentials and asks for them again. Then it prints a
-  status line every `status_interval` seconds.
+  status line every `status_interval` seconds, enrols (docs/enrolment-protocol.md), and checks in every
+  `update_check_interval` seconds to hear of a firmware update for its batch.
 The WiFi password is a secret: it is stored in the board's flash but never printed.
 """
 
@@ -30,10 +31,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.domain.chips import PARTITION_TABLE_OFFSET
 from app.domain.kinds import IefKind
 from app.sim import partition_table as pt
+from app.sim.boot import BootedApp
 from app.sim.console import Console
 from app.sim.device_enrolment import enrol_board
 from app.sim.faults import Stage
-from app.sim.images import SIM_APP_VERSION, SIM_IDF_VERSION
+from app.sim.images import SIM_IDF_VERSION
 from app.sim.nvs_store import NvsStore
 from app.sim.run_context import RunContext
 
@@ -42,6 +44,7 @@ REQUESTS = ("ql_rootCA", "ql_endpoint", "ql_port", "wifi_ssid", "wifi_password")
 READ_LIMIT = 1024
 APP_BAUD = 115200
 _KEY = "enrol_key"
+FACTORY = "factory"  # the partition the IEF runs from; anything else is a firmware update
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
 
@@ -52,35 +55,43 @@ class IefSettings:
     status_interval: float = 5.0
     join_attempts: int = 3
     join_delay: float = 0.2
+    update_check_interval: float = 30.0  # an enrolled board checks in this often to hear of a new firmware
 
 
 class InvalidReply(Exception):
     pass
 
 
-def run_ief(ctx: RunContext, kind: IefKind, settings: IefSettings) -> None:
-    """Run the IEF until the next reset (never returns normally)."""
+def run_ief(ctx: RunContext, app: BootedApp, settings: IefSettings) -> None:
+    """Run the IEF until the next reset (never returns normally).
+
+    An app booted from an OTA slot is a firmware update, not the IEF: it no longer speaks the UART
+    protocol to the station, it joins WiFi with what is in flash and checks in with the instance."""
     ctx.uart.board_baud = APP_BAUD
     ctx.uart.discard_input()
     con = Console(ctx, app=True)
+    kind = app.kind
     debug = kind is IefKind.DEBUG
     ctx.stage(Stage.IEF_START)
-    _startup_lines(con, kind, debug)
+    _startup_lines(con, kind, debug, app)
     parts = pt.parse_partition_table(ctx.state.flash.read(PARTITION_TABLE_OFFSET, pt.TABLE_AREA_SIZE))
     nvs_part = pt.find_partition(parts, pt.TYPE_DATA, pt.SUBTYPE_NVS)
     if nvs_part is None:
         con.error("nvs", "no nvs partition in the partition table; cannot keep settings")
         ctx.halt()
     assert nvs_part is not None
-    session = _Session(ctx, con, NvsStore(ctx.state.flash, nvs_part), settings, debug)
-    session.run()
+    session = _Session(ctx, con, NvsStore(ctx.state.flash, nvs_part), settings, debug, app.version)
+    if app.partition == FACTORY:
+        session.run()
+    else:
+        session.run_update()
 
 
-def _startup_lines(con: Console, kind: IefKind, debug: bool) -> None:
+def _startup_lines(con: Console, kind: IefKind, debug: bool, app: BootedApp) -> None:
     con.info("cpu_start", "Pro cpu start user code")
     con.info("app_init", "Application information:")
     con.info("app_init", f"Project name:     sim-ief-{kind.value}")
-    con.info("app_init", f"App version:      {SIM_APP_VERSION}")
+    con.info("app_init", f"App version:      {app.version}")
     con.info("app_init", f"ESP-IDF:          {SIM_IDF_VERSION}")
     con.info("main_task", "Calling app_main()")
     con.info("IEF", "QuarkLink Initial Enrolment Firmware (simulation)")
@@ -89,7 +100,10 @@ def _startup_lines(con: Console, kind: IefKind, debug: bool) -> None:
 
 
 class _Session:
-    def __init__(self, ctx: RunContext, con: Console, store: NvsStore, settings: IefSettings, debug: bool):
+    def __init__(
+        self, ctx: RunContext, con: Console, store: NvsStore, settings: IefSettings, debug: bool, version: str
+    ):
+        self.version = version
         self.ctx = ctx
         self.con = con
         self.store = store
@@ -111,6 +125,15 @@ class _Session:
                 break
             self.con.error("IEF", "WiFi credentials rejected by the network; asking for new ones")
             self.store.delete("wifi_ssid", "wifi_password")
+        self._status_loop(device_id)
+
+    def run_update(self) -> None:
+        """A firmware update running: WiFi from flash, then enrolment and status as before."""
+        device_id = self._device_id()
+        self.con.info("IEF", f"running firmware version {self.version} from an OTA partition")
+        if not self._join_wifi():
+            self.con.error("IEF", "WiFi credentials in flash rejected by the network; no connection")
+            self.ctx.halt()
         self._status_loop(device_id)
 
     # ------------------------------------------------------------------ protocol
@@ -204,9 +227,12 @@ class _Session:
     def _status_loop(self, device_id: str) -> None:
         endpoint = f"{self.store.get('ql_endpoint')}:{self.store.get('ql_port')}"
         enrolled = False
+        next_check = 0.0
         while True:
-            if not enrolled:
-                enrolled = enrol_board(self.ctx, self.con, self.store)
+            now = self.ctx.millis() / 1000
+            if not enrolled or now >= next_check:
+                enrolled = enrol_board(self.ctx, self.con, self.store, self.version)
+                next_check = now + self.settings.update_check_interval
             self.con.info("IEF", f"status: wifi=connected endpoint={endpoint} deviceID={device_id[:16]}...")
             self.ctx.sleep(self.settings.status_interval)
 

@@ -109,9 +109,12 @@ def build_sim_bootloader(chip: ChipType, kind: BootloaderKind) -> bytes:
     return _save(image)
 
 
-def build_sim_ief(chip: ChipType, kind: IefKind) -> bytes:
+def build_sim_ief(chip: ChipType, kind: IefKind, version: str = SIM_APP_VERSION) -> bytes:
     """An app image for the factory partition: a flash-mapped DROM segment with the app description and
-    marker, and IRAM code. Padded (secure_pad "2") so that, once signed, all mapped flash is verified."""
+    marker, and IRAM code. Padded (secure_pad "2") so that, once signed, all mapped flash is verified.
+
+    `version` goes into the app description, as `git describe` does for an ESP-IDF build: a firmware
+    update of the simulation is the same behaviour under a new version, which the board then reports."""
     layout = _LAYOUTS[chip]
     marker = SimImageMarker(ImageKind.IEF, kind.value, chip).encode()
     app_desc = struct.pack(
@@ -119,7 +122,7 @@ def build_sim_ief(chip: ChipType, kind: IefKind) -> bytes:
         _APP_DESC_MAGIC,
         0,
         b"\x00" * 8,
-        SIM_APP_VERSION.encode(),
+        version.encode(),
         f"sim-ief-{kind.value}".encode(),
         SIM_BUILD_TIME.encode(),
         SIM_BUILD_DATE.encode(),
@@ -139,6 +142,17 @@ def build_sim_ief(chip: ChipType, kind: IefKind) -> bytes:
         ELFSection(b".iram0.text", layout.app_iram, _filler(marker), flags=0),
     ]
     return _save(image)
+
+
+def app_version(data: bytes) -> str | None:
+    """The version in an app image's description (the first segment of an ESP-IDF app), else None."""
+    segments = _segment_data(data)
+    if not segments or len(segments[0]) < 48:
+        return None
+    magic, _secure, _reserved, version = struct.unpack_from("<II8s32s", segments[0])
+    if magic != _APP_DESC_MAGIC:
+        return None
+    return version.split(b"\x00", 1)[0].decode("ascii", "replace") or None
 
 
 def build_sim_partition_table(chip: ChipType) -> bytes:

@@ -11,6 +11,8 @@ Simulation layout (flash offsets, 4 MiB flash):
     phy_init  data/phy       0xF000   0x1000
     factory   app/factory    0x10000  0x100000   (FACTORY_APP_OFFSET, the IEF)
     efuse_em  data/efuse     0x110000 0x2000     (virtual eFuses of a veFuse build)
+    otadata   data/ota       0x112000 0x2000     (which app slot boots: `app.sim.ota`)
+    ota_0     app/ota_0      0x120000 0x100000   (a firmware update is written here)
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _ENTRY = struct.Struct("<2sBBII16sI")
 TYPE_APP = 0x00
 TYPE_DATA = 0x01
 SUBTYPE_FACTORY = 0x00
+SUBTYPE_OTA_0 = 0x10
+SUBTYPE_OTADATA = 0x00
 SUBTYPE_NVS = 0x02
 SUBTYPE_PHY = 0x01
 SUBTYPE_EFUSE = 0x05
@@ -39,6 +43,8 @@ NVS_OFFSET, NVS_SIZE = 0x9000, 0x6000
 PHY_OFFSET, PHY_SIZE = 0xF000, 0x1000
 FACTORY_SIZE = 0x100000
 EFUSE_EM_OFFSET, EFUSE_EM_SIZE = FACTORY_APP_OFFSET + FACTORY_SIZE, 0x2000
+OTADATA_OFFSET, OTADATA_SIZE = EFUSE_EM_OFFSET + EFUSE_EM_SIZE, 0x2000
+OTA_0_OFFSET, OTA_0_SIZE = 0x120000, 0x100000
 SIM_FLASH_SIZE = 4 * 1024 * 1024
 
 
@@ -63,6 +69,8 @@ SIM_PARTITIONS: tuple[Partition, ...] = (
     Partition("phy_init", TYPE_DATA, SUBTYPE_PHY, PHY_OFFSET, PHY_SIZE),
     Partition("factory", TYPE_APP, SUBTYPE_FACTORY, FACTORY_APP_OFFSET, FACTORY_SIZE),
     Partition("efuse_em", TYPE_DATA, SUBTYPE_EFUSE, EFUSE_EM_OFFSET, EFUSE_EM_SIZE),
+    Partition("otadata", TYPE_DATA, SUBTYPE_OTADATA, OTADATA_OFFSET, OTADATA_SIZE),
+    Partition("ota_0", TYPE_APP, SUBTYPE_OTA_0, OTA_0_OFFSET, OTA_0_SIZE),
 )
 
 

@@ -1,11 +1,14 @@
 """`ql-station gui --demo` (`make run`): four virtual boards and a task ready, so one click provisions them.
 
 On the local instance it creates, if missing, an RSA-3072 signing key `demo-key`, a task `demo-esp32c3`
-(ESP32-C3, dev bootloader, debug IEF) and a batch `demo-batch`; then it starts `ql-station sim --boards
-4 --chip esp32c3` in a child process (pacing on, so people see the progress at the station's flashing
-baud), starts the built-in instance's enrolment service so the boards enrol after joining WiFi, and hands
-the Station page a request for that task, batch and the simulated network. The Station
-page then reads "Provision 4 boards": one click. In production mode the boards start with none.
+(ESP32-C3, dev bootloader, debug IEF), a firmware `demo-app-2.1.0` (the simulation app at version
+2.1.0, signed by the same key, so the boards' secure boot trusts it) and a batch `demo-batch` that
+updates its devices to it: once enrolled, each board downloads 2.1.0, restarts into it and reports it.
+Then it starts `ql-station sim --boards 4 --chip esp32c3` in a child process (pacing on, so people see
+the progress at the station's flashing baud), starts the built-in instance's enrolment service so the
+boards enrol after joining WiFi, and hands the Station page a request for that task, batch and the
+simulated network. The Station page then reads "Provision 4 boards": one click. In production mode
+the boards start with none.
 
 The simulated network's password is read from the file the simulator writes, held only in memory and
 filled (masked) into the Start provisioning dialog; it is never logged. All of it runs off the GUI
@@ -15,6 +18,7 @@ watchdog that ends it if the station dies first.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +27,12 @@ from PySide6.QtCore import QObject, Signal
 
 from app.domain.chips import ChipType
 from app.domain.errors import NotFoundError
-from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
+from app.domain.records import PageRequest, ProvisioningTask
 from app.enrolment.runner import BesideServer, start_for_station
 from app.instance.api import Instance
 from app.provisioning.run_request import RunRequest
+from app.sim.images import build_sim_ief, build_sim_partition_table
 from app.workers.background import start_call
 from app.workers.demo_simulator import DemoSimulator
 
@@ -36,6 +42,8 @@ DEMO_KEY = "demo-key"
 DEMO_TASK = "demo-esp32c3"
 DEMO_BATCH = "demo-batch"
 DEMO_BOARDS = 4
+DEMO_FIRMWARE = "demo-app-2.1.0"
+DEMO_FIRMWARE_VERSION = "2.1.0"
 
 
 def ensure_demo_data(instance: Instance) -> None:
@@ -45,13 +53,41 @@ def ensure_demo_data(instance: Instance) -> None:
     except NotFoundError:
         instance.create_signing_key(DEMO_KEY, KeyType.RSA_3072)
     try:
-        instance.get_task(DEMO_TASK)
+        task = instance.get_task(DEMO_TASK)
     except NotFoundError:
-        instance.create_task(DEMO_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, DEMO_KEY)
+        task = instance.create_task(DEMO_TASK, ChipType.ESP32C3, BootloaderKind.DEV, IefKind.DEBUG, DEMO_KEY)
+    _with_an_ota_slot(instance, task)
     try:
-        instance.get_batch(DEMO_BATCH)
+        instance.get_firmware(DEMO_FIRMWARE)
     except NotFoundError:
-        instance.create_batch(DEMO_BATCH)
+        app = build_sim_ief(ChipType.ESP32C3, IefKind.DEBUG, version=DEMO_FIRMWARE_VERSION)
+        attributes = [("board", "esp32c3-devkit")]
+        instance.upload_firmware(
+            DEMO_FIRMWARE, DEMO_FIRMWARE_VERSION, ChipType.ESP32C3, attributes, app, DEMO_KEY
+        )
+    try:
+        batch = instance.get_batch(DEMO_BATCH)
+    except NotFoundError:
+        batch = instance.create_batch(DEMO_BATCH)
+    if batch.firmware is None:
+        instance.set_batch_firmware(DEMO_BATCH, DEMO_FIRMWARE)
+
+
+def _with_an_ota_slot(instance: Instance, task: ProvisioningTask) -> None:
+    """An instance made before firmware updates holds a simulation partition table without `ota_0`:
+    its boards would refuse the demo firmware ("no OTA slot"). The demo task gets today's table."""
+    table = build_sim_partition_table(ChipType.ESP32C3)
+    digest = hashlib.sha256(table).hexdigest()
+    images = instance.list_images(PageRequest(search=task.partition_table_image), ChipType.ESP32C3).items
+    if any(i.name == task.partition_table_image and i.sha256 == digest for i in images):
+        return
+    name = f"sim-esp32c3-partition-table-ota-{digest[:8]}"
+    if not any(i.sha256 == digest for i in instance.list_images(PageRequest(search=name)).items):
+        instance.import_image(name, ChipType.ESP32C3, ImageKind.PARTITION_TABLE, "", table)
+    instance.update_task(
+        task.name, task.device_type, task.bootloader, task.ief, task.signing_key,
+        task.bootloader_image, name, task.ief_image,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +112,7 @@ class DemoSession(QObject):
         self.result: DemoReady | None = None
 
     def start(self) -> None:
-        self.progress.emit("Demo: preparing the demo key, task and batch, and four virtual boards…")
+        self.progress.emit("Demo: preparing the demo key, task, firmware and batch, and four virtual boards…")
         start_call(self._prepare, "Preparing the demo", self._prepared, self.failed.emit, owner=self)
 
     def _prepare(self) -> DemoReady:

@@ -124,9 +124,9 @@ def test_waiting_for_enrolment_makes_the_pass_say_enrolled(
     enrol_steps = [e for e in events if e["type"] == "step" and e["step"] == "enrol"]
     assert [e["status"] for e in enrol_steps] == ["started", "passed"]
     (result,) = [e for e in events if e["type"] == "result"]
-    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled, firmware sim-ief"), result
+    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled, firmware sim-1"), result
     (passed,) = [e for e in enrol_steps if e["status"] == "passed"]
-    assert passed["facts"] == {"enrolled": True, "firmware": "sim-ief"}
+    assert passed["facts"] == {"enrolled": True, "firmware": "sim-1"}
     device = instance.find_device(str(device_id))
     assert device is not None and device.state is DeviceState.ENROLLED
 
@@ -188,13 +188,13 @@ def test_the_pass_line_says_enrolled_with_the_firmware_by_default(
         url = fleet.urls[0]
     assert code == 0, out
     assert any(
-        line.startswith(url) and "enrol   ok     enrolled, firmware sim-ief" in line
+        line.startswith(url) and "enrol   ok     enrolled, firmware sim-1" in line
         for line in out.splitlines()
     )
     assert "1 of 1 board(s) passed" in out
     with RecordsDB(data_dir.records_db) as records:
         (record,) = records.iterate()
-    assert ("enrol", "passed", "enrolled, firmware sim-ief") in [
+    assert ("enrol", "passed", "enrolled, firmware sim-1") in [
         (e.step, e.status, e.message) for e in record.step_log
     ]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
+import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.domain.kinds import DeviceState
+from app.domain.chips import ChipType
+from app.domain.kinds import DeviceState, IefKind, KeyType
 from app.enrolment.protocol import MAX_LINE, SIGNATURE_CONTEXT
 from app.enrolment.runner import EnrolListen, start_enrolment
 from app.instance.local.instance import LocalInstance
 from app.sim.device_enrolment import EnrolFailure, enrol
-from tests.enrolment.conftest import Site, hello, new_keys
+from app.sim.images import build_sim_ief
+from tests.enrolment.conftest import RawPeer, Site, hello, new_keys
 from tests.support.held_lock import another_writer
 
 
@@ -43,7 +46,7 @@ def test_a_device_in_a_batch_enrols_and_its_certificate_verifies(site: Site) -> 
 
     stored = site.instance.device_enrolment().certificate_of(keys.device_id)
     assert stored is not None and stored.serial_hex == result.serial and stored.enrolments == 1
-    assert stored.firmware == "sim-ief"
+    assert stored.firmware == "sim-1"
     assert site.service.counters.enrolled == 1
     assert any(line.startswith("TLS handshake ok") for line in site.lines)
     entries = site.instance.list_activity().items
@@ -216,14 +219,23 @@ def test_a_plain_tcp_client_does_not_stop_the_service(site: Site) -> None:
     assert site.service.counters.handshake_failures >= 1
 
 
-def test_the_status_answer_names_the_batch_firmware(site: Site) -> None:
+def test_the_status_answer_offers_the_batch_firmware_from_the_catalog(site: Site) -> None:
+    site.instance.create_signing_key("fw", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32, IefKind.NON_DEBUG, version="2.1.0")
+    firmware = site.instance.upload_firmware("app-2.1.0", "2.1.0", ChipType.ESP32, [], image, "fw")
     batch = site.instance.create_batch(f"{site.batch}-fw", firmware="app-2.1.0").name
     keys = new_keys()
     site.instance.add_devices(batch, [keys.device_id])
     result = site.enrol(keys)
     assert result.update and result.firmware == "app-2.1.0" and result.batch == batch
-    assert any("firmware update available: app-2.1.0" in line for line in site.lines)
-    assert json.dumps(result.firmware)
+    assert result.offer is not None
+    assert (result.offer.version, result.offer.size, result.offer.sha256) == (
+        "2.1.0",
+        firmware.size,
+        firmware.sha256,
+    )
+    assert result.offer.image is None  # asked for nothing: the device downloads only when it chooses to
+    assert any("firmware update available: app-2.1.0 version 2.1.0" in line for line in site.lines)
 
 
 def test_a_busy_instance_database_is_unavailable_not_a_crash(
@@ -243,3 +255,123 @@ def test_a_busy_instance_database_is_unavailable_not_a_crash(
             with another_writer(db), pytest.raises(EnrolFailure, match=refused):
                 enrol(address, "localhost", root_der, keys, log=lambda _t: None)
             assert enrol(address, "localhost", root_der, keys, log=lambda _t: None).first  # once it is free
+
+
+def test_a_device_holding_a_valid_certificate_checks_in_without_a_new_one(site: Site) -> None:
+    keys = site.device()
+    first = site.enrol(keys)
+    back = enrol(
+        site.address,
+        "localhost",
+        site.root_der,
+        keys,
+        log=site.lines.append,
+        certificate=first.certificate_der,
+    )
+    assert back.checked_in and back.serial == first.serial and not back.update
+    assert site.service.counters.checked_in == 1 and site.service.counters.enrolled == 1
+    device = site.instance.find_device(keys.device_id)
+    assert device is not None and device.state is DeviceState.ENROLLED
+    held = site.instance.device_enrolment().certificate_of(keys.device_id)
+    assert held is not None and held.enrolments == 1 and held.serial_hex == first.serial
+
+
+def test_checking_in_without_a_valid_certificate_is_refused(site: Site) -> None:
+    keys = site.device()
+    with pytest.raises(EnrolFailure, match=r"enrolment refused: not_enrolled: .* holds no valid certificate"):
+        enrol(site.address, "localhost", site.root_der, keys, log=site.lines.append, certificate=b"x")
+    assert site.enrol(keys).first  # enrolling is what it should do
+
+
+def test_a_check_in_signed_by_another_key_is_refused(site: Site) -> None:
+    keys = site.device()
+    site.enrol(keys)
+    raw = site.raw()
+    try:
+        raw.send_json(hello(keys))
+        assert raw.answer()["type"] == "challenge"
+        other = ec.generate_private_key(ec.SECP256R1())
+        signature = other.sign(b"QL-CHECKIN-1\x00" + b"\x00" * 32, ec.ECDSA(hashes.SHA256()))
+        raw.send_json({"type": "check_in", "signature": base64.b64encode(signature).decode()})
+        answer = raw.answer()
+        assert answer["code"] == "bad_signature" and "check-in signature" in str(answer["message"])
+    finally:
+        raw.close()
+
+
+_OTA = itertools.count()
+
+
+def _offered_conversation(site: Site) -> tuple[RawPeer, dict[str, object]]:
+    """A raw peer that checked in and was offered the batch's firmware: (peer, status answer)."""
+    n = next(_OTA)  # the site is shared by the module's tests: names of their own
+    site.instance.create_signing_key(f"ota-key-{n}", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32C3, IefKind.NON_DEBUG, version="2.1.0")
+    site.instance.upload_firmware(f"app-{n}", "2.1.0", ChipType.ESP32C3, [], image, f"ota-key-{n}")
+    batch = site.instance.create_batch(f"{site.batch}-ota-{n}", firmware=f"app-{n}").name
+    keys = new_keys()
+    site.instance.add_devices(batch, [keys.device_id])
+    site.enrol(keys)
+    raw = site.raw()
+    raw.send_json(hello(keys))
+    nonce = base64.b64decode(str(raw.answer()["nonce"]))
+    signature = keys.enrolment.sign(
+        b"QL-CHECKIN-1\x00" + nonce + bytes.fromhex(keys.device_id), ec.ECDSA(hashes.SHA256())
+    )
+    raw.send_json({"type": "check_in", "signature": base64.b64encode(signature).decode()})
+    assert raw.answer()["type"] == "checked_in"
+    raw.send_json({"type": "status", "firmware": "sim-1"})
+    status = raw.answer()
+    assert status["update"] is True and status["version"] == "2.1.0"
+    return raw, status
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"sha256": "0" * 64}, "no_update", "this connection offered firmware 'app-"),
+        ({"firmware": "other"}, "no_update", "ask for status again"),
+        ({"chip": "esp32s3"}, "wrong_chip", "is built for esp32c3, this device is esp32s3"),
+        ({"offset": 10_000_000}, "bad_message", "past the end of the"),
+        ({"length": 0}, "bad_message", "field 'length' must be a whole number 1 to 6144"),
+        ({"length": 6145}, "bad_message", "field 'length' must be a whole number 1 to 6144"),
+        ({"offset": -1}, "bad_message", "field 'offset' must be a whole number"),
+        ({"offset": True}, "bad_message", "field 'offset' must be a whole number"),
+    ],
+)
+def test_a_bad_firmware_get_is_refused_with_its_own_code(
+    site: Site, change: dict[str, object], code: str, message: str
+) -> None:
+    raw, status = _offered_conversation(site)
+    try:
+        request = {"type": "firmware_get", "firmware": status["firmware"], "sha256": status["sha256"]}
+        raw.send_json({**request, "chip": "esp32c3", "offset": 0, "length": 4096, **change})
+        answer = raw.answer()
+        assert (answer["type"], answer["code"]) == ("error", code), answer
+        assert message in str(answer["message"])
+    finally:
+        raw.close()
+
+
+def test_pieces_come_back_in_order_and_make_the_signed_image(site: Site) -> None:
+    raw, status = _offered_conversation(site)
+    try:
+        size, pieces = int(str(status["size"])), []
+        request = {"type": "firmware_get", "firmware": status["firmware"], "sha256": status["sha256"]}
+        while sum(len(p) for p in pieces) < size:
+            raw.send_json(
+                {**request, "chip": "esp32c3", "offset": sum(len(p) for p in pieces), "length": 6144}
+            )
+            chunk = raw.answer()
+            assert chunk["type"] == "firmware_chunk" and chunk["size"] == size
+            pieces.append(base64.b64decode(str(chunk["data"])))
+        image = b"".join(pieces)
+        assert hashlib.sha256(image).hexdigest() == status["sha256"]
+        desk = site.instance.device_enrolment()
+        assert image == desk.firmware_image(str(status["firmware"]), str(status["sha256"]))
+    finally:
+        raw.close()
+    deadline = time.monotonic() + 5  # counted by the service's thread once the last piece is sent
+    while site.service.counters.firmware_downloads < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert site.service.counters.firmware_downloads == 1

@@ -23,10 +23,12 @@ def test_partition_table_layout() -> None:
     table = build_sim_partition_table(ChipType.ESP32C3)
     assert len(table) == 0xC00
     parts = {p.name: p for p in parse_partition_table(table)}
-    assert list(parts) == ["nvs", "phy_init", "factory", "efuse_em"]
+    assert list(parts) == ["nvs", "phy_init", "factory", "efuse_em", "otadata", "ota_0"]
     assert parts["factory"].type == TYPE_APP and parts["factory"].offset == FACTORY_APP_OFFSET
     assert parts["factory"].size == 0x100000
     assert parts["efuse_em"].type == TYPE_DATA and parts["efuse_em"].subtype == SUBTYPE_EFUSE
+    assert (parts["otadata"].type, parts["otadata"].subtype, parts["otadata"].size) == (TYPE_DATA, 0, 0x2000)
+    assert (parts["ota_0"].type, parts["ota_0"].subtype, parts["ota_0"].size) == (TYPE_APP, 0x10, 0x100000)
     ordered = sorted(parts.values(), key=lambda p: p.offset)
     assert all(a.end <= b.offset for a, b in itertools.pairwise(ordered))
     assert ordered[0].offset >= 0x9000  # after the table itself at 0x8000

@@ -25,7 +25,7 @@ from app.ui.style import apply_theme
 from tests.ui.pool_drain import drain_pool
 
 ADMIN_PAGES = [
-    "Dashboard", "Devices", "HSM", "Policies", "Provisioning", "Users", "Logs",
+    "Dashboard", "Devices", "HSM", "Firmwares", "Policies", "Provisioning", "Users", "Logs",
     "Station", "Board", "Records", "Throughput", "Outbox", "Settings",
 ]  # fmt: skip
 
@@ -62,7 +62,8 @@ def test_clicking_navigation_shows_the_page(window: MainWindow, qtbot: QtBot) ->
     assert window.current_page().title == "HSM"
     assert window.show_page("Logs")
     assert window.current_page().title == "Logs"
-    assert not window.show_page("Firmwares")
+    assert window.show_page("Firmwares")
+    assert not window.show_page("IoT Hubs")
 
 
 def test_a_contributor_does_not_see_users(

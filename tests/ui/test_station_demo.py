@@ -11,13 +11,22 @@ from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from app.domain.chips import ChipType
-from app.domain.kinds import BootloaderKind, IefKind, KeyType
+from app.domain.kinds import BootloaderKind, IefKind, ImageKind, KeyType
 from app.domain.records import PageRequest
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import Outcome
+from app.sim.partition_table import SIM_PARTITIONS, build_partition_table, parse_partition_table
 from app.system.paths import DataDir
 from app.system.sim_registry import list_live
-from app.ui.demo import DEMO_BATCH, DEMO_KEY, DEMO_TASK, DemoSession, attach_demo, ensure_demo_data
+from app.ui.demo import (
+    DEMO_BATCH,
+    DEMO_FIRMWARE,
+    DEMO_KEY,
+    DEMO_TASK,
+    DemoSession,
+    attach_demo,
+    ensure_demo_data,
+)
 from app.ui.main_window import MainWindow
 from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
@@ -59,7 +68,35 @@ def test_demo_data_is_created_once_and_kept(instance: LocalInstance) -> None:
         BootloaderKind.DEV,
         IefKind.DEBUG,
     )
-    assert instance.get_batch(DEMO_BATCH).name == DEMO_BATCH
+    batch = instance.get_batch(DEMO_BATCH)
+    assert batch.name == DEMO_BATCH and batch.firmware == DEMO_FIRMWARE
+    firmware = instance.get_firmware(DEMO_FIRMWARE)
+    assert (firmware.version, firmware.device_type, firmware.signing_key) == (
+        "2.1.0",
+        ChipType.ESP32C3,
+        DEMO_KEY,
+    )
+    assert instance.list_firmwares().total == 1, "a second run uploads nothing again"
+
+
+def test_a_demo_task_from_before_firmware_updates_gets_a_table_with_an_ota_slot(
+    instance: LocalInstance,
+) -> None:
+    ensure_demo_data(instance)
+    old_table = build_partition_table(tuple(p for p in SIM_PARTITIONS if p.name not in ("otadata", "ota_0")))
+    instance.import_image("old-table", ChipType.ESP32C3, ImageKind.PARTITION_TABLE, "", old_table)
+    task = instance.get_task(DEMO_TASK)
+    instance.update_task(
+        task.name, task.device_type, task.bootloader, task.ief, task.signing_key,
+        task.bootloader_image, "old-table", task.ief_image,
+    )  # fmt: skip
+    ensure_demo_data(instance)
+    table = instance.get_task(DEMO_TASK).partition_table_image
+    assert table.startswith("sim-esp32c3-partition-table-ota-")
+    flashed = next(i for i in instance.task_images(DEMO_TASK).images if i.kind is ImageKind.PARTITION_TABLE)
+    assert {p.name for p in parse_partition_table(flashed.data)} >= {"otadata", "ota_0"}
+    ensure_demo_data(instance)
+    assert instance.get_task(DEMO_TASK).partition_table_image == table, "done once"
 
 
 def test_the_demo_provisions_its_four_boards_with_one_click(
@@ -104,6 +141,11 @@ def test_the_demo_provisions_its_four_boards_with_one_click(
     assert {r.device_id for r in station.results} == batch
     if demo.enrolment is not None and demo.enrolment.service is not None:  # not when port 6000 is taken
         qtbot.waitUntil(lambda: instance.get_batch(DEMO_BATCH).counts.enrolled == 4, timeout=30_000)
+        # the demo batch's firmware reaches all four: downloaded, verified, booted, reported
+        qtbot.waitUntil(lambda: instance.get_firmware(DEMO_FIRMWARE).devices_running == 4, timeout=60_000)
+        assert instance.get_batch(DEMO_BATCH).counts.enrolled == 4, (
+            "checking in after the update renews nothing"
+        )
 
     window.close()
     demo.stop()

@@ -67,9 +67,9 @@ def test_a_pass_says_enrolled_with_the_firmware_and_a_damaged_deviceid_fails_on_
 
     wait_state(qtbot, page, good, PortState.PASS)
     assert tile(page, good).badge.text == BADGES[PortState.PASS][2]
-    assert tile(page, good).step.text() == "Enrolled, firmware sim-ief"
+    assert tile(page, good).step.text() == "Enrolled, firmware sim-1"
     device = enrolling.find_device(board_device_id(fleet.boards[0]) or "")
-    assert device is not None and device.firmware == "sim-ief"
+    assert device is not None and device.firmware == "sim-1"
 
     wait_state(qtbot, page, damaged, PortState.FAIL)
     reason = tile(page, damaged).full_text()

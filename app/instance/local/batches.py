@@ -11,7 +11,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.domain.errors import ConflictError, NotFoundError, ValidationError
+from app.domain.errors import ConflictError, NotFoundError
+from app.domain.firmware_attributes import validate_attributes
 from app.domain.kinds import DeviceState
 from app.domain.names import validate_name
 from app.domain.records import Batch, DeviceCounts, Page, PageRequest
@@ -33,7 +34,7 @@ def create(
     batch_name = validate_name(name, "batch")
     policy_name = policies.require(conn, policy)
     firmware_name = None if firmware is None or not firmware.strip() else validate_name(firmware, "firmware")
-    filters = _validate_filters(attribute_filters)
+    filters = validate_attributes(attribute_filters, "attribute filter")
     if conn.execute("SELECT 1 FROM batches WHERE name = ?", (batch_name,)).fetchone() is not None:
         raise ConflictError(f"a batch named {batch_name!r} already exists")
     created = now_ms()
@@ -47,7 +48,7 @@ def create(
         created_at=from_ms(created),
         counts=DeviceCounts(),
         firmware=firmware_name,
-        attribute_filters=tuple((k, v) for k, v in filters),
+        attribute_filters=filters,
     )
 
 
@@ -124,18 +125,6 @@ def adjust_counts(conn: sqlite3.Connection, batch_id: int, changes: Mapping[Devi
         return
     sql = ", ".join(a for a, _ in assignments)
     conn.execute(f"UPDATE batches SET {sql} WHERE id = ?", [d for _, d in assignments] + [batch_id])  # noqa: S608
-
-
-def _validate_filters(filters: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    result = []
-    for index, item in enumerate(filters):
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise ValidationError(f"attribute filter #{index} must be a (key, value) pair")
-        key, value = item
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise ValidationError(f"attribute filter #{index} must have text for its key and value")
-        result.append((validate_name(key, "attribute filter key"), value.strip()))
-    return result
 
 
 def _batch(row: tuple[Any, ...]) -> Batch:

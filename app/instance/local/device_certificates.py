@@ -107,6 +107,11 @@ def note_firmware(conn: sqlite3.Connection, blob: bytes, firmware: str) -> None:
     conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
 
 
+def note_seen(conn: sqlite3.Connection, blob: bytes, at_ms: int) -> None:
+    """A check-in proved the device's key: it counts as seen (`enrolled_at`), with no new certificate."""
+    conn.execute("UPDATE device_certificates SET enrolled_ms = ? WHERE device_id = ?", (at_ms, blob))
+
+
 def any_ran_out(conn: sqlite3.Connection, at_ms: int) -> bool:
     """Whether any certificate ran out after the last sweep and by `at_ms`: one probe of the index, the
     devices table untouched (what the dashboard pays each time it counts)."""

@@ -23,9 +23,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from app.domain.errors import ConflictError, NotFoundError, ValidationError
 from app.domain.kinds import DeviceState
 from app.domain.records import DeviceCertificate
-from app.instance.local import activity, batches, device_certificates, devices
+from app.instance.local import activity, batches, device_certificates, devices, firmware_catalog
 from app.instance.local.database import Database, from_ms, to_ms
 from app.instance.local.enrolment_policy import terms_of
+from app.instance.local.firmware_catalog import OfferedFirmware
 from app.instance.local.key_unlock import LazyProtector
 from app.instance.local.pki import PkiMaterial, load_private_key
 from app.instance.local.server_certificate import issuing_material
@@ -40,6 +41,10 @@ class DeviceRevokedError(ConflictError):
     """The device is revoked: it gets no certificate until a person moves it back."""
 
 
+class NotEnrolledError(ConflictError):
+    """A device checked in without a valid certificate from this instance: it must enrol."""
+
+
 @dataclass(frozen=True)
 class DeviceStanding:
     """What the instance knows of a device when it asks to enrol."""
@@ -49,6 +54,9 @@ class DeviceStanding:
     state: DeviceState
     policy: str
     batch_firmware: str | None
+    offered: OfferedFirmware | None = (
+        None  # the batch's firmware, when in the catalog and it passes the filters
+    )
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,38 @@ class DeviceEnrolment:
             device_certificates.note_firmware(conn, blob, firmware)
             return _standing(conn, blob)
 
+    def check_in(self, device_id: str) -> DeviceCertificate:
+        """A device that holds a valid certificate reconnects (after a restart or a firmware update)
+        without a new certificate: its state stays as it is. NotEnrolledError when it has none that is
+        valid now, so it enrols instead."""
+        blob = _blob(device_id)
+        now_ms = to_ms(self._clock())
+        with self._db.write() as conn:
+            standing = _standing(conn, blob)
+            if standing.state not in LIVE_STATES or device_certificates.valid_until_ms(conn, blob) <= now_ms:
+                raise NotEnrolledError(
+                    f"device {blob.hex()} holds no valid certificate of this instance (it is "
+                    f"{standing.state.value}); enrol instead of checking in"
+                )
+            device_certificates.note_seen(conn, blob, now_ms)
+            certificate = device_certificates.one(conn, blob)
+        assert certificate is not None  # a live state always has its certificate row
+        return certificate
+
+    def firmware_image(self, name: str, sha256: str) -> bytes:
+        """The signed bytes of an offered firmware, for a device downloading it (NotFoundError when it
+        was deleted or replaced since it was offered)."""
+        with self._db.read() as conn:
+            return firmware_catalog.signed_image(conn, name, sha256)
+
+    def note_firmware_sent(self, device_id: str, firmware: str, version: str) -> None:
+        """Log that a device downloaded the whole of a firmware (it reports running it after its reboot)."""
+        blob = _blob(device_id)
+        with self._db.write() as conn:
+            activity.record(
+                conn, ACTOR, "device.firmware-download", blob.hex(), f"{firmware} version {version}"
+            )
+
     def _load_issuer(self) -> _Issuer:
         with self._lock:
             if self._issuer is None:
@@ -268,7 +308,8 @@ def _standing(conn: sqlite3.Connection, blob: bytes) -> DeviceStanding:
             f"device {blob.hex()} is revoked; move it to a batch again before it can enrol"
         )
     batch = batches.get(conn, device.batch)
-    return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware)
+    offered = firmware_catalog.offered(conn, batch)
+    return DeviceStanding(blob.hex(), batch.name, device.state, batch.policy, batch.firmware, offered)
 
 
 def _device_certificate(

@@ -38,6 +38,7 @@ from app.domain.records import (
     DashboardSummary,
     Device,
     DeviceCertificate,
+    Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -58,6 +59,7 @@ from app.instance.local import (
     dashboard,
     device_certificates,
     devices,
+    firmware_catalog,
     first_start,
     idempotency,
     image_catalog,
@@ -221,8 +223,11 @@ class LocalInstance:
         attribute_filters: Sequence[tuple[str, str]] = (),
     ) -> Batch:
         with self._change() as conn:
-            batch = batches.create(conn, name, policy, firmware, attribute_filters)
-            activity.record(conn, self._actor, "batch.create", batch.name, f"policy {batch.policy}")
+            batch = batches.create(conn, name, policy, None, attribute_filters)
+            if firmware is not None and firmware.strip():  # in the catalog, passing the batch's filters
+                batch, _before = firmware_catalog.assign(conn, batch.name, firmware)
+            details = f"policy {batch.policy}" + (f", firmware {batch.firmware}" if batch.firmware else "")
+            activity.record(conn, self._actor, "batch.create", batch.name, details)
         return batch
 
     def list_batches(self, page: PageRequest = PageRequest()) -> Page[Batch]:
@@ -437,6 +442,57 @@ class LocalInstance:
     ) -> Page[FirmwareImage]:
         with self._db.read() as conn:
             return image_catalog.list_images(conn, page, device_type)
+
+    # --- firmwares -------------------------------------------------------------------------------
+    def upload_firmware(
+        self,
+        name: str,
+        version: str,
+        device_type: ChipType,
+        attributes: Sequence[tuple[str, str]],
+        data: bytes,
+        key: str,
+    ) -> Firmware:
+        upload = firmware_catalog.check_upload(name, version, device_type, attributes, data, key)
+        with self._db.read() as conn:
+            signing_key = signing_keys.get(conn, upload.key)
+            sealed = signing_keys.encrypted_private_key(conn, signing_key.name)
+            firmware_catalog.check_new_name(conn, upload.name)  # before the slow signing
+        private_key_pem = self._protector.get().decrypt(
+            sealed, signing_keys.protector_label(signing_key.name)
+        )
+        signed = firmware_catalog.sign(upload, signing_key, private_key_pem)
+        with self._change() as conn:
+            firmware = firmware_catalog.insert(conn, upload, signing_key, signed)
+            details = (
+                f"version {firmware.version}, {firmware.device_type.value}, "
+                f"signed with key {signing_key.name}, sha256 {firmware.sha256}"
+            )
+            activity.record(conn, self._actor, "firmware.upload", firmware.name, details)
+        return firmware
+
+    def list_firmwares(self, page: PageRequest = PageRequest()) -> Page[Firmware]:
+        with self._db.read() as conn:
+            return firmware_catalog.list_firmwares(conn, page)
+
+    def get_firmware(self, name: str) -> Firmware:
+        with self._db.read() as conn:
+            return firmware_catalog.get(conn, name)
+
+    def delete_firmware(self, name: str) -> None:
+        with self._change() as conn:
+            firmware = firmware_catalog.delete(conn, name)
+            activity.record(
+                conn, self._actor, "firmware.delete", firmware.name, f"was version {firmware.version}"
+            )
+
+    def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
+        with self._change() as conn:
+            result, before = firmware_catalog.assign(conn, batch, firmware)
+            if before != result.firmware:
+                details = f"{before or 'none'} -> {result.firmware or 'none'}"
+                activity.record(conn, self._actor, "batch.set-firmware", result.name, details)
+        return result
 
     # --- provisioning tasks ----------------------------------------------------------------------
     def create_task(

@@ -173,8 +173,28 @@ ALTER TABLE tasks ADD COLUMN flash_baud INTEGER;
 """A task's run options (app/domain/run_options.py): the wait for enrolment (existing tasks wait, as new ones
 do) and a fixed flashing rate (NULL: by each board's USB bridge)."""
 
+_FIRMWARES = """
+CREATE TABLE firmwares (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    version TEXT NOT NULL,
+    device_type TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '[]',
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    signing_key TEXT NOT NULL,
+    key_digest TEXT NOT NULL,
+    image BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX device_certificates_by_firmware ON device_certificates (firmware);
+CREATE INDEX batches_by_firmware ON batches (firmware);
+"""
+"""The firmware catalog: app images signed at upload by an instance key (`firmware_catalog`); devices
+download the signed bytes over the enrolment connection. Indexes count who runs and who uses each."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _TASK_RUN_OPTIONS)
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _TASK_RUN_OPTIONS, _FIRMWARES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -230,3 +230,14 @@ def verify_image(signed: bytes, public_key_pem: str) -> None:
                     "its signature block"
                 ) from None
             raise ValidationError(f"the image is not signed by this {kind} key (digest {digest})") from None
+
+
+def sign_verified(image: bytes, private_key_pem: bytes, public_key_pem: str, what: str) -> bytes:
+    """`sign_image`, then the result verified with the key's public part before anyone uses it; `what`
+    names the image and key in the refusal ("the ief image 'x' signed with key 'k'")."""
+    signed = sign_image(image, private_key_pem)
+    try:
+        verify_image(signed, public_key_pem)
+    except ValidationError as exc:
+        raise ValidationError(f"{what} does not verify: {exc}") from None
+    return signed

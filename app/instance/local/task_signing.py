@@ -18,7 +18,7 @@ from app.flashing.esp_image import check_image
 from app.flashing.partition_table import parse_partition_table
 from app.instance.local import image_catalog
 from app.instance.local.image_catalog import StoredImage
-from app.instance.local.signing import sign_image, verify_image
+from app.instance.local.signing import sign_verified
 from app.instance.local.tasks import TaskParts
 
 
@@ -53,14 +53,8 @@ def build_task_images(
 
 
 def _sign(image: StoredImage, private_key_pem: bytes, key: SigningKey) -> bytes:
-    signed = sign_image(image.data, private_key_pem)
-    try:
-        verify_image(signed, key.public_key_pem)
-    except ValidationError as exc:
-        raise ValidationError(
-            f"the {image.kind.value} image {image.name!r} signed with key {key.name!r} does not verify: {exc}"
-        ) from None
-    return signed
+    what = f"the {image.kind.value} image {image.name!r} signed with key {key.name!r}"
+    return sign_verified(image.data, private_key_pem, key.public_key_pem, what)
 
 
 def _flash_image(offset: int, image: StoredImage, data: bytes) -> FlashImage:

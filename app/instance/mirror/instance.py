@@ -44,6 +44,7 @@ from app.domain.records import (
     Device,
     DeviceCertificate,
     DeviceCounts,
+    Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -88,6 +89,14 @@ TASKS = _Collection(
 )
 IMAGES = _Collection(
     "image", FirmwareImage, lambda i: i.name, lambda i: f"{i.name}\n{i.kind.value}\n{i.variant}"
+)
+FIRMWARES = _Collection(
+    "firmware",
+    Firmware,
+    lambda f: f.name,
+    lambda f: (
+        f"{f.name}\n{f.version}\n{f.device_type.value}\n" + " ".join(f"{k}={v}" for k, v in f.attributes)
+    ),
 )
 KEYS = _Collection("signing_key", SigningKey, lambda k: k.name, lambda k: f"{k.name}\n{k.key_type.value}")
 USERS = _Collection("user", User, lambda u: u.username, lambda u: f"{u.username}\n{u.role.value}")
@@ -318,6 +327,7 @@ class MirrorInstance:
             (POLICIES, remote.list_policies),
             (TASKS, remote.list_tasks),
             (IMAGES, remote.list_images),
+            (FIRMWARES, remote.list_firmwares),
             (KEYS, remote.list_signing_keys),
             (USERS, remote.list_users),
         ):
@@ -632,6 +642,42 @@ class MirrorInstance:
             lambda: _of_device_type(
                 self.store.page(IMAGES.kind, IMAGES.tp, PageRequest(limit=MAX_PAGE_SIZE)), page, device_type
             ),
+        )
+
+    # --- firmwares ---------------------------------------------------------------------------------
+    def upload_firmware(
+        self,
+        name: str,
+        version: str,
+        device_type: ChipType,
+        attributes: Sequence[tuple[str, str]],
+        data: bytes,
+        key: str,
+    ) -> Firmware:
+        return self._change(
+            f"uploading firmware {name!r}",
+            lambda: self.remote.upload_firmware(name, version, device_type, attributes, data, key),
+            FIRMWARES,
+        )
+
+    def list_firmwares(self, page: PageRequest = PageRequest()) -> Page[Firmware]:
+        return self._page(FIRMWARES, page, lambda: self.remote.list_firmwares(page))
+
+    def get_firmware(self, name: str) -> Firmware:
+        return self._one(FIRMWARES, name, lambda: self.remote.get_firmware(name))
+
+    def delete_firmware(self, name: str) -> None:
+        self._change(
+            f"deleting firmware {name!r}",
+            lambda: self.remote.delete_firmware(name),
+            dropped=lambda: self.store.drop_item(FIRMWARES.kind, name),
+        )
+
+    def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
+        return self._change(
+            f"assigning a firmware to batch {batch!r}",
+            lambda: self.remote.set_batch_firmware(batch, firmware),
+            BATCHES,
         )
 
     # --- provisioning tasks ------------------------------------------------------------------------

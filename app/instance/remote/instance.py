@@ -34,6 +34,7 @@ from app.domain.records import (
     DashboardSummary,
     Device,
     DeviceCertificate,
+    Firmware,
     FirmwareImage,
     InstanceInfo,
     InstanceParams,
@@ -272,6 +273,32 @@ class RemoteInstance:
         self, page: PageRequest = PageRequest(), device_type: ChipType | None = None
     ) -> Page[FirmwareImage]:
         return cast(Page[FirmwareImage], self._call("list_images", page, device_type))
+
+    # --- firmwares -------------------------------------------------------------------------------
+    def upload_firmware(
+        self,
+        name: str,
+        version: str,
+        device_type: ChipType,
+        attributes: Sequence[tuple[str, str]],
+        data: bytes,
+        key: str,
+    ) -> Firmware:
+        return cast(
+            Firmware, self._call("upload_firmware", name, version, device_type, attributes, data, key)
+        )
+
+    def list_firmwares(self, page: PageRequest = PageRequest()) -> Page[Firmware]:
+        return cast(Page[Firmware], self._call("list_firmwares", page))
+
+    def get_firmware(self, name: str) -> Firmware:
+        return cast(Firmware, self._call("get_firmware", name))
+
+    def delete_firmware(self, name: str) -> None:
+        self._call("delete_firmware", name)
+
+    def set_batch_firmware(self, batch: str, firmware: str | None) -> Batch:
+        return cast(Batch, self._call("set_batch_firmware", batch, firmware))
 
     # --- provisioning tasks ----------------------------------------------------------------------
     def create_task(

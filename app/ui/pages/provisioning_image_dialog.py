@@ -9,22 +9,19 @@ in; the variant list follows the kind (a partition table has none).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from app.domain.chips import ChipType
 from app.domain.errors import ValidationError
 from app.domain.kinds import BootloaderKind, IefKind, ImageKind
 from app.domain.names import validate_name
 from app.domain.records import FirmwareImage
-from app.flashing.image_file import LoadedImage, load_image_file
 from app.instance.api import Instance
-from app.ui.models.formatting import plural
 from app.ui.pages.provisioning_task_dialog import plugged_in_chip
-from app.ui.widgets.form_dialog import FormDialog, Problem
-from app.workers.background import CallFailure, start_call
+from app.ui.widgets.form_dialog import Problem
+from app.ui.widgets.image_file_field import ImageFileDialog
 
 KIND_LABELS = {
     ImageKind.BOOTLOADER: "Bootloader",
@@ -36,17 +33,9 @@ VARIANTS = {
     ImageKind.PARTITION_TABLE: [""],
     ImageKind.IEF: [k.value for k in IefKind],
 }
-IMAGE_HEADER_CHIP_ID = slice(12, 14)  # the extended header's chip id, little-endian, after the 8-byte header
 
 
-def header_chip(data: bytes) -> ChipType | None:
-    """The chip an ESP image says it is for (None for a partition table or an unreadable header)."""
-    if len(data) < 24 or data[0] != 0xE9:
-        return None
-    return ChipType.from_image_chip_id(int.from_bytes(data[IMAGE_HEADER_CHIP_ID], "little"))
-
-
-class ImportImageDialog(FormDialog):
+class ImportImageDialog(ImageFileDialog):
     imported = Signal(object)  # FirmwareImage
 
     def __init__(self, parent: QWidget | None, instance: Instance, attached: Sequence[ChipType] = ()) -> None:
@@ -56,19 +45,10 @@ class ImportImageDialog(FormDialog):
             "Import image",
             "Add your own bootloader, partition table or IEF to the catalog. The instance checks it "
             "(ESP image header, chip, size) before a task can use it.",
+            "Images (*.bin *.hex *.ihex);;All files (*)",
         )
         self._instance = instance
-        self.loaded: LoadedImage | None = None
         self.image: FirmwareImage | None = None
-        self.file_button = QPushButton("Choose file…")
-        self.file_button.setAutoDefault(False)
-        self.file_button.clicked.connect(self._choose_file)
-        self.file_label = QLabel("no file chosen (.bin or Intel .hex)")
-        self.file_label.setObjectName("hint")
-        self.file_label.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.file_button)
-        row.addWidget(self.file_label, 1)
         self.name = QLineEdit()
         self.name.setPlaceholderText("catalog name (default: the file name)")
         self.device_type = QComboBox()
@@ -82,7 +62,7 @@ class ImportImageDialog(FormDialog):
             self.kind.addItem(label, kind)
         self.variant = QComboBox()
         self.kind.currentIndexChanged.connect(lambda _i: self._fill_variants())
-        self.form.addRow("File", row)
+        self.form.addRow("File", self.file)
         self.form.addRow("Name", self.name)
         self.form.addRow("Device type", self.device_type)
         self.form.addRow("Kind", self.kind)
@@ -94,46 +74,6 @@ class ImportImageDialog(FormDialog):
         for variant in VARIANTS[self.kind.currentData()]:
             self.variant.addItem(variant or "none", variant)
         self.variant.setEnabled(self.variant.count() > 1)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import image", "", "Images (*.bin *.hex *.ihex);;All files (*)"
-        )
-        if path:
-            self.load_file(Path(path))
-
-    def load_file(self, path: Path) -> None:
-        """Read and decode in the background; the result replaces any earlier file."""
-        self.loaded = None
-        self.file_button.setEnabled(False)
-        self.file_label.setText(f"reading {path.name}…")
-        start_call(
-            lambda: load_image_file(path),
-            f"Reading {path.name}",
-            lambda loaded: self._file_read(path, loaded),
-            lambda failure: self._file_failed(path, failure),
-            owner=self,
-        )
-
-    def _file_failed(self, path: Path, failure: CallFailure) -> None:
-        self.file_button.setEnabled(True)
-        self.file_label.setText(f"{path.name} could not be read")
-        self.show_problem(failure.message, self.file_button)
-
-    def _file_read(self, path: Path, loaded: LoadedImage) -> None:
-        self.file_button.setEnabled(True)
-        self.loaded = loaded
-        self.field_edited(self.file_button)
-        chip = header_chip(loaded.data)
-        said = ""
-        if chip is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(chip))
-            said = f", its header says {chip.display_name}"
-        self.file_label.setText(
-            f"{path.name}: {plural(len(loaded.data), 'byte')} ({loaded.source_format}){said}"
-        )
-        if not self.name.text().strip():
-            self.name.setText(path.stem)
 
     def submit(self) -> None:
         problems: list[Problem] = []

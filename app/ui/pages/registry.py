@@ -4,7 +4,7 @@ Each page class carries its own title, icon and order (Picard's options pages). 
 instance's own dashboard — Dashboard, Devices, HSM, Provisioning, Users, Logs — then the station's
 pages. Order 60 is the Station page's place (app/ui/pages/station.py): between Logs and Settings.
 
-Pages for Firmwares, IoT Hubs and Database Direct join here when the instance has them.
+Pages for IoT Hubs and Database Direct join here when the instance has them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from app.ui.pages.base import Page
 from app.ui.pages.board import BoardPage
 from app.ui.pages.dashboard import DashboardPage
 from app.ui.pages.devices import DevicesPage
+from app.ui.pages.firmwares import FirmwaresPage
 from app.ui.pages.hsm import HsmPage
 from app.ui.pages.logs import LogsPage
 from app.ui.pages.outbox import OutboxPage
@@ -31,6 +32,7 @@ PAGES: tuple[type[Page], ...] = (
     DashboardPage,  # 0
     DevicesPage,  # 10
     HsmPage,  # 20
+    FirmwaresPage,  # 25
     PoliciesPage,  # 26
     ProvisioningPage,  # 30
     UsersPage,  # 40, administrators only

@@ -14,10 +14,12 @@ import pytest
 from cryptography import x509
 
 from app.domain.batch_file import BatchFileError, parse_batch_file
+from app.domain.chips import ChipType
 from app.domain.errors import ConflictError, NotFoundError, ValidationError
-from app.domain.kinds import DeviceState, HealthLevel, Role
+from app.domain.kinds import DeviceState, HealthLevel, IefKind, KeyType, Role
 from app.domain.records import PageRequest
 from app.instance.api import DEFAULT_IEF_PORT, DEFAULT_POLICY, Instance
+from app.sim.images import build_sim_ief
 
 IdMaker = Callable[..., list[str]]
 
@@ -42,8 +44,15 @@ def test_info_names_the_instance_and_the_acting_administrator(instance: Instance
 # --- batches -------------------------------------------------------------------------------------
 
 
+def _firmware(instance: Instance, name: str, attributes: list[tuple[str, str]]) -> None:
+    instance.create_signing_key(f"{name}-key", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32, IefKind.NON_DEBUG, version="1.2.0")
+    instance.upload_firmware(name, "1.2.0", ChipType.ESP32, attributes, image, f"{name}-key")
+
+
 def test_create_batch_returns_what_get_batch_reads_back(instance: Instance) -> None:
     instance.create_policy("strict")
+    _firmware(instance, "fw-1.2", [("site", "x")])
     created = instance.create_batch(
         "line-a", policy="strict", firmware="fw-1.2", attribute_filters=[("site", "x")]
     )
@@ -53,6 +62,17 @@ def test_create_batch_returns_what_get_batch_reads_back(instance: Instance) -> N
     assert created.attribute_filters == (("site", "x"),)
     assert created.counts.total == 0
     assert instance.get_batch("line-a") == created
+
+
+def test_a_batch_is_created_only_with_a_firmware_it_can_be_offered(instance: Instance) -> None:
+    with pytest.raises(NotFoundError, match="no firmware named 'fw-9'"):
+        instance.create_batch("line-b", firmware="fw-9")
+    _firmware(instance, "fw-x", [("site", "x")])
+    with pytest.raises(
+        ValidationError, match="does not pass the attribute filters of batch 'line-b', site=y"
+    ):
+        instance.create_batch("line-b", firmware="fw-x", attribute_filters=[("site", "y")])
+    assert instance.list_batches().total == 0, "nothing is created when the firmware is refused"
 
 
 def test_create_batch_defaults(instance: Instance) -> None:

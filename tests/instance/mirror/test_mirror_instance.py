@@ -358,6 +358,36 @@ def test_a_refresh_sees_devices_that_changed_state(remote_instances: Any, mirror
     assert before == 0, "with nothing changed a refresh fetches no device"
 
 
+def test_firmwares_are_read_offline_from_the_mirror_and_changed_only_online(
+    mirror: MirrorInstance, proxy: TcpProxy
+) -> None:
+    from app.sim.images import build_sim_ief
+
+    mirror.create_signing_key("fw-key", KeyType.ECDSA_P256)
+    for name, version in (("app-2.0.0", "2.0.0"), ("app-2.1.0", "2.1.0")):
+        image = build_sim_ief(ChipType.ESP32C3, IefKind.NON_DEBUG, version=version)
+        mirror.upload_firmware(name, version, ChipType.ESP32C3, [("hw", "rev2")], image, "fw-key")
+    mirror.create_batch("line")
+    mirror.set_batch_firmware("line", "app-2.1.0")
+    mirror.delete_firmware("app-2.0.0")
+    mirror.refresh()
+    online = (mirror.list_firmwares(), mirror.get_firmware("app-2.1.0"), mirror.get_batch("line"))
+
+    proxy.set_mode("refuse")
+    assert (mirror.list_firmwares(), mirror.get_firmware("app-2.1.0"), mirror.get_batch("line")) == online
+    assert [f.name for f in online[0].items] == ["app-2.1.0"] and online[2].firmware == "app-2.1.0"
+    with pytest.raises(NotFoundError, match=r"no firmware named 'app-2\.0\.0'"):
+        mirror.get_firmware("app-2.0.0")
+    with pytest.raises(
+        InstanceUnavailableError, match="assigning a firmware to batch 'line' needs the instance"
+    ):
+        mirror.set_batch_firmware("line", None)
+    with pytest.raises(InstanceUnavailableError, match=r"deleting firmware 'app-2\.1\.0' needs the instance"):
+        mirror.delete_firmware("app-2.1.0")
+    with pytest.raises(InstanceUnavailableError, match="uploading firmware 'x' needs the instance"):
+        mirror.upload_firmware("x", "1.0", ChipType.ESP32C3, [], b"", "fw-key")
+
+
 def test_a_refresh_from_an_older_instance_without_a_listing_keeps_the_rest(
     remote_instances: Any, tmp_path: Path
 ) -> None:
