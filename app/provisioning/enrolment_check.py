@@ -12,7 +12,9 @@ run keeps its pass and says "enrolment not confirmed: offline".
 While it waits, the station reads the board's log (app/provisioning/board_enrolment_log.py): a board that
 keeps failing the same way, or enrols as another DeviceID than the one pushed, ends the wait at once, and
 a wait that runs out names the board's last reason rather than only "timed out". A confirmed pass names
-the firmware the board reported to the instance ("enrolled, firmware 2.1.0").
+the firmware the board reported to the instance ("enrolled, firmware 2.1.0"). When the device's batch
+offers a firmware, the pass waits (within the same limit) until the board runs it: an update that does
+not arrive, or that the board refuses (signature, chip), fails the run on the line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from app.domain.errors import NotFoundError
 from app.domain.kinds import DeviceState
 from app.instance.api import Instance
 from app.provisioning.board_enrolment_log import BoardVerdict
@@ -56,6 +59,18 @@ def _no_word() -> BoardVerdict | None:
     return None
 
 
+def offered_version(instance: Instance, batch: str) -> str | None:
+    """The version of the firmware `batch` gives its devices, or None (none; or it cannot be told now:
+    then the pass does not wait for an update it cannot name)."""
+    try:
+        name = instance.get_batch(batch).firmware
+        return instance.get_firmware(name).version if name else None
+    except UNREACHABLE_ERRORS:
+        return None
+    except NotFoundError:  # the batch or its firmware was deleted meanwhile
+        return None
+
+
 def wait_until_enrolled(
     instance: Instance,
     device_id: str,
@@ -63,13 +78,16 @@ def wait_until_enrolled(
     limit_s: float,
     *,
     board: Callable[[], BoardVerdict | None] = _no_word,
+    offered: Callable[[str], str | None] | None = None,
     stopped: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] = time.sleep,
 ) -> EnrolmentCheck:
     """Wait for the push to settle, then for the device to be Enrolled; at most `limit_s` in all.
-    `board` says what the board's own log says against enrolling (None: nothing); `stopped` ends the wait
+    `board` says what the board's own log says against enrolling (None: nothing); `offered` names the
+    firmware version a batch gives its devices (default: asked of `instance`); `stopped` ends the wait
     when the run is cancelled (`sleep` should wake up for it)."""
+    offered_in = offered or (lambda batch: offered_version(instance, batch))
     deadline = clock() + limit_s
     pushed = push()
     while pushed is None and clock() < deadline:
@@ -81,6 +99,8 @@ def wait_until_enrolled(
         return EnrolmentCheck(Confirmation.OFFLINE, "enrolment not confirmed: offline (DeviceID queued)")
     state: DeviceState | None = None
     enrolled_at: float | None = None
+    wanted: str | None = None  # the batch's firmware version, asked once the device is enrolled
+    running = ""
     while True:
         try:
             device = instance.find_device(device_id)
@@ -88,22 +108,31 @@ def wait_until_enrolled(
             return EnrolmentCheck(Confirmation.OFFLINE, "enrolment not confirmed: offline")
         state = device.state if device is not None else None
         if device is not None and state in CONFIRMED_STATES:
-            enrolled_at = clock() if enrolled_at is None else enrolled_at
-            if device.firmware or clock() >= min(deadline, enrolled_at + FIRMWARE_GRACE_S):
-                message = enrolled_message(device.firmware)
-                return EnrolmentCheck(Confirmation.ENROLLED, message, device.firmware)
+            if enrolled_at is None:
+                enrolled_at = clock()
+                wanted = offered_in(device.batch)
+            running = device.firmware
+            updating = wanted is not None and running != wanted  # the board is taking its batch's update
+            if not updating and (running or clock() >= min(deadline, enrolled_at + FIRMWARE_GRACE_S)):
+                message = enrolled_message(running)
+                return EnrolmentCheck(Confirmation.ENROLLED, message, running)
         elif state is DeviceState.REVOKED:
             return EnrolmentCheck(
                 Confirmation.NOT_ENROLLED, "enrolment not confirmed: the device is revoked on the instance"
             )
         if stopped():
             return EnrolmentCheck(Confirmation.STOPPED, "")
-        verdict = board() if enrolled_at is None else None
+        verdict = board() if enrolled_at is None or wanted is not None else None
         if verdict is not None and verdict.decisive:
+            if enrolled_at is not None:
+                return _not_updated(wanted, running, f": {verdict.board_line}")
             return EnrolmentCheck(Confirmation.NOT_ENROLLED, f"not enrolled: {verdict.sentence}")
         if clock() >= deadline:
             break
         sleep(POLL_S)
+    if enrolled_at is not None and wanted is not None:  # enrolled; its batch's firmware did not arrive
+        why = f": {verdict.board_line}" if verdict is not None else f" within {limit_s:g} s"
+        return _not_updated(wanted, running, why)
     if verdict is not None:
         return EnrolmentCheck(
             Confirmation.NOT_ENROLLED, f"not enrolled within {limit_s:g} s: {verdict.sentence}"
@@ -113,4 +142,14 @@ def wait_until_enrolled(
         f"enrolment not confirmed: the board did not enrol within {limit_s:g} s (still "
         f"{state.value if state else 'unknown'}) and its log gave no reason; check the endpoint, port and "
         "root CA it was given, and that the instance's enrolment service is running and reachable",
+    )
+
+
+def _not_updated(wanted: str | None, running: str, why: str) -> EnrolmentCheck:
+    runs = f"it still runs {running}" if running else "it has not said what it runs"
+    return EnrolmentCheck(
+        Confirmation.NOT_ENROLLED,
+        f"enrolled, but its batch's firmware {wanted} was not installed{why} ({runs}); see the board's "
+        "log, and check the firmware's chip and signing key",
+        running,
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import secrets
 
-from app.domain.kinds import DeviceState
+from app.domain.chips import ChipType
+from app.domain.kinds import DeviceState, IefKind, KeyType
+from app.instance.local.enrolment import DeviceEnrolment
 from app.instance.local.instance import LocalInstance
-from app.provisioning.board_enrolment_log import BoardEnrolmentLog
+from app.provisioning.board_enrolment_log import BoardEnrolmentLog, BoardVerdict
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import PushResult
 from app.provisioning.enrolment_check import FIRMWARE_GRACE_S, POLL_S, Confirmation, wait_until_enrolled
+from app.sim.images import build_sim_ief
+from tests.enrolment.conftest import new_keys
 
 PUSHED = PushResult(JournalState.PUSHED, "added")
 
@@ -184,3 +188,64 @@ def test_a_cancelled_run_stops_waiting_at_once(instance: LocalInstance) -> None:
         instance, device_id, lambda: PUSHED, 60, stopped=lambda: any(cancelled), clock=clock, sleep=sleep
     )
     assert check.confirmation is Confirmation.STOPPED and 1.0 <= clock.now < 1.5
+
+
+# --- a batch that gives its devices a firmware: the pass waits until the board runs it -----------------
+def _enrolled_where_the_batch_offers(instance: LocalInstance, version: str) -> tuple[str, DeviceEnrolment]:
+    """A device enrolled (reporting the IEF's 'sim-1') in a batch whose firmware is `version`."""
+    tag = secrets.token_hex(4)
+    key = instance.create_signing_key(f"fw-{tag}", KeyType.ECDSA_P256)
+    image = build_sim_ief(ChipType.ESP32S3, IefKind.NON_DEBUG, version=version)
+    instance.upload_firmware(f"app-{tag}", version, ChipType.ESP32S3, [], image, key.name)
+    batch = instance.create_batch(f"fw-{tag}", firmware=f"app-{tag}").name
+    keys = new_keys()
+    instance.add_devices(batch, [keys.device_id])
+    desk = instance.device_enrolment()
+    desk.enrol(keys.device_id, keys.device.public_key())
+    desk.report_status(keys.device_id, "sim-1")
+    return keys.device_id, desk
+
+
+def test_a_pass_waits_until_the_board_runs_its_batchs_firmware_and_names_it(instance: LocalInstance) -> None:
+    device_id, desk = _enrolled_where_the_batch_offers(instance, "2.1.0")
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.sleeps == 6:  # the update arrives, the board reboots into it and says so
+            desk.report_status(device_id, "2.1.0")
+
+    check = wait_until_enrolled(instance, device_id, lambda: PUSHED, 30, clock=clock, sleep=sleep)
+
+    assert (check.confirmation, check.message, check.firmware) == (
+        Confirmation.ENROLLED,
+        "enrolled, firmware 2.1.0",
+        "2.1.0",
+    )
+    assert clock.sleeps == 6, "it did not pass on the first firmware the board reported"
+
+
+def test_an_update_that_never_arrives_fails_the_run_naming_both_versions(instance: LocalInstance) -> None:
+    device_id, _desk = _enrolled_where_the_batch_offers(instance, "2.2.0")
+    clock = Clock()
+    check = wait_until_enrolled(instance, device_id, lambda: PUSHED, 5, clock=clock, sleep=clock.sleep)
+    assert check.confirmation is Confirmation.NOT_ENROLLED
+    assert check.message.startswith(
+        "enrolled, but its batch's firmware 2.2.0 was not installed within 5 s (it still runs sim-1)"
+    )
+    assert 5.0 <= clock.now <= 5.5
+
+
+def test_an_update_the_board_refuses_fails_at_once_with_the_boards_words(instance: LocalInstance) -> None:
+    device_id, _desk = _enrolled_where_the_batch_offers(instance, "2.3.0")
+    clock = Clock()
+    refused = BoardVerdict("firmware rejected: signature check failed", "…", decisive=True)
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 30, board=lambda: refused, clock=clock, sleep=clock.sleep
+    )
+    assert check.confirmation is Confirmation.NOT_ENROLLED
+    assert check.message.startswith(
+        "enrolled, but its batch's firmware 2.3.0 was not installed: firmware rejected: signature check "
+        "failed (it still runs sim-1)"
+    )
+    assert clock.now < 1, "a refusal the board repeated ends the wait"

@@ -141,6 +141,8 @@ def test_the_demo_provisions_its_four_boards_with_one_click(
     assert {r.device_id for r in station.results} == batch
     if demo.enrolment is not None and demo.enrolment.service is not None:  # not when port 6000 is taken
         qtbot.waitUntil(lambda: instance.get_batch(DEMO_BATCH).counts.enrolled == 4, timeout=30_000)
+        # a PASS waited for the batch's firmware: each tile names the version the board now runs
+        assert {station.grid.tiles[u].step.text() for u in urls} == {"Enrolled, firmware 2.1.0"}
         # the demo batch's firmware reaches all four: downloaded, verified, booted, reported
         qtbot.waitUntil(lambda: instance.get_firmware(DEMO_FIRMWARE).devices_running == 4, timeout=60_000)
         assert instance.get_batch(DEMO_BATCH).counts.enrolled == 4, (
