@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import queue
 import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from device_crowd import run_crowd
 
-from app.sim.device_enrolment import DeviceKeys, EnrolFailure, enrol
+from app.sim.device_enrolment import DeviceKeys, enrol
 
 GOAL_PER_S = 200.0
 BOARD_GOAL_S = 1.0
@@ -99,59 +99,27 @@ def main() -> int:
 
         alone = one(devices[0])  # also warms the issuing key in the service
         ours.send("measure")
-        work: queue.SimpleQueue[DeviceKeys] = queue.SimpleQueue()
-        for keys in devices[1:]:
-            work.put(keys)
-        latencies: list[float] = []
-        failures: list[str] = []
-        lock = threading.Lock()
-
-        def worker() -> None:
-            while True:
-                try:
-                    keys = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    took = one(keys)
-                except EnrolFailure as exc:
-                    with lock:
-                        failures.append(str(exc))
-                    continue
-                with lock:
-                    latencies.append(took)
-
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-        start = time.perf_counter()
-        client_cpu = time.process_time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
-        client_cpu = time.process_time() - client_cpu
+        crowd = run_crowd(devices[1:], one, args.concurrency)
         ours.send("stop")
         enrolled, refused, turned_away, service_cpu = ours.recv()
         server.join(10)
 
-    rate = len(latencies) / elapsed
-    ordered = sorted(latencies)
-    p95 = ordered[int(len(ordered) * 0.95) - 1] if ordered else float("nan")
+    rate = len(crowd.latencies) / crowd.elapsed
     verdict = "OK" if rate >= GOAL_PER_S else "BELOW GOAL"
-    count = f"{len(latencies)} of {args.devices} ({args.concurrency} at once)"
-    print(f"devices enrolled: {count} in {elapsed:.2f} s")
+    count = f"{len(crowd.latencies)} of {args.devices} ({args.concurrency} at once)"
+    print(f"devices enrolled: {count} in {crowd.elapsed:.2f} s")
     print(f"enrolments per second: {rate:.0f}  (goal >= {GOAL_PER_S:.0f})  {verdict}")
-    if ordered:
-        median = statistics.median(ordered) * 1000
-        print(f"latency per enrolment under load: median {median:.0f} ms, p95 {p95 * 1000:.0f} ms")
-    per = service_cpu / max(1, len(latencies)) * 1000
+    spread = crowd.percentiles_ms()
+    if spread is not None:
+        print(f"latency per enrolment under load: median {spread[0]:.0f} ms, p95 {spread[1]:.0f} ms")
+    per = service_cpu / max(1, len(crowd.latencies)) * 1000
     print(f"service CPU per enrolment: {per:.2f} ms (one core's worth: {1000 / per:.0f} enrolments/s)")
-    device_ms = client_cpu / max(1, len(latencies)) * 1000
+    device_ms = crowd.client_cpu / max(1, len(crowd.latencies)) * 1000
     print(f"device side CPU per enrolment (this process's threads): {device_ms:.2f} ms")
     print(f"one device alone (connect to status): {alone * 1000:.0f} ms")
     print(f"service counted: {enrolled} enrolled, refused {refused or 'none'}, turned away {turned_away}")
-    if failures:
-        print(f"failures: {len(failures)}, first: {failures[0]}")
+    if crowd.failures:
+        print(f"failures: {len(crowd.failures)}, first: {crowd.failures[0]}")
     extra_ok = True
     if args.board_runs > 0:
         without, with_wait = _board_runs(args.board_runs)
@@ -162,7 +130,7 @@ def main() -> int:
             f"{statistics.median(with_wait):.2f} s with it ({args.board_runs} runs each)"
         )
         print(f"extra wall time of the enrolment check: {extra:.2f} s  (goal <= {BOARD_GOAL_S:g} s)")
-    return 0 if rate >= GOAL_PER_S and not failures and extra_ok else 1
+    return 0 if rate >= GOAL_PER_S and not crowd.failures and extra_ok else 1
 
 
 def _board_runs(runs: int) -> tuple[list[float], list[float]]:

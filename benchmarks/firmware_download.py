@@ -12,24 +12,23 @@ alone, then `--devices` devices with `--concurrency` at once (downloads/s, MiB/s
 from __future__ import annotations
 
 import argparse
-import queue
 import secrets
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from device_crowd import run_crowd
 
 from app.domain.chips import ChipType
 from app.domain.kinds import IefKind, KeyType
-from app.sim.device_enrolment import DeviceKeys, Download, EnrolFailure, enrol
+from app.sim.device_enrolment import DeviceKeys, Download, enrol
 from app.sim.images import build_sim_ief
 
 BATCH = "bench"
@@ -73,55 +72,25 @@ def main() -> int:
             return time.perf_counter() - start
 
         alone = one(devices[0])
-        work: queue.SimpleQueue[DeviceKeys] = queue.SimpleQueue()
-        for keys in devices[1:]:
-            work.put(keys)
-        latencies: list[float] = []
-        failures: list[str] = []
-        lock = threading.Lock()
-
-        def worker() -> None:
-            while True:
-                try:
-                    keys = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    took = one(keys)
-                except EnrolFailure as exc:
-                    with lock:
-                        failures.append(str(exc))
-                    continue
-                with lock:
-                    latencies.append(took)
-
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
+        crowd = run_crowd(devices[1:], one, args.concurrency)
         downloads = service.counters.firmware_downloads
         service.stop()
 
     size = firmware.size
     print(f"firmware: {size} bytes signed ({(size + 6143) // 6144} pieces of up to 6 KiB)")
     print(f"one device alone, enrol + status + whole download: {alone * 1000:.0f} ms")
-    rate = len(latencies) / elapsed
+    rate = len(crowd.latencies) / crowd.elapsed
     print(
-        f"{len(latencies)} of {args.devices} devices ({args.concurrency} at once) in {elapsed:.2f} s: "
-        f"{rate:.1f} downloads/s, {rate * size / (1 << 20):.2f} MiB/s"
+        f"{len(crowd.latencies)} of {args.devices} devices ({args.concurrency} at once) in "
+        f"{crowd.elapsed:.2f} s: {rate:.1f} downloads/s, {rate * size / (1 << 20):.2f} MiB/s"
     )
-    if latencies:
-        ordered = sorted(latencies)
-        p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-        median = statistics.median(ordered) * 1000
-        print(f"per device under load: median {median:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    spread = crowd.percentiles_ms()
+    if spread is not None:
+        print(f"per device under load: median {spread[0]:.0f} ms, p95 {spread[1]:.0f} ms")
     print(f"service counted {downloads} whole downloads")
-    if failures:
-        print(f"failures: {len(failures)}, first: {failures[0]}")
-    return 0 if not failures else 1
+    if crowd.failures:
+        print(f"failures: {len(crowd.failures)}, first: {crowd.failures[0]}")
+    return 0 if not crowd.failures else 1
 
 
 if __name__ == "__main__":
