@@ -25,7 +25,7 @@ from app.domain.firmware_attributes import (
 from app.domain.names import validate_name
 from app.domain.records import Batch, Firmware, SigningKey
 from app.instance.api import Instance
-from app.ui.pages.provisioning_task_dialog import plugged_in_chip
+from app.ui.pages.provisioning_task_dialog import chip_picker
 from app.ui.widgets.form_dialog import FormDialog, Problem
 from app.ui.widgets.image_file_field import ImageFileDialog
 from app.workers.background import start_call
@@ -56,12 +56,7 @@ class UploadFirmwareDialog(ImageFileDialog):
         self.name.setPlaceholderText("e.g. sensor-app-2.1.0")
         self.version = QLineEdit()
         self.version.setPlaceholderText("e.g. 2.1.0 (what devices report running it)")
-        self.device_type = QComboBox()
-        for chip in ChipType:
-            self.device_type.addItem(chip.display_name, chip)
-        plugged = plugged_in_chip(attached)
-        if plugged is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(plugged))
+        self.device_type = chip_picker(attached)
         self.attributes = QLineEdit()
         self.attributes.setPlaceholderText("KEY=VALUE, comma-separated, e.g. hw=rev2, region=eu")
         self.key = QComboBox()

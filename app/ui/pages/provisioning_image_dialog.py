@@ -19,7 +19,7 @@ from app.domain.kinds import BootloaderKind, IefKind, ImageKind
 from app.domain.names import validate_name
 from app.domain.records import FirmwareImage
 from app.instance.api import Instance
-from app.ui.pages.provisioning_task_dialog import plugged_in_chip
+from app.ui.pages.provisioning_task_dialog import chip_picker
 from app.ui.widgets.form_dialog import Problem
 from app.ui.widgets.image_file_field import ImageFileDialog
 
@@ -51,12 +51,7 @@ class ImportImageDialog(ImageFileDialog):
         self.image: FirmwareImage | None = None
         self.name = QLineEdit()
         self.name.setPlaceholderText("catalog name (default: the file name)")
-        self.device_type = QComboBox()
-        for chip in ChipType:
-            self.device_type.addItem(chip.display_name, chip)
-        plugged = plugged_in_chip(attached)
-        if plugged is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(plugged))
+        self.device_type = chip_picker(attached)
         self.kind = QComboBox()
         for kind, label in KIND_LABELS.items():
             self.kind.addItem(label, kind)

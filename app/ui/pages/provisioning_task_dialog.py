@@ -52,6 +52,18 @@ def plugged_in_chip(attached: Sequence[ChipType]) -> ChipType | None:
     return counted[0][0] if counted else None
 
 
+def chip_picker(attached: Sequence[ChipType], chosen: ChipType | None = None) -> QComboBox:
+    """Every chip, showing `chosen`, else the chip most plugged-in boards are (issue 13: a dialog defaults
+    to what is plugged in, not to the first chip of the list)."""
+    picker = QComboBox()
+    for chip in ChipType:
+        picker.addItem(chip.display_name, chip)
+    shown = chosen or plugged_in_chip(attached)
+    if shown is not None:
+        picker.setCurrentIndex(picker.findData(shown))
+    return picker
+
+
 def unusable_keys_note(chip: ChipType, keys: Sequence[SigningKey]) -> str:
     """Why the keys left out of the list are left out (empty when every key can be used)."""
     left_out = [k for k in keys if k.key_type not in chip.profile.secure_boot_key_types]
@@ -91,17 +103,11 @@ class CreateTaskDialog(FormDialog):
 
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. esp32c3-lab")
-        self.device_type = QComboBox()
-        for chip in ChipType:
-            self.device_type.addItem(chip.display_name, chip)
+        self.device_type = chip_picker(attached, task.device_type if task is not None else None)
         self.device_note = QLabel("")
         self.device_note.setObjectName("hint")
         self.device_note.setWordWrap(True)
-        plugged = plugged_in_chip(attached)
-        if task is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(task.device_type))
-        elif plugged is not None:
-            self.device_type.setCurrentIndex(self.device_type.findData(plugged))
+        if task is None and plugged_in_chip(attached) is not None:
             boards = len(attached)
             self.device_note.setText(
                 f"Chosen from the board{'s' if boards != 1 else ''} plugged in: "
