@@ -23,6 +23,7 @@ _END_MARKER = b"\xff" * ENTRY_SIZE
 _ENTRY = struct.Struct("<2sBBII16sI")
 APP_TYPE = 0x00
 DATA_TYPE = 0x01
+OTA_DATA_SUBTYPE = 0x00
 FIRST_PARTITION_OFFSET = PARTITION_TABLE_OFFSET + 0x1000
 """Below this are the bootloader and the partition table's own 4 KiB sector (ESP-IDF's rule too)."""
 
@@ -45,6 +46,10 @@ class PartitionEntry:
 class PartitionTable:
     entries: tuple[PartitionEntry, ...]
     has_md5: bool
+
+    def ota_data(self) -> PartitionEntry | None:
+        """The `otadata` partition (data, subtype ota), which says which OTA slot the bootloader boots."""
+        return next((e for e in self.entries if e.type == DATA_TYPE and e.subtype == OTA_DATA_SUBTYPE), None)
 
     def app_at(self, offset: int) -> PartitionEntry | None:
         for entry in self.entries:

@@ -23,6 +23,7 @@ import serial
 
 from app.domain.device_id import DeviceID
 from app.domain.errors import StationError
+from app.domain.kinds import ImageKind
 from app.flashing.board_connection import ROM_BAUD, BoardConnection, ChipIdentity, ResetMode, WriteResult
 from app.flashing.flash_checks import check_bootloader, check_chip_matches
 from app.flashing.flash_errors import (
@@ -32,6 +33,7 @@ from app.flashing.flash_errors import (
     FlashRefusedError,
     VerifyError,
 )
+from app.flashing.partition_table import parse_partition_table
 from app.provisioning.board_reset import open_uart, reset_into_firmware
 from app.provisioning.boot_listen import BootFailedError, listen_for_boot
 from app.provisioning.boot_watch import BootWatch
@@ -207,7 +209,19 @@ class Pipeline:
         for image, verified in zip(job.images, result.verified, strict=True):
             if not verified:
                 self._verify_by_readback(board, image.name, image.offset, image.data)
+        self._erase_ota_data(board)
         return result
+
+    def _erase_ota_data(self, board: BoardConnection) -> None:
+        """Blank `otadata`, as ESP-IDF's own flashing does: a board that took a firmware update since its
+        last provisioning would otherwise boot that update, not the IEF just written, and never answer."""
+        table = next((i for i in self.job.images if i.kind is ImageKind.PARTITION_TABLE), None)
+        ota_data = None if table is None else parse_partition_table(table.data).ota_data()
+        if ota_data is None:
+            return
+        with board.step(f"erasing otadata at {ota_data.offset:#x}"):
+            board.loader.erase_region(ota_data.offset, ota_data.size)
+        self.out.log(f"otadata at {ota_data.offset:#x} erased: the board boots the app just written")
 
     def _reconnect(self) -> BoardConnection:
         reset = ResetMode(self.job.connect_reset.value)

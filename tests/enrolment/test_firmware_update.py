@@ -22,11 +22,15 @@ from app.domain.records import PageRequest, certificate_base64
 from app.enrolment.runner import EnrolListen, start_enrolment
 from app.enrolment.service import EnrolmentService
 from app.instance.local.instance import LocalInstance
+from app.provisioning.events import LogEvent, Outcome, ResultEvent
+from app.provisioning.job_builder import provisioning_job
+from app.provisioning.port_worker import EXIT_PASS
 from app.sim.faults import Faults
 from app.sim.fleet import SimFleet
 from app.sim.ief import IefSettings
 from app.sim.images import build_sim_ief
 from app.sim.run_context import AccessPoint
+from tests.provisioning.test_port_worker import parse, run_worker_with_station
 from tests.sim.sim_host import FAST_IEF, IefResult, flash, run_firmware
 
 CHIP = ChipType.ESP32C3
@@ -184,3 +188,26 @@ def test_a_firmware_assigned_later_reaches_a_running_board_at_its_next_check_in(
         held = desk.certificate_of(device_id)
         assert held is not None and held.firmware == "2.1.0" and held.enrolments == 1
         assert site.service.counters.firmware_downloads == 1
+
+
+def test_provisioning_a_board_again_after_an_update_boots_the_ief_just_written(site: Site) -> None:
+    """ESP-IDF's flashing blanks otadata; the station does too, or an updated board would boot its update,
+    never run the IEF, and the run would time out waiting for it."""
+    site.enrolled_board()
+    site.upload("app-2.1.0", "2.1.0")
+    updated = site.boot(" QL: status: enrolled in batch 'line', no firmware update")
+    assert "App version:      2.1.0" in updated.text()
+
+    ap = site.fleet.access_point
+    job = provisioning_job(site.instance, task="t", batch="line", ssid=ap.ssid, password=ap.password)
+    job = job.for_port(site.fleet.urls[0])
+    code, lines, stderr = run_worker_with_station(job, answer=True)
+
+    events = parse(lines, job.port)
+    result = events[-1]
+    assert code == EXIT_PASS and isinstance(result, ResultEvent), (stderr, result)
+    assert result.outcome is Outcome.PASS, result.message
+    assert any(isinstance(e, LogEvent) and "otadata at 0x112000 erased" in e.text for e in events), (
+        "the run says it blanked otadata"
+    )
+    # (The IEF it ran then enrolled and took its batch's update again: that is the batch's choice.)
