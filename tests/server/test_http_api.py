@@ -320,6 +320,27 @@ def test_unknown_paths_and_verbs_and_bad_base64_answer_in_the_error_shape(servin
     assert (bad.status_code, bad.json()["error"]["message"]) == (422, "data is not valid base64")
 
 
+@pytest.mark.parametrize(
+    ("given", "kind"), [(1.5, "float"), ({"id": "x"}, "dict"), (None, "NoneType"), (True, "bool")]
+)
+def test_a_list_of_ids_given_as_something_else_is_422_not_500(
+    serving: Serving, given: object, kind: str
+) -> None:
+    """Found by the OpenAPI fuzz run: device_ids as a number reached the instance and failed there."""
+    token = serving.served.issue_token(None)
+    answer = requests.post(
+        serving.url + "/v1/device-certificates",
+        json={"device_ids": given},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(serving.ca_file),
+        timeout=10,
+    )
+    assert (answer.status_code, answer.json()["error"]["message"]) == (
+        422,
+        f"device IDs must be given as a list of IDs, not as {kind}",
+    )
+
+
 def test_a_strangers_body_is_not_read(serving: Serving) -> None:
     answer = requests.post(
         serving.url + "/v1/batch/devices",

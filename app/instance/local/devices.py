@@ -45,6 +45,8 @@ def device_id_blobs(values: Sequence[str]) -> list[bytes]:
     """
     if isinstance(values, str | bytes):
         raise ValidationError("device IDs must be given as a list of IDs, not as a single text")
+    if not isinstance(values, list | tuple):  # a number or an object off the wire: a sentence, not a 500
+        raise ValidationError(f"device IDs must be given as a list of IDs, not as {type(values).__name__}")
     texts = values if isinstance(values, list) else list(values)
     blobs: list[bytes] = []
     for start in range(0, len(texts), _GIL_SLICE):

@@ -641,7 +641,7 @@ class LocalInstance:
 
 def _at_most_a_page(device_ids: Sequence[str]) -> Sequence[str]:
     """The certificates of a page of devices are asked at once; more than a page is a caller's mistake."""
-    if not isinstance(device_ids, str) and len(device_ids) > MAX_PAGE_SIZE:
+    if isinstance(device_ids, list | tuple) and len(device_ids) > MAX_PAGE_SIZE:
         raise ValidationError(
             f"asked for the certificates of {len(device_ids):,} devices at once; at most {MAX_PAGE_SIZE:,} "
             "(a page) per call"
