@@ -23,7 +23,6 @@ from typing import Any
 import serial
 
 from app.flashing.flash_errors import BoardNotFoundError
-from app.provisioning import serial_urls
 from app.provisioning.board_reset import open_uart
 
 OPEN_PATIENCE = 1.0
@@ -50,7 +49,6 @@ class BoardConsole:
         self._thread.join()
 
     def _read(self) -> None:
-        serial_urls.install()  # the quick RFC 2217 client the port workers use, not pyserial's per-byte one
         try:
             port = open_uart(self._url, patience=OPEN_PATIENCE)
         except BoardNotFoundError as error:

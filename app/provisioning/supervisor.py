@@ -42,6 +42,7 @@ from app.domain.errors import ConflictError, StationError, ValidationError
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.ports.reservation import PortReservation, reserve_port
+from app.provisioning import serial_urls
 from app.provisioning.board_console import BoardConsole
 from app.provisioning.board_enrolment_log import BoardEnrolmentLog
 from app.provisioning.board_reset import hard_reset
@@ -131,6 +132,7 @@ class Supervisor:
         so another process cannot drive the same board; without it (tests) ports are not reserved.
 
         DeviceIDs a stopped station left in the journal unpushed are queued now and delivered first."""
+        serial_urls.install()  # the enrol step's board console opens ports here: the workers' quick client
         self._instance = instance
         self._records = records
         self._listener = listener
