@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    add_enrol_wait_arguments(parser, "the task's wait")
+    parser.set_defaults(handler=provision_command)
+
+
+def add_enrol_wait_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--enrol-wait SECONDS | --no-wait-enrolled` (into `args.enrol_wait`; None: `default` applies)."""
     wait = parser.add_mutually_exclusive_group()
     for option in ("--enrol-wait", "--wait-enrolled"):  # --wait-enrolled: the earlier name, kept working
         wait.add_argument(
@@ -73,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             default=None,
             metavar="SECONDS",
             help="after the push, wait up to this long for the instance to report each board Enrolled; a "
-            "board that does not enrol fails (default: the task's wait)"
+            f"board that does not enrol fails (default: {default})"
             if option == "--enrol-wait"
             else argparse.SUPPRESS,
         )
@@ -84,7 +90,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         const=0.0,
         help="pass at the push, without waiting for the boards to enrol",
     )
-    parser.set_defaults(handler=provision_command)
 
 
 def _baud(text: str) -> int:

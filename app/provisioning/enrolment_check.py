@@ -15,6 +15,11 @@ a wait that runs out names the board's last reason rather than only "timed out".
 the firmware the board reported to the instance ("enrolled, firmware 2.1.0"). When the device's batch
 offers a firmware, the pass waits (within the same limit) until the board runs it: an update that does
 not arrive, or that the board refuses (signature, chip), fails the run on the line.
+
+A re-enrolled board was usually Enrolled long before (a move to another batch keeps the device's state),
+so for it "Enrolled" proves nothing about this run: the wait also asks that the instance has seen the
+device since the run began (`seen_since`: the certificate's `enrolled_at`, updated by an enrolment or a
+check-in), i.e. the board reconnected after it was served again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from app.domain.errors import NotFoundError
@@ -80,13 +86,15 @@ def wait_until_enrolled(
     board: Callable[[], BoardVerdict | None] = _no_word,
     offered: Callable[[str], str | None] | None = None,
     stopped: Callable[[], bool] = lambda: False,
+    seen_since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] = time.sleep,
 ) -> EnrolmentCheck:
     """Wait for the push to settle, then for the device to be Enrolled; at most `limit_s` in all.
     `board` says what the board's own log says against enrolling (None: nothing); `offered` names the
     firmware version a batch gives its devices (default: asked of `instance`); `stopped` ends the wait
-    when the run is cancelled (`sleep` should wake up for it)."""
+    when the run is cancelled (`sleep` should wake up for it); with `seen_since` (a re-enrolment), an
+    Enrolled device counts only once the instance has seen it at or after that moment."""
     offered_in = offered or (lambda batch: offered_version(instance, batch))
     deadline = clock() + limit_s
     pushed = push()
@@ -101,13 +109,18 @@ def wait_until_enrolled(
     enrolled_at: float | None = None
     wanted: str | None = None  # the batch's firmware version, asked once the device is enrolled
     running = ""
+    last_seen: datetime | None = None  # with `seen_since`: when the instance last saw the device
     while True:
         try:
             device = instance.find_device(device_id)
+            state = device.state if device is not None else None
+            fresh = True
+            if seen_since is not None and enrolled_at is None and state in CONFIRMED_STATES:
+                last_seen = _last_seen(instance, device_id)
+                fresh = last_seen is not None and last_seen >= seen_since
         except UNREACHABLE_ERRORS:
             return EnrolmentCheck(Confirmation.OFFLINE, "enrolment not confirmed: offline")
-        state = device.state if device is not None else None
-        if device is not None and state in CONFIRMED_STATES:
+        if device is not None and state in CONFIRMED_STATES and fresh:
             if enrolled_at is None:
                 enrolled_at = clock()
                 wanted = offered_in(device.batch)
@@ -137,12 +150,29 @@ def wait_until_enrolled(
         return EnrolmentCheck(
             Confirmation.NOT_ENROLLED, f"not enrolled within {limit_s:g} s: {verdict.sentence}"
         )
+    if seen_since is not None and state in CONFIRMED_STATES:
+        seen = f"last seen {last_seen:%Y-%m-%d %H:%M:%S} UTC" if last_seen is not None else "never seen"
+        return EnrolmentCheck(
+            Confirmation.NOT_ENROLLED,
+            f"enrolment not confirmed: the board did not reconnect to the instance within {limit_s:g} s (it "
+            f"is {state.value if state else 'unknown'} from before, {seen}) and its log gave no reason; "
+            "check the WiFi it joined and that the instance's enrolment service is running and reachable",
+        )
     return EnrolmentCheck(
         Confirmation.NOT_ENROLLED,
         f"enrolment not confirmed: the board did not enrol within {limit_s:g} s (still "
         f"{state.value if state else 'unknown'}) and its log gave no reason; check the endpoint, port and "
         "root CA it was given, and that the instance's enrolment service is running and reachable",
     )
+
+
+def _last_seen(instance: Instance, device_id: str) -> datetime | None:
+    """The last time the instance saw the device prove its key (enrolment or check-in), or None."""
+    try:
+        certificate = instance.device_certificate(device_id)
+    except NotFoundError:  # removed from its batch meanwhile
+        return None
+    return certificate.enrolled_at if certificate is not None else None
 
 
 def _not_updated(wanted: str | None, running: str, why: str) -> EnrolmentCheck:

@@ -7,8 +7,9 @@ chip. The instance signs the images once per run; every port gets the same bytes
 
 from __future__ import annotations
 
-from app.domain.errors import ValidationError
+from app.domain.errors import NotFoundError, ValidationError
 from app.domain.kinds import BootloaderKind
+from app.domain.run_options import DEFAULT_ENROL_WAIT_S
 from app.flashing.flash_checks import check_release_confirmation, expected_release_confirmation
 from app.instance.api import Instance
 from app.provisioning.job import (
@@ -56,7 +57,12 @@ def job_for_request(
     """The job for `request`; call `.for_port(url)` for each board."""
     if request.reenrol:
         return reenrol_job(
-            instance, batch=request.batch, ssid=request.ssid, password=request.password, timeouts=timeouts
+            instance,
+            batch=request.batch,
+            ssid=request.ssid,
+            password=request.password,
+            timeouts=timeouts,
+            enrol_wait_s=_reenrol_wait(instance, request),
         )
     ssid, password = request.ssid, request.password
     validate_wifi(ssid, password)
@@ -90,9 +96,16 @@ def job_for_request(
 
 
 def reenrol_job(
-    instance: Instance, *, batch: str, ssid: str, password: str, timeouts: Timeouts | None = None
+    instance: Instance,
+    *,
+    batch: str,
+    ssid: str,
+    password: str,
+    timeouts: Timeouts | None = None,
+    enrol_wait_s: float = DEFAULT_ENROL_WAIT_S,
 ) -> PortJob:
-    """Serve a board that already runs its IEF: new WiFi, this instance, DeviceID into `batch`."""
+    """Serve a board that already runs its IEF: new WiFi, this instance, DeviceID into `batch`; then,
+    like a provisioning run, wait up to `enrol_wait_s` for the board to reconnect and be Enrolled."""
     validate_wifi(ssid, password)
     batch_name = instance.get_batch(batch).name
     return PortJob(
@@ -108,7 +121,21 @@ def reenrol_job(
         wifi_ssid=ssid,
         wifi_password=password,
         timeouts=timeouts or Timeouts(),
+        enrol_wait_s=enrol_wait_s,
     )
+
+
+def _reenrol_wait(instance: Instance, request: RunRequest) -> float:
+    """The run's own wait, else that of the task the request came with (the window's chosen task),
+    else the default a new task gets: a re-enrolment's PASS means enrolled, as a provisioning's does."""
+    if request.enrol_wait_s is not None:
+        return request.enrol_wait_s
+    if not request.task:
+        return DEFAULT_ENROL_WAIT_S
+    try:
+        return instance.get_task(request.task).run_options.enrol_wait_s
+    except NotFoundError:  # the task was deleted since it was chosen; re-enrolment does not need it
+        return DEFAULT_ENROL_WAIT_S
 
 
 def _run_baud(request: RunRequest, task_baud: int | None) -> int:

@@ -25,7 +25,7 @@ class RunRequest:
     password: str = field(repr=False)
     confirm_release: str | None = None  # the batch name as typed, for a release-bootloader task
     baud: int | None = None  # set for this run (AUTO_BAUD: by USB bridge); None: as the task says
-    reenrol: bool = False  # nothing is flashed: the board's IEF is served again (`task` is unused)
+    reenrol: bool = False  # nothing is flashed: the board's IEF is served again (`task`: its wait only)
     enrol_wait_s: float | None = None  # set for this run (0: do not wait); None: as the task says
     default_baud: int = AUTO_BAUD  # the station's rate when neither the run nor the task sets one
 
@@ -45,8 +45,9 @@ class RunRequest:
         return f"task {self.task!r} into batch {self.batch!r}"
 
     def for_reenrol(self, batch: str) -> RunRequest:
-        """Re-enrolment with this request's WiFi into `batch` (a board from the records, say)."""
-        return replace(self, task="", batch=batch, confirm_release=None, reenrol=True)
+        """Re-enrolment with this request's WiFi into `batch` (a board from the records, say). The task
+        stays only to lend its wait for enrolment (nothing of it is flashed, and the job names no task)."""
+        return replace(self, batch=batch, confirm_release=None, reenrol=True)
 
     def confirmed(self, typed: str | None, default_baud: int) -> RunRequest:
         """This request as it is run: with the confirmation the person typed and the station's baud (used

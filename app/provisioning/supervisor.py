@@ -286,6 +286,7 @@ class _PortRun:
         self._thread = threading.Thread(target=self._run, name=f"port-{job.port}", daemon=True)
         self._timers: list[threading.Timer] = []
         self._started = time.monotonic()
+        self._started_at = datetime.now(UTC)  # a re-enrolled board must be seen by the instance after this
         self._facts = StepFacts()
         self._step = Step.START
         self._worker_result: ResultEvent | None = None
@@ -520,6 +521,7 @@ class _PortRun:
                 self.job.enrol_wait_s,
                 board=self._board_log.verdict,
                 stopped=self._stopping.is_set,
+                seen_since=self._started_at if self.job.mode is JobMode.REENROL else None,
                 sleep=self._stopping.wait,
             )
         if check.confirmation is Confirmation.STOPPED and self._stop_reason is not None:

@@ -156,6 +156,7 @@ def test_reenrol_a_provisioned_board(cli, fleet: SimFleet) -> None:  # type: ign
     field = _batch(cli, "field")
     ap = fleet.access_point
     argv = ["reenrol", "--port", fleet.urls[0], "--batch", field, "--ssid", ap.ssid, "--password-stdin"]
+    argv.append("--no-wait-enrolled")  # not about enrolment
     result = cli(*argv, stdin=ap.password + "\n")
     # The board keeps its DeviceID: re-enrolling it into a new batch moves it there.
     device_id = board_device_id(fleet.boards[0])
@@ -179,6 +180,7 @@ def test_reenrol_at_a_new_site_gives_the_board_the_new_wifi(cli, fleet: SimFleet
     fleet.boards[0].access_point = site
     field = _batch(cli, "field-b")
     argv = ["reenrol", "--port", fleet.urls[0], "--batch", field, "--ssid", site.ssid, "--password-stdin"]
+    argv.append("--no-wait-enrolled")  # not about enrolment
     result = cli(*argv, stdin=site.password + "\n")
     assert result.code == 0, result.out
     assert "answered wifi_ssid, wifi_password" in result.out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from app.domain.chips import ChipType
 from app.domain.kinds import DeviceState, IefKind, KeyType
@@ -249,3 +250,47 @@ def test_an_update_the_board_refuses_fails_at_once_with_the_boards_words(instanc
         "failed (it still runs sim-1)"
     )
     assert clock.now < 1, "a refusal the board repeated ends the wait"
+
+
+# --- a re-enrolment: Enrolled from before proves nothing, the board must be seen again ------------------
+def _enrolled_long_ago(instance: LocalInstance) -> tuple[str, DeviceEnrolment, datetime]:
+    """A device enrolled an hour ago (the instance's clock then), and a desk on the clock of now."""
+    batch = instance.create_batch(f"seen-{secrets.token_hex(4)}").name
+    keys = new_keys()
+    instance.add_devices(batch, [keys.device_id])
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    instance.device_enrolment(lambda: an_hour_ago).enrol(keys.device_id, keys.device.public_key())
+    return keys.device_id, instance.device_enrolment(), datetime.now(UTC)
+
+
+def test_a_reenrolled_device_enrolled_from_before_is_confirmed_only_once_it_checks_in_again(
+    instance: LocalInstance,
+) -> None:
+    device_id, desk, run_began = _enrolled_long_ago(instance)
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.sleeps == 8:  # the re-enrolled board restarts, joins WiFi, checks in with its certificate
+            desk.check_in(device_id)
+            desk.report_status(device_id, "sim-1")
+
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 30, seen_since=run_began, clock=clock, sleep=sleep
+    )
+    assert (check.confirmation, check.message) == (Confirmation.ENROLLED, "enrolled, firmware sim-1")
+    assert clock.sleeps == 8, "Enrolled from an hour ago did not pass the run"
+
+
+def test_a_reenrolled_device_that_never_reconnects_fails_saying_so(instance: LocalInstance) -> None:
+    device_id, _desk, run_began = _enrolled_long_ago(instance)
+    clock = Clock()
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 5, seen_since=run_began, clock=clock, sleep=clock.sleep
+    )
+    assert check.confirmation is Confirmation.NOT_ENROLLED
+    assert check.message.startswith(
+        "enrolment not confirmed: the board did not reconnect to the instance within 5 s (it is enrolled "
+        "from before, last seen "
+    )
+    assert 5.0 <= clock.now <= 5.5

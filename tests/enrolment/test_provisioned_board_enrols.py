@@ -270,3 +270,85 @@ def test_a_deviceid_corrupted_on_the_uart_fails_and_says_so(
         f"as the {pushed[:16]}… pushed"
     )
     assert "remove it from the batch and provision the board again" in result["message"]
+
+
+def _reenrol(data_dir: DataDir, fleet: SimFleet, batch: str, *extra: str) -> tuple[int, str]:
+    ap = fleet.access_point
+    argv = ["reenrol", "--port", fleet.urls[0], "--batch", batch, "--ssid", ap.ssid, "--password-stdin"]
+    return _cli(data_dir, *argv, *extra, stdin=ap.password + "\n")
+
+
+def test_a_reenrolment_passes_once_the_board_reconnected_and_is_enrolled(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    """The board was Enrolled before it was re-enrolled (a move keeps the state): its PASS waits until
+    the instance has seen it again, after it was reset and served, now in the new batch."""
+    data_dir, instance, _port = station
+    assert _cli(data_dir, "batch", "create", "field")[0] == 0
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        assert _provision(data_dir, fleet, "--enrol-wait", "30")[0] == 0
+        device_id = str(board_device_id(fleet.boards[0]))
+        before = instance.device_certificate(device_id)
+        assert before is not None
+        code, out = _reenrol(data_dir, fleet, "field", "--enrol-wait", "30", "--json")
+    assert code == 0, out
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    enrol_steps = [e["status"] for e in events if e["type"] == "step" and e["step"] == "enrol"]
+    assert enrol_steps == ["started", "passed"], out
+    result = _result(out)
+    assert result["outcome"] == "pass" and result["message"].endswith("; enrolled, firmware sim-1"), result
+    after = instance.device_certificate(device_id)
+    assert after is not None and after.enrolled_at > before.enrolled_at, "the board reached the instance"
+    device = instance.find_device(device_id)
+    assert device is not None and device.batch == "field" and device.state is DeviceState.ENROLLED
+    with RecordsDB(data_dir.records_db) as records:
+        reenrolled = [r for r in records.iterate() if r.mode == "reenrol"]
+    assert [r.outcome.value for r in reenrolled] == ["pass"]
+    assert ("enrol", "passed", "enrolled, firmware sim-1") in [
+        (e.step, e.status, e.message) for e in reenrolled[0].step_log
+    ]
+
+
+def test_a_reenrolled_board_that_cannot_reach_the_instance_fails_though_it_was_enrolled_before(
+    prepared: tuple[DataDir, LocalInstance], tmp_path: Path
+) -> None:
+    """Enrolled from its provisioning, the board is re-enrolled after the instance's enrolment service
+    moved to another port (the board keeps the one it was given): Enrolled from before is no PASS."""
+    data_dir, instance = prepared
+    assert _cli(data_dir, "batch", "create", "field")[0] == 0
+    service = start_enrolment(instance, EnrolListen("127.0.0.1", 0), data_dir.root)
+    port = service.port
+    try:
+        assert _cli(data_dir, "instance", "params", "--endpoint", "127.0.0.1", "--port", str(port))[0] == 0
+        with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+            assert _provision(data_dir, fleet, "--enrol-wait", "30")[0] == 0
+            service.stop()
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                moved = probe.getsockname()[1]
+            assert _cli(data_dir, "instance", "params", "--port", str(moved))[0] == 0
+            code, out = _reenrol(data_dir, fleet, "field", "--enrol-wait", "40", "--json")
+            device_id = str(board_device_id(fleet.boards[0]))
+    finally:
+        service.stop()
+    assert code == 1, out
+    result = _result(out)
+    assert (result["outcome"], result["step"]) == ("fail", "enrol"), result
+    assert result["message"] == (
+        f"not enrolled: the board could not enrol: connect to 127.0.0.1:{port} failed: connection refused "
+        "(nothing listens on the endpoint and port given to the board)"
+    )
+    device = instance.find_device(device_id)
+    assert device is not None and device.state is DeviceState.ENROLLED and device.batch == "field"
+
+
+def test_reenrol_without_waiting_passes_at_the_push(
+    station: tuple[DataDir, LocalInstance, int], tmp_path: Path
+) -> None:
+    data_dir, _instance, _port = station
+    assert _cli(data_dir, "batch", "create", "field")[0] == 0
+    with SimFleet(tmp_path / "boards", count=1, pacing=False, registry=data_dir.sim_registry) as fleet:
+        assert _provision(data_dir, fleet, "--no-wait-enrolled")[0] == 0
+        code, out = _reenrol(data_dir, fleet, "field", "--no-wait-enrolled", "--json")
+    assert code == 0, out
+    assert not [e for e in map(json.loads, filter(None, out.splitlines())) if e.get("step") == "enrol"]

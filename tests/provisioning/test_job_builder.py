@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from app.domain.errors import NotFoundError, ValidationError
-from app.domain.run_options import TaskRunOptions
+from app.domain.run_options import DEFAULT_ENROL_WAIT_S, TaskRunOptions
 from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
 from app.provisioning.job import AUTO_BAUD, JobMode
@@ -77,13 +77,33 @@ def test_a_reenrol_request_builds_a_reenrol_job(instance: LocalInstance, batch: 
     password = _password()
     chosen = RunRequest(DEV_TASK, "line-elsewhere", "net", password, confirm_release="x")
     request = chosen.for_reenrol(batch)
-    assert (request.task, request.batch, request.confirm_release, request.reenrol) == ("", batch, None, True)
+    assert (request.batch, request.confirm_release, request.reenrol) == (batch, None, True)
     assert request.describe() == f"re-enrolment into batch {batch!r}" and password not in repr(request)
     job = job_for_request(instance, request)
-    assert job.mode is JobMode.REENROL and job.batch == batch and job.images == ()
+    assert job.mode is JobMode.REENROL and job.batch == batch and job.images == () and job.task == ""
     assert job.wifi_password == password
     with pytest.raises(NotFoundError, match="no-such-batch"):
         job_for_request(instance, chosen.for_reenrol("no-such-batch"))
+
+
+def test_a_reenrolment_waits_for_enrolment_as_the_chosen_task_or_the_run_says(
+    instance: LocalInstance, batch: str
+) -> None:
+    """A re-enrolment's PASS means enrolled too: the window's chosen task lends its wait, the run (CLI)
+    can set its own, and with no task at all the default a new task gets applies."""
+    task = instance.get_task(DEV_TASK)
+    chosen = RunRequest(DEV_TASK, "line-elsewhere", "net", _password())
+    _set_run_options(instance, TaskRunOptions(enrol_wait_s=45))
+    try:
+        assert job_for_request(instance, chosen.for_reenrol(batch)).enrol_wait_s == 45
+        assert job_for_request(instance, replace(chosen, enrol_wait_s=7).for_reenrol(batch)).enrol_wait_s == 7
+        no_task = replace(chosen, task="").for_reenrol(batch)
+        assert job_for_request(instance, no_task).enrol_wait_s == DEFAULT_ENROL_WAIT_S
+        gone = replace(chosen, task="deleted-since").for_reenrol(batch)
+        assert job_for_request(instance, gone).enrol_wait_s == DEFAULT_ENROL_WAIT_S
+    finally:
+        _set_run_options(instance, task.run_options)
+    assert reenrol_job(instance, batch=batch, ssid="n", password=_password()).enrol_wait_s > 0
 
 
 def test_the_run_takes_the_tasks_run_options_unless_it_sets_its_own(

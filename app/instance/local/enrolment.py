@@ -118,7 +118,8 @@ class DeviceEnrolment:
             raise ValidationError("a device key must be EC P-256")
         blob = _blob(device_id)
         issuer = self._load_issuer()
-        now = self._clock().replace(microsecond=0)
+        seen = self._clock()  # to the millisecond: a station waiting for a re-enrolment compares it
+        now = seen.replace(microsecond=0)  # a certificate's validity is in whole seconds
         with self._db.write() as conn:
             standing = _standing(conn, blob)
             terms = terms_of(conn, standing.policy)
@@ -131,7 +132,7 @@ class DeviceEnrolment:
             not_after = keep_until or now + terms.certificate_lifetime
             cert = _device_certificate(issuer, blob.hex(), device_public_key, now, not_after)
             serial = device_certificates.serial_of(cert)
-            first = device_certificates.store(conn, blob, cert, now)
+            first = device_certificates.store(conn, blob, cert, seen)
             state = standing.state if keep_until else DeviceState.RENEWED if renewal else DeviceState.ENROLLED
             devices.set_state(conn, [blob], state)
             how = "renewed" if renewal else "enrolled" if first else "enrolled again"
