@@ -20,7 +20,7 @@ from app.domain.records import MAX_PAGE_SIZE, PageRequest
 from app.provisioning.device_journal import JournalState
 from app.provisioning.device_push import deliver_owed
 from app.provisioning.record_export import ExportFormat, as_json, format_for
-from app.provisioning.record_query import RecordFilter, parse_moment, parse_outcome
+from app.provisioning.record_query import RecordFilter, outcome_filter, parse_moment
 from app.provisioning.records import RecordsDB
 
 DEFAULT_LIMIT = 100
@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     output.add_argument("--json", action="store_true", help="print JSON")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write every matching record to a CSV file")
     parser.add_argument("--search", default="", help="only records mentioning this")
-    parser.add_argument("--outcome", help="only pass, fail or cancelled")
+    parser.add_argument(
+        "--outcome", help="only pass, fail or cancelled; warning: only the passes with a warning"
+    )
     parser.add_argument("--batch", default="", help="only records of this batch")
     parser.add_argument("--task", default="", help="only records of this task")
     parser.add_argument("--operator", default="", help="only records of this operator")
@@ -55,9 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def record_filter(args: argparse.Namespace) -> RecordFilter:
+    outcome, warned = outcome_filter(args.outcome) if args.outcome else (None, False)
     return RecordFilter(
         search=args.search,
-        outcome=parse_outcome(args.outcome) if args.outcome else None,
+        outcome=outcome,
+        warned=warned,
         batch=args.batch.strip(),
         task=args.task.strip(),
         operator=args.operator.strip(),
@@ -106,7 +110,7 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
         (
             r.at.isoformat(timespec="seconds"),
             r.port,
-            r.outcome.value,
+            f"{r.outcome.value} (warning)" if r.warning else r.outcome.value,
             r.step or "-",
             r.chip or "-",
             r.device_id or "-",
@@ -122,6 +126,11 @@ def records_command(ctx: CliContext, args: argparse.Namespace) -> int:
     shown_to = page.offset + len(page.items)
     if shown_to < page.total:
         ctx.out.write(f"... {page.total - shown_to} more (use --offset/--limit, or export FILE for all)\n")
+    for r in page.items:
+        if r.warning:
+            ctx.out.write(
+                f"{r.at.isoformat(timespec='seconds')} {r.port}: passed with a warning: {r.warning}\n"
+            )
     if pending:
         ctx.out.write(f"{pending} DeviceID(s) wait in the outbox for the instance; send them with --flush\n")
     return 0

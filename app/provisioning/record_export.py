@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 CSV_COLUMNS = (
     "id", "time", "operator", "station", "port", "mode", "chip", "mac", "device_id", "task", "batch",
-    "image_sha256s", "outcome", "duration_s", "error", "push_state", "step", "step_log",
+    "image_sha256s", "outcome", "duration_s", "error", "push_state", "step", "step_log", "warning",
 )  # fmt: skip
+"""`warning` (why a pass is not plain) came last, after the others, so readers by position still work."""
 
 
 class ExportFormat(Enum):
@@ -66,6 +67,7 @@ def csv_row(record: ProvisioningRecord) -> tuple[Any, ...]:
         record.push_state.value,
         record.step,
         as_text(record.step_log),
+        record.warning,
     )
 
 

@@ -23,10 +23,12 @@ MAX_FILTER_TEXT = 200
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """Every part is optional; an empty filter matches every record. `until` is exclusive."""
+    """Every part is optional; an empty filter matches every record. `until` is exclusive.
+    `warned`: only passes with a warning (app/provisioning/pass_warning.py), whatever `outcome` says."""
 
     search: str = ""
     outcome: Outcome | None = None
+    warned: bool = False
     batch: str = ""
     task: str = ""
     operator: str = ""
@@ -60,7 +62,10 @@ class RecordFilter:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if self.outcome is not None:
+        if self.warned:
+            clauses.append("outcome = ? AND warning != ''")
+            params.append(Outcome.PASS.value)
+        elif self.outcome is not None:
             clauses.append("outcome = ?")
             params.append(self.outcome.value)
         if self.since is not None:
@@ -80,7 +85,9 @@ class RecordFilter:
         parts = []
         if self.search.strip():
             parts.append(f"mentioning {self.search.strip()!r}")
-        if self.outcome is not None:
+        if self.warned:
+            parts.append("passed with a warning")
+        elif self.outcome is not None:
             parts.append(f"outcome {self.outcome.value}")
         for name in ("batch", "task", "operator"):
             if getattr(self, name):
@@ -115,9 +122,22 @@ def parse_moment(text: str, option: str, *, end_of_day: bool = False) -> datetim
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
+WARNED = "warning"
+"""The outcome a person types for passes with a warning (`records --outcome warning`)."""
+
+
 def parse_outcome(text: str) -> Outcome:
     try:
         return Outcome(text.strip().lower())
     except ValueError:
         accepted = ", ".join(o.value for o in Outcome)
-        raise ValidationError(f"the outcome must be one of {accepted}; got {text[:40]!r}") from None
+        raise ValidationError(
+            f"the outcome must be one of {accepted} or {WARNED} (passed with a warning); got {text[:40]!r}"
+        ) from None
+
+
+def outcome_filter(text: str) -> tuple[Outcome, bool]:
+    """What `--outcome TEXT` (or the page's result list) asks for: (outcome, only passes with a warning)."""
+    if text.strip().lower() == WARNED:
+        return Outcome.PASS, True
+    return parse_outcome(text), False

@@ -19,7 +19,9 @@ from typing import Any
 
 from app.system.sqlite_paging import search_clause
 
-SEARCHED = ("port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error", "step")
+SEARCHED = (
+    "port", "device_id", "batch", "task", "chip", "mac", "outcome", "operator", "error", "step", "warning",
+)  # fmt: skip
 INDEX = "records_text"
 MIN_INDEXED = 3
 _TEXT = " || char(10) || ".join(f"new.{column}" for column in SEARCHED)

@@ -81,6 +81,7 @@ class ProvisioningRecord:
     journal_id: int = 0  # the DeviceID journal entry of this board's ID (0: it gave none)
     step: str = ""  # the step the run ended at (where it failed, or "done")
     step_log: tuple[StepLogEntry, ...] = ()  # bounded and redacted (app/provisioning/step_log.py)
+    warning: str = ""  # a pass that is not plain: why (app/provisioning/pass_warning.py); '' otherwise
     id: int = 0
 
     @property
@@ -183,16 +184,24 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS records_by_mac ON records (mac);
     CREATE INDEX IF NOT EXISTS journal_by_mac ON journal (mac);
     """,
+    # 7: why a pass is not plain (offline, kept WiFi: app/provisioning/pass_warning.py), as its tile
+    # said. The search index is dropped so that it is made again with the warning in its text.
+    """
+    ALTER TABLE records ADD COLUMN warning TEXT NOT NULL DEFAULT '';
+    DROP TRIGGER IF EXISTS records_text_insert;
+    DROP TRIGGER IF EXISTS records_text_delete;
+    DROP TABLE IF EXISTS records_text;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _RECORD_COLUMNS = (
     "id, at_ms, operator, station, port, mode, chip, mac, device_id, task, batch, image_sha256s, outcome, "
-    "duration_ms, error, push_state, journal_id, step, step_log"
+    "duration_ms, error, push_state, journal_id, step, step_log, warning"
 )
 ITERATE_PAGE = MAX_PAGE_SIZE  # records read per query while iterating (an export)
 _LISTED_COLUMNS = _RECORD_COLUMNS.replace("step_log", "'' AS step_log")
-_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 18})"  # noqa: S608
+_INSERT_RECORD = f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (NULL{', ?' * 19})"  # noqa: S608
 
 
 class RecordsDB:
@@ -257,6 +266,7 @@ class RecordsDB:
                         record.journal_id or None,
                         record.step,
                         encode(record.step_log),
+                        record.warning,
                     ),
                 )
                 new_id = int(cursor.lastrowid or 0)
@@ -404,4 +414,5 @@ def _record(row: tuple[Any, ...]) -> ProvisioningRecord:
         journal_id=row[16] or 0,
         step=row[17],
         step_log=decode(row[18]),
+        warning=row[19],
     )

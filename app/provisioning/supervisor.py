@@ -66,6 +66,7 @@ from app.provisioning.events import (
 )
 from app.provisioning.flash_rate import rate_for_port
 from app.provisioning.job import AUTO_BAUD, JobMode, PortJob, Redactor
+from app.provisioning.pass_warning import RECORD_TEXT, PassWarning, after_enrolment, pass_warning
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
 from app.provisioning.station_replies import (
     board_refused_reply,
@@ -103,7 +104,7 @@ class PortSummary:
     chip: str = ""
     mac: str = ""
     record_id: int = 0
-    warning: str = ""  # a pass that is not plain: why (the enrolment could not be confirmed: offline)
+    warning: str = ""  # a pass that is not plain: why (offline, kept WiFi; app/provisioning/pass_warning)
 
 
 def _station_name() -> str:
@@ -297,7 +298,8 @@ class _PortRun:
         self._concluded = False
         self._id_problem = ""
         self._board_log = BoardEnrolmentLog()  # the board's own word on its enrolment (enrol step)
-        self._warning = ""
+        self._enrolment_note = ""  # the enrol step's sentence when it could not confirm (offline)
+        self._enrolled: bool | None = None  # the enrol step's answer (None: it did not run or decide)
 
     def start(self) -> None:
         self._thread.start()
@@ -533,7 +535,8 @@ class _PortRun:
         failed = check.confirmation is Confirmation.NOT_ENROLLED
         status = StepStatus.FAILED if failed else StepStatus.PASSED
         confirmed = None if failed else check.confirmation is Confirmation.ENROLLED
-        self._warning = check.message if confirmed is False else ""
+        self._enrolled = confirmed
+        self._enrolment_note = check.message if confirmed is False else ""
         facts = StepFacts(enrolled=confirmed, firmware=check.firmware)
         self._emit_logged(
             StepEvent(port=port, step=Step.ENROL, status=status, message=check.message, facts=facts)
@@ -565,7 +568,8 @@ class _PortRun:
             self._steps.add(datetime.now(UTC), step.value, outcome.value, message)
             steps = self._steps.entries()
         error = message if outcome is not Outcome.PASS else ""
-        record = self._write_record(outcome, duration, error, entry, step, steps)
+        warning = self._pass_warning() if outcome is Outcome.PASS else ""
+        record = self._write_record(outcome, duration, error, warning, entry, step, steps)
         push_state = record.push_state if record is not None else _push_state(entry, push)
         summary = PortSummary(
             port=self.job.port,
@@ -578,7 +582,7 @@ class _PortRun:
             chip=self._facts.chip,
             mac=self._facts.mac,
             record_id=record.id if record is not None else 0,
-            warning=self._warning if outcome is Outcome.PASS else "",
+            warning=warning,
         )
         self.summary = summary
         self._free_port()  # the worker has exited: the port is free before anyone hears the result
@@ -594,11 +598,19 @@ class _PortRun:
         )
         self.sup._finish(summary)
 
+    def _pass_warning(self) -> str:
+        """Why this pass is not plain (app/provisioning/pass_warning.py), as the record says it; ''."""
+        kind = after_enrolment(pass_warning(self._facts.wifi, self._facts.ssid_sent), self._enrolled)
+        if kind is PassWarning.ENROLMENT_UNCONFIRMED and self._enrolment_note:
+            return self._enrolment_note
+        return RECORD_TEXT[kind] if kind is not None else ""
+
     def _write_record(
         self,
         outcome: Outcome,
         duration: float,
         error: str,
+        warning: str,
         entry: JournalEntry | None,
         step: Step,
         steps: tuple[StepLogEntry, ...],
@@ -620,6 +632,7 @@ class _PortRun:
             device_id=entry.device_id if entry is not None else "",
             image_sha256s=job.image_sha256s,
             error=error,
+            warning=warning,
             journal_id=entry.id if entry is not None else 0,
             step=step.value,
             step_log=steps,

@@ -38,8 +38,8 @@ from app.provisioning.events import (
     StepEvent,
     StepStatus,
 )
-from app.provisioning.ief_session import NetworkState
 from app.provisioning.job import Redactor
+from app.provisioning.pass_warning import PassWarning, after_enrolment, pass_warning
 from app.provisioning.step_facts import StepFacts
 
 MAX_PENDING_LINES = 2_000  # per port between two snapshots; more means the window cannot keep up
@@ -69,28 +69,6 @@ class PortState(Enum):
     @property
     def busy(self) -> bool:
         return self in (PortState.PREPARING, PortState.RUNNING)
-
-
-class PassWarning(Enum):
-    """Why a passed run is not plain green. Both come from the IEF step's facts.
-
-    KEPT_WIFI: the board joined with the network it had kept and never asked for the one given, so it
-    may not work where it is going (a re-run does not change a board's WiFi). WIFI_UNCONFIRMED: the
-    board never said whether it joined. ENROLMENT_UNCONFIRMED: the instance could not be asked (offline)
-    whether the board enrolled.
-    """
-
-    KEPT_WIFI = "kept wifi"
-    WIFI_UNCONFIRMED = "wifi unconfirmed"
-    ENROLMENT_UNCONFIRMED = "enrolment unconfirmed"
-
-
-def pass_warning(wifi: NetworkState | None, ssid_sent: bool | None) -> PassWarning | None:
-    if wifi is NetworkState.UNCONFIRMED:
-        return PassWarning.WIFI_UNCONFIRMED
-    if wifi is NetworkState.JOINED and ssid_sent is False:
-        return PassWarning.KEPT_WIFI
-    return None
 
 
 @dataclass(frozen=True, order=True)
@@ -409,13 +387,10 @@ class PortStates:
     @staticmethod
     def _apply_enrolment(state: _Port, facts: StepFacts) -> None:
         """Enrolled: the board reached the instance, so a WiFi join it did not print is proven after all.
-        Not confirmed (offline): the pass turns amber, saying so."""
+        Not confirmed (offline): the pass turns amber, saying so (app/provisioning/pass_warning.py)."""
         if facts.enrolled:
             state.enrolled_firmware = facts.firmware
-            if state.warning is PassWarning.WIFI_UNCONFIRMED:
-                state.warning = None
-        elif facts.enrolled is False:
-            state.warning = PassWarning.ENROLMENT_UNCONFIRMED
+        state.warning = after_enrolment(state.warning, facts.enrolled)
 
     def _apply_result(self, state: _Port, event: ResultEvent) -> None:
         message = self._redactor(event.message)

@@ -9,6 +9,7 @@ on the same address, and the outbox delivered.
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,20 @@ def test_an_offline_reenrolment_passes_and_its_id_reaches_the_instance_once(
         server.stop()
         code, text = _cli(station, "reenrol", "--port", port, "--batch", "site-b", *wifi, stdin=ap.password)
         assert code == 0, text
-        assert "PASS" in text
+        assert "PASS (WARNING)" in text, "offline, the re-enrolment cannot be confirmed: it passes amber"
+        offline = "enrolment not confirmed: offline (DeviceID queued)"
+        assert f"{port}: passed with a warning: {offline}" in text
+        code, listed = _cli(station, "records", "--json", "--outcome", "warning")
+        assert code == 0, listed
+        (warned,) = json.loads(listed)["records"]
+        assert (warned["mode"], warned["outcome"], warned["warning"], warned["error"]) == (
+            "reenrol",
+            "pass",
+            offline,
+            "",
+        )
+        code, table = _cli(station, "records")
+        assert "pass (warning)" in table and f"{port}: passed with a warning: {offline}" in table
         fresh = fleet.urls[1]  # a new board, provisioned offline with the task's mirrored signed images
         code, text = _cli(
             station,

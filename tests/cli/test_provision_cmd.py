@@ -166,6 +166,9 @@ def test_reenrol_a_provisioned_board(cli, fleet: SimFleet) -> None:  # type: ign
         "joined WiFi with the network it had kept" in result.out and f"{ap.ssid!r} was not sent" in result.out
     )
     assert f"DeviceID {device_id} moved from batch 'line-first' to 'field'" in result.out
+    assert "PASS (WARNING)" in result.out, "amber, as its tile: the board kept its old WiFi"
+    (record,) = json.loads(cli("records", "--json", "--outcome", "warning", "--batch", field).out)["records"]
+    assert record["warning"].startswith("joined the WiFi network it had kept, not the one given")
     in_field = json.loads(cli("batch", "show", field, "--json").out)["devices"]
     in_first = json.loads(cli("batch", "show", first, "--json").out)["devices"]
     assert [d["device_id"] for d in in_field] == [device_id]

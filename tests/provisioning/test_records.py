@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,13 @@ import pytest
 
 from app.domain.device_id import DeviceID
 from app.domain.records import PageRequest
+from app.provisioning import record_search
 from app.provisioning.device_journal import JournalState
 from app.provisioning.events import Outcome
+from app.provisioning.record_export import ExportFormat
+from app.provisioning.record_query import RecordFilter
 from app.provisioning.records import (
+    _MIGRATIONS,
     CSV_COLUMNS,
     SCHEMA_VERSION,
     ProvisioningRecord,
@@ -129,3 +134,58 @@ def test_a_record_takes_its_push_state_from_its_journal_entry(tmp_path: Path) ->
             "in batch 'other'",
             entry.id,
         )
+
+
+OFFLINE = "enrolment not confirmed: offline (DeviceID queued)"
+
+
+def test_a_pass_with_a_warning_keeps_it_and_can_be_found_filtered_and_exported(tmp_path: Path) -> None:
+    with RecordsDB(tmp_path / "r.sqlite3") as db:
+        db.add(_record(1))
+        warned = db.add(_record(2, warning=OFFLINE, push_state=PushState.QUEUED))
+        db.add(_record(3, outcome=Outcome.FAIL, error="board vanished", push_state=PushState.NONE))
+        got = db.get(warned.id)
+        assert got is not None and (got.warning, got.error) == (OFFLINE, "")
+        assert [r.id for r in db.list_records(where=RecordFilter(warned=True)).items] == [warned.id]
+        assert RecordFilter(warned=True).describe() == "passed with a warning"
+        assert db.list_records(where=RecordFilter(outcome=Outcome.PASS)).total == 2, "a warned pass passed"
+        assert [r.id for r in db.list_records(PageRequest(search="not confirmed")).items] == [warned.id]
+        assert db.export(tmp_path / "out.json", ExportFormat.JSON) == 3
+        assert db.export_csv(tmp_path / "out.csv") == 3
+    exported = {r["id"]: r["warning"] for r in json.loads((tmp_path / "out.json").read_text("utf-8"))}
+    assert exported == {1: "", 2: OFFLINE, 3: ""}
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
+    assert {int(r["id"]): r["warning"] for r in rows} == exported
+
+
+_OLD_INDEX = record_search._CREATE.replace(" || char(10) || new.warning", "").replace(
+    " || char(10) || warning", ""
+)
+
+
+def test_records_from_before_warnings_open_and_are_searched_with_them(tmp_path: Path) -> None:
+    """A file at schema 6 (no warning column, a search index without it) is brought forward: its rows
+    have no warning, and the remade search index finds old and new rows."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in _MIGRATIONS[:6]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 6")
+    for statement in record_search._statements(_OLD_INDEX):  # the search index as schema 6 had it
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO records (at_ms, operator, station, port, mode, batch, outcome, duration_ms, error, "
+        "push_state) VALUES (1, 'ann', 'bench', 'COM3', 'provision', 'line-1', 'fail', 5, 'old vanished', "
+        "'none')"
+    )
+    conn.commit()
+    conn.close()
+    with RecordsDB(path) as db:
+        (old,) = db.list_records().items
+        assert (old.error, old.warning) == ("old vanished", "")
+        db.add(_record(1, warning=OFFLINE))
+        assert db.list_records(PageRequest(search="vanished")).total == 1
+        assert db.list_records(PageRequest(search="offline (DeviceID")).total == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()

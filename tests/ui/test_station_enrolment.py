@@ -22,7 +22,10 @@ from app.instance.mirror.instance import MirrorInstance
 from app.instance.mirror.store import MirrorStore
 from app.instance.remote.connection import Connection
 from app.instance.remote.instance import RemoteInstance
+from app.provisioning.events import Outcome
+from app.provisioning.records import RecordsDB
 from app.sim.faults import Faults, Stage
+from app.system.paths import DataDir
 from app.ui.pages.context import PageContext
 from app.ui.pages.station import StationPage
 from app.ui.widgets.port_tile import BADGES
@@ -162,3 +165,7 @@ def test_offline_the_run_passes_amber_saying_enrolment_is_not_confirmed(
     assert shown.badge.text == BADGES[PortState.WARNING][2]
     assert shown.step.text() == "Enrolment not confirmed: offline"
     assert "the instance could not be asked whether the board enrolled" in shown.full_text()
+    with RecordsDB(DataDir(page.context.data_dir).records_db) as records:  # the Records page's, exports'
+        (record,) = records.iterate()
+    assert (record.outcome, record.error) == (Outcome.PASS, "")
+    assert record.warning.startswith("enrolment not confirmed: offline"), record.warning

@@ -20,10 +20,12 @@ from app.provisioning.records import ProvisioningRecord
 from app.ui.models.formatting import fixed_font, when
 from app.ui.models.newest_first import NewestFirstPagedModel
 from app.ui.models.table_model import Index
+from app.ui.style import DEGRADED
 
 HEADERS = ("When", "Result", "Step", "Port", "Reason", "Batch", "Task", "Operator", "Time", "MAC", "DeviceID")
 REASON_COLUMN = 4
 OUTCOME_COLOURS = {Outcome.PASS: "#2e7d32", Outcome.FAIL: "#c62828", Outcome.CANCELLED: "#8d6e00"}
+WARNING_COLOUR = DEGRADED  # a pass with a warning: amber, as its tile was
 MONOSPACE_COLUMNS = (9, 10)
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -31,7 +33,22 @@ Fetch = Callable[[PageRequest, RecordFilter], Page[ProvisioningRecord]]
 
 
 def result_text(record: ProvisioningRecord) -> str:
-    return record.outcome.value.upper()
+    """PASS, FAIL, CANCELLED; a pass with a warning says so, as its Station tile did."""
+    word = record.outcome.value.upper()
+    return f"{word} (WARNING)" if record.warning and record.outcome is Outcome.PASS else word
+
+
+def result_colour(record: ProvisioningRecord) -> str:
+    return (
+        WARNING_COLOUR
+        if record.warning and record.outcome is Outcome.PASS
+        else OUTCOME_COLOURS[record.outcome]
+    )
+
+
+def reason_text(record: ProvisioningRecord) -> str:
+    """Why it failed, or why its pass is not plain ('' for a plain pass)."""
+    return record.error or record.warning
 
 
 def _cells(record: ProvisioningRecord) -> tuple[str, ...]:
@@ -40,7 +57,7 @@ def _cells(record: ProvisioningRecord) -> tuple[str, ...]:
         result_text(record),
         record.step or "—",
         record.port,
-        record.error.splitlines()[0] if record.error else "",
+        reason_text(record).splitlines()[0] if reason_text(record) else "",
         record.batch,
         record.task or ("re-enrol" if record.mode == "reenrol" else "—"),
         record.operator,
@@ -86,11 +103,15 @@ class PagedRecordsModel(NewestFirstPagedModel[ProvisioningRecord]):
         if role == Qt.ItemDataRole.DisplayRole:
             return _cells(record)[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return record.error if column == REASON_COLUMN and record.error else _cells(record)[column]
+            return (
+                reason_text(record)
+                if column == REASON_COLUMN and reason_text(record)
+                else _cells(record)[column]
+            )
         if role == RECORD_ROLE:
             return record
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:
-            return QColor(OUTCOME_COLOURS[record.outcome])
+            return QColor(result_colour(record))
         if role == Qt.ItemDataRole.FontRole and column in MONOSPACE_COLUMNS:
             return fixed_font()
         return None

@@ -35,7 +35,7 @@ from app.ui.widgets.record_view import RecordView
 from app.workers.records_file import RecordsFile
 
 POLL_MS = 3_000
-COLUMN_WIDTHS = (140, 52, 46, 120, 300, 70, 70, 70, 60, 130)
+COLUMN_WIDTHS = (140, 124, 46, 120, 300, 70, 70, 70, 60, 130)  # Result fits "PASS (WARNING)"
 EXPORT_FILTERS = "CSV for spreadsheets (*.csv);;JSON (*.json)"
 
 

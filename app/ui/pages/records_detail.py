@@ -27,7 +27,7 @@ from app.provisioning.events import Outcome
 from app.provisioning.records import ProvisioningRecord
 from app.provisioning.step_log import StepLogEntry
 from app.ui.models.formatting import fixed_font, spaced_hex, when
-from app.ui.models.records_model import OUTCOME_COLOURS
+from app.ui.models.records_model import OUTCOME_COLOURS, WARNING_COLOUR, result_colour, result_text
 from app.ui.widgets.page_header import section_title
 
 STATUS_COLOURS = {"failed": OUTCOME_COLOURS[Outcome.FAIL], "error": OUTCOME_COLOURS[Outcome.FAIL]}
@@ -109,8 +109,8 @@ class RecordDetail(QWidget):
             self.steps.setRowCount(0)
             return
         mode = " (re-enrolment)" if record.mode == "reenrol" else ""
-        self.headline.setText(f"{record.outcome.value.upper()}{mode} · {record.port}")
-        self.headline.setStyleSheet(f"color: {OUTCOME_COLOURS[record.outcome]};")
+        self.headline.setText(f"{result_text(record)}{mode} · {record.port}")
+        self.headline.setStyleSheet(f"color: {result_colour(record)};")
         shown = {
             "When": when(record.at),
             "Port": record.port,
@@ -127,7 +127,12 @@ class RecordDetail(QWidget):
         }
         for name, text in shown.items():
             self.values[name].setText(text)
-        self.reason.setText(f"Reason: {record.error}" if record.error else "")
+        if record.error or not record.warning:
+            self.reason.setText(f"Reason: {record.error}" if record.error else "")
+            self.reason.setStyleSheet("")
+        else:  # a pass with a warning: amber, as its tile was
+            self.reason.setText(f"Warning: {record.warning}")
+            self.reason.setStyleSheet(f"color: {WARNING_COLOUR};")
         self._show_steps(record.step_log)
 
     def _show_steps(self, entries: tuple[StepLogEntry, ...]) -> None:

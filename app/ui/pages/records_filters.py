@@ -13,11 +13,16 @@ from datetime import date, datetime, time, timedelta
 from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from app.provisioning.events import Outcome
-from app.provisioning.record_query import RecordFilter
+from app.provisioning.record_query import WARNED, RecordFilter, outcome_filter
 
 SEARCH_PAUSE_MS = 300
-OUTCOMES = (("Any result", ""), ("Passed", "pass"), ("Failed", "fail"), ("Cancelled", "cancelled"))
+OUTCOMES = (
+    ("Any result", ""),
+    ("Passed", "pass"),
+    ("Passed with a warning", WARNED),  # amber on the Station page: offline, kept WiFi, ...
+    ("Failed", "fail"),
+    ("Cancelled", "cancelled"),
+)
 """Item data are strings, never None: PySide6 6.12's `currentData()` drops a reference to None each
 time it returns it, and the interpreter aborts ("deallocating None") after enough filter changes."""
 ANY_TIME, TODAY, LAST_DAY, LAST_WEEK, BETWEEN = range(5)
@@ -86,9 +91,12 @@ class RecordFilters(QWidget):
         """The filter as chosen now. A 'Between' whose dates are the wrong way round is taken as
         from the earlier to the later date (the person meant a range, not nothing)."""
         since, until = self._dates()
+        chosen = self.outcome.currentData()
+        outcome, warned = outcome_filter(chosen) if chosen else (None, False)
         return RecordFilter(
             search=self.search.text().strip(),
-            outcome=Outcome(self.outcome.currentData()) if self.outcome.currentData() else None,
+            outcome=outcome,
+            warned=warned,
             batch=self.batch.currentData() or "",
             task=self.task.currentData() or "",
             operator=self.operator.currentData() or "",

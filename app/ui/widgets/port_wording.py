@@ -8,7 +8,8 @@ they can change (or be translated) without touching the engine side.
 from __future__ import annotations
 
 from app.provisioning.events import Step
-from app.workers.port_states import PassWarning, PortSnapshot, PortState, Reached
+from app.provisioning.pass_warning import PassWarning
+from app.workers.port_states import PortSnapshot, PortState, Reached
 
 STEP_LABELS: dict[Step, str] = {
     Step.START: "Starting",

@@ -7,6 +7,7 @@ import json
 import random
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from app.provisioning.events import Outcome
 from app.provisioning.record_query import RecordFilter
 from app.provisioning.records import RecordsDB
 from app.system.paths import DataDir
+from app.ui.models.records_model import HEADERS, OUTCOME_COLOURS, REASON_COLUMN, WARNING_COLOUR
 from app.ui.pages.context import PageContext
 from app.ui.pages.records import RecordsPage
 from app.ui.pages.records_filters import BETWEEN
@@ -215,3 +217,36 @@ def test_reading_the_filters_keeps_none_alive(records_page: RecordsPage) -> None
     for _ in range(500):
         filters.current()
     assert sys.getrefcount(None) > before - 100
+
+
+def test_a_pass_with_a_warning_is_amber_says_why_and_has_its_own_filter(
+    qtbot: QtBot, context: PageContext, filled: Path
+) -> None:
+    """As its Station tile was: PASS (WARNING) in amber, the warning where a failure's reason goes."""
+    offline = "enrolment not confirmed: offline (DeviceID queued)"
+    with RecordsDB(filled) as db:
+        db.add(replace(make_record(BOARDS, datetime.now(UTC), random.Random(3)), warning=offline))
+    page = RecordsPage(context, page_size=50)
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    try:
+        qtbot.waitUntil(lambda: page.model.total == BOARDS + 1, timeout=WAIT_MS)
+        model = page.model
+        assert model.record(0).warning == offline, "the newest record is the warned one"
+        cells = [model.index(0, column).data() for column in range(len(HEADERS))]
+        assert cells[1] == "PASS (WARNING)" and cells[REASON_COLUMN] == offline
+        colour = model.index(0, 1).data(Qt.ItemDataRole.ForegroundRole)
+        assert colour.name() == WARNING_COLOUR.lower() != OUTCOME_COLOURS[Outcome.PASS]
+        page.select_row(0)
+        assert page.detail.headline.text().startswith("PASS (WARNING)")
+        assert page.detail.reason.text() == f"Warning: {offline}"
+
+        filters = page.filters
+        with qtbot.waitSignal(model.loaded, timeout=WAIT_MS):
+            filters.outcome.setCurrentIndex(filters.outcome.findText("Passed with a warning"))
+        assert model.total == 1 and model.record(0).warning == offline
+        assert "passed with a warning" in page.count_label.text()
+    finally:
+        page.shutdown()
+        drain_pool()
