@@ -2,10 +2,11 @@
 run overrides of the task's run options (baud, wait for enrolment).
 
 One type from the Start provisioning dialog to the station worker and the command line, so nothing is
-copied field by field between look-alike classes on the way. It is plain, frozen data: hashable, so
-the station worker keys its cached job on the request itself (production mode builds the job once and
-starts it for every board plugged in). `job_builder.job_for_request` turns it into a `PortJob`; every
-check that needs the instance (the batch and task exist, the confirmation matches) happens there.
+copied field by field between look-alike classes on the way. It is plain, frozen data: it names the
+task, it does not copy it, so production mode (which keeps the request armed) builds each board's job
+from the task as it is when the board is plugged in. `job_builder.job_for_request` turns it into a
+`PortJob`; every check that needs the instance (the batch and task exist, the confirmation matches)
+happens there.
 
 The password never shows in `repr()`/`str()`, so a request can be logged or put in an error safely.
 """

@@ -12,11 +12,14 @@ flush emits every changed port in one `ports_updated`. So 32 ports cost the wind
 1000/flush_ms updates a second. Results are never coalesced away: each finished run is also emitted on
 its own (`port_finished`), in the same flush.
 
-Building the job (the instance signs the task's images) happens here too, once per request, so the GUI
-never waits for it (the instance signs without re-validating the RSA key: ~3 ms per image, see
-benchmarks/gui_stalls.py).
-Production mode lives here, and only here: the worker holds the armed request, and a port that appears
-after the first scan starts it with no round trip through the window. The worker says what it has armed
+Building the job (the instance signs the task's images) happens here too, so the GUI never waits for it
+(the instance signs without re-validating the RSA key: ~3 ms per image, see benchmarks/gui_stalls.py).
+It is built afresh for every start, from the task as it is then: a task changed meanwhile (its images,
+its wait for enrolment or flashing rate, from the task dialog or `ql-station task update`) applies to
+the next board, also in production mode. The boards of one start share one job.
+Production mode lives here, and only here: the worker holds the armed request (its WiFi password in
+memory only, never written anywhere), and a port that appears after the first scan starts it with no
+round trip through the window. The worker says what it has armed
 (`production_changed`, also when arming failed or was undone); the page draws its banner from that, and
 `StationService.production` answers "what is armed?" on the GUI thread. Workers run at a lower CPU
 priority than the window and are started a few milliseconds apart, so a burst of boards does not make
@@ -70,8 +73,6 @@ class StationEngine:
         # otherwise hold both cores for tens of milliseconds and the window stutters. They mostly
         # wait on their serial port, so a lower priority costs them little.
         self._launcher = default_launcher(niceness=WORKER_NICENESS)
-        self._job_request: RunRequest | None = None
-        self._job: PortJob | None = None
 
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
@@ -96,16 +97,10 @@ class StationEngine:
         except StationError as exc:  # an unusable records file: said at the first run, with its reason
             log.warning("the DeviceID journal could not be opened: %s", exc)
 
-    def job_for(self, request: RunRequest) -> PortJob:
-        """The job for `request`, built once and reused (production mode starts it for every new board).
-
-        The request itself is the cache key: equal requests (every field, the password included) share
-        the job.
-        """
-        if self._job is None or request != self._job_request:
-            self._job = job_for_request(self.instance, request)
-            self._job_request = request
-        return self._job
+    def build_job(self, request: RunRequest) -> PortJob:
+        """The job for `request` from the task, batch and instance as they are now (never a kept one: a
+        production line armed for hours must flash what the task says today)."""
+        return job_for_request(self.instance, request)
 
     def board_refusals(self, boards: Sequence[tuple[str, str]], batch: str) -> list[tuple[str, str]]:
         """(name, reason) for the (name, MAC) boards the batch would refuse (their DeviceID is in another
@@ -257,12 +252,13 @@ class StationWorker(QObject):
 
     @Slot(object)
     def set_production(self, request: RunRequest | None) -> None:
-        """Arm (a request) or disarm (None) production mode; the job is built now, so problems show now."""
+        """Arm (a request) or disarm (None) production mode. A job is built now, so problems show now;
+        each board plugged in later gets one built then, from the task as it is then."""
         self._production = request
         if request is not None:
             self.engine.states.add_secret(request.password)
             try:
-                self.engine.job_for(request)
+                self.engine.build_job(request)
             except StationError as exc:
                 self._production = None
                 self._problem("Arming production mode", exc, f"Production mode is off: {exc}")
@@ -298,7 +294,7 @@ class StationWorker(QObject):
             states.preparing(port, release=request.confirm_release is not None)
         self.flush()  # show "preparing" before the instance signs the images
         try:
-            job = self.engine.job_for(request)
+            job = self.engine.build_job(request)
         except StationError as exc:
             for port in ports:
                 states.not_started(port, str(exc))

@@ -10,14 +10,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from app.domain.errors import NotFoundError
+from app.domain.kinds import IefKind
 from app.domain.records import PageRequest
+from app.domain.run_options import TaskRunOptions
 from app.flashing.flash_errors import ReleaseConfirmationError
 from app.instance.local.instance import LocalInstance
 from app.provisioning.events import (
@@ -33,6 +35,7 @@ from app.provisioning.events import (
     StepStatus,
 )
 from app.provisioning.job import MASK
+from app.provisioning.records import RecordsDB
 from app.provisioning.run_request import RunRequest
 from app.provisioning.step_facts import StepFacts
 from app.sim.faults import Stage
@@ -380,18 +383,60 @@ def test_the_window_finishes_what_a_stopped_station_left_in_the_journal(
 
 
 # --- the request -----------------------------------------------------------------------------------
-def test_the_request_is_the_job_cache_key(station: Station) -> None:
-    """Production mode reuses one job; any field of the request that changes builds a new one."""
+def test_each_start_builds_its_job_from_the_task_as_it_is_now(station: Station) -> None:
+    """No job is kept between starts: a task changed meanwhile applies to the next one."""
     engine = StationEngine(station.instance, station.data_dir.root, PortStates())
     try:
         request = RunRequest(TASK, BATCH, "lab", "lab-password-1")
-        job = engine.job_for(request)
-        assert engine.job_for(RunRequest(TASK, BATCH, "lab", "lab-password-1")) is job
-        other = engine.job_for(replace(request, password="lab-password-2"))
-        assert other is not job and other.wifi_password == "lab-password-2"
-        assert engine.job_for(request.confirmed(None, 460800)).baud == 460800
+        first = engine.build_job(request)
+        assert (first.enrol_wait_s, first.wifi_password) == (0, "lab-password-1")
+        _change_task(station, TaskRunOptions(enrol_wait_s=12, flash_baud=230400), IefKind.NON_DEBUG)
+        again = engine.build_job(request)
+        assert (again.enrol_wait_s, again.baud) == (12, 230400)
+        assert again.image_sha256s != first.image_sha256s, "the task's new IEF"
+        assert engine.build_job(request.confirmed(None, 460800)).baud == 230400, "the task's rate wins"
     finally:
         engine.close()
+
+
+def _change_task(station: Station, options: TaskRunOptions, ief: IefKind) -> None:
+    """What `ql-station task update` does from another process, on the same instance file."""
+    with LocalInstance.open(station.data_dir.local_instance_db) as other:
+        task = other.get_task(TASK)
+        other.update_task(TASK, task.device_type, task.bootloader, ief, task.signing_key, run_options=options)
+
+
+def test_production_mode_flashes_each_new_board_as_the_task_says_when_it_is_plugged_in(
+    qtbot: QtBot, station: Station, make_service: ServiceFactory, make_fleet: Callable[..., SimFleet]
+) -> None:
+    """Armed once, production mode used to start every board with the job built when it was armed: a
+    task updated meanwhile (rate, images, wait) did not apply until the mode was left."""
+    service, seen = make_service(station.instance, station.data_dir.root)
+    qtbot.waitUntil(lambda: bool(seen.listed), timeout=WAIT_MS)
+    first = make_fleet(1, "first")
+    armed = request_for(first)
+    service.set_production(armed)
+    qtbot.waitUntil(lambda: service.production == armed, timeout=WAIT_MS)
+    second = make_fleet(1, "second", access_point=first.access_point)
+    qtbot.waitUntil(lambda: seen.result(second.urls[0]) is not None, timeout=WAIT_MS)
+    _change_task(station, TaskRunOptions(enrol_wait_s=0, flash_baud=230400), IefKind.NON_DEBUG)
+    third = make_fleet(1, "third", access_point=first.access_point)
+    qtbot.waitUntil(lambda: seen.result(third.urls[0]) is not None, timeout=WAIT_MS)
+
+    for url in (second.urls[0], third.urls[0]):
+        assert seen.result(url).outcome is Outcome.PASS, seen.lines(url)  # type: ignore[union-attr]
+    flashed = [
+        next(line for line in seen.lines(u) if "✓ flash:" in line) for u in (second.urls[0], third.urls[0])
+    ]
+    assert "at 230400 baud" not in flashed[0] and "at 230400 baud" in flashed[1], flashed
+    with RecordsDB(station.data_dir.records_db) as records:
+        by_port = {r.port: r for r in records.iterate()}
+    assert by_port[third.urls[0]].image_sha256s != by_port[second.urls[0]].image_sha256s, "the new IEF"
+    assert service.production == armed, "still armed: nothing had to be left and armed again"
+    password = first.access_point.password.encode()
+    for path in station.data_dir.root.rglob("*"):
+        if path.is_file() and "boards-" not in str(path):  # the boards' own flash holds it, as a board's
+            assert password not in path.read_bytes(), path
 
 
 def test_a_request_never_shows_its_password() -> None:
