@@ -338,7 +338,9 @@ class Firmware:
     """An app image in the instance's firmware catalog, signed (Secure Boot V2) by one of its keys.
 
     `size` and `sha256` are of the signed image, the bytes a device downloads. `devices_running` counts
-    the devices whose last status reported this version (devices report a version, not a name).
+    the devices running this firmware: devices report a version, not a name, so the instance matches each
+    report to a firmware (its batch's, or the one it ran before) and two builds that share a version are
+    counted apart.
     """
 
     name: str

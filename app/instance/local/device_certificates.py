@@ -104,7 +104,19 @@ def replace_for_renewal(conn: sqlite3.Connection, blob: bytes, cert: x509.Certif
 
 
 def note_firmware(conn: sqlite3.Connection, blob: bytes, firmware: str) -> None:
-    conn.execute("UPDATE device_certificates SET firmware = ? WHERE device_id = ?", (firmware, blob))
+    """The version the device says it runs, and which catalog firmware that is (`firmware_id`, what the
+    Firmwares page counts): its batch's firmware when that has the version (the update it was offered),
+    else the firmware it was known to run while the version is still that one's; else none (the IEF, a
+    build from elsewhere). A version alone does not say: builds for two chips may share it."""
+    conn.execute(
+        "UPDATE device_certificates SET firmware = :version, firmware_id = coalesce("
+        " (SELECT f.id FROM devices AS d JOIN batches AS b ON b.id = d.batch_id"
+        "  JOIN firmwares AS f ON f.name = b.firmware WHERE d.device_id = :device AND f.version = :version),"
+        " (SELECT f.id FROM firmwares AS f WHERE f.id = device_certificates.firmware_id"
+        "  AND f.version = :version)"
+        ") WHERE device_id = :device",
+        {"version": firmware, "device": blob},
+    )
 
 
 def note_seen(conn: sqlite3.Connection, blob: bytes, at_ms: int) -> None:

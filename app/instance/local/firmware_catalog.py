@@ -4,7 +4,8 @@ An upload is checked first as the board will judge it (an ESP app image for the 
 with flash-mapped segments), then signed with Secure Boot V2 by the named instance key inside the
 instance (the private key never leaves it) and the signature verified; the signed bytes are what is
 stored and what devices download. A firmware used by a batch cannot be deleted. Which devices run a
-firmware is counted from the version each enrolled device last reported (`device_certificates`).
+firmware is counted by its identity, not its version (two builds for two chips may share one): the
+firmware each enrolled device's last report was matched to (`device_certificates.note_firmware`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from app.instance.local.database import from_ms, now_ms
 from app.instance.local.signing import sign_verified
 from app.system.sqlite_paging import fetch_page, search_clause
 
-_RUNNING = "(SELECT count(*) FROM device_certificates AS c WHERE c.firmware = firmwares.version)"
+_RUNNING = "(SELECT count(*) FROM device_certificates AS c WHERE c.firmware_id = firmwares.id)"
 _COLUMNS = (
     f"name, version, device_type, attributes, size, sha256, signing_key, key_digest, created_ms, {_RUNNING}"
 )

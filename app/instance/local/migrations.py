@@ -194,7 +194,31 @@ CREATE INDEX batches_by_firmware ON batches (firmware);
 download the signed bytes over the enrolment connection. Indexes count who runs and who uses each."""
 
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _POLICIES, _TASK_RUN_OPTIONS, _FIRMWARES)
+_FIRMWARE_IDENTITY = """
+ALTER TABLE device_certificates ADD COLUMN firmware_id INTEGER REFERENCES firmwares (id) ON DELETE SET NULL;
+UPDATE device_certificates SET firmware_id = coalesce(
+    (SELECT f.id FROM devices AS d JOIN batches AS b ON b.id = d.batch_id
+        JOIN firmwares AS f ON f.name = b.firmware
+        WHERE d.device_id = device_certificates.device_id AND f.version = device_certificates.firmware),
+    (SELECT min(f.id) FROM firmwares AS f WHERE f.version = device_certificates.firmware HAVING count(*) = 1)
+) WHERE firmware != '';
+CREATE INDEX device_certificates_by_firmware_id ON device_certificates (firmware_id);
+"""
+"""Which catalog firmware a device runs, not only the version it reports: two firmwares may share a version
+(builds for two chips), and the Firmwares page counted both for every device reporting it. Set when the
+device reports its status (`device_certificates.note_firmware`); devices known before are matched to their
+batch's firmware, else to the one firmware with their version (none when several share it)."""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _POLICIES,
+    _TASK_RUN_OPTIONS,
+    _FIRMWARES,
+    _FIRMWARE_IDENTITY,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

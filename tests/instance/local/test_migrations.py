@@ -94,3 +94,42 @@ def test_policies_come_to_an_existing_database_with_the_names_its_batches_use(
 def test_a_new_database_has_the_default_policy_only(conn: sqlite3.Connection) -> None:
     migrate(conn)
     assert conn.execute("SELECT name FROM policies").fetchall() == [("default",)]
+
+
+def test_devices_known_before_firmware_identity_are_matched_to_their_firmware(
+    conn: sqlite3.Connection,
+) -> None:
+    """Devices that reported a version before the instance kept which firmware it is: their batch's
+    firmware when it has that version, else the one firmware with it; none when several share it."""
+    migrate(conn, MIGRATIONS[: MIGRATIONS.index(migrations._FIRMWARE_IDENTITY)])
+    for fid, name, version, chip in ((1, "app-c3", "2.1", "esp32c3"), (2, "app-s3", "2.1", "esp32s3"),
+                                     (3, "tool", "9.0", "esp32c3")):  # fmt: skip
+        conn.execute(
+            "INSERT INTO firmwares (id, name, version, device_type, size, sha256, signing_key, key_digest, "
+            "image, created_ms) VALUES (?, ?, ?, ?, 1, '', 'k', '', x'00', 0)",
+            (fid, name, version, chip),
+        )
+    for bid, name, firmware in ((1, "line-s3", "app-s3"), (2, "lab", None)):
+        conn.execute(
+            "INSERT INTO batches (id, name, policy, firmware, created_ms) VALUES (?, ?, 'default', ?, 0)",
+            (bid, name, firmware),
+        )
+    devices = {
+        b"\x01" * 32: (1, "2.1"),  # in line-s3, whose firmware has that version
+        b"\x02" * 32: (2, "2.1"),  # in lab: two firmwares have 2.1, which one is not known
+        b"\x03" * 32: (2, "9.0"),  # the one firmware with 9.0
+        b"\x04" * 32: (2, ""),  # it never reported one
+    }
+    for seq, (blob, (batch, version)) in enumerate(devices.items(), 1):
+        conn.execute(
+            "INSERT INTO devices (batch_id, seq, device_id, state, added_ms) VALUES (?, ?, ?, 1, 0)",
+            (batch, seq, blob),
+        )
+        conn.execute(
+            "INSERT INTO device_certificates (device_id, serial_hex, not_before_ms, not_after_ms, "
+            "certificate_pem, first_enrolled_ms, enrolled_ms, firmware) VALUES (?, '1', 0, 1, '', 0, 0, ?)",
+            (blob, version),
+        )
+    migrate(conn)
+    found = dict(conn.execute("SELECT device_id, firmware_id FROM device_certificates").fetchall())
+    assert found == {b"\x01" * 32: 2, b"\x02" * 32: None, b"\x03" * 32: 3, b"\x04" * 32: None}
