@@ -83,6 +83,38 @@ def test_a_pass_says_enrolled_with_the_firmware_and_a_damaged_deviceid_fails_on_
     assert "E (" in "\n".join(page.lines[damaged].console), "the board's own QL line is in its console"
 
 
+def test_a_re_enrolment_from_the_window_waits_until_the_board_is_enrolled_again(
+    qtbot: QtBot, enrolling: LocalInstance, page: StationPage, make_fleet: FleetFactory
+) -> None:
+    """Re-enrol (a tile's menu, the Records page) waits as the chosen task says, like its provisioning:
+    its PASS means the board reconnected to the instance from the new batch."""
+    enrolling.create_batch("field")
+    fleet = make_fleet(1)
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    qtbot.waitUntil(lambda: len(page.results) == 1, timeout=60_000)
+
+    page.accept_reenrol_request(url, "field")
+    box = page.reenrol_box
+    qtbot.waitUntil(box.isVisible, timeout=60_000)
+    qtbot.mouseClick(next(b for b in box.buttons() if b.text() == "Re-enrol"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(page.results) == 2, timeout=60_000)
+    assert page.results[-1].outcome is Outcome.PASS, tile(page, url).full_text()
+    # Amber, as any run whose board kept its WiFi: it never asked for the network given (nor the record).
+    assert tile(page, url).state is PortState.WARNING
+    assert tile(page, url).step.text() == "Joined the WiFi it had kept, not the one given"
+    with RecordsDB(DataDir(page.context.data_dir).records_db) as records:
+        newest = next(records.iterate())
+    assert newest.mode == "reenrol" and newest.batch == "field"
+    assert newest.warning.startswith("joined the WiFi network it had kept, not the one given")
+    assert ("enrol", "passed", "enrolled, firmware sim-1") in [
+        (e.step, e.status, e.message) for e in newest.step_log
+    ]
+
+
 @pytest.mark.parametrize("where", ["another instance", "a closed port"])
 def test_a_board_that_cannot_reach_its_instance_fails_with_the_boards_reason_on_its_tile(
     qtbot: QtBot,
