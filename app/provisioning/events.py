@@ -9,6 +9,7 @@ read (a child that crashed half-way through a write, or printed something else) 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field, fields
@@ -64,6 +65,12 @@ def _now_wall() -> float:
     return time.time()
 
 
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """An event class's field names, looked up once: a worker writes ~150 events a board."""
+    return tuple(f.name for f in fields(kind))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """What every event carries. Subclasses add their own fields and a `TYPE` name."""
@@ -75,13 +82,13 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Enum):
                 value = value.value
             elif isinstance(value, StepFacts):
                 value = value.to_json()
-            out[f.name] = value
+            out[name] = value
         return out
 
     def to_json_line(self) -> str:
