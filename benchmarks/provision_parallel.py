@@ -40,11 +40,13 @@ import argparse
 import os
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provision_single import TASK, prepare_instance
 
 from app.instance.local.instance import LocalInstance
-from app.provisioning.events import Event, Outcome
+from app.provisioning.events import Event, Outcome, Step, StepEvent, StepStatus
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import PortSummary, Supervisor
@@ -84,16 +86,33 @@ def forked_workers_cpu(launcher: WorkerLauncher) -> float:
 
 
 class Finishes:
+    """Each board's summary, and how long each of its steps took (from the workers' step events)."""
+
     def __init__(self) -> None:
         self.summaries: list[PortSummary] = []
         self.last = 0.0
+        self._began: dict[tuple[str, Step], float] = {}
+        self.step_seconds: dict[Step, list[float]] = {}
+        self.launched: dict[str, float] = {}
+        self.first_event: dict[str, float] = {}
+        self.last_step: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
 
     def on_event(self, event: Event) -> None:
-        pass
+        self.first_event.setdefault(event.port, time.monotonic())
+        if not isinstance(event, StepEvent):
+            return
+        self.last_step[event.port] = time.monotonic()
+        key = (event.port, event.step)
+        if event.status is StepStatus.STARTED:
+            self._began[key] = event.mono
+        elif key in self._began:
+            self.step_seconds.setdefault(event.step, []).append(event.mono - self._began.pop(key))
 
     def on_finished(self, summary: PortSummary) -> None:
         self.summaries.append(summary)
         self.last = time.monotonic()
+        self.finished[summary.port] = self.last
 
 
 class Simulator:
@@ -170,7 +189,7 @@ class Simulators:
 
 def run(
     instance: LocalInstance, folder: Path, count: int, sim_processes: int, launcher: WorkerLauncher
-) -> dict[str, float]:
+) -> dict[str, Any]:
     folder.mkdir()
     sim = Simulators(folder, count, sim_processes)
     try:
@@ -185,6 +204,7 @@ def run(
             try:
                 started = time.monotonic()
                 for url in sim.urls:
+                    finishes.launched[url] = time.monotonic()
                     supervisor.start(job.for_port(url))
                 supervisor.wait()
             finally:
@@ -200,7 +220,12 @@ def run(
         example = f"{failed[0].port}: {failed[0].message}" if failed else "missing summaries"
         raise SystemExit(f"{len(failed)} of {count} board(s) failed, e.g. {example}")
     durations = sorted(s.duration_s for s in finishes.summaries)
+    steps = {step.value: statistics.median(times) for step, times in finishes.step_seconds.items()}
+    ports = finishes.launched
+    steps["(launch)"] = statistics.median(finishes.first_event[p] - started for p in ports)
+    steps["(tail)"] = statistics.median(finishes.finished[p] - finishes.last_step[p] for p in ports)
     return {
+        "steps": steps,
         "wall": finishes.last - started,
         "board_min": durations[0],
         "board_max": durations[-1],
@@ -257,6 +282,10 @@ def main() -> int:
         spread = f"{r['board_min']:.1f}-{r['board_max']:.1f}"
         cells = (str(count), f"{r['wall']:.2f}", spread, *(f"{r[k]:.1f} s" for k in CPU_KEYS))
         print("".join(f"{c:>13}" for c in cells))
+    print("\nmedian seconds per step (1 board -> 64 boards):")
+    for name, alone in one["steps"].items():
+        crowded = many["steps"].get(name, float("nan"))
+        print(f"{name:>13} {alone:8.2f} -> {crowded:6.2f}  (+{crowded - alone:.2f})")
     ratio = many["wall"] / one["wall"]
     print(f"\n{args.boards} boards vs 1 board, wall time: {ratio:.2f}x (goal <= 1.10x)")
     load = os.getloadavg()

@@ -9,7 +9,6 @@ read (a child that crashed half-way through a write, or printed something else) 
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass, field, fields
@@ -65,10 +64,15 @@ def _now_wall() -> float:
     return time.time()
 
 
-@functools.cache
-def _field_names(kind: type) -> tuple[str, ...]:
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type[Event]) -> tuple[str, ...]:
     """An event class's field names, looked up once: a worker writes ~150 events a board."""
-    return tuple(f.name for f in fields(kind))
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)
