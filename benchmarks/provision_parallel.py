@@ -32,6 +32,22 @@ The CPU went down by the per-byte work removed from the RFC 2217 paths (worker's
 server and UART, SLIP), esptool's block checksum and the station's event parsing; the wall ratio moved
 little: the ~3 s over the one-board run is turnaround on ~140 esptool round trips per board under a
 loaded scheduler more than CPU (--sim-processes 4 gave 1.28x against 1.33x in one sitting).
+
+The table after the figures gives each step's median time alone and among 64, and "(launch)", from the
+start to a port's first event: where the extra seconds go. Measured 2026-12-02 (session 21) on a freshly
+booted machine (load average 0.2 before the first run; these runs alone), 64 boards:
+    at 43c29dd:  wall ratio 1.60x, 1.61x, 1.62x (an earlier commit, run the same hour: 1.62x)
+        CPU per board: workers 230-260 ms, simulator 95-110 ms, station 25-30 ms
+    at 63a049c:  wall ratio 1.36x, 1.37x, 1.41x
+        CPU per board: workers 145-160 ms, simulator 85-95 ms, station 19-20 ms
+        steps, 1 -> 64 boards: launch 0.02 -> 0.39 s, detect 0.29 -> 0.53, flash 9.49 -> 11.26,
+        boot 0.55 -> 1.23, ief 0.47 -> 0.77
+This machine's worker CPU was twice the figures above from the start (same code), so compare within a
+sitting. What moved it: the fork server imports what a worker's first rfc2217:// open imported (~20 ms a
+worker), event lines are checked for secrets in one search, jobs name their images' files instead of
+carrying a megabyte of base64, and the simulator stopped syncing its flash files under the GIL. What is
+left is mostly the flash step's ~55 block round trips each waiting for a CPU (+1.5-2 s) and the boards'
+boot in the one simulator process (+0.7 s; +0.03 s with --sim-processes 16).
 """
 
 from __future__ import annotations
