@@ -24,7 +24,7 @@ from app.domain.chips import ChipType
 from app.domain.errors import StationError, ValidationError
 from app.domain.records import FlashImage
 from app.flashing.chip_security import ChipSecurityState, read_security_state
-from app.flashing.esptool_runtime import EVENT_LOGGER, FatalError, cmds
+from app.flashing.esptool_runtime import DEFLATED, EVENT_LOGGER, FatalError, cmds
 from app.flashing.flash_diff import WritePlan, can_compare, full_write, plan_write
 from app.flashing.flash_errors import (
     BoardNotFoundError,
@@ -185,6 +185,10 @@ class BoardConnection:
         """
         out = sink or self._sink
         total = sum(len(image.data) for image in images)
+        if DEFLATED is not None:
+            for image in images:
+                if image.deflated:
+                    DEFLATED.offer(image.data, image.deflated)  # esptool's compress answers with it
         done_before = 0
         verified: list[bool] = []
         plans: list[WritePlan] = []

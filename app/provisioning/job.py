@@ -229,9 +229,9 @@ def validate_wifi(ssid: str, password: str) -> None:
 
 
 def _image_json(image: FlashImage, staged: StagedImages) -> str:
-    path, digest = staged.path_for(image)
-    fields = {"offset": image.offset, "kind": image.kind.value, "name": image.name}
-    return json.dumps({**fields, "sha256": digest, "file": str(path)})
+    files = staged.path_for(image)
+    fields = {"offset": image.offset, "kind": image.kind.value, "name": image.name, "sha256": files.sha256}
+    return json.dumps({**fields, "file": str(files.path), "deflated_file": str(files.deflated)})
 
 
 def _image_from_json(item: object, index: int) -> FlashImage:
@@ -244,8 +244,8 @@ def _image_from_json(item: object, index: int) -> FlashImage:
         raise ValidationError(f"job image {name!r} has a negative offset")
     kind = reader.enum("kind", ImageKind)
     sha256 = reader.get("sha256", str)
-    data = read_staged(reader.get("file", str), sha256, name)
-    return FlashImage(offset=offset, kind=kind, name=name, data=data, sha256=sha256)
+    data, deflated = read_staged(reader.get("file", str), reader.get("deflated_file", str), sha256, name)
+    return FlashImage(offset=offset, kind=kind, name=name, data=data, sha256=sha256, deflated=deflated)
 
 
 class _Reader:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import zlib
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,11 @@ def test_repr_and_str_mask_the_password() -> None:
 
 
 def test_the_line_names_the_image_file_instead_of_carrying_it(staged: StagedImages) -> None:
-    job = make_job(_password())
+    data = secrets.token_bytes(64 * 1024)
+    image = FlashImage(0x10000, ImageKind.IEF, "ief", data, hashlib.sha256(data).hexdigest())
+    job = make_job(_password(), images=(image,))
     line = job.to_json(staged)
-    assert len(line) < 1000 < len(job.images[0].data)
+    assert len(line) < 2000
     (image,) = json.loads(line)["images"]
     assert Path(image["file"]).read_bytes() == job.images[0].data
     assert Path(image["file"]).parent == staged.folder
@@ -84,6 +87,23 @@ def test_an_image_file_changed_after_staging_is_refused(staged: StagedImages) ->
     data = json.loads(make_job(_password()).to_json(staged))
     Path(data["images"][0]["file"]).write_bytes(b"\xff" * 2048)
     with pytest.raises(ValidationError, match="'ief' was damaged on the way: its SHA-256 is"):
+        PortJob.from_json(json.dumps(data))
+
+
+def test_the_worker_gets_the_images_zlib_stream_made_by_the_station(staged: StagedImages) -> None:
+    job = make_job(_password())
+    (image,) = PortJob.from_json(job.to_json(staged)).images
+    assert zlib.decompress(image.deflated) == job.images[0].data
+
+
+def test_a_damaged_zlib_stream_is_refused(staged: StagedImages) -> None:
+    data = json.loads(make_job(_password()).to_json(staged))
+    deflated = Path(data["images"][0]["deflated_file"])
+    deflated.write_bytes(zlib.compress(b"something else"))
+    with pytest.raises(ValidationError, match=r"'ief' was damaged on the way: .* is not its zlib stream"):
+        PortJob.from_json(json.dumps(data))
+    deflated.write_bytes(b"not zlib at all")
+    with pytest.raises(ValidationError, match="is not its zlib stream"):
         PortJob.from_json(json.dumps(data))
 
 
