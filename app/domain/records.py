@@ -213,17 +213,13 @@ class ProvisioningTask:
 
 @dataclass(frozen=True)
 class FlashImage:
-    """One image ready to be written: where, what, and its SHA-256 for the provisioning record.
-
-    `deflated`, when the station made it, is `data` as esptool's zlib stream (app/flashing/deflate_memo):
-    made once for all the boards of a run instead of once in each board's worker."""
+    """One image ready to be written: where, what, and its SHA-256 for the provisioning record."""
 
     offset: int
     kind: ImageKind
     name: str
     data: bytes = field(repr=False)
     sha256: str = ""
-    deflated: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)

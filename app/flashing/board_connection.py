@@ -173,6 +173,7 @@ class BoardConnection:
         sink: EventSink | None = None,
         cancelled: Callable[[], bool] | None = None,
         skip_unchanged: bool = True,
+        deflated: Sequence[bytes] = (),
     ) -> WriteResult:
         """Write each image at its offset, in order; every image is MD5-verified once it is in flash.
 
@@ -181,14 +182,14 @@ class BoardConnection:
         comparison, one partly written by a final MD5 of the whole image. One esptool write per image
         or changed run, so progress knows which image it belongs to (skipped sectors count as done).
         `cancelled` is asked between 16 KiB blocks; when it says yes the write stops with
-        FlashCancelledError.
+        FlashCancelledError. `deflated` holds the images' zlib streams when the station made them
+        (app/flashing/deflate_memo.py), in the same order; esptool then does not compress them again.
         """
         out = sink or self._sink
         total = sum(len(image.data) for image in images)
         if DEFLATED is not None:
-            for image in images:
-                if image.deflated:
-                    DEFLATED.offer(image.data, image.deflated)  # esptool's compress answers with it
+            for image, stream in zip(images, deflated, strict=False):
+                DEFLATED.offer(image.data, stream)  # esptool's compress answers with it
         done_before = 0
         verified: list[bool] = []
         plans: list[WritePlan] = []

@@ -91,6 +91,9 @@ class PortJob:
     connect_reset: ConnectReset = ConnectReset.DEFAULT
     timeouts: Timeouts = field(default_factory=Timeouts)
     enrol_wait_s: float = 0.0  # after the push, wait this long for the instance to say Enrolled; 0: don't
+    # The images' zlib streams as the station made them (app/provisioning/staged_images.py), in order;
+    # filled in by `from_json` in the worker, whose esptool then does not compress the images again.
+    deflated: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_wifi(self.wifi_ssid, self.wifi_password)
@@ -166,6 +169,7 @@ class PortJob:
             )
         reader = _Reader(data)
         instance = _Reader(reader.get("instance", dict), "instance")
+        images = [_image_from_json(item, i) for i, item in enumerate(reader.get("images", list))]
         timeouts = _Reader(reader.get("timeouts", dict), "timeouts")
         return cls(
             mode=reader.enum("mode", JobMode),
@@ -175,7 +179,8 @@ class PortJob:
             device_type=_optional(reader.get("device_type", str), ChipType.parse),
             bootloader=_optional(reader.get("bootloader", str), BootloaderKind),
             key_digest_hex=reader.get("key_digest_hex", str),
-            images=tuple(_image_from_json(item, i) for i, item in enumerate(reader.get("images", list))),
+            images=tuple(image for image, _ in images),
+            deflated=tuple(stream for _, stream in images),
             instance=InstanceParams(
                 endpoint=instance.get("endpoint", str),
                 port=instance.get("port", int),
@@ -234,7 +239,7 @@ def _image_json(image: FlashImage, staged: StagedImages) -> str:
     return json.dumps({**fields, "file": str(files.path), "deflated_file": str(files.deflated)})
 
 
-def _image_from_json(item: object, index: int) -> FlashImage:
+def _image_from_json(item: object, index: int) -> tuple[FlashImage, bytes]:
     if not isinstance(item, dict):
         raise ValidationError(f"job image #{index + 1} is not an object")
     reader = _Reader(item, f"images[{index}]")
@@ -245,7 +250,7 @@ def _image_from_json(item: object, index: int) -> FlashImage:
     kind = reader.enum("kind", ImageKind)
     sha256 = reader.get("sha256", str)
     data, deflated = read_staged(reader.get("file", str), reader.get("deflated_file", str), sha256, name)
-    return FlashImage(offset=offset, kind=kind, name=name, data=data, sha256=sha256, deflated=deflated)
+    return FlashImage(offset=offset, kind=kind, name=name, data=data, sha256=sha256), deflated
 
 
 class _Reader:

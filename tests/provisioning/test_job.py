@@ -92,8 +92,8 @@ def test_an_image_file_changed_after_staging_is_refused(staged: StagedImages) ->
 
 def test_the_worker_gets_the_images_zlib_stream_made_by_the_station(staged: StagedImages) -> None:
     job = make_job(_password())
-    (image,) = PortJob.from_json(job.to_json(staged)).images
-    assert zlib.decompress(image.deflated) == job.images[0].data
+    (stream,) = PortJob.from_json(job.to_json(staged)).deflated
+    assert zlib.decompress(stream) == job.images[0].data
 
 
 def test_a_damaged_zlib_stream_is_refused(staged: StagedImages) -> None:
