@@ -32,6 +32,22 @@ The CPU went down by the per-byte work removed from the RFC 2217 paths (worker's
 server and UART, SLIP), esptool's block checksum and the station's event parsing; the wall ratio moved
 little: the ~3 s over the one-board run is turnaround on ~140 esptool round trips per board under a
 loaded scheduler more than CPU (--sim-processes 4 gave 1.28x against 1.33x in one sitting).
+
+The table after the figures gives each step's median time alone and among 64, and "(launch)", from the
+start to a port's first event: where the extra seconds go. Measured 2026-12-02 (session 21) on a freshly
+booted machine (load average 0.2 before the first run; these runs alone), 64 boards:
+    at 43c29dd:  wall ratio 1.60x, 1.61x, 1.62x (an earlier commit, run the same hour: 1.62x)
+        CPU per board: workers 230-260 ms, simulator 95-110 ms, station 25-30 ms
+    at 63a049c:  wall ratio 1.36x, 1.37x, 1.41x
+        CPU per board: workers 145-160 ms, simulator 85-95 ms, station 19-20 ms
+        steps, 1 -> 64 boards: launch 0.02 -> 0.39 s, detect 0.29 -> 0.53, flash 9.49 -> 11.26,
+        boot 0.55 -> 1.23, ief 0.47 -> 0.77
+This machine's worker CPU was twice the figures above from the start (same code), so compare within a
+sitting. What moved it: the fork server imports what a worker's first rfc2217:// open imported (~20 ms a
+worker), event lines are checked for secrets in one search, jobs name their images' files instead of
+carrying a megabyte of base64, and the simulator stopped syncing its flash files under the GIL. What is
+left is mostly the flash step's ~55 block round trips each waiting for a CPU (+1.5-2 s) and the boards'
+boot in the one simulator process (+0.7 s; +0.03 s with --sim-processes 16).
 """
 
 from __future__ import annotations
@@ -40,11 +56,13 @@ import argparse
 import os
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provision_single import TASK, prepare_instance
 
 from app.instance.local.instance import LocalInstance
-from app.provisioning.events import Event, Outcome
+from app.provisioning.events import Event, Outcome, Step, StepEvent, StepStatus
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.records import RecordsDB
 from app.provisioning.supervisor import PortSummary, Supervisor
@@ -84,16 +102,33 @@ def forked_workers_cpu(launcher: WorkerLauncher) -> float:
 
 
 class Finishes:
+    """Each board's summary, and how long each of its steps took (from the workers' step events)."""
+
     def __init__(self) -> None:
         self.summaries: list[PortSummary] = []
         self.last = 0.0
+        self._began: dict[tuple[str, Step], float] = {}
+        self.step_seconds: dict[Step, list[float]] = {}
+        self.launched: dict[str, float] = {}
+        self.first_event: dict[str, float] = {}
+        self.last_step: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
 
     def on_event(self, event: Event) -> None:
-        pass
+        self.first_event.setdefault(event.port, time.monotonic())
+        if not isinstance(event, StepEvent):
+            return
+        self.last_step[event.port] = time.monotonic()
+        key = (event.port, event.step)
+        if event.status is StepStatus.STARTED:
+            self._began[key] = event.mono
+        elif key in self._began:
+            self.step_seconds.setdefault(event.step, []).append(event.mono - self._began.pop(key))
 
     def on_finished(self, summary: PortSummary) -> None:
         self.summaries.append(summary)
         self.last = time.monotonic()
+        self.finished[summary.port] = self.last
 
 
 class Simulator:
@@ -170,7 +205,7 @@ class Simulators:
 
 def run(
     instance: LocalInstance, folder: Path, count: int, sim_processes: int, launcher: WorkerLauncher
-) -> dict[str, float]:
+) -> dict[str, Any]:
     folder.mkdir()
     sim = Simulators(folder, count, sim_processes)
     try:
@@ -185,6 +220,7 @@ def run(
             try:
                 started = time.monotonic()
                 for url in sim.urls:
+                    finishes.launched[url] = time.monotonic()
                     supervisor.start(job.for_port(url))
                 supervisor.wait()
             finally:
@@ -200,7 +236,12 @@ def run(
         example = f"{failed[0].port}: {failed[0].message}" if failed else "missing summaries"
         raise SystemExit(f"{len(failed)} of {count} board(s) failed, e.g. {example}")
     durations = sorted(s.duration_s for s in finishes.summaries)
+    steps = {step.value: statistics.median(times) for step, times in finishes.step_seconds.items()}
+    ports = finishes.launched
+    steps["(launch)"] = statistics.median(finishes.first_event[p] - started for p in ports)
+    steps["(tail)"] = statistics.median(finishes.finished[p] - finishes.last_step[p] for p in ports)
     return {
+        "steps": steps,
         "wall": finishes.last - started,
         "board_min": durations[0],
         "board_max": durations[-1],
@@ -257,6 +298,10 @@ def main() -> int:
         spread = f"{r['board_min']:.1f}-{r['board_max']:.1f}"
         cells = (str(count), f"{r['wall']:.2f}", spread, *(f"{r[k]:.1f} s" for k in CPU_KEYS))
         print("".join(f"{c:>13}" for c in cells))
+    print("\nmedian seconds per step (1 board -> 64 boards):")
+    for name, alone in one["steps"].items():
+        crowded = many["steps"].get(name, float("nan"))
+        print(f"{name:>13} {alone:8.2f} -> {crowded:6.2f}  (+{crowded - alone:.2f})")
     ratio = many["wall"] / one["wall"]
     print(f"\n{args.boards} boards vs 1 board, wall time: {ratio:.2f}x (goal <= 1.10x)")
     load = os.getloadavg()

@@ -24,7 +24,7 @@ from app.domain.chips import ChipType
 from app.domain.errors import StationError, ValidationError
 from app.domain.records import FlashImage
 from app.flashing.chip_security import ChipSecurityState, read_security_state
-from app.flashing.esptool_runtime import EVENT_LOGGER, FatalError, cmds
+from app.flashing.esptool_runtime import DEFLATED, EVENT_LOGGER, FatalError, cmds
 from app.flashing.flash_diff import WritePlan, can_compare, full_write, plan_write
 from app.flashing.flash_errors import (
     BoardNotFoundError,
@@ -173,6 +173,7 @@ class BoardConnection:
         sink: EventSink | None = None,
         cancelled: Callable[[], bool] | None = None,
         skip_unchanged: bool = True,
+        deflated: Sequence[bytes] = (),
     ) -> WriteResult:
         """Write each image at its offset, in order; every image is MD5-verified once it is in flash.
 
@@ -181,10 +182,14 @@ class BoardConnection:
         comparison, one partly written by a final MD5 of the whole image. One esptool write per image
         or changed run, so progress knows which image it belongs to (skipped sectors count as done).
         `cancelled` is asked between 16 KiB blocks; when it says yes the write stops with
-        FlashCancelledError.
+        FlashCancelledError. `deflated` holds the images' zlib streams when the station made them
+        (app/flashing/deflate_memo.py), in the same order; esptool then does not compress them again.
         """
         out = sink or self._sink
         total = sum(len(image.data) for image in images)
+        if DEFLATED is not None:
+            for image, stream in zip(images, deflated, strict=False):
+                DEFLATED.offer(image.data, stream)  # esptool's compress answers with it
         done_before = 0
         verified: list[bool] = []
         plans: list[WritePlan] = []

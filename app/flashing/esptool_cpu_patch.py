@@ -38,7 +38,7 @@ def apply_cpu_patch(loader: ModuleType, esptool_version: str) -> PatchStatus:
         return PatchStatus(False, "esptool.loader has no HexFormatter; nothing to patch")
     if getattr(original, "_station_quiet", False):
         return PatchStatus(True, "already patched")
-    if _major_minor(esptool_version) not in PATCHED_VERSIONS:
+    if major_minor(esptool_version) not in PATCHED_VERSIONS:
         return PatchStatus(False, f"esptool {esptool_version} is not a version this patch was made for")
 
     class QuietHexFormatter(original):  # type: ignore[misc,valid-type]
@@ -72,7 +72,7 @@ def cpu_patch_active(loader: ModuleType) -> bool:
     return bool(getattr(getattr(loader, "HexFormatter", None), "_station_quiet", False))
 
 
-def _major_minor(version: str) -> tuple[int, int] | None:
+def major_minor(version: str) -> tuple[int, int] | None:
     parts = version.split(".")
     try:
         return int(parts[0]), int(parts[1])

@@ -1,4 +1,5 @@
-"""The one way the station imports esptool: our logger first, then esptool, then the CPU patch.
+"""The one way the station imports esptool: our logger first, then esptool, then the CPU patch and
+the memo of the station's ready-made zlib streams (app/flashing/deflate_memo.py).
 
 Every module of app.flashing that needs esptool imports it from here, so the order the ESPTOOL_NOTES
 demand (logger before import) holds however the program was started.
@@ -15,10 +16,12 @@ import esptool.cmds  # noqa: E402
 import esptool.loader  # noqa: E402
 import esptool.util  # noqa: E402
 
+from app.flashing import deflate_memo  # noqa: E402
 from app.flashing.esptool_cpu_patch import PatchStatus, apply_cpu_patch  # noqa: E402
 
 ESPTOOL_VERSION: str = str(esptool.__version__)
 CPU_PATCH: PatchStatus = apply_cpu_patch(esptool.loader, ESPTOOL_VERSION)
+DEFLATED: deflate_memo.DeflateMemo | None = deflate_memo.install(esptool.cmds, ESPTOOL_VERSION)
 
 cmds = esptool.cmds
 loader = esptool.loader
@@ -28,6 +31,7 @@ UnsupportedCommandError: type[Exception] = esptool.util.UnsupportedCommandError
 
 __all__ = [
     "CPU_PATCH",
+    "DEFLATED",
     "ESPTOOL_VERSION",
     "EVENT_LOGGER",
     "FatalError",

@@ -18,7 +18,7 @@ from pathlib import Path
 from intelhex import IntelHex, IntelHexError
 
 from app.domain.chips import MAX_IMAGE_SIZE
-from app.domain.errors import ValidationError
+from app.domain.errors import NotFoundError, ValidationError
 from app.domain.input_files import read_capped, size_text
 
 BIN_SUFFIXES = (".bin",)
@@ -39,6 +39,8 @@ class LoadedImage:
 
 def load_image_file(path: Path) -> LoadedImage:
     suffix = path.suffix.lower()
+    if not path.exists():
+        raise NotFoundError(f"cannot read {path}: image file not found")  # before its name is judged
     if suffix not in BIN_SUFFIXES + HEX_SUFFIXES:
         accepted = ", ".join(BIN_SUFFIXES + HEX_SUFFIXES)
         raise ValidationError(

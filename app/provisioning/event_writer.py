@@ -40,7 +40,10 @@ class EventWriter:
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
-        line = json.dumps(self._redacted(event.to_dict()), separators=(",", ":"))
+        fields = event.to_dict()
+        line = json.dumps(fields, separators=(",", ":"))
+        if not self._redact.covers_encoded(line):
+            line = json.dumps(self._redacted(fields), separators=(",", ":"))
         if not self._lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
             return  # the other writer is stuck on a full pipe: the station has stopped reading anyway
         try:

@@ -64,6 +64,17 @@ def _now_wall() -> float:
     return time.time()
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type[Event]) -> tuple[str, ...]:
+    """An event class's field names, looked up once: a worker writes ~150 events a board."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """What every event carries. Subclasses add their own fields and a `TYPE` name."""
@@ -75,13 +86,13 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Enum):
                 value = value.value
             elif isinstance(value, StepFacts):
                 value = value.to_json()
-            out[f.name] = value
+            out[name] = value
         return out
 
     def to_json_line(self) -> str:

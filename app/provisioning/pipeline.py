@@ -205,7 +205,7 @@ class Pipeline:
         board.run_stub()
         if baud != ROM_BAUD:
             board.change_baud(baud)
-        result = board.write_images(job.images, sink=self.out.flash_sink)
+        result = board.write_images(job.images, sink=self.out.flash_sink, deflated=job.deflated)
         for image, verified in zip(job.images, result.verified, strict=True):
             if not verified:
                 self._verify_by_readback(board, image.name, image.offset, image.data)

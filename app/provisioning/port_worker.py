@@ -41,9 +41,15 @@ def preload() -> None:
     first thing. Either way esptool is never imported before the logger is ours.
     """
     from app.flashing import esptool_runtime  # noqa: F401  (installs our logger, then imports esptool)
-    from app.provisioning import event_writer, pipeline, serial_urls, step_guard  # noqa: F401
+    from app.provisioning import event_writer, pipeline, serial_urls, station_replies, step_guard  # noqa: F401
 
     serial_urls.install()
+    # What pyserial imports on a worker's first open of an rfc2217:// URL (the handler, and through it
+    # logging, queue and the IDNA codec a host name is encoded with): ~20 ms of CPU in every forked worker
+    # when left to the worker, once in the fork server when done here.
+    from app.provisioning.serial_urls import protocol_rfc2217  # noqa: F401
+
+    "localhost".encode("idna")
 
 
 def main(job_input: BinaryIO | None = None, events: TextIO | None = None) -> int:

@@ -68,6 +68,7 @@ from app.provisioning.flash_rate import rate_for_port
 from app.provisioning.job import AUTO_BAUD, JobMode, PortJob, Redactor
 from app.provisioning.pass_warning import RECORD_TEXT, PassWarning, after_enrolment, pass_warning
 from app.provisioning.records import ProvisioningRecord, PushState, RecordsDB
+from app.provisioning.staged_images import StagedImages
 from app.provisioning.station_replies import (
     board_refused_reply,
     journaled_reply,
@@ -144,6 +145,7 @@ class Supervisor:
         self._launcher = launcher or default_launcher()
         self._launcher.start()
         self._grace = grace_seconds
+        self._staged = StagedImages()  # the workers read the jobs' images from here
         self._data_dir = data_dir
         self._holder = holder
         self._lock = threading.Lock()
@@ -259,6 +261,7 @@ class Supervisor:
         self._pusher.close()
         if self._owns_launcher:
             self._launcher.close()
+        self._staged.close()
 
     # --- used by port runs -----------------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -351,6 +354,12 @@ class _PortRun:
     def _serve(self, stderr: IO[bytes]) -> None:
         job = self.job
         try:
+            line = job.to_json(self.sup._staged)
+        except OSError as error:
+            message = f"could not hand the images to the port worker: {error}"
+            self._conclude_once(Outcome.FAIL, message, Step.START)
+            return
+        try:
             process = self.sup._launcher.launch(stderr)
         except OSError as error:
             self._conclude_once(Outcome.FAIL, f"could not start the port worker: {error}", Step.START)
@@ -362,7 +371,7 @@ class _PortRun:
             process.terminate()
         self._timer(job.timeouts.overall, self._overall_timeout)
         assert process.stdin is not None and process.stdout is not None
-        self._write_worker(job.to_json().encode("utf-8") + b"\n")
+        self._write_worker(line.encode("utf-8") + b"\n")
         for raw in process.stdout:
             if raw.strip():
                 self._handle(from_json_line(raw, job.port))

@@ -1,8 +1,11 @@
 """A board's SPI flash: a file in the state folder, mapped into memory, erased to 0xFF.
 
 Writes go straight to the mapped file, so a board that vanishes mid-write keeps exactly what was
-written, like a real chip pulled from USB. NOR semantics are kept where the ROM protocol exposes them:
-erase works on 4 KiB sectors; a write stores the bytes given (the stub erases before writing).
+written, like a real chip pulled from USB: the mapping is shared, so the kernel keeps each write in the
+file even when this process dies. Nothing is synced to disk on the way (msync holds the GIL of every
+board in the simulator while the disk writes; it only guards against the machine itself crashing).
+NOR semantics are kept where the ROM protocol exposes them: erase works on 4 KiB sectors; a write
+stores the bytes given (the stub erases before writing).
 """
 
 from __future__ import annotations
@@ -73,6 +76,3 @@ class Flash:
     def md5(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
         return hashlib.md5(self._map[offset : offset + length]).digest()  # noqa: S324 - protocol checksum
-
-    def flush(self) -> None:
-        self._map.flush()

@@ -59,4 +59,3 @@ class NvsStore:
             raise ValueError("settings do not fit the nvs partition")
         self._flash.erase(self._partition.offset, len(record))
         self._flash.write(self._partition.offset, record)
-        self._flash.flush()

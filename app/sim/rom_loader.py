@@ -180,7 +180,6 @@ class DownloadMode:
         if op in (OP_FLASH_END, OP_FLASH_DEFL_END):
             self.ctx.stage(Stage.FLASH_END)
             self._write = None
-            flash.flush()
             return 0, b""
         if op == OP_SPI_FLASH_MD5:
             self.ctx.stage(Stage.MD5)

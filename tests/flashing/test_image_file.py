@@ -96,6 +96,8 @@ def test_unknown_suffix(tmp_path: Path) -> None:
         load_image_file(path)
 
 
-def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError, match="image file not found"):
-        load_image_file(tmp_path / "nope.bin")
+@pytest.mark.parametrize("name", ["nope.bin", "nope.hex", "nope", "nope.elf"])
+def test_missing_file(tmp_path: Path, name: str) -> None:
+    # A mistyped path is "not found", whatever its suffix; not "unknown image format".
+    with pytest.raises(NotFoundError, match=f"cannot read .*{name}: image file not found"):
+        load_image_file(tmp_path / name)

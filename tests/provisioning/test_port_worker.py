@@ -30,6 +30,7 @@ from app.provisioning.events import (
 from app.provisioning.job import ConnectReset, PortJob, Timeouts
 from app.provisioning.job_builder import provisioning_job
 from app.provisioning.port_worker import EXIT_BAD_JOB, EXIT_FAIL, EXIT_PASS
+from app.provisioning.staged_images import StagedImages
 from app.provisioning.station_replies import journaled_reply, vetted_reply
 from app.provisioning.worker_launch import worker_command, worker_environment
 from tests.flashing.conftest import MockPeer, start_mock_peer
@@ -60,7 +61,8 @@ def run_worker_with_station(job: PortJob, answer: bool, timeout: float = 90) -> 
         env=worker_environment(),
     )
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write(job.to_json().encode() + b"\n")
+    staged = StagedImages()  # the station's folder the worker reads the images from
+    process.stdin.write(job.to_json(staged).encode() + b"\n")
     process.stdin.flush()
     lines: list[str] = []
     for raw in process.stdout:
@@ -77,6 +79,7 @@ def run_worker_with_station(job: PortJob, answer: bool, timeout: float = 90) -> 
             else:
                 process.stdin.close()  # the station is gone
     code = process.wait(timeout=timeout)
+    staged.close()
     stderr = process.stderr.read().decode("utf-8", errors="replace")
     for stream in (process.stdout, process.stderr):
         stream.close()
@@ -122,7 +125,8 @@ def test_python_dash_m_app_port_worker_runs() -> None:
         (b"", "not valid JSON"),
         (b"\xff\xfe", "not valid JSON"),
         (b"[]", "must be a JSON object"),
-        (b'{"version": 1}', "has no 'instance' field"),
+        (b'{"version": 1}', "this worker reads version 2"),
+        (b'{"version": 2}', "has no 'instance' field"),
     ],
 )
 def test_unusable_job(stdin: bytes, words: str) -> None:
