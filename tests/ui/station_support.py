@@ -38,6 +38,16 @@ def request_for(fleet: SimFleet, task: str = TASK) -> RunRequest:
     return RunRequest(task, BATCH, fleet.access_point.ssid, fleet.access_point.password)
 
 
+def provision_one_to_pass(qtbot: QtBot, page: StationPage, fleet: SimFleet) -> str:
+    """Provision the fleet's first board from the page with the default task, until its tile says PASS."""
+    url = fleet.urls[0]
+    wait_listed(qtbot, page, fleet.urls)
+    page.accept_provisioning_request(request_for(fleet))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, page, url, PortState.PASS)
+    return url
+
+
 def boards_held_at_wifi(
     qtbot: QtBot, window: MainWindow, make_fleet: FleetFactory, count: int
 ) -> tuple[StationPage, list[str]]:

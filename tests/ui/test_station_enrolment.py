@@ -34,7 +34,16 @@ from tests.provisioning.sim_boards import board_device_id
 from tests.support.served import ServedInstanceForTests
 from tests.support.tcp_proxy import TcpProxy
 from tests.ui.pool_drain import drain_pool
-from tests.ui.station_support import BATCH, TASK, FleetFactory, request_for, tile, wait_listed, wait_state
+from tests.ui.station_support import (
+    BATCH,
+    TASK,
+    FleetFactory,
+    provision_one_to_pass,
+    request_for,
+    tile,
+    wait_listed,
+    wait_state,
+)
 
 WAIT_FOR_ENROLMENT = TaskRunOptions(enrol_wait_s=40)
 
@@ -90,11 +99,7 @@ def test_a_re_enrolment_from_the_window_waits_until_the_board_is_enrolled_again(
     its PASS means the board reconnected to the instance from the new batch."""
     enrolling.create_batch("field")
     fleet = make_fleet(1)
-    url = fleet.urls[0]
-    wait_listed(qtbot, page, fleet.urls)
-    page.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    wait_state(qtbot, page, url, PortState.PASS)
+    url = provision_one_to_pass(qtbot, page, fleet)
     qtbot.waitUntil(lambda: len(page.results) == 1, timeout=60_000)
 
     page.accept_reenrol_request(url, "field")

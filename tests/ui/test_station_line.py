@@ -30,6 +30,7 @@ from tests.ui.station_support import (
     WAIT_MS,
     FleetFactory,
     boards_held_at_wifi,
+    provision_one_to_pass,
     request_for,
     tile,
     wait_listed,
@@ -70,11 +71,7 @@ def test_a_board_that_kept_its_own_wifi_passes_amber_with_the_reason_on_its_tile
 ) -> None:
     """Provisioned again with another SSID, the board joins the network it kept: not a plain green."""
     fleet = make_fleet(1)
-    url = fleet.urls[0]
-    wait_listed(qtbot, page, fleet.urls)
-    page.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    wait_state(qtbot, page, url, PortState.PASS)
+    url = provision_one_to_pass(qtbot, page, fleet)
     assert tile(page, url).badge.text == "✓  PASS"
 
     page.accept_provisioning_request(replace(request_for(fleet), ssid="another-site"))
@@ -117,11 +114,7 @@ def test_the_log_drawer_opens_at_its_left_edge_and_wraps(
 ) -> None:
     """Timestamps start each line: a drawer opened scrolled sideways hid them."""
     fleet = make_fleet(1)
-    url = fleet.urls[0]
-    wait_listed(qtbot, page, fleet.urls)
-    page.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    wait_state(qtbot, page, url, PortState.PASS)
+    url = provision_one_to_pass(qtbot, page, fleet)
     page.show_drawer(url, LOG_TAB)
     view = page.drawer.log_view
     qtbot.waitExposed(view)

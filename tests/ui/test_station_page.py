@@ -36,6 +36,7 @@ from tests.ui.station_support import (
     TASK,
     WAIT_MS,
     FleetFactory,
+    provision_one_to_pass,
     request_for,
     tile,
     wait_listed,
@@ -331,11 +332,7 @@ def test_a_board_already_in_another_batch_is_listed_and_refused_before_its_efuse
     """Defect 2: the station's records know the board (by MAC) and where its DeviceID is; a release run
     into another batch must stop at the check step, not burn the eFuses and fail at the push."""
     fleet = make_fleet(1)
-    url = fleet.urls[0]
-    wait_listed(qtbot, page, fleet.urls)
-    page.accept_provisioning_request(request_for(fleet))
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    wait_state(qtbot, page, url, PortState.PASS)
+    url = provision_one_to_pass(qtbot, page, fleet)
     device_id = tile(page, url).device_id
     ready.create_batch("line-2")
 

@@ -19,7 +19,7 @@ SEARCH_PAUSE_MS = 300
 OUTCOMES = (
     ("Any result", ""),
     ("Passed", "pass"),
-    ("Passed with a warning", WARNED),  # amber on the Station page: offline, kept WiFi, ...
+    ("Warning", WARNED),  # passed, amber on the Station page: offline, kept WiFi, ... (short: fits 1024 px)
     ("Failed", "fail"),
     ("Cancelled", "cancelled"),
 )
