@@ -35,6 +35,7 @@ from app.system.executable import station_command
 SERVER_EXIT_SECONDS = 5.0
 READY_SECONDS = 60.0  # importing the worker takes ~0.2 s; a server silent this long is stuck
 REPLY_SECONDS = 10.0  # a fork takes milliseconds
+MAX_BATCH = 16  # fork requests sent before their answers are read (4 descriptors each in flight)
 UNKNOWN_EXIT = 255  # the fork server vanished before it could say how a worker ended
 STDERR_TAIL_CHARS = 2000
 
@@ -202,7 +203,9 @@ class ForkServerLauncher:
         self._niceness = niceness
         self._command = command or server_command
         self._ready_seconds = ready_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while talking to the server
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Ticket] = []  # requests not sent yet
         self._server: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._stderr: IO[bytes] | None = None
@@ -245,33 +248,60 @@ class ForkServerLauncher:
                 os.close(fd)
         return ForkedWorker(pid, open(stdin_w, "wb"), open(stdout_r, "rb"), status_r)
 
+    def _request(self, fds: list[int]) -> int:
+        """One fork, in a batch with every other launch waiting meanwhile.
+
+        Starting 64 boards, each port's thread used to wait for the server's answer before the next
+        could ask: 64 round trips, each waiting for a CPU among the workers already running, spread the
+        starts over most of a second. Now whoever holds the connection sends every request queued so
+        far, then reads their answers; the server forks them back to back.
+        """
+        ticket = _Ticket(fds)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._lock:
+            while not ticket.answered:  # in order: batches ahead of ours go first
+                with self._queue_lock:
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    self._serve(batch)
+                except OSError as error:  # the server could not be started: nobody in the batch gets one
+                    for waiting in batch:
+                        if not waiting.answered:
+                            waiting.fail(error)
+        return ticket.pid()
+
     def close(self) -> None:
         with self._lock:
             self._stop_server()
 
     # --- the server ------------------------------------------------------------------------------
-    def _request(self, fds: list[int]) -> int:
-        """Send one fork request; a dead server is restarted once."""
-        with self._lock:
-            for attempt in range(2):
-                control = self._ensure_server()
-                problem = "it closed the connection"
-                try:
-                    self._await_ready(control)
-                    control.settimeout(REPLY_SECONDS)
-                    socket.send_fds(control, [REQUEST], fds)
+    def _serve(self, batch: list[_Ticket]) -> None:
+        """Send the batch's requests, then read their answers in order; a dead server is restarted
+        once for the requests it had not answered. Called with `_lock` held."""
+        waiting = batch
+        for attempt in range(2):
+            control = self._ensure_server()
+            problem = "it closed the connection"
+            try:
+                self._await_ready(control)
+                control.settimeout(REPLY_SECONDS)
+                for ticket in waiting:
+                    socket.send_fds(control, [REQUEST], ticket.fds)
+                while waiting:
                     answer = _receive_exactly(control, PID.size)
-                except OSError as error:
-                    answer, problem = b"", str(error)
-                if len(answer) == PID.size:
-                    pid: int = PID.unpack(answer)[0]
-                    if pid <= 0:
-                        raise OSError(-pid, f"the fork server could not fork: {os.strerror(-pid)}")
-                    return pid
-                why = self._stop_server(kill=True)
-                if attempt:
-                    raise OSError(f"the worker fork server stopped ({problem}): {why}")
-        raise AssertionError("unreachable")
+                    if len(answer) != PID.size:
+                        break
+                    waiting[0].answer(PID.unpack(answer)[0])
+                    waiting = waiting[1:]
+            except OSError as error:
+                problem = str(error)
+            if not waiting:
+                return
+            why = self._stop_server(kill=True)
+            if attempt:
+                for ticket in waiting:
+                    ticket.fail(OSError(f"the worker fork server stopped ({problem}): {why}"))
 
     def _await_ready(self, control: socket.socket) -> None:
         if self._ready:
@@ -337,6 +367,32 @@ class ForkServerLauncher:
             stderr.close()
         status = f"exit status {code}"
         return f"{status}: {tail.splitlines()[-1]}" if tail else status
+
+
+class _Ticket:
+    """One launch's request in a batch: its descriptors, then the server's answer or the failure."""
+
+    def __init__(self, fds: list[int]) -> None:
+        self.fds = fds
+        self.answered = False
+        self._pid = 0
+        self._error: OSError | None = None
+
+    def answer(self, pid: int) -> None:
+        if pid <= 0:
+            self.fail(OSError(-pid, f"the fork server could not fork: {os.strerror(-pid)}"))
+            return
+        self._pid, self.answered = pid, True
+
+    def fail(self, error: OSError) -> None:
+        self._error, self.answered = error, True
+
+    def pid(self) -> int:
+        if self._error is not None:
+            raise self._error
+        if not self.answered:
+            raise OSError("the fork request was never sent")  # a failure before the batch was served
+        return self._pid
 
 
 def _readable(fd: int, timeout: float | None) -> bool:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,38 @@ def test_niced_workers_are_below_the_window_also_as_a_session_group() -> None:
             worker.wait(30)
     finally:
         launcher.close()
+
+
+def test_many_launches_at_once_are_forked_in_batches_and_each_gets_its_own_worker(
+    fork_server: ForkServerLauncher,
+) -> None:
+    """Forty ports starting together (more than one batch of requests): every launch gets a worker of
+    its own, with its own streams, and each worker ends with its own exit status."""
+    fork_server.wait_ready(60)
+    count = 40
+    started: list[tuple[WorkerProcess, tempfile._TemporaryFileWrapper[bytes]] | BaseException] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        try:
+            result: tuple[WorkerProcess, tempfile._TemporaryFileWrapper[bytes]] | BaseException = _launch(
+                fork_server
+            )
+        except BaseException as error:
+            result = error
+        with lock:
+            started.append(result)
+
+    threads = [threading.Thread(target=start) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    errors = [r for r in started if isinstance(r, BaseException)]
+    assert not errors, errors[0]
+    launched = [r for r in started if not isinstance(r, BaseException)]
+    assert len({worker.pid for worker, _ in launched}) == count
+    for worker, stderr in launched:
+        with stderr:
+            assert _finish_bad_job(worker)[-1]["type"] == "result"
+            assert worker.wait(30) == EXIT_BAD_JOB
