@@ -5,9 +5,10 @@ become readable by the board in pieces of ~2 ms of wire time (as a USB bridge ha
 when its last byte would have finished arriving at the host's baud rate. Which bytes are readable is
 worked out from each chunk's start time and rate rather than kept as one queue entry per piece: at
 921600 baud a flash image was thousands of entries per board, walked by the board's every read.
-Bytes the board sends are held back the same way at the board's baud rate. With pacing off, both
-happen at once (fast tests). A baud-rate mismatch between the two ends garbles bytes, as it would
-on a real wire, and bytes sent while the chip is held in reset are lost.
+Bytes the board sends are held back the same way at the board's baud rate, by the simulator's
+transmit clock (app/sim/tx_clock.py). With pacing off, both happen at once (fast tests). A baud-rate
+mismatch between the two ends garbles bytes, as it would on a real wire, and bytes sent while the chip
+is held in reset are lost.
 
 Everything the board's firmware does blocks here, so a reset (or unplugging) interrupts it: every wait
 checks the "generation" the firmware started in and raises `Interrupted` when it has moved on.
@@ -21,11 +22,13 @@ from collections import deque
 from collections.abc import Callable
 
 from app.sim.faults import Faults
+from app.sim.tx_clock import CLOCK, TICK
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 _RX_PIECE_SECONDS = 0.002  # host bytes become readable in pieces of about this much wire time
 _MIN_RX_PIECE = 64
 _TX_SLICE_SECONDS = 0.002
+_TX_BUFFER_BYTES = 1024  # a UART driver's transmit buffer: the firmware blocks only when it is full
 _IDLE_SLACK = 0.002
 _BAUD_TOLERANCE = 0.04
 
@@ -77,6 +80,8 @@ class Uart:
         self._rx: deque[_Arrival] = deque()
         self._rx_free = 0.0
         self._tx_free = 0.0
+        self._tx: deque[tuple[float, bytes]] = deque()  # queued output: (when it has crossed, bytes)
+        self._tx_lock = threading.Lock()
         self._send: Callable[[bytes], None] | None = None
         self._send_lock = threading.Lock()
         self.generation = 0
@@ -236,7 +241,9 @@ class Uart:
                 self._cv.wait(left)
 
     def write(self, generation: int, data: bytes) -> None:
-        """Send bytes at the board's baud rate (blocking like a UART FIFO), faults applied."""
+        """Send bytes at the board's baud rate, faults applied. Like a UART driver with a transmit
+        buffer, this returns once the bytes are queued and blocks only while the buffer is full; the
+        simulator's clock (app/sim/tx_clock.py) hands them to the host as they cross the wire."""
         self._check(generation)
         data = self._tx_faults(data)
         if self._mismatched():
@@ -245,17 +252,40 @@ class Uart:
         if not self.pacing:
             self._emit(data)
             return
+        byte_seconds = BITS_PER_BYTE / baud
+        room = max(_TX_BUFFER_BYTES * byte_seconds, 2 * TICK)  # how far ahead of the wire it may queue
         step = max(16, int(baud / BITS_PER_BYTE * _TX_SLICE_SECONDS))
         for pos in range(0, len(data), step):
             piece = data[pos : pos + step]
             now = time.monotonic()
-            start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
-            end = start + len(piece) * BITS_PER_BYTE / baud
-            if end > now:
-                self.sleep(generation, end - now)
+            if self._tx_free - now > room:
+                self.sleep(generation, self._tx_free - now - room)
+                now = time.monotonic()
             self._check(generation)
-            self._tx_free = end
-            self._emit(piece)
+            with self._tx_lock:
+                start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
+                end = start + len(piece) * byte_seconds
+                self._tx_free = end
+                self._tx.append((end, piece))
+                first = len(self._tx) == 1
+            if first:
+                CLOCK.schedule(self, end)
+
+    def send_due(self, now: float) -> float | None:
+        """The clock's call: send every queued piece whose last byte has crossed the wire by `now`."""
+        due: list[bytes] = []
+        with self._tx_lock:
+            while self._tx and self._tx[0][0] <= now:
+                due.append(self._tx.popleft()[1])
+            following = self._tx[0][0] if self._tx else None
+        if due:
+            self._emit(b"".join(due))
+        return following
+
+    def flushed(self) -> bool:
+        """True once every byte written has been handed to the host (tests)."""
+        with self._tx_lock:
+            return not self._tx
 
     def _tx_faults(self, data: bytes) -> bytes:
         corrupt, drop = self.faults.corrupt_tx_every, self.faults.drop_tx_every

@@ -23,10 +23,33 @@ def test_board_output_is_paced_at_its_baud_rate() -> None:
     uart.board_baud = uart.host_baud = 460800
     start = time.perf_counter()
     uart.write(uart.generation, b"x" * 23040)  # 230400 bits: 0.5 s at 460800 baud
+    queued = time.perf_counter() - start
+    # The writer went on with a driver's buffer (1 KiB) still to cross the wire, as a chip's would.
+    assert 0.45 <= queued <= 5.0
+    assert not uart.flushed()
+    while len(b"".join(sent)) < 23040 and time.perf_counter() - start < 5:
+        on_wire = (time.perf_counter() - start) * 46080
+        assert len(b"".join(sent)) <= on_wire + 1  # nothing reaches the host before it crossed the wire
+        time.sleep(0.001)
     elapsed = time.perf_counter() - start
-    assert 0.48 <= elapsed <= 5.0  # never faster than the wire; a busy shared machine may be much slower
+    assert 0.5 <= elapsed <= 5.0  # never faster than the wire; a busy shared machine may be much slower
     assert b"".join(sent) == b"x" * 23040
     assert uart.tx_bytes == 23040
+
+
+def test_a_short_line_does_not_hold_up_the_firmware_and_reaches_the_host_at_its_wire_time() -> None:
+    uart = Uart(Faults(), pacing=True)
+    sent = _collecting(uart)
+    uart.board_baud = uart.host_baud = 115200
+    line = b"I (123) boot: a line of a boot log, about sixty bytes long.\r\n"  # 5.4 ms on the wire
+    start = time.perf_counter()
+    uart.write(uart.generation, line)
+    assert sent == []  # the firmware went on before the line crossed the wire (it used to wait)
+    deadline = start + 5
+    while b"".join(sent) != line and time.perf_counter() < deadline:
+        time.sleep(0.001)
+    assert b"".join(sent) == line
+    assert time.perf_counter() - start >= len(line) * 10 / 115200  # its last byte, not before its time
 
 
 def test_host_input_arrives_at_the_hosts_baud_rate() -> None:
