@@ -298,7 +298,7 @@ def main() -> int:
         spread = f"{r['board_min']:.1f}-{r['board_max']:.1f}"
         cells = (str(count), f"{r['wall']:.2f}", spread, *(f"{r[k]:.1f} s" for k in CPU_KEYS))
         print("".join(f"{c:>13}" for c in cells))
-    print("\nmedian seconds per step (1 board -> 64 boards):")
+    print(f"\nmedian seconds per step (1 board -> {args.boards} boards):")
     for name, alone in one["steps"].items():
         crowded = many["steps"].get(name, float("nan"))
         print(f"{name:>13} {alone:8.2f} -> {crowded:6.2f}  (+{crowded - alone:.2f})")
