@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import serial
+import serial.rfc2217
 
 from app.provisioning import serial_urls
 from app.provisioning.serial_urls.protocol_rfc2217 import Serial as QuickRfc2217
@@ -46,3 +47,25 @@ def test_timeout_changes_cost_no_round_trips(installed: None, make_fleet: FleetF
     finally:
         port.close()
     assert timeouts_took < 0.2  # pyserial's own client spends >= 100 ms on each of these 20 changes
+
+
+def test_pyserials_negotiation_polls_each_millisecond_not_each_50_ms(installed: None) -> None:
+    """Its `open` waits for the server's answers in `time.sleep(0.05)` loops; through our handler's
+    import, each of those sleeps is a 1 ms poll (a long sleep asked of it proves the cap)."""
+    started = time.monotonic()
+    serial.rfc2217.time.sleep(30)  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 5
+    assert serial.rfc2217.time.monotonic() > 0  # type: ignore[attr-defined]  (the rest is `time`)
+
+
+def test_opening_a_virtual_board_takes_less_than_one_of_pyserials_polls(
+    installed: None, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    took = []
+    for _ in range(3):
+        started = time.monotonic()
+        port = serial.serial_for_url(fleet.urls[0])
+        took.append(time.monotonic() - started)
+        port.close()
+    assert min(took) < 0.05  # pyserial's loop alone slept 50 ms before its first look at the answers

@@ -9,6 +9,11 @@ acknowledgements that are still needed (line settings, DTR/RTS, purge) are polle
 Closing does not pause either; whoever reopens at once retries (app.provisioning.board_reset.open_uart).
 Received data is taken apart in runs and read in chunks instead of one queue entry per byte
 (app.provisioning.serial_urls.telnet_input).
+
+Opening still runs pyserial's own negotiation, which checks for the server's answers every 50 ms: at
+least 50 ms of every open, and a multiple of it when a loaded server answers late. Its module sees the
+`time` of `_PollingTime` instead, whose sleeps are at most POLL_SECONDS: the same loops, polling each
+millisecond.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import threading
 import time
 from typing import Any
 
+import serial.rfc2217
 from serial import PortNotOpenError, SerialException
 from serial.rfc2217 import (
     PURGE_RECEIVE_BUFFER,
@@ -34,6 +40,21 @@ from serial.rfc2217 import Serial as _PyserialRfc2217
 from app.provisioning.serial_urls.telnet_input import ReceivedBytes, TelnetInput
 
 POLL_SECONDS = 0.001
+
+
+class _PollingTime:
+    """The `time` module for pyserial's RFC 2217 code: the same, but no sleep longer than POLL_SECONDS
+    (each of its sleeps is a poll for the server's answer; see the module docstring)."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(min(seconds, POLL_SECONDS))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+serial.rfc2217.time = _PollingTime()
 
 
 def _wait_ready(items: list[Any], seconds: float, what: str) -> None:
