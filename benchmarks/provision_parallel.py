@@ -40,14 +40,20 @@ booted machine (load average 0.2 before the first run; these runs alone), 64 boa
         CPU per board: workers 230-260 ms, simulator 95-110 ms, station 25-30 ms
     at 63a049c:  wall ratio 1.36x, 1.37x, 1.41x
         CPU per board: workers 145-160 ms, simulator 85-95 ms, station 19-20 ms
-        steps, 1 -> 64 boards: launch 0.02 -> 0.39 s, detect 0.29 -> 0.53, flash 9.49 -> 11.26,
-        boot 0.55 -> 1.23, ief 0.47 -> 0.77
-This machine's worker CPU was twice the figures above from the start (same code), so compare within a
-sitting. What moved it: the fork server imports what a worker's first rfc2217:// open imported (~20 ms a
-worker), event lines are checked for secrets in one search, jobs name their images' files instead of
-carrying a megabyte of base64, and the simulator stopped syncing its flash files under the GIL. What is
-left is mostly the flash step's ~55 block round trips each waiting for a CPU (+1.5-2 s) and the boards'
-boot in the one simulator process (+0.7 s; +0.03 s with --sim-processes 16).
+    at 18efa66:  wall ratio 1.22x, 1.22x, 1.23x, 1.24x (32 boards: 1.09x)
+        CPU per board: workers 95-106 ms, simulator 64-67 ms, station 14 ms
+        steps, 1 -> 64 boards: launch 0.03 -> 0.24-0.34 s, detect 0.23-0.28 -> 0.66-0.88, flash
+        9.49 -> 10.77-10.92, boot 0.54 -> 0.58-0.62, ief 0.46 -> 0.49-0.52
+The same code measured twice the worker CPU here that it had in the earlier sitting above (another
+machine, or another day of the shared one), so compare only figures of one sitting. What moved it: the
+fork server imports what a worker's first rfc2217:// open imported (~20 ms a worker), event lines are
+checked for secrets in one search, jobs name their images' files (and the station's zlib streams of them)
+instead of carrying a megabyte of base64, fork requests go in batches, pyserial's open polls each
+millisecond, and the simulator stopped syncing its flash files under the GIL and sends every board's
+output from one clock thread (boot: +1.0 s -> +0.05 s). What is left is the flash step's ~55 block round
+trips and detect's ~40 register round trips, each waiting for CPUs among 64 busy boards (+1.3 s and +0.5
+s): each round trip wakes four threads in turn (simulator connection, board, worker reader, worker main);
+the worker's reader thread could go.
 """
 
 from __future__ import annotations
