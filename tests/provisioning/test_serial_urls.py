@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -69,3 +70,40 @@ def test_opening_a_virtual_board_takes_less_than_one_of_pyserials_polls(
         took.append(time.monotonic() - started)
         port.close()
     assert min(took) < 0.05  # pyserial's loop alone slept 50 ms before its first look at the answers
+
+
+def test_after_open_the_reader_reads_the_socket_itself(installed: None, make_fleet: FleetFactory) -> None:
+    """pyserial's reader thread negotiates and then hands over: a board's answer wakes its reader only."""
+    fleet = make_fleet(1)
+    port = serial.serial_for_url(fleet.urls[0], baudrate=115200, timeout=5)
+    try:
+        assert isinstance(port, QuickRfc2217)
+        readers = [t.name for t in threading.enumerate() if "RFC 2217 reader" in t.name]
+        assert readers == []
+        port.dtr = False
+        port.rts = True  # EN low: the board is held in reset
+        port.rts = False  # and let go: it boots and prints the ROM banner
+        seen = b""
+        while b"ESP-ROM" not in seen:
+            chunk = port.read(1)  # byte by byte: the rest of the banner stays to be read below
+            assert chunk, f"nothing more within the timeout after {seen!r}"
+            seen += chunk
+        time.sleep(0.5)  # the rest of its banner has arrived, unread
+        port.timeout = 0
+        assert port.read(4096)  # a timeout of 0 still takes what the socket holds
+    finally:
+        port.close()
+
+
+def test_a_read_after_the_board_went_away_says_the_connection_closed(
+    installed: None, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(1)
+    port = serial.serial_for_url(fleet.urls[0], timeout=5)
+    try:
+        fleet.boards[0].vanish()  # unplugged: its server drops the connection
+        with pytest.raises(serial.SerialException, match="closed"):
+            while True:
+                port.read(4096)  # what was on its way is read first
+    finally:
+        port.close()

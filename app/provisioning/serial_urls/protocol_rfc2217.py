@@ -19,6 +19,8 @@ millisecond.
 from __future__ import annotations
 
 import contextlib
+import math
+import select
 import socket
 import struct
 import threading
@@ -40,6 +42,8 @@ from serial.rfc2217 import Serial as _PyserialRfc2217
 from app.provisioning.serial_urls.telnet_input import ReceivedBytes, TelnetInput
 
 POLL_SECONDS = 0.001
+HANDOVER_SECONDS = 0.005  # how soon the reader thread notices that `open` is done with it
+PUMP_SLICE_SECONDS = 0.05  # a reader waiting for data looks again at least this often (another may take it)
 
 
 class _PollingTime:
@@ -57,38 +61,64 @@ class _PollingTime:
 serial.rfc2217.time = _PollingTime()
 
 
-def _wait_ready(items: list[Any], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not all(item.is_ready() for item in items):
-        if time.monotonic() >= deadline:
-            raise SerialException(f"the RFC 2217 server did not acknowledge the {what} change")
-        time.sleep(POLL_SECONDS)
+def _readable(sock: socket.socket, seconds: float) -> bool:
+    """Whether the socket has something (data, or its end) within `seconds`. poll(2) where there is one:
+    select(2) fails above descriptor 1024, which a long-running station passes; Windows has only select."""
+    if not hasattr(select, "poll"):
+        return bool(select.select([sock], [], [], max(0.0, seconds))[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0, math.ceil(seconds * 1000))))
 
 
 class Serial(_PyserialRfc2217):  # type: ignore[misc]
-    """pyserial's RFC 2217 client, quick to change settings; otherwise the same."""
+    """pyserial's RFC 2217 client, quick to change settings and read in the reading thread.
+
+    pyserial's reader thread stays for the negotiation inside `open`; then it stops and whoever reads
+    (or waits for an acknowledgement) takes what has arrived from the socket itself. A board's answer
+    used to wake the reader thread, which then woke the reader: two threads to schedule for each of the
+    ~150 round trips of a board's run, on a station where 64 boards compete for two CPUs.
+    """
 
     _applied: tuple[Any, ...] | None = None
     _input: TelnetInput | None = None
+    _inline = False  # True once the reader thread has handed the socket over
+    _pump_lock: threading.Lock
 
     def open(self) -> None:
         self._applied = None
+        self._inline = False
+        self._pump_lock = threading.Lock()
         self._input = TelnetInput(ReceivedBytes(), self)  # before the reader thread starts
         super().open()
+        self._inline = True  # the reader thread sees it within HANDOVER_SECONDS and stops
+        thread: threading.Thread | None = getattr(self, "_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._thread = None
 
     @property
     def in_waiting(self) -> int:
-        return self._received().available()
+        received = self._received()
+        self._pump(0.0)
+        return received.available()
 
     def read(self, size: int = 1) -> bytes:
         received = self._received()
-        if not received.available() and (self._thread is None or not self._thread.is_alive()):
-            raise SerialException("connection failed (reader thread died)")
-        return received.take(size, self._timeout)
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while received.available() < size and not received.ended:
+            left = None if deadline is None else deadline - time.monotonic()
+            self._pump(PUMP_SLICE_SECONDS if left is None else max(0.0, min(left, PUMP_SLICE_SECONDS)))
+            if left is not None and left <= 0:
+                break  # looked once more, even with no time left (a timeout of 0 reads what is there)
+        if not received.available() and received.ended:
+            raise SerialException("connection failed (the RFC 2217 server closed it)")
+        return received.take(size, 0)
 
     def reset_input_buffer(self) -> None:
         received = self._received()
         self.rfc2217_send_purge(PURGE_RECEIVE_BUFFER)
+        self._pump(0.0)
         received.clear()
 
     def _received(self) -> ReceivedBytes:
@@ -96,24 +126,61 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
             raise PortNotOpenError()
         return self._input.received
 
+    def _pump(self, seconds: float) -> None:
+        """Take apart what the socket holds, waiting up to `seconds` for something to come (inline
+        mode only: before that the reader thread does it, and this only waits)."""
+        sock: socket.socket | None = self._socket
+        telnet = self._input
+        if not self._inline or sock is None or telnet is None:
+            time.sleep(min(seconds, POLL_SECONDS))
+            return
+        with self._pump_lock:
+            if not _readable(sock, seconds):
+                return
+            try:
+                data = sock.recv(65536)  # readable, and nobody else takes from it while we hold the lock
+            except TimeoutError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                telnet.received.end()
+                return
+            telnet.feed(data)
+
+    def _wait_ready(self, items: list[Any], seconds: float, what: str) -> None:
+        deadline = time.monotonic() + seconds
+        while not all(item.is_ready() for item in items):
+            if time.monotonic() >= deadline:
+                raise SerialException(f"the RFC 2217 server did not acknowledge the {what} change")
+            self._pump(POLL_SECONDS)
+
     def _telnet_read_loop(self) -> None:
-        """The socket reader thread: pyserial's loop, with the data handed over in runs."""
+        """The socket reader thread while `open` negotiates: pyserial's loop, with the data handed over
+        in runs, until the readers take the socket over."""
         sock: socket.socket | None = self._socket
         telnet = self._input
         assert telnet is not None
+        ended = True
         try:
             while self.is_open and sock is not None:
+                if self._inline:
+                    ended = False  # the socket is the readers' now, with whatever it still holds
+                    break
+                if not _readable(sock, HANDOVER_SECONDS):
+                    continue
                 try:
                     data = sock.recv(65536)
                 except TimeoutError:
-                    continue  # the socket's timeout only lets the loop notice a close
+                    continue
                 except OSError:
                     break
                 if not data:
                     break  # the server closed the connection
                 telnet.feed(data)
         finally:
-            telnet.received.end()
+            if ended:
+                telnet.received.end()
 
     def close(self) -> None:
         """Close without pyserial's 0.3 s pause "for quick reconnects"; the station retries opens instead."""
@@ -148,7 +215,7 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
         settings["datasize"].set(struct.pack("!B", self._bytesize))
         settings["parity"].set(struct.pack("!B", RFC2217_PARITY_MAP[self._parity]))
         settings["stopsize"].set(struct.pack("!B", RFC2217_STOPBIT_MAP[self._stopbits]))
-        _wait_ready(list(settings.values()), self._network_timeout, "line settings")
+        self._wait_ready(list(settings.values()), self._network_timeout, "line settings")
         if self._rtscts:
             self.rfc2217_set_control(SET_CONTROL_USE_HW_FLOW_CONTROL)
         elif self._xonxoff:
@@ -160,7 +227,7 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
     def rfc2217_send_purge(self, value: bytes) -> None:
         item = self._rfc2217_options["purge"]
         item.set(value)
-        _wait_ready([item], self._network_timeout, "purge")
+        self._wait_ready([item], self._network_timeout, "purge")
 
     def rfc2217_set_control(self, value: bytes) -> None:
         item = self._rfc2217_options["control"]
@@ -168,4 +235,4 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
         if self._ignore_set_control_answer:
             time.sleep(0.1)  # a server that does not answer control changes (pyserial's compatibility mode)
         else:
-            _wait_ready([item], self._network_timeout, "control line")
+            self._wait_ready([item], self._network_timeout, "control line")
