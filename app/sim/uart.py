@@ -79,6 +79,7 @@ class Uart:
         self._cv = threading.Condition()
         self._rx: deque[_Arrival] = deque()
         self._rx_free = 0.0
+        self._reader_needs_data = False  # the board waits for bytes that have not come yet (not for a time)
         self._tx_free = 0.0
         self._tx: deque[tuple[float, bytes]] = deque()  # queued output: (when it has crossed, bytes)
         self._tx_lock = threading.Lock()
@@ -122,7 +123,8 @@ class Uart:
                 arrival = _Arrival(data, max(time.monotonic(), self._rx_free), byte_seconds, piece)
                 self._rx.append(arrival)
                 self._rx_free = arrival.end
-                self._cv.notify_all()
+                if self._reader_needs_data:
+                    self._cv.notify_all()  # a reader already waiting for its bytes' time needs no wake
         if hit_limit and self.on_rx_limit is not None:
             self.faults.vanish_at_rx_byte = None
             self.on_rx_limit()
@@ -184,7 +186,11 @@ class Uart:
                 if deadline is not None and now >= deadline:
                     return self._take(now, max_bytes)
                 waits = [t - now for t in (deadline, ready_at) if t is not None]
-                self._cv.wait(min(waits) if waits else None)
+                self._reader_needs_data = ready_at is None
+                try:
+                    self._cv.wait(min(waits) if waits else None)
+                finally:
+                    self._reader_needs_data = False
 
     def _ready_at(self, until: int | None, max_bytes: int) -> float | None:
         """When a read can return: the first piece's arrival, or that of the piece completing the wait."""
