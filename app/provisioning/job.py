@@ -236,7 +236,8 @@ def validate_wifi(ssid: str, password: str) -> None:
 def _image_json(image: FlashImage, staged: StagedImages) -> str:
     files = staged.path_for(image)
     fields = {"offset": image.offset, "kind": image.kind.value, "name": image.name, "sha256": files.sha256}
-    return json.dumps({**fields, "file": str(files.path), "deflated_file": str(files.deflated)})
+    paths = {"file": str(files.path), "deflated_file": str(files.deflated)}
+    return json.dumps({**fields, **paths, "deflated_sha256": files.deflated_sha256})
 
 
 def _image_from_json(item: object, index: int) -> tuple[FlashImage, bytes]:
@@ -249,7 +250,8 @@ def _image_from_json(item: object, index: int) -> tuple[FlashImage, bytes]:
         raise ValidationError(f"job image {name!r} has a negative offset")
     kind = reader.enum("kind", ImageKind)
     sha256 = reader.get("sha256", str)
-    data, deflated = read_staged(reader.get("file", str), reader.get("deflated_file", str), sha256, name)
+    files = reader.get("file", str), reader.get("deflated_file", str)
+    data, deflated = read_staged(*files, sha256, reader.get("deflated_sha256", str), name)
     return FlashImage(offset=offset, kind=kind, name=name, data=data, sha256=sha256), deflated
 
 

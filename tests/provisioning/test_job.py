@@ -100,10 +100,10 @@ def test_a_damaged_zlib_stream_is_refused(staged: StagedImages) -> None:
     data = json.loads(make_job(_password()).to_json(staged))
     deflated = Path(data["images"][0]["deflated_file"])
     deflated.write_bytes(zlib.compress(b"something else"))
-    with pytest.raises(ValidationError, match=r"'ief' was damaged on the way: .* is not its zlib stream"):
+    with pytest.raises(ValidationError, match=r"'ief' was damaged on the way: .* is not the zlib stream"):
         PortJob.from_json(json.dumps(data))
     deflated.write_bytes(b"not zlib at all")
-    with pytest.raises(ValidationError, match="is not its zlib stream"):
+    with pytest.raises(ValidationError, match="is not the zlib stream the station made of it"):
         PortJob.from_json(json.dumps(data))
 
 
