@@ -42,18 +42,20 @@ booted machine (load average 0.2 before the first run; these runs alone), 64 boa
         CPU per board: workers 145-160 ms, simulator 85-95 ms, station 19-20 ms
     at 18efa66:  wall ratio 1.22x, 1.22x, 1.23x, 1.24x (32 boards: 1.09x)
         CPU per board: workers 95-106 ms, simulator 64-67 ms, station 14 ms
-        steps, 1 -> 64 boards: launch 0.03 -> 0.24-0.34 s, detect 0.23-0.28 -> 0.66-0.88, flash
-        9.49 -> 10.77-10.92, boot 0.54 -> 0.58-0.62, ief 0.46 -> 0.49-0.52
+    at 94f6eba:  wall ratio 1.16x, 1.18x, 1.18x, 1.19x, 1.19x, 1.21x
+        CPU per board: workers 95-110 ms, simulator 59-67 ms, station 13-16 ms
+        steps, 1 -> 64 boards: launch 0.03 -> 0.20-0.40 s, detect 0.22 -> 0.54-0.63, flash
+        9.48 -> 10.36-10.49, boot 0.49 -> 0.55, ief 0.45 -> 0.48
 The same code measured twice the worker CPU here that it had in the earlier sitting above (another
 machine, or another day of the shared one), so compare only figures of one sitting. What moved it: the
-fork server imports what a worker's first rfc2217:// open imported (~20 ms a worker), event lines are
-checked for secrets in one search, jobs name their images' files (and the station's zlib streams of them)
-instead of carrying a megabyte of base64, fork requests go in batches, pyserial's open polls each
-millisecond, and the simulator stopped syncing its flash files under the GIL and sends every board's
-output from one clock thread (boot: +1.0 s -> +0.05 s). What is left is the flash step's ~55 block round
-trips and detect's ~40 register round trips, each waiting for CPUs among 64 busy boards (+1.3 s and +0.5
-s): each round trip wakes four threads in turn (simulator connection, board, worker reader, worker main);
-the worker's reader thread could go.
+fork server imports what a worker's first rfc2217:// open imported (~20 ms a worker); event lines are
+checked for secrets in one search; jobs name their images' files (and the station's zlib streams of them)
+instead of carrying a megabyte of base64; fork requests go in batches; pyserial's open polls each
+millisecond; our RFC 2217 client reads the socket in the reading thread once open; and the simulator
+stopped syncing its flash files under the GIL, sends every board's output from one clock thread (boot:
++1.0 s -> +0.05 s) and no longer wakes a board for bytes it is not waiting for. What is left is the flash
+step's ~55 block round trips and detect's ~40 register round trips, each waiting for CPUs among 64 busy
+boards (+1.0 s and +0.4 s), and the 64 workers' own start (+0.2 s).
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ Measured 2026-12-02 on the shared 2-core machine, main then this code, one sitti
                 2000000 1.091x -> 1.109x (another run of this code: 1.116x)
     at 587ad81: 460800 1.035x -> 1.032x; 921600 1.095x -> 1.068x; 1500000 1.094x -> 1.082x;
                 2000000 1.108x -> 1.095x
+    at 94f6eba (session 21, a quiet machine): 460800 1.020x; 921600 1.038x; 1500000 1.060x;
+                2000000 1.074x (each open of a port no longer sleeps pyserial's 50 ms, and an answer
+                wakes one thread of the worker instead of two)
 A board alone is not CPU-bound: the ~0.6 s over the bound is about the same at every rate, the
 turnaround of each esptool command and flash block (sim_wire_time.py: ~2.6 ms per 16 KiB block at
 2 Mbaud), so at 2 Mbaud it sits on the 1.10x line.
