@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,6 +72,38 @@ class _BoardPins:
 
     def reset_output_buffer(self) -> None:
         pass
+
+
+_TIMEVAL = struct.Struct("@qq")  # struct timeval of SCM_TIMESTAMP on 64-bit Linux and macOS
+_LINUX = sys.platform.startswith("linux")
+_LINUX_SO_TIMESTAMP = 29  # <asm-generic/socket.h>; Python's socket module does not name it
+
+
+def _timestamped_receiver(sock: socket.socket) -> Callable[[], tuple[bytes, float]]:
+    """`recv` that also says when the bytes reached this machine (time.monotonic), from the kernel's
+    receive timestamp where there is one: the moment the host sent them, which is when a USB bridge
+    would have started putting them on the wire. The time this thread woke to take them (the fallback)
+    is later by however long a busy machine kept it waiting, and that wait would count as wire time."""
+    option: int | None = getattr(socket, "SO_TIMESTAMP", _LINUX_SO_TIMESTAMP if _LINUX else None)
+    if option is None or not hasattr(sock, "recvmsg") or _TIMEVAL.size != 16:
+        return lambda: (sock.recv(65536), time.monotonic())
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, option, 1)
+    except OSError:
+        return lambda: (sock.recv(65536), time.monotonic())
+    space = socket.CMSG_SPACE(_TIMEVAL.size)
+
+    def receive() -> tuple[bytes, float]:
+        data, ancillary, _flags, _address = sock.recvmsg(65536, space)
+        now_mono, now_wall = time.monotonic(), time.time()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == option and len(value) >= _TIMEVAL.size:
+                seconds, micros = _TIMEVAL.unpack_from(value)
+                waited = now_wall - (seconds + micros / 1e6)
+                return data, now_mono - min(max(waited, 0.0), 1.0)
+        return data, now_mono
+
+    return receive
 
 
 class _Connection:
@@ -217,14 +251,15 @@ class BoardServer:
         manager = _FastPortManager(_BoardPins(self.board), connection)
         uart = self.board.uart
         uart.attach(lambda data: connection.write(data.replace(IAC, _IAC_DOUBLED)))
+        receive = _timestamped_receiver(sock)
         try:
             while True:
-                chunk = sock.recv(65536)
+                chunk, arrived = receive()
                 if not chunk:
                     break
                 data = b"".join(manager.filter(chunk))
                 if data:
-                    uart.host_data(data)
+                    uart.host_data(data, arrived)
         except OSError:
             pass
         finally:

@@ -104,8 +104,10 @@ class Uart:
         with self._send_lock:
             self._send = None
 
-    def host_data(self, data: bytes) -> None:
-        """Bytes from the host; called by the connection thread in arrival order."""
+    def host_data(self, data: bytes, arrived: float | None = None) -> None:
+        """Bytes from the host; called by the connection thread in arrival order. `arrived` is when
+        they reached the machine (time.monotonic), if known: their wire time starts then, not when the
+        connection thread got round to them."""
         data = self._rx_faults(data)
         limit = self.faults.vanish_at_rx_byte
         hit_limit = False
@@ -120,7 +122,8 @@ class Uart:
                 baud = self.host_baud
                 piece = max(_MIN_RX_PIECE, int(baud / BITS_PER_BYTE * _RX_PIECE_SECONDS))
                 byte_seconds = BITS_PER_BYTE / baud if self.pacing else 0.0
-                arrival = _Arrival(data, max(time.monotonic(), self._rx_free), byte_seconds, piece)
+                start = time.monotonic() if arrived is None else arrived
+                arrival = _Arrival(data, max(start, self._rx_free), byte_seconds, piece)
                 self._rx.append(arrival)
                 self._rx_free = arrival.end
                 if self._reader_needs_data:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
+import socket
 import struct
+import sys
+import time
 
 import pytest
 from serial.rfc2217 import COM_PORT_OPTION, IAC, SB, SE, SET_BAUDRATE, WILL, PortManager
 
-from app.sim.rfc2217_server import _FastPortManager
+from app.sim.faults import Faults
+from app.sim.rfc2217_server import _FastPortManager, _timestamped_receiver
+from app.sim.uart import Uart
 
 
 class Port:
@@ -55,3 +60,30 @@ def test_same_data_answers_and_settings_as_pyserial_in_any_chunking(size: int) -
     assert ours == reference
     assert ours[2] == 921600
     assert len(ours[0]) == 20003
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernel receive timestamps: Linux")
+def test_bytes_are_timed_from_when_they_reached_the_machine_not_when_the_thread_took_them() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # TCP, as the boards' servers are
+    theirs = socket.create_connection(listener.getsockname())
+    ours, _address = listener.accept()
+    listener.close()
+    with ours, theirs:
+        receive = _timestamped_receiver(ours)
+        sent = time.monotonic()
+        theirs.sendall(b"block")
+        time.sleep(0.3)  # a busy simulator's connection thread gets round to it late
+        data, arrived = receive()
+        taken = time.monotonic()
+    assert data == b"block"
+    assert arrived < taken - 0.2  # the wait is not wire time
+    assert arrived >= sent - 0.05  # and it did not come before it was sent (clock conversion slack)
+
+
+def test_bytes_that_arrived_earlier_are_readable_earlier() -> None:
+    uart = Uart(Faults(), pacing=True)
+    uart.host_baud = 115200  # 64 bytes: 5.6 ms on the wire
+    uart.host_data(b"x" * 64, arrived=time.monotonic() - 0.01)  # reached the machine 10 ms ago
+    assert uart.read(uart.generation, 64, 0) == b"x" * 64  # already across the wire
+    uart.host_data(b"y" * 64)
+    assert uart.read(uart.generation, 64, 0) == b""  # only now starting to cross
