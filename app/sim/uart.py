@@ -28,6 +28,7 @@ BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 _RX_PIECE_SECONDS = 0.002  # host bytes become readable in pieces of about this much wire time
 _MIN_RX_PIECE = 64
 _TX_SLICE_SECONDS = 0.002
+_INLINE_SECONDS = 0.002  # an answer this short on an idle line is sent by the firmware's thread itself
 _TX_BUFFER_BYTES = 1024  # a UART driver's transmit buffer: the firmware blocks only when it is full
 _IDLE_SLACK = 0.002
 _BAUD_TOLERANCE = 0.04
@@ -262,6 +263,8 @@ class Uart:
             self._emit(data)
             return
         byte_seconds = BITS_PER_BYTE / baud
+        if self._answered_inline(generation, data, byte_seconds):
+            return
         room = max(_TX_BUFFER_BYTES * byte_seconds, 2 * TICK)  # how far ahead of the wire it may queue
         step = max(16, int(baud / BITS_PER_BYTE * _TX_SLICE_SECONDS))
         for pos in range(0, len(data), step):
@@ -279,6 +282,23 @@ class Uart:
                 first = len(self._tx) == 1
             if first:
                 CLOCK.schedule(self, end)
+
+    def _answered_inline(self, generation: int, data: bytes, byte_seconds: float) -> bool:
+        """A short answer on an idle line (the loader's reply to a command) is sent by the firmware's
+        own thread once it has crossed, as before the clock: through the clock it took two of the
+        clock's wake-ups, on every round trip of a flash write."""
+        now = time.monotonic()
+        with self._tx_lock:
+            if self._tx:
+                return False  # output is queued: behind it, in order
+            start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
+            end = start + len(data) * byte_seconds
+            if end - now > _INLINE_SECONDS:
+                return False
+            self._tx_free = end
+        self.sleep(generation, end - now)
+        self._emit(data)
+        return True
 
     def send_due(self, now: float) -> float | None:
         """The clock's call: send every queued piece whose last byte has crossed the wire by `now`."""
