@@ -96,6 +96,8 @@ def wait_until_enrolled(
     when the run is cancelled (`sleep` should wake up for it); with `seen_since` (a re-enrolment), an
     Enrolled device counts only once the instance has seen it at or after that moment."""
     offered_in = offered or (lambda batch: offered_version(instance, batch))
+    if seen_since is not None:  # the instance keeps milliseconds: a check-in in the run's first one counts
+        seen_since = seen_since.replace(microsecond=seen_since.microsecond // 1000 * 1000)
     deadline = clock() + limit_s
     pushed = push()
     while pushed is None and clock() < deadline:

@@ -282,6 +282,24 @@ def test_a_reenrolled_device_enrolled_from_before_is_confirmed_only_once_it_chec
     assert clock.sleeps == 8, "Enrolled from an hour ago did not pass the run"
 
 
+def test_a_check_in_within_the_runs_first_millisecond_counts(instance: LocalInstance) -> None:
+    """The instance keeps milliseconds: a check-in in the same millisecond the run began, stored as
+    that millisecond's start, is not "before the run" (this failed now and then on a quick machine)."""
+    device_id, desk, _run_began = _enrolled_long_ago(instance)
+    desk.check_in(device_id)
+    desk.report_status(device_id, "sim-1")
+    certificate = instance.device_certificate(device_id)
+    assert certificate is not None and certificate.enrolled_at is not None
+    stored = certificate.enrolled_at
+    assert stored.microsecond % 1000 == 0
+    run_began = stored + timedelta(microseconds=999)  # later, but within the same millisecond
+    clock = Clock()
+    check = wait_until_enrolled(
+        instance, device_id, lambda: PUSHED, 5, seen_since=run_began, clock=clock, sleep=clock.sleep
+    )
+    assert check.confirmation is Confirmation.ENROLLED
+
+
 def test_a_reenrolled_device_that_never_reconnects_fails_saying_so(instance: LocalInstance) -> None:
     device_id, _desk, run_began = _enrolled_long_ago(instance)
     clock = Clock()
