@@ -218,8 +218,8 @@ class BoardConnection:
             progress.finish()
             if plan.unchanged:
                 verified.append(True)  # the comparison was the verification
-            elif plan.compared:
-                verified.append(self._verify_whole(image))
+            elif plan.compared and plan.runs != ((0, len(image.data)),):
+                verified.append(self._verify_whole(image))  # esptool verified only the parts written
             else:
                 verified.append(seen.verified)
             done_before += len(image.data)

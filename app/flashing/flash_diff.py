@@ -10,7 +10,8 @@ Regions are compared coarse to fine: the whole image, then up to 16 parts of it,
 that differ, down to single sectors; a region most of whose parts differ is taken as changed whole, so a
 board holding a different image costs ~17 MD5s before one full write, not one per sector. The image's
 last sector is compared padded with 0xFF, as a full write leaves it (the flasher erases whole sectors),
-so writing only the differing sectors leaves exactly the flash a full write would.
+so writing only the differing sectors leaves exactly the flash a full write would. Erased flash (a new
+board on the line) is known from the first MD5: one question, not seventeen.
 """
 
 from __future__ import annotations
@@ -80,16 +81,28 @@ class _Walk:
         self._md5_of = md5_of
         self.queries = 0
 
-    def _differs(self, lo: int, hi: int) -> bool:
-        start, end = lo * SECTOR_SIZE, hi * SECTOR_SIZE
+    def _flash_md5(self, lo: int, hi: int) -> str:
         self.queries += 1
-        expected = hashlib.md5(self._padded[start:end], usedforsecurity=False).hexdigest()
-        return self._md5_of(self._offset + start, end - start).lower() != expected
+        return self._md5_of(self._offset + lo * SECTOR_SIZE, (hi - lo) * SECTOR_SIZE).lower()
+
+    def _image_md5(self, lo: int, hi: int) -> str:
+        part = self._padded[lo * SECTOR_SIZE : hi * SECTOR_SIZE]
+        return hashlib.md5(part, usedforsecurity=False).hexdigest()
+
+    def _differs(self, lo: int, hi: int) -> bool:
+        return self._flash_md5(lo, hi) != self._image_md5(lo, hi)
 
     def changed(self, lo: int, hi: int) -> list[int]:
         """Sector numbers in [lo, hi) whose flash differs from the image."""
-        if not self._differs(lo, hi):
+        actual = self._flash_md5(lo, hi)
+        if actual == self._image_md5(lo, hi):
             return []
+        blank = b"\xff" * SECTOR_SIZE
+        if actual == hashlib.md5(blank * (hi - lo), usedforsecurity=False).hexdigest():
+            # Erased flash (a new board): what differs is every sector of the image that is not blank
+            # itself, known without asking the chip about each part.
+            sectors = range(lo, hi)
+            return [s for s in sectors if self._padded[s * SECTOR_SIZE : (s + 1) * SECTOR_SIZE] != blank]
         return self._changed_within(lo, hi)
 
     def _changed_within(self, lo: int, hi: int) -> list[int]:

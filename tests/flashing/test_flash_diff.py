@@ -79,6 +79,18 @@ def test_an_unchanged_image_costs_one_md5_and_one_changed_byte_one_sector() -> N
     assert everything.runs == ((0, len(other)),) and len(asked) <= 1 + 16
 
 
+def test_erased_flash_costs_one_md5_and_its_blank_sectors_are_not_written() -> None:
+    data = bytearray(random.Random(3).randbytes(40 * SECTOR_SIZE))
+    data[8 * SECTOR_SIZE : 10 * SECTOR_SIZE] = b"\xff" * (2 * SECTOR_SIZE)  # blank in the image too
+    flash = bytearray(b"\xff" * (0x10000 + len(data)))  # a new board
+    asked: list[int] = []
+    plan = plan_write(0x10000, bytes(data), _md5_of(flash, asked))
+    assert len(asked) == 1
+    assert plan.runs == ((0, 8 * SECTOR_SIZE), (10 * SECTOR_SIZE, 40 * SECTOR_SIZE))
+    _apply(flash, 0x10000, bytes(data), plan.runs)
+    assert flash[0x10000:] == data
+
+
 def test_an_image_inside_a_sector_is_written_whole() -> None:
     plan = plan_write(0x8001, b"x" * 100, lambda a, n: "")
     assert not plan.compared and plan.runs == ((0, 100),)
