@@ -44,18 +44,22 @@ booted machine (load average 0.2 before the first run; these runs alone), 64 boa
         CPU per board: workers 95-106 ms, simulator 64-67 ms, station 14 ms
     at 94f6eba:  wall ratio 1.16x, 1.18x, 1.18x, 1.19x, 1.19x, 1.21x
         CPU per board: workers 95-110 ms, simulator 59-67 ms, station 13-16 ms
-        steps, 1 -> 64 boards: launch 0.03 -> 0.20-0.40 s, detect 0.22 -> 0.54-0.63, flash
-        9.48 -> 10.36-10.49, boot 0.49 -> 0.55, ief 0.45 -> 0.48
+    at da2aeb1 (kernel receive times, inline answers, one MD5 for erased flash):
+                 wall ratio 1.15x, 1.18x, 1.20x
+        steps, 1 -> 64 boards: launch 0.03 -> 0.23-0.27 s, detect 0.22 -> 0.43-0.74, check 0.01 ->
+        0.09-0.19, flash 9.44 -> 9.84-10.31, boot 0.49 -> 0.61-0.68, ief 0.46 -> 0.48
 The same code measured twice the worker CPU here that it had in the earlier sitting above (another
 machine, or another day of the shared one), so compare only figures of one sitting. What moved it: the
 fork server imports what a worker's first rfc2217:// open imported (~20 ms a worker); event lines are
 checked for secrets in one search; jobs name their images' files (and the station's zlib streams of them)
 instead of carrying a megabyte of base64; fork requests go in batches; pyserial's open polls each
-millisecond; our RFC 2217 client reads the socket in the reading thread once open; and the simulator
-stopped syncing its flash files under the GIL, sends every board's output from one clock thread (boot:
-+1.0 s -> +0.05 s) and no longer wakes a board for bytes it is not waiting for. What is left is the flash
-step's ~55 block round trips and detect's ~40 register round trips, each waiting for CPUs among 64 busy
-boards (+1.0 s and +0.4 s), and the 64 workers' own start (+0.2 s).
+millisecond; our RFC 2217 client reads the socket in the reading thread once open; comparing an image
+with erased flash takes one MD5; and the simulator stopped syncing its flash files under the GIL, sends
+every board's output from one clock thread (boot: +1.0 s -> +0.05 s), answers commands from the board's
+own thread, times the host's bytes from the kernel's receive timestamp and no longer wakes a board for
+bytes it is not waiting for. What is left: the flash and detect steps' round trips, each waiting for CPUs
+among 64 busy boards (+0.4-0.9 s and +0.2-0.5 s), the station's check of 64 boards at once (+0.1-0.2 s)
+and the 64 workers' own start (+0.25 s).
 """
 
 from __future__ import annotations
