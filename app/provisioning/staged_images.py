@@ -13,9 +13,7 @@ user of the computer gets to swap a file between the check and the read.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import shutil
 import tempfile
 import threading
@@ -25,6 +23,7 @@ from pathlib import Path
 from app.domain.errors import ValidationError
 from app.domain.records import FlashImage
 from app.flashing.deflate_memo import deflate
+from app.system.private_files import write_private
 
 PREFIX = "ql-station-images-"
 
@@ -58,27 +57,14 @@ class StagedImages:
             deflated_digest = self._written.get(digest)
             if deflated_digest is None or not (path.exists() and deflated_path.exists()):
                 stream = deflate(image.data)
-                _write_once(path, image.data)
-                _write_once(deflated_path, stream)
+                write_private(path, image.data, what="job image")
+                write_private(deflated_path, stream, what="job image's zlib stream")
                 deflated_digest = self._written[digest] = hashlib.sha256(stream).hexdigest()
         return Staged(path, deflated_path, digest, deflated_digest)
 
     def close(self) -> None:
         if self._owned:
             shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Write through a temporary name and rename, so a reader sees the whole file or none."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".staging-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def read_staged(

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from app.domain.device_id import parse_device_id
-from app.domain.errors import ConflictError, StationError, ValidationError
+from app.domain.errors import ConflictError, StationError, StorageError, ValidationError
 from app.instance.api import Instance
 from app.ports.discovery import list_all_ports
 from app.ports.reservation import PortReservation, reserve_port
@@ -355,7 +355,7 @@ class _PortRun:
         job = self.job
         try:
             line = job.to_json(self.sup._staged)
-        except OSError as error:
+        except StorageError as error:  # the station's own folder is full or gone: a sentence that says so
             message = f"could not hand the images to the port worker: {error}"
             self._conclude_once(Outcome.FAIL, message, Step.START)
             return
