@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import shutil
 import signal
 import socket
@@ -31,6 +30,7 @@ from typing import IO, Protocol
 
 from app.provisioning.fork_server import PID, READY, REQUEST
 from app.system.executable import station_command
+from app.system.readiness import readable
 
 SERVER_EXIT_SECONDS = 5.0
 READY_SECONDS = 60.0  # importing the worker takes ~0.2 s; a server silent this long is stuck
@@ -165,7 +165,7 @@ class ForkedWorker:
         with self._lock:
             if self.returncode is not None:
                 return self.returncode
-            if not _readable(self._status_fd, timeout):
+            if not readable(self._status_fd, timeout):
                 return None
             data = b""
             while len(data) < PID.size:
@@ -225,7 +225,7 @@ class ForkServerLauncher:
         """Block until the server has imported the worker (benchmarks, tests). OSError if it failed."""
         with self._lock:
             control = self._ensure_server()
-            if not _readable(control.fileno(), timeout):
+            if not readable(control.fileno(), timeout):
                 raise TimeoutError(f"the worker fork server was not ready within {timeout:g} s")
             try:
                 self._await_ready(control)
@@ -393,13 +393,6 @@ class _Ticket:
         if not self.answered:
             raise OSError("the fork request was never sent")  # a failure before the batch was served
         return self._pid
-
-
-def _readable(fd: int, timeout: float | None) -> bool:
-    """poll(2), not select(2): a station that has run all day may hold descriptors above 1024."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
 
 
 def _receive_exactly(sock: socket.socket, size: int) -> bytes:

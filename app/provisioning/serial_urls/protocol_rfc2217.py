@@ -19,8 +19,6 @@ millisecond.
 from __future__ import annotations
 
 import contextlib
-import math
-import select
 import socket
 import struct
 import threading
@@ -40,6 +38,7 @@ from serial.rfc2217 import (
 from serial.rfc2217 import Serial as _PyserialRfc2217
 
 from app.provisioning.serial_urls.telnet_input import ReceivedBytes, TelnetInput
+from app.system.readiness import readable
 
 POLL_SECONDS = 0.001
 HANDOVER_SECONDS = 0.005  # how soon the reader thread notices that `open` is done with it
@@ -59,16 +58,6 @@ class _PollingTime:
 
 
 serial.rfc2217.time = _PollingTime()
-
-
-def _readable(sock: socket.socket, seconds: float) -> bool:
-    """Whether the socket has something (data, or its end) within `seconds`. poll(2) where there is one:
-    select(2) fails above descriptor 1024, which a long-running station passes; Windows has only select."""
-    if not hasattr(select, "poll"):
-        return bool(select.select([sock], [], [], max(0.0, seconds))[0])
-    poller = select.poll()
-    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
-    return bool(poller.poll(max(0, math.ceil(seconds * 1000))))
 
 
 class Serial(_PyserialRfc2217):  # type: ignore[misc]
@@ -135,7 +124,7 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
             time.sleep(min(seconds, POLL_SECONDS))
             return
         with self._pump_lock:
-            if not _readable(sock, seconds):
+            if not readable(sock, seconds):
                 return
             try:
                 data = sock.recv(65536)  # readable, and nobody else takes from it while we hold the lock
@@ -167,7 +156,7 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
                 if self._inline:
                     ended = False  # the socket is the readers' now, with whatever it still holds
                     break
-                if not _readable(sock, HANDOVER_SECONDS):
+                if not readable(sock, HANDOVER_SECONDS):
                     continue
                 try:
                     data = sock.recv(65536)
