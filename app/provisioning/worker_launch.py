@@ -388,10 +388,9 @@ class _Ticket:
         self._error, self.answered = error, True
 
     def pid(self) -> int:
+        """The worker's pid; called once answered (`_request` serves batches until it is)."""
         if self._error is not None:
             raise self._error
-        if not self.answered:
-            raise OSError("the fork request was never sent")  # a failure before the batch was served
         return self._pid
 
 

@@ -275,9 +275,7 @@ class Uart:
                 now = time.monotonic()
             self._check(generation)
             with self._tx_lock:
-                start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
-                end = start + len(piece) * byte_seconds
-                self._tx_free = end
+                end = self._tx_free = self._crossed_at(now, len(piece), byte_seconds)
                 self._tx.append((end, piece))
                 first = len(self._tx) == 1
             if first:
@@ -291,14 +289,19 @@ class Uart:
         with self._tx_lock:
             if self._tx:
                 return False  # output is queued: behind it, in order
-            start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
-            end = start + len(data) * byte_seconds
+            end = self._crossed_at(now, len(data), byte_seconds)
             if end - now > _INLINE_SECONDS:
                 return False
             self._tx_free = end
         self.sleep(generation, end - now)
         self._emit(data)
         return True
+
+    def _crossed_at(self, now: float, size: int, byte_seconds: float) -> float:
+        """When `size` bytes sent now would have crossed the wire: right behind output that ended less
+        than _IDLE_SLACK ago (a stream goes on), otherwise from now. Called with `_tx_lock` held."""
+        start = self._tx_free if self._tx_free > now - _IDLE_SLACK else now
+        return start + size * byte_seconds
 
     def send_due(self, now: float) -> float | None:
         """The clock's call: send every queued piece whose last byte has crossed the wire by `now`."""
