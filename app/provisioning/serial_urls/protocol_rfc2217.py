@@ -10,10 +10,14 @@ Closing does not pause either; whoever reopens at once retries (app.provisioning
 Received data is taken apart in runs and read in chunks instead of one queue entry per byte
 (app.provisioning.serial_urls.telnet_input).
 
-Opening still runs pyserial's own negotiation, which checks for the server's answers every 50 ms: at
-least 50 ms of every open, and a multiple of it when a loaded server answers late. Its module sees the
-`time` of `_PollingTime` instead, whose sleeps are at most POLL_SECONDS: the same loops, polling each
-millisecond.
+Opening still runs pyserial's own negotiation, which checks for the server's answers after each 50 ms
+sleep: at least 50 ms of every open. Its module sees the `time` of `_OpeningTime` instead, whose sleep,
+in the thread that is opening a port, reads that port's socket until something arrives: each loop
+checks again as soon as the server has answered, and not before.
+
+No thread reads in the background: whoever waits (for data, or for an acknowledgement) takes what the
+socket holds, and waits on the socket itself, woken by the kernel when bytes arrive. With 64 boards on
+two CPUs, a waiter that polled each millisecond instead cost ~600 empty wake-ups per board's run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import serial.rfc2217
@@ -40,50 +45,64 @@ from serial.rfc2217 import Serial as _PyserialRfc2217
 from app.provisioning.serial_urls.telnet_input import ReceivedBytes, TelnetInput
 from app.system.readiness import readable
 
-POLL_SECONDS = 0.001
-HANDOVER_SECONDS = 0.005  # how soon the reader thread notices that `open` is done with it
 PUMP_SLICE_SECONDS = 0.05  # a reader waiting for data looks again at least this often (another may take it)
 
 
-class _PollingTime:
-    """The `time` module for pyserial's RFC 2217 code: the same, but no sleep longer than POLL_SECONDS
-    (each of its sleeps is a poll for the server's answer; see the module docstring)."""
+class _ServerWaits:
+    """The `time` module for pyserial's RFC 2217 code. The sleeps of its that our Serial keeps (in
+    `open`, and polling the modem lines) wait for the server to answer; in a thread that is inside one
+    of those for one of our ports, they read that port's socket until something arrives (or the sleep
+    is over) instead."""
 
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        time.sleep(min(seconds, POLL_SECONDS))
+    def __init__(self) -> None:
+        self._waiting = threading.local()
+
+    @contextlib.contextmanager
+    def on(self, port: Serial) -> Iterator[None]:
+        """Within this block, this thread's pyserial sleeps read `port`."""
+        self._waiting.port = port
+        try:
+            yield
+        finally:
+            self._waiting.port = None
+
+    def sleep(self, seconds: float) -> None:
+        port: Serial | None = getattr(self._waiting, "port", None)
+        if port is None:
+            time.sleep(seconds)
+        else:
+            port._pump(seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
 
-serial.rfc2217.time = _PollingTime()
+_SERVER_WAITS = _ServerWaits()
+serial.rfc2217.time = _SERVER_WAITS
 
 
 class Serial(_PyserialRfc2217):  # type: ignore[misc]
-    """pyserial's RFC 2217 client, quick to change settings and read in the reading thread.
+    """pyserial's RFC 2217 client, quick to change settings, with no reader thread.
 
-    pyserial's reader thread stays for the negotiation inside `open`; then it stops and whoever reads
-    (or waits for an acknowledgement) takes what has arrived from the socket itself. A board's answer
-    used to wake the reader thread, which then woke the reader: two threads to schedule for each of the
-    ~150 round trips of a board's run, on a station where 64 boards compete for two CPUs.
+    A board's answer used to wake pyserial's reader thread, which then woke the reader: two threads to
+    schedule for each of the ~150 round trips of a board's run, on a station where 64 boards compete for
+    two CPUs. Here whoever reads (or waits for an acknowledgement) takes what has arrived from the socket
+    itself, from the first byte of the negotiation on.
     """
 
     _applied: tuple[Any, ...] | None = None
     _input: TelnetInput | None = None
-    _inline = False  # True once the reader thread has handed the socket over
     _pump_lock: threading.Lock
 
     def open(self) -> None:
         self._applied = None
-        self._inline = False
         self._pump_lock = threading.Lock()
-        self._input = TelnetInput(ReceivedBytes(), self)  # before the reader thread starts
-        super().open()
-        self._inline = True  # the reader thread sees it within HANDOVER_SECONDS and stops
+        self._input = TelnetInput(ReceivedBytes(), self)
+        with _SERVER_WAITS.on(self):
+            super().open()
         thread: threading.Thread | None = getattr(self, "_thread", None)
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            thread.join()  # pyserial started it; it returned at once (see _telnet_read_loop)
         self._thread = None
 
     @property
@@ -110,18 +129,22 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
         self._pump(0.0)
         received.clear()
 
+    def get_modem_state(self) -> int:
+        self._pump(0.0)  # the server's own notices of a change, if any came
+        with _SERVER_WAITS.on(self):
+            return int(super().get_modem_state())
+
     def _received(self) -> ReceivedBytes:
         if not self.is_open or self._input is None:
             raise PortNotOpenError()
         return self._input.received
 
     def _pump(self, seconds: float) -> None:
-        """Take apart what the socket holds, waiting up to `seconds` for something to come (inline
-        mode only: before that the reader thread does it, and this only waits)."""
+        """Take apart what the socket holds, waiting up to `seconds` for something to come."""
         sock: socket.socket | None = self._socket
         telnet = self._input
-        if not self._inline or sock is None or telnet is None:
-            time.sleep(min(seconds, POLL_SECONDS))
+        if sock is None or telnet is None:
+            time.sleep(seconds)  # closed under a waiter: it finds out when it looks again
             return
         with self._pump_lock:
             if not readable(sock, seconds):
@@ -140,36 +163,14 @@ class Serial(_PyserialRfc2217):  # type: ignore[misc]
     def _wait_ready(self, items: list[Any], seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
         while not all(item.is_ready() for item in items):
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise SerialException(f"the RFC 2217 server did not acknowledge the {what} change")
-            self._pump(POLL_SECONDS)
+            self._pump(min(left, PUMP_SLICE_SECONDS))
 
     def _telnet_read_loop(self) -> None:
-        """The socket reader thread while `open` negotiates: pyserial's loop, with the data handed over
-        in runs, until the readers take the socket over."""
-        sock: socket.socket | None = self._socket
-        telnet = self._input
-        assert telnet is not None
-        ended = True
-        try:
-            while self.is_open and sock is not None:
-                if self._inline:
-                    ended = False  # the socket is the readers' now, with whatever it still holds
-                    break
-                if not readable(sock, HANDOVER_SECONDS):
-                    continue
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break  # the server closed the connection
-                telnet.feed(data)
-        finally:
-            if ended:
-                telnet.received.end()
+        """pyserial's reader thread, which `open` starts: it has nothing to do, since whoever waits reads
+        the socket (see the class docstring)."""
 
     def close(self) -> None:
         """Close without pyserial's 0.3 s pause "for quick reconnects"; the station retries opens instead."""
