@@ -24,6 +24,7 @@ from app.domain.chips import ChipType
 from app.domain.errors import StationError, ValidationError
 from app.domain.records import FlashImage
 from app.flashing.chip_security import ChipSecurityState, read_security_state
+from app.flashing.efuse_reads import remember_efuse_reads
 from app.flashing.esptool_runtime import DEFLATED, EVENT_LOGGER, FatalError, cmds
 from app.flashing.flash_diff import WritePlan, can_compare, full_write, plan_write
 from app.flashing.flash_errors import (
@@ -78,10 +79,11 @@ class BoardConnection:
     """An open download-mode session with one board. Use as a context manager; always closes its port."""
 
     def __init__(self, esp: Any, port: Any, url: str, sink: EventSink) -> None:
-        self._esp = esp
         self._port = port
         self.url = url
         self._sink = sink
+        self._efuse_words: dict[int, int] = {}  # shared by the ROM loader and the stub that follows it
+        self._esp = self._remembering(esp)
 
     @classmethod
     def open(
@@ -161,7 +163,11 @@ class BoardConnection:
     def run_stub(self) -> None:
         """Upload and start esptool's flasher stub: faster writes, compression and MD5 on every chip."""
         with self._step("starting the flasher stub"):
-            self._esp = cmds.run_stub(self._esp)
+            self._esp = self._remembering(cmds.run_stub(self._esp))
+
+    def _remembering(self, esp: Any) -> Any:
+        remember_efuse_reads(esp, _chip_type(str(esp.CHIP_NAME)), self._efuse_words)
+        return esp
 
     def change_baud(self, baud: int) -> None:
         with self._step(f"changing the baud rate to {baud}"):
