@@ -33,9 +33,12 @@ server and UART, SLIP), esptool's block checksum and the station's event parsing
 little: the ~3 s over the one-board run is turnaround on ~140 esptool round trips per board under a
 loaded scheduler more than CPU (--sim-processes 4 gave 1.28x against 1.33x in one sitting).
 
-The table after the figures gives each step's median time alone and among 64, and "(launch)", from the
-start to a port's first event: where the extra seconds go. Measured 2026-12-02 (session 21) on a freshly
-booted machine (load average 0.2 before the first run; these runs alone), 64 boards:
+The table after the figures gives each step's median time alone and among 64, and that of the board that
+finished last (the wall time is its), with "(launch)", from the start to a port's first event: where the
+extra seconds go. The boards are started as `provision --ports` starts them (Supervisor.start_all).
+
+Measured 2026-12-02 (session 21) on a freshly booted machine (load average 0.2 before the first run;
+these runs alone), 64 boards:
     at 43c29dd:  wall ratio 1.60x, 1.61x, 1.62x (an earlier commit, run the same hour: 1.62x)
         CPU per board: workers 230-260 ms, simulator 95-110 ms, station 25-30 ms
     at 63a049c:  wall ratio 1.36x, 1.37x, 1.41x
@@ -57,9 +60,28 @@ millisecond; our RFC 2217 client reads the socket in the reading thread once ope
 with erased flash takes one MD5; and the simulator stopped syncing its flash files under the GIL, sends
 every board's output from one clock thread (boot: +1.0 s -> +0.05 s), answers commands from the board's
 own thread, times the host's bytes from the kernel's receive timestamp and no longer wakes a board for
-bytes it is not waiting for. What is left: the flash and detect steps' round trips, each waiting for CPUs
-among 64 busy boards (+0.4-0.9 s and +0.2-0.5 s), the station's check of 64 boards at once (+0.1-0.2 s)
-and the 64 workers' own start (+0.25 s).
+bytes it is not waiting for.
+
+Measured 2026-12-02 (session 22), 64 boards, the session's first commit and this code run alternately
+in one sitting (1 board: 10.6 s in every run):
+    at ce64186:  wall 12.78, 13.33, 13.28 s (1.20x, 1.25x, 1.25x); workers 6.8-7.3 CPU-s
+    at this code: wall 12.68, 12.24, 12.49 s (1.19x, 1.15x, 1.18x); workers 6.3-6.8 CPU-s
+What moved it: the RFC 2217 client waits on its socket instead of polling it each millisecond (no
+reader thread either; worker CPU in the detect step 30 -> 11 ms a board), and eFuse words are read from
+the chip once per connection (124 -> 101 commands a board). With the boards spread over two simulator
+processes (--sim-processes 2) the same code gives 1.14-1.16x against 1.17-1.21x with one.
+
+Where the rest goes. Sampling the processes' CPU every 100 ms shows three phases: the first ~2.5 s
+(start-up, detect, check, stub upload, the first blocks) and the last ~2 s (boot, IEF, push) keep both
+CPUs busy; in between, the data phase uses 30-40% of them, and each 16 KiB block takes 0.181 s as it
+does alone. In the busy phases every board needs ~70 ms of CPU (its worker ~38 ms, the simulator ~22
+ms, the station ~8 ms), spread over ~60 round trips that cost ~0.1 ms of worker CPU each and the
+simulator's threads more: 64 boards' worth is ~2.3 s of two CPUs against ~1.2 s for one board alone. The
+boards also move in step: started together, they detect together, upload their stubs together (leaving
+the CPUs idle for ~0.3 s) and finish together. Started 8-15 ms apart (as the window starts them), each
+board takes 11.2-11.9 s (1.06-1.12x) but the last starts up to a second later; started at once, with
+every worker forked first, the last is no longer late (its launch 1.0 -> 0.3 s) yet the wall time is
+no better (1.20-1.22x), since all 64 then wait for the CPUs at the same moments.
 """
 
 from __future__ import annotations
@@ -234,9 +256,8 @@ def run(
             supervisor = Supervisor(instance, records, finishes, launcher=launcher)
             try:
                 started = time.monotonic()
-                for url in sim.urls:
-                    finishes.launched[url] = time.monotonic()
-                    supervisor.start(job.for_port(url))
+                finishes.launched.update((url, started) for url in sim.urls)
+                supervisor.start_all([job.for_port(url) for url in sim.urls])  # as `provision --ports` does
                 supervisor.wait()
             finally:
                 supervisor.close()
