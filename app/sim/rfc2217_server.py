@@ -123,10 +123,14 @@ class _FastPortManager(PortManager):  # type: ignore[misc]
 
     A 0xFF in the data comes doubled (IAC IAC), about every 256 bytes of compressed flash data; such a
     pair is taken here as the one data byte it stands for, so pyserial's per-byte filter only sees real
-    Telnet commands.
+    Telnet commands. A chunk that holds no command at all (every 0xFF in it doubled: a block of flash
+    data, nearly always) is undoubled in one pass.
     """
 
     def filter(self, data: bytes) -> Iterator[bytes]:
+        if self.mode == M_NORMAL and self.suboption is None and IAC not in data.replace(_IAC_DOUBLED, b""):
+            yield data.replace(_IAC_DOUBLED, IAC)
+            return
         pos = 0
         end = len(data)
         parent = super().filter
