@@ -106,16 +106,65 @@ def _timestamped_receiver(sock: socket.socket) -> Callable[[], tuple[bytes, floa
     return receive
 
 
+BACKLOG_LIMIT = 256 * 1024
+"""Bytes a connection holds for a host that is not reading; past this its board's output is dropped."""
+_SEND_NOW = getattr(socket, "MSG_DONTWAIT", 0)  # Linux and macOS; elsewhere sends may block briefly
+
+
 class _Connection:
-    """Thread-safe writer PortManager answers through; board data goes through the same lock."""
+    """Thread-safe writer PortManager answers through; board data goes through the same lock.
+
+    Every board's output is sent from the simulator's one transmit clock (app/sim/tx_clock.py), so a
+    host that stops reading (a serial monitor suspended with Ctrl-Z, a stopped station) must not block
+    the write: it would stall every board. A write goes straight to the socket when it has room (nearly
+    always); what does not fit waits in this connection's backlog, which a thread of its own sends as
+    the host reads, in order. While the backlog is full (BACKLOG_LIMIT) further writes are dropped whole,
+    as a USB-UART bridge drops what its host does not read, never cut in the middle of an escaped 0xFF
+    or a Telnet command; `dropped` counts the bytes lost.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._lock = threading.Lock()
+        self._backlog = bytearray()
+        self._sender: threading.Thread | None = None
+        self.dropped = 0
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            self.sock.sendall(data)
+            if self._backlog:
+                if len(self._backlog) + len(data) > BACKLOG_LIMIT:
+                    self.dropped += len(data)
+                else:
+                    self._backlog += data
+                return
+            try:
+                sent = self.sock.send(data, _SEND_NOW)
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):
+                self._backlog += data[sent:]
+                self._sender = threading.Thread(target=self._send_backlog, name="sim-backlog", daemon=True)
+                self._sender.start()
+
+    def _send_backlog(self) -> None:
+        """Send the backlog as the host makes room (blocking: this thread is the connection's own)."""
+        while True:
+            with self._lock:
+                if not self._backlog:
+                    self._sender = None
+                    return
+                data = bytes(self._backlog)
+            try:
+                self.sock.sendall(data)
+            except OSError:  # the host went away: the connection thread ends the session
+                with self._lock:
+                    self.dropped += len(self._backlog)
+                    self._backlog.clear()
+                    self._sender = None
+                return
+            with self._lock:
+                del self._backlog[: len(data)]
 
 
 class _FastPortManager(PortManager):  # type: ignore[misc]
