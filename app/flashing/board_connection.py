@@ -119,12 +119,17 @@ class BoardConnection:
         with suppress(OSError, serial.SerialException):
             self._port.close()
 
+    @property
+    def is_open(self) -> bool:
+        """False once closed (or handed over)."""
+        return self._port is not None and bool(getattr(self._port, "is_open", False))
+
     def hand_over_uart(self, baud: int = ROM_BAUD) -> Any:
         """Give the open port (set to `baud`, the IEF's 115200) to the caller, who must close it.
 
-        Call right after `hard_reset()`: keeping the port open across the reset means none of the
-        firmware's first lines are lost, which reopening the port (pyserial empties its buffer on
-        open) could cause. The connection is unusable afterwards.
+        For what follows download mode on the same connection: the caller resets the board into its
+        firmware on this port (or has called `hard_reset()`), and keeping the port open across the reset
+        means none of the firmware's first lines are lost. The connection is unusable afterwards.
         """
         port, self._port = self._port, None
         with _translated("switching the port to the firmware's baud rate", self.url):

@@ -54,6 +54,25 @@ def open_uart(
         time.sleep(OPEN_RETRY_PAUSE)
 
 
+def prepared_uart(port: Any, url: str, baud: int = FIRMWARE_BAUD, read_timeout: float = 0.05) -> Any:
+    """A port that is already open (the flashing connection, handed over) made ready as `open_uart`
+    makes a new one: the firmware's baud rate, the read timeout, DTR and RTS released, and nothing
+    left over from before in its input."""
+    try:
+        port.baudrate = baud
+        port.timeout = read_timeout
+        port.dtr = False
+        port.rts = False
+        port.reset_input_buffer()
+    except (serial.SerialException, OSError) as error:
+        _close(port)
+        raise BoardVanishedError(
+            f"the board on {url} went away while its port was set for the firmware ({_reason(error)}); "
+            "check it is still plugged in"
+        ) from None
+    return port
+
+
 def has_modem_lines(url: str) -> bool:
     return not url.startswith(_NO_MODEM_LINES)
 

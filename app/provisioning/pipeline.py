@@ -34,7 +34,7 @@ from app.flashing.flash_errors import (
     VerifyError,
 )
 from app.flashing.partition_table import parse_partition_table
-from app.provisioning.board_reset import open_uart, reset_into_firmware
+from app.provisioning.board_reset import open_uart, prepared_uart, reset_into_firmware
 from app.provisioning.boot_listen import BootFailedError, listen_for_boot
 from app.provisioning.boot_watch import BootWatch
 from app.provisioning.event_writer import EventWriter
@@ -126,10 +126,16 @@ class Pipeline:
         with board:
             self.check(identity)
             self.flash(board)
-        return self.reenrol()
+            # The boot step goes on with the flashing connection (a second one cost every board an open
+            # and a negotiation, in the busiest moment of a line's run); after a retry at a lower rate
+            # that connection is gone, and the boot step opens the port itself.
+            uart = self.boot(board if board.is_open else None)
+        return self._enrol_on(uart)
 
     def reenrol(self) -> Any:
-        uart = self.boot()
+        return self._enrol_on(self.boot())
+
+    def _enrol_on(self, uart: Any) -> Any:
         try:
             self.enrol(uart)
         except BaseException:
@@ -227,13 +233,17 @@ class Pipeline:
         reset = ResetMode(self.job.connect_reset.value)
         return BoardConnection.open(self.job.port, baud=ROM_BAUD, reset=reset, sink=self.out.flash_sink)
 
-    def boot(self) -> Any:
+    def boot(self, board: BoardConnection | None = None) -> Any:
         """Reset into the flashed firmware and read what the ROM and bootloader say: a board that cannot
         start (refused signature, bad image, flash error, panic, reset loop, silence) fails here, named,
-        within seconds, instead of leaving the IEF step to wait out its time."""
+        within seconds, instead of leaving the IEF step to wait out its time. With `board`, its port is
+        taken over; without, the port is opened here."""
         limit = self.job.timeouts.boot
         with self._step(Step.BOOT, limit + IEF_WATCHDOG_SLACK) as report:
-            uart = open_uart(self.job.port)
+            if board is None:
+                uart = open_uart(self.job.port)
+            else:
+                uart = prepared_uart(board.hand_over_uart(), self.job.port)
             try:
                 with self._wire(uart):
                     reset = reset_into_firmware(uart, self.job.port)
