@@ -108,7 +108,7 @@ def _timestamped_receiver(sock: socket.socket) -> Callable[[], tuple[bytes, floa
 
 BACKLOG_LIMIT = 256 * 1024
 """Bytes a connection holds for a host that is not reading; past this its board's output is dropped."""
-_SEND_NOW = getattr(socket, "MSG_DONTWAIT", 0)  # Linux and macOS; elsewhere sends may block briefly
+_SEND_NOW = getattr(socket, "MSG_DONTWAIT", 0)  # Linux, macOS; elsewhere a stopped host still blocks sends
 
 
 class _Connection:
@@ -126,8 +126,7 @@ class _Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._lock = threading.Lock()
-        self._backlog = bytearray()
-        self._sender: threading.Thread | None = None
+        self._backlog = bytearray()  # not empty exactly while its sender thread runs
         self.dropped = 0
 
     def write(self, data: bytes) -> None:
@@ -144,15 +143,13 @@ class _Connection:
                 sent = 0
             if sent < len(data):
                 self._backlog += data[sent:]
-                self._sender = threading.Thread(target=self._send_backlog, name="sim-backlog", daemon=True)
-                self._sender.start()
+                threading.Thread(target=self._send_backlog, name="sim-backlog", daemon=True).start()
 
     def _send_backlog(self) -> None:
         """Send the backlog as the host makes room (blocking: this thread is the connection's own)."""
         while True:
             with self._lock:
                 if not self._backlog:
-                    self._sender = None
                     return
                 data = bytes(self._backlog)
             try:
@@ -161,7 +158,6 @@ class _Connection:
                 with self._lock:
                     self.dropped += len(self._backlog)
                     self._backlog.clear()
-                    self._sender = None
                 return
             with self._lock:
                 del self._backlog[: len(data)]
