@@ -70,6 +70,12 @@ def test_bytes_are_timed_from_when_they_reached_the_machine_not_when_the_thread_
     listener.close()
     with ours, theirs:
         receive = _timestamped_receiver(ours)
+        # Linux turns receive timestamps on for the whole machine lazily (deferred work) when the first
+        # socket asks, and off when the last one closes: a packet in between is stamped when it is read.
+        # The simulator's sockets stay open; here one packet goes first so the next is stamped on arrival.
+        theirs.sendall(b"warm-up")
+        assert receive()[0] == b"warm-up"
+        time.sleep(0.05)
         sent = time.monotonic()
         theirs.sendall(b"block")
         time.sleep(0.3)  # a busy simulator's connection thread gets round to it late
