@@ -39,10 +39,7 @@ def open_uart(
     while True:
         try:
             port = serial.serial_for_url(url, do_not_open=True, exclusive=True)
-            port.baudrate = baud
-            port.timeout = read_timeout
-            port.dtr = False
-            port.rts = False
+            _set_for_firmware(port, baud, read_timeout)
             port.open()
             return port
         except (serial.SerialException, OSError, ValueError) as error:
@@ -59,10 +56,7 @@ def prepared_uart(port: Any, url: str, baud: int = FIRMWARE_BAUD, read_timeout: 
     makes a new one: the firmware's baud rate, the read timeout, DTR and RTS released, and nothing
     left over from before in its input."""
     try:
-        port.baudrate = baud
-        port.timeout = read_timeout
-        port.dtr = False
-        port.rts = False
+        _set_for_firmware(port, baud, read_timeout)
         port.reset_input_buffer()
     except (serial.SerialException, OSError) as error:
         _close(port)
@@ -71,6 +65,14 @@ def prepared_uart(port: Any, url: str, baud: int = FIRMWARE_BAUD, read_timeout: 
             "check it is still plugged in"
         ) from None
     return port
+
+
+def _set_for_firmware(port: Any, baud: int, read_timeout: float) -> None:
+    """The firmware's baud rate, the read timeout, and DTR and RTS released (IO0 high, EN high)."""
+    port.baudrate = baud
+    port.timeout = read_timeout
+    port.dtr = False
+    port.rts = False
 
 
 def has_modem_lines(url: str) -> bool:
